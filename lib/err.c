@@ -1,0 +1,230 @@
+/* err — see err.h. */
+#include "err.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *prog = "ft";
+
+void
+ft_setprog(const char *argv0)
+{
+	const char *slash;
+
+	if (argv0 == NULL || *argv0 == '\0')
+		return;
+	slash = strrchr(argv0, '/');
+	prog = slash ? slash + 1 : argv0;
+}
+
+const char *
+ft_prog(void)
+{
+	return prog;
+}
+
+void
+ft_vmsg(const char *kind, const char *fmt, va_list ap)
+{
+	int saved = errno;
+	size_t n = strlen(fmt);
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", prog);
+	if (kind != NULL)
+		fprintf(stderr, "%s: ", kind);
+	vfprintf(stderr, fmt, ap);
+	if (n > 0 && fmt[n - 1] == ':')
+		fprintf(stderr, " %s", strerror(saved));
+	fputc('\n', stderr);
+	errno = saved;
+}
+
+noreturn void
+ft_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ft_vmsg("error", fmt, ap);
+	va_end(ap);
+	exit(FT_EXIT_FAIL);
+}
+
+int
+ft_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ft_vmsg("error", fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void
+ft_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ft_vmsg("warning", fmt, ap);
+	va_end(ap);
+}
+
+void
+ft_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ft_vmsg(NULL, fmt, ap);
+	va_end(ap);
+}
+
+noreturn void
+ft_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ft_vmsg(NULL, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+	exit(FT_EXIT_USAGE);
+}
+
+static noreturn void
+oom(size_t n)
+{
+	ft_die("out of memory (allocating %zu bytes)", n);
+}
+
+void *
+ft_malloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		oom(n);
+	return p;
+}
+
+void *
+ft_calloc(size_t nmemb, size_t size)
+{
+	void *p;
+
+	if (size && nmemb > SIZE_MAX / size)
+		oom(SIZE_MAX);
+	p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+	if (p == NULL)
+		oom(nmemb * size);
+	return p;
+}
+
+void *
+ft_realloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (q == NULL)
+		oom(n);
+	return q;
+}
+
+void
+ft_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	size_t c = *cap ? *cap : 16;
+
+	if (need <= *cap)
+		return;
+	while (c < need) {
+		if (c > SIZE_MAX / 2)
+			oom(SIZE_MAX);
+		c *= 2;
+	}
+	if (elem && c > SIZE_MAX / elem)
+		oom(SIZE_MAX);
+	*p = ft_realloc(*p, c * elem);
+	*cap = c;
+}
+
+char *
+ft_strndup(const char *s, size_t n)
+{
+	char *d = ft_malloc(n + 1);
+
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+char *
+ft_strdup(const char *s)
+{
+	return ft_strndup(s, strlen(s));
+}
+
+char *
+ft_asprintf(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *s;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		ft_die("formatting failed");
+	s = ft_malloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+long
+ft_parse_long(const char *opt, const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno == ERANGE)
+		ft_usage_error("invalid number for %s: '%s'", opt, s);
+	if (v < min || v > max)
+		ft_usage_error("%s must be between %ld and %ld: '%s'", opt, min,
+		    max, s);
+	return v;
+}
+
+double
+ft_parse_double(const char *opt, const char *s, double min, double max)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || errno == ERANGE || isnan(v))
+		ft_usage_error("invalid number for %s: '%s'", opt, s);
+	if (v < min || v > max)
+		ft_usage_error("%s must be between %g and %g: '%s'", opt, min, max,
+		    s);
+	return v;
+}
+
+void
+ft_print_version(void)
+{
+	printf("%s (ft) %s\n", prog, FT_VERSION);
+}

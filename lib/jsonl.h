@@ -1,0 +1,41 @@
+/* jsonl — streaming JSONL reader and writer over cJSON.
+ *
+ * One JSON object per line, UTF-8, lines of any length.  Every error names
+ * the file and line: "FILE:LINE: invalid JSON", "...: not a JSON object",
+ * "...: field 'text' is missing" / "is not a string", "...: invalid UTF-8".
+ * Empty lines (and a final line without '\n') are handled like jq does:
+ * blank lines are skipped. */
+#ifndef FT_JSONL_H
+#define FT_JSONL_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <cJSON.h>
+
+typedef struct ft_jsonl ft_jsonl;
+
+/* Open a file ("-" or NULL = stdin).  NULL after an error message. */
+ft_jsonl *ft_jsonl_open(const char *path);
+/* Read the next record: 1 and *obj (owned by the reader, valid until the
+ * next call), 0 at end of input, -1 after an error message. */
+int ft_jsonl_next(ft_jsonl *r, cJSON **obj);
+/* The raw bytes of the last record's line, without the '\n'. */
+const char *ft_jsonl_raw(const ft_jsonl *r, size_t *len);
+/* Byte offset of the last record's line in the input. */
+long long ft_jsonl_offset(const ft_jsonl *r);
+long ft_jsonl_lineno(const ft_jsonl *r);
+const char *ft_jsonl_name(const ft_jsonl *r);
+/* The string field `field` of obj: 0 and *s/*n, or -1 after an error
+ * message naming file, line and field.  The string is valid UTF-8. */
+int ft_jsonl_text(const ft_jsonl *r, const cJSON *obj, const char *field,
+    const char **s, size_t *n);
+void ft_jsonl_close(ft_jsonl *r);
+
+/* Check that s[0..n) is valid UTF-8 (no overlongs, no surrogates).
+ * Returns the offset of the first bad byte, or n when all is valid. */
+size_t ft_utf8_check(const char *s, size_t n);
+
+/* Write obj compactly plus '\n'.  0 or -1 (message names `name`). */
+int ft_jsonl_write(FILE *fp, const cJSON *obj, const char *name);
+
+#endif

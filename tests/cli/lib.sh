@@ -1,0 +1,58 @@
+# Helpers for tests/cli/*.sh (sourced).  Each CLI test is a plain sh script
+# that exits non-zero on the first failed expectation, printing why.
+#
+#   t_tmp                      make $T, a fresh scratch folder (removed at exit)
+#   t_expect_fail CODE 'regex' cmd...   cmd must exit CODE and print a line
+#                                       matching regex on stderr, nothing on stdout
+#   t_cmp expected actual      files must be byte-identical
+#   t_eq "a" "b" what          strings must be equal
+#   t_shared                   path of ../shared/data or empty
+set -u
+: "${FT_BIN:?run through make check}"
+PATH="$FT_BIN:$PATH"
+TOP=${FT_TOP:-$(pwd)}
+FIX=$TOP/tests/fixtures
+
+t_fail() { echo "FAIL: $*" >&2; exit 1; }
+
+t_tmp() {
+	T=$(mktemp -d "${TMPDIR:-/tmp}/ft-test.XXXXXX")
+	trap 'rm -rf "$T"' EXIT
+}
+
+t_expect_fail() {
+	code=$1 re=$2; shift 2
+	"$@" >"$T/.out" 2>"$T/.err" </dev/null
+	rc=$?
+	[ "$rc" -eq "$code" ] || { cat "$T/.err" >&2; t_fail "'$*' exited $rc, want $code"; }
+	grep -Eq -- "$re" "$T/.err" || { cat "$T/.err" >&2; t_fail "'$*': stderr does not match /$re/"; }
+	[ "$(wc -l <"$T/.err")" -le 2 ] || { cat "$T/.err" >&2; t_fail "'$*': error is not one line"; }
+	[ ! -s "$T/.out" ] || t_fail "'$*': wrote to stdout on failure"
+}
+
+t_cmp() {
+	cmp -s "$1" "$2" || { diff "$1" "$2" | head -20 >&2; t_fail "$2 differs from $1"; }
+}
+
+t_eq() {
+	[ "$1" = "$2" ] || t_fail "${3:-value}: got '$2', want '$1'"
+}
+
+t_shared() {
+	if [ -d "$TOP/../shared/data" ]; then (cd "$TOP/../shared/data" && pwd); fi
+}
+
+# Every long option printed by --help appears in the man page, and
+# --version/--help exit 0 with output on stdout only.
+t_help_and_man() {
+	tool=$1
+	"$tool" --help >"$T/.help" 2>"$T/.herr" || t_fail "$tool --help failed"
+	[ -s "$T/.help" ] && [ ! -s "$T/.herr" ] || t_fail "$tool --help: want stdout only"
+	"$tool" --version | grep -q "$tool" || t_fail "$tool --version"
+	page=$TOP/man/$tool.1
+	[ -f "$page" ] || t_fail "no man page $page"
+	for o in $(grep -o -- '--[a-z][a-z0-9-]*' "$T/.help" | sort -u); do
+		grep -q -- "${o#--}" "$page" || t_fail "$tool: $o not in $page"
+	done
+	t_expect_fail 2 "unrecognized|invalid|unknown" "$tool" --no-such-option
+}
