@@ -405,7 +405,8 @@ main(int argc, char **argv)
 	ft_setprog(argv[0]);
 	ft_io_install_signal_cleanup();
 	signal(SIGPIPE, SIG_IGN); /* a closed socket is an error, as in curl */
-	while ((c = getopt_long(argc, argv, "r:o:qhV", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":r:o:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r': rev = optarg; break;
 		case 'o': out = optarg; break;
@@ -417,7 +418,11 @@ main(int argc, char **argv)
 		case 'q': quiet = 1; break;
 		case 'h': fputs(usage_text, stdout); return ft_close_stdout() ? 1 : 0;
 		case 'V': ft_print_version(); return ft_close_stdout() ? 1 : 0;
-		default: ft_usage_error("invalid option");
+		case ':': ft_usage_error("option '%s' requires an argument", argv[optind - 1]);
+		default:
+			if (optopt != 0)
+				ft_usage_error("unrecognized option '-%c'", optopt);
+			ft_usage_error("unrecognized option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)

@@ -10,7 +10,7 @@ a "CDN" (another port, so another origin).  STATE_DIR/ports gets
 "HUB_PORT CDN_PORT"; every request is appended to STATE_DIR/log as
 "hub|cdn METHOD PATH range=R auth=yes|no"; STATE_DIR/mode (read on each
 request; counters reset when it changes) selects a misbehaviour:
-  cut            the first blob GET sends half its bytes and hangs up
+  cut            the first CDN GET sends half its bytes and hangs up
   corrupt        blobs are served with one byte changed
   fail N CODE    the first N requests answer HTTP CODE
   badetag        HEAD answers carry the ETag "../../evil"
@@ -140,6 +140,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(416, headers + [("Content-Range", "bytes */%d" % len(data))])
         part = data[start:]
         self.send_response(206 if rng else 200)
+        if m and m[0] == "hugeheader":
+            self.send_header("X-Padding", "x" * 100000)
         for k, v in headers:
             self.send_header(k, v)
         if rng:
@@ -148,7 +150,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
-        if m and m[0] == "cut" and self.command == "GET" and bump() == 0:
+        if m and m[0] == "cut" and self.kind == "cdn" and self.command == "GET" and bump() == 0:
             self.wfile.write(part[: len(part) // 2])
             self.wfile.flush()
             self.close_connection = True
