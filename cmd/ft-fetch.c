@@ -3,12 +3,14 @@
 #include "err.h"
 #include "hub.h"
 #include "io.h"
+#include "progress.h"
 
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage_text[] =
 	"usage: ft-fetch model [-q] [-r REV] [-o DIR] REPO\n"
@@ -105,8 +107,11 @@ index_shards(const char *path, const char *repo, struct list *shards)
 	char *buf;
 	size_t n;
 	cJSON *doc, *map, *e;
+	struct stat st;
 	int rc = -1;
 
+	if (stat(path, &st) == 0 && st.st_size > (64 << 20))
+		return ft_error("%s: model.safetensors.index.json: larger than 64 MiB", repo);
 	if (ft_read_file(path, &buf, &n) != 0)
 		return -1;
 	doc = cJSON_ParseWithLength(buf, n);
@@ -294,6 +299,7 @@ cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
 	cJSON *doc, *rows_doc, *splits, *e;
 	long long offset = 0, total = -1;
 	int rc = 1, warned = 0;
+	struct ft_progress prog;
 
 	if (!ft_hub_repo_valid(repo)) {
 		ft_error("'%s' is not a valid repository id", repo);
@@ -341,6 +347,8 @@ cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
 			ft_error("%s: no \"rows\" or \"num_rows_total\" in the answer", what);
 			goto page_fail;
 		}
+		if (total < 0)
+			ft_progress_init(&prog, "rows", (uint64_t)num->valuedouble, 0, h->progress);
 		total = (long long)num->valuedouble;
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rows_doc, "partial")) && !warned) {
 			ft_warn("%s: the dataset viewer indexed only part of this split", repo);
@@ -369,6 +377,7 @@ cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
 		cJSON_Delete(rows_doc);
 		free(what);
 		offset += i;
+		ft_progress_update(&prog, (uint64_t)offset);
 		if (offset >= total)
 			break;
 		if (i == 0) {
@@ -380,12 +389,15 @@ cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
 			goto out;
 		}
 	}
+	ft_progress_finish(&prog);
 	rc = 0;
 	goto out;
 page_fail:
 	cJSON_Delete(rows_doc);
 	free(what);
 out:
+	if (rc != 0 && total >= 0)
+		ft_progress_clear(&prog);
 	cJSON_Delete(doc);
 	free(q);
 	free(qc);

@@ -413,6 +413,7 @@ ft_hub_release(struct ft_hub *h)
 	free(h->endpoint);
 	free(h->viewer);
 	free(h->cache);
+	free(h->unreachable_);
 	if (h->token != NULL) {
 		memset(h->token, 0, strlen(h->token));
 		free(h->token);
@@ -763,9 +764,12 @@ error_status(const char *what, const struct resp *r)
 	return ft_error("%s: HTTP %ld from the Hub", what, r->status);
 }
 
-/* HEAD the file, following relative redirects; retries transient errors. */
+/* HEAD the file, following relative redirects.  Transient errors (429,
+ * 5xx, timeouts) are retried, but only when nothing is cached (as
+ * huggingface_hub does): with a cached copy they mean "use the cache".
+ * META_OFFLINE sets *why to the reason. */
 static int
-head_meta(struct ft_hub *h, const char *url0, const char *what,
+head_meta(struct ft_hub *h, const char *url0, const char *what, int cached,
 	char **why, struct meta *m)
 {
 	struct resp r;
@@ -785,8 +789,12 @@ head_meta(struct ft_hub *h, const char *url0, const char *what,
 			goto out;
 		}
 		if (rc != CURLE_OK) {
-			if (unreachable_curl(rc) || (transient_curl(rc) && attempt >= h->retries)) {
-				*why = ft_strdup(curl_why(rc, errbuf));
+			if (unreachable_curl(rc) ||
+				(transient_curl(rc) && (cached || attempt >= h->retries))) {
+				*why = ft_asprintf("cannot reach %s (%s)", h->endpoint,
+					curl_why(rc, errbuf));
+				free(h->unreachable_);
+				h->unreachable_ = ft_strdup(*why);
 				ret = META_OFFLINE;
 				goto out;
 			}
@@ -798,9 +806,10 @@ head_meta(struct ft_hub *h, const char *url0, const char *what,
 			continue;
 		}
 		if (transient_status(r.status)) {
-			if (attempt >= h->retries) {
-				ft_error("%s: HTTP %ld from the Hub after %d tries", what,
-					r.status, attempt + 1);
+			if (cached || attempt >= h->retries) {
+				*why = ft_asprintf("HTTP %ld from %s after %d %s", r.status,
+					h->endpoint, attempt + 1, attempt ? "tries" : "try");
+				ret = META_OFFLINE;
 				goto out;
 			}
 			backoff(h, attempt++);
@@ -1258,18 +1267,27 @@ ft_hub_fetch(struct ft_hub *h, const char *type, const char *repo,
 		goto out;
 	}
 	url = ft_hub_file_url(h->endpoint, type, repo, revision, filename);
-	r = head_meta(h, url, what, &why, &m);
+	r = cache_lookup(repodir, revision, filename, &path, &commit);
+	free(path);
+	free(commit);
+	path = commit = NULL;
+	if (h->unreachable_ != NULL) {
+		/* Unreachable a moment ago: don't wait for it again. */
+		why = ft_strdup(h->unreachable_);
+		r = META_OFFLINE;
+	} else {
+		r = head_meta(h, url, what, r >= 0, &why, &m);
+	}
 	if (r == META_OFFLINE) {
 		r = cache_lookup(repodir, revision, filename, &path, &commit);
 		if (r == 0 || (r == 1 && optional)) {
 			if (!h->warned_offline)
-				ft_warn("cannot reach %s (%s): using the cache", h->endpoint, why);
+				ft_warn("%s: using the cache", why);
 			h->warned_offline = 1;
 			ret = r;
 			goto out;
 		}
-		ft_error("%s: cannot reach %s (%s) and nothing is cached", what,
-			h->endpoint, why);
+		ft_error("%s: %s and nothing is cached", what, why);
 		goto out;
 	}
 	if (r == META_ERROR)
@@ -1370,7 +1388,7 @@ ft_hub_exists(struct ft_hub *h, const char *type, const char *repo,
 	repodir = ft_path_join(h->cache, folder);
 	what = ft_asprintf("%s: %s", repo, filename);
 	url = ft_hub_file_url(h->endpoint, type, repo, revision, filename);
-	r = h->offline ? META_OFFLINE : head_meta(h, url, what, &why, &m);
+	r = h->offline || h->unreachable_ ? META_OFFLINE : head_meta(h, url, what, 0, &why, &m);
 	if (r == META_OK)
 		ret = 1;
 	else if (r == META_MISSING)

@@ -40,6 +40,7 @@ struct ft_hub {
 	long download_timeout_s; /* HF_HUB_DOWNLOAD_TIMEOUT, 10 (stall time) */
 	int warned_offline;    /* "using the cache" said once */
 	void *curl_;           /* private: CURL * */
+	char *unreachable_;    /* private: why the Hub could not be reached */
 };
 
 /* Read the environment and set up libcurl.  Returns 0 or -1. */

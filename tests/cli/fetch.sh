@@ -182,8 +182,17 @@ ft-fetch -q model org/tiny >/dev/null || t_fail "503 then success"
 setmode fail 2 429
 p=$(ft-fetch -q file org/sharded config.json) || t_fail "429 then success"
 setmode fail 9 500
-t_expect_fail 1 'org/tiny: config.json: HTTP 500 from the Hub after 3 tries' \
+t_expect_fail 1 'org/tiny: config.json: HTTP 500 from .* after 3 tries and nothing is cached' \
 	env FT_HUB_RETRIES=2 ft-fetch -q file -r v1.0 org/tiny config.json
+# With a cached copy, a failing or slow Hub means "use the cache", at once.
+setmode fail 99 503
+mark
+t_eq "$p" "$(ft-fetch -q file org/sharded config.json 2>"$T/err")" "503 with a cache"
+grep -q 'warning: HTTP 503 from .* after 1 try: using the cache' "$T/err" || t_fail "503 fallback warning"
+t_eq 1 "$(since | wc -l | tr -d ' ')" "requests with a cache and a failing Hub"
+setmode slow
+t_eq "$p" "$(HF_HUB_ETAG_TIMEOUT=1 ft-fetch -q file org/sharded config.json 2>"$T/err")" "timeout with a cache"
+grep -q 'warning: cannot reach .*: using the cache' "$T/err" || t_fail "timeout fallback warning"
 setmode badetag
 t_expect_fail 1 'org/sharded: config.json: the server sent an unusable blob id' ft-fetch -q model -r v1.0 org/sharded
 [ -z "$(find "$T" -name evil)" ] || t_fail "bad etag used as a file name"

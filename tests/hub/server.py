@@ -16,6 +16,7 @@ request; counters reset when it changes) selects a misbehaviour:
   badetag        HEAD answers carry the ETag "../../evil"
   nocommit       HEAD answers lack X-Repo-Commit
   hugeheader     answers carry a 100 KB header
+  slow           Hub HEAD requests wait 2 s before answering
 Python standard library only.  The server exits by itself after 300 s.
 """
 import hashlib
@@ -165,6 +166,9 @@ class Handler(BaseHTTPRequestHandler):
         return False
 
     def do_HEAD(self):
+        m = mode()
+        if m and m[0] == "slow" and self.kind == "hub":
+            threading.Event().wait(2)
         self.do_GET()
 
     def do_GET(self):
