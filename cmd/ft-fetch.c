@@ -171,7 +171,8 @@ cmd_model(struct ft_hub *h, const char *repo, const char *rev, const char *out)
 					"revision that has them)", repo);
 			else
 				ft_error("%s: model.safetensors: not found (nor "
-					"model.safetensors.index.json)", repo);
+					"model.safetensors.index.json)%s", repo,
+					h->offline || h->unreachable_ ? " in the cache" : "");
 			goto out;
 		}
 		list_add(&got, "model.safetensors.index.json");
@@ -297,7 +298,9 @@ cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
 {
 	char *q = ft_hub_quote(repo, 0), *url, *what, *qc = NULL, *qs = NULL;
 	cJSON *doc, *rows_doc, *splits, *e;
-	long long offset = 0, total = -1;
+	long long offset = 0, total = -1, written;
+	char *body = NULL;
+	size_t blen;
 	int rc = 1, warned = 0;
 	struct ft_progress prog;
 
@@ -335,7 +338,7 @@ cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
 		url = ft_asprintf("%s/rows?dataset=%s&config=%s&split=%s&offset=%lld&length=100",
 			h->viewer, q, qc, qs, offset);
 		what = ft_asprintf("%s: /rows %s/%s offset %lld", repo, config, split, offset);
-		rows_doc = ft_hub_get_json(h, url, what);
+		rows_doc = ft_hub_get_json_body(h, url, what, &body, &blen);
 		free(url);
 		if (rows_doc == NULL) {
 			free(what);
@@ -354,11 +357,11 @@ cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
 			ft_warn("%s: the dataset viewer indexed only part of this split", repo);
 			warned = 1;
 		}
+		/* Check the page with cJSON, then copy the rows from the text so
+		 * that numbers stay exactly as the viewer wrote them. */
 		cJSON_ArrayForEach(r, rows) {
 			cJSON *idx = cJSON_GetObjectItemCaseSensitive(r, "row_idx");
-			cJSON *row = cJSON_GetObjectItemCaseSensitive(r, "row");
-			char *text;
-			if (!cJSON_IsObject(row)) {
+			if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(r, "row"))) {
 				ft_error("%s: row %lld has no \"row\" object", what, offset + i);
 				goto page_fail;
 			}
@@ -366,14 +369,15 @@ cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
 				ft_error("%s: expected row_idx %lld", what, offset + i);
 				goto page_fail;
 			}
-			text = cJSON_PrintUnformatted(row);
-			if (text == NULL)
-				ft_die("out of memory");
-			fputs(text, stdout);
-			putchar('\n');
-			free(text);
 			i++;
 		}
+		if (ft_hub_rows_write(body, blen, NULL, &written) != 0 || written != i) {
+			ft_error("%s: cannot copy the rows of the answer", what);
+			goto page_fail;
+		}
+		ft_hub_rows_write(body, blen, stdout, &written);
+		free(body);
+		body = NULL;
 		cJSON_Delete(rows_doc);
 		free(what);
 		offset += i;
@@ -395,6 +399,7 @@ cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
 page_fail:
 	cJSON_Delete(rows_doc);
 	free(what);
+	free(body);
 out:
 	if (rc != 0 && total >= 0)
 		ft_progress_clear(&prog);

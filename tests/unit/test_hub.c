@@ -210,6 +210,47 @@ test_token(void)
 	free(home);
 }
 
+static void
+rows_case(const char *in, const char *want, long long want_n)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	long long count = -1;
+	FILE *fp = open_memstream(&buf, &n);
+	int rc = ft_hub_rows_write(in, strlen(in), fp, &count);
+
+	fclose(fp);
+	if (want == NULL) {
+		CHECK(rc == -1);
+	} else {
+		CHECK(rc == 0);
+		CHECK_EQ_INT(count, want_n);
+		CHECK(strcmp(buf, want) == 0);
+		if (strcmp(buf, want) != 0)
+			fprintf(stderr, "got  %s\nwant %s\n", buf, want);
+	}
+	free(buf);
+}
+
+static void
+test_rows(void)
+{
+	rows_case("{\"features\":[{\"name\":\"rows\"}],\"rows\":[]}", "", 0);
+	rows_case(" { \"rows\" : [ { \"row_idx\" : 0 , \"row\" : { \"b\" : 1.0 , \"a\" : "
+		"[ -0 , 1e5 , 12345678901234567890 , true , null , { } , [ ] ] } , "
+		"\"truncated_cells\" : [ ] } ] , \"num_rows_total\" : 1 } ",
+		"{\"b\":1.0,\"a\":[-0,1e5,12345678901234567890,true,null,{},[]]}\n", 1);
+	/* Strings: escapes decoded, then re-escaped minimally. */
+	rows_case("{\"rows\":[{\"row\":{\"t\":\"\\u00e9\\/\\ud83c\\udf39\\u0001\\n\\\"\\\\\\ud800x\"}},"
+		"{\"row_idx\":1,\"row\":{\"t\":\"caf\xc3\xa9\"}}]}",
+		"{\"t\":\"\xc3\xa9/\xf0\x9f\x8c\xb9\\u0001\\n\\\"\\\\\\ud800x\"}\n{\"t\":\"caf\xc3\xa9\"}\n", 2);
+	rows_case("{\"rows\":[{\"row\":{\"t\":\"x\"}}", NULL, 0);
+	rows_case("{\"rows\":{}}", NULL, 0);
+	rows_case("{\"other\":1}", NULL, 0);
+	rows_case("[]", NULL, 0);
+	rows_case("{\"rows\":[{\"row\":{\"t\":\"\\q\"}}]}", NULL, 0);
+}
+
 int
 main(void)
 {
@@ -221,5 +262,6 @@ main(void)
 	test_origin();
 	test_env();
 	test_token();
+	test_rows();
 	return check_done();
 }
