@@ -749,12 +749,12 @@ error_status(const char *what, const struct resp *r)
 {
 	const char *code = r->error_code ? r->error_code : "";
 
-	if (strcmp(code, "RepoNotFound") == 0 || r->status == 401)
-		return ft_error("%s: repository not found (a private or gated "
-			"repository needs HF_TOKEN)", what);
 	if (strcmp(code, "GatedRepo") == 0)
 		return ft_error("%s: gated repository: accept its terms on the Hub "
 			"and set HF_TOKEN", what);
+	if (strcmp(code, "RepoNotFound") == 0 || r->status == 401)
+		return ft_error("%s: repository not found (a private or gated "
+			"repository needs HF_TOKEN)", what);
 	if (strcmp(code, "RevisionNotFound") == 0)
 		return ft_error("%s: revision not found", what);
 	if (strcmp(code, "EntryNotFound") == 0 || r->status == 404)

@@ -148,6 +148,8 @@ cp "$T/tokfile" "$HF_HOME/token"
 ft-fetch -q model org/private >/dev/null || t_fail "\$HF_HOME/token"
 t_expect_fail 1 'repository not found' env HF_TOKEN=wrong ft-fetch model org/private
 rm "$HF_HOME/token"
+t_expect_fail 1 'org/gated: config.json: gated repository' ft-fetch file org/gated config.json
+HF_TOKEN=$TOKEN ft-fetch file org/gated config.json >/dev/null || t_fail "gated with a token"
 grep -rq "$TOKEN" "$T/home" "$T/err" "$T/c2" && t_fail "the token was written somewhere"
 
 # --- integrity, resume, retries ----------------------------------------------

@@ -29,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TOKEN = "hf_fake_secret_token_1234"
 PRIVATE = {"org/private"}
+GATED = {"org/gated"}
 ALIASES = {"legacy-tiny": "org/tiny"}
 LFS_SUFFIXES = (".safetensors", ".bin")
 EXTRA_REVS = ("refs/pr/1", "v1.0")
@@ -186,7 +187,7 @@ class Handler(BaseHTTPRequestHandler):
             if "/resolve/" in path:
                 return self.resolve(path)
             self.hub_error(404, "NotFound", "no such endpoint")
-        except BrokenPipeError:
+        except ConnectionError:
             pass
 
     def cdn(self):
@@ -208,6 +209,8 @@ class Handler(BaseHTTPRequestHandler):
         bare = repo[len("datasets/"):] if repo.startswith("datasets/") else repo
         if bare in PRIVATE and self.headers.get("Authorization") != "Bearer " + TOKEN:
             return self.hub_error(401, "RepoNotFound", "Invalid username or password.")
+        if bare in GATED and self.headers.get("Authorization") != "Bearer " + TOKEN:
+            return self.hub_error(401, "GatedRepo", "Access to model %s is restricted." % bare)
         rev = urllib.parse.unquote(rawrev)
         if rev not in ("main", r["commit"]) + EXTRA_REVS:
             return self.hub_error(404, "RevisionNotFound", "Invalid rev id: " + rev)
