@@ -97,6 +97,7 @@ test_resolve(void)
 	CHECK(ft_model_resolve(NULL) == NULL);
 	dg = make_cached(cache, "models--distilbert--distilgpt2");
 	CHECK(eq_free(ft_model_resolve(NULL), dg));
+	CHECK(eq_free(ft_model_resolve("distilgpt2"), dg));
 	free(dg);
 	dg = make_cached(cache, "models--distilgpt2");
 	CHECK(eq_free(ft_model_resolve(NULL), dg));
