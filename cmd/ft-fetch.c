@@ -248,10 +248,10 @@ choose(const cJSON *splits, const char *repo, const char **config, const char **
 				continue;
 			if (strcmp(c, "default") == 0)
 				has_default = 1;
-			if (only == NULL || strcmp(only, c) != 0)
-				n += only == NULL || strcmp(only, c) != 0;
 			if (only == NULL)
-				only = c;
+				only = c, n = 1;
+			else if (strcmp(only, c) != 0)
+				n = 2; /* more than one config */
 		}
 		if (has_default)
 			*config = "default";
