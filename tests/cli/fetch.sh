@@ -178,6 +178,21 @@ since | grep -q "^cdn GET /blobs/$sha.* range=bytes=$n-" || t_fail "second run d
 [ ! -e "$inc" ] || t_fail ".incomplete left after resuming"
 t_cmp "$R/tiny/model.safetensors" "$C/models--org--tiny/blobs/$sha"
 
+# A stale .incomplete: too long is restarted; a wrong prefix fails the
+# checksum, is deleted, and the next run starts clean.
+fresh 6
+ft-fetch -q file org/tiny config.json >/dev/null || t_fail "config.json"
+b=$C/models--org--tiny/blobs
+head -c 100000 /dev/zero >"$b/$sha.incomplete"
+ft-fetch -q file org/tiny model.safetensors >/dev/null || t_fail "too long .incomplete"
+t_cmp "$R/tiny/model.safetensors" "$b/$sha"
+rm -rf "$C/models--org--tiny/snapshots" "$b/$sha"
+head -c 1000 /dev/zero >"$b/$sha.incomplete"
+t_expect_fail 1 'model.safetensors: checksum mismatch' ft-fetch -q file org/tiny model.safetensors
+[ ! -e "$b/$sha.incomplete" ] || t_fail "bad .incomplete kept"
+ft-fetch -q file org/tiny model.safetensors >/dev/null || t_fail "after a bad .incomplete"
+t_cmp "$R/tiny/model.safetensors" "$b/$sha"
+
 fresh 5
 setmode fail 3 503
 ft-fetch -q model org/tiny >/dev/null || t_fail "503 then success"
