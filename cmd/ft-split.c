@@ -200,7 +200,7 @@ main(int argc, char **argv)
 	struct recs rs = { 0 };
 	ft_jsonl *r = NULL;
 	size_t *perm, ntrain, vstart, vend;
-	ft_atomic at, av;
+	ft_atomic at = { 0 }, av = { 0 };
 	char *buf;
 
 	ft_setprog(argv[0]);
@@ -254,13 +254,18 @@ main(int argc, char **argv)
 		ft_usage_error("--fold must be below --kfold (%ld)", kfold);
 
 	fd = scan(in, &rs, &r);
+	if (fd >= 0 && vsize >= 0 && (uint64_t)vsize > rs.n) {
+		ft_error("--val-size %lld is larger than the %zu records of '%s'",
+		    vsize, rs.n, ft_jsonl_name(r));
+		close(fd);
+		fd = -1;
+	}
 	if (fd < 0) {
 		ft_jsonl_close(r);
+		free(rs.off);
+		free(rs.len);
 		return FT_EXIT_FAIL;
 	}
-	if (vsize >= 0 && (uint64_t)vsize > rs.n)
-		ft_die("--val-size %lld is larger than the %zu records of '%s'",
-		    vsize, rs.n, ft_jsonl_name(r));
 
 	perm = ft_malloc((rs.n ? rs.n : 1) * sizeof *perm);
 	if (shuffle) {
@@ -289,11 +294,11 @@ main(int argc, char **argv)
 		ft_note("%zu records: %zu train, %zu validation", rs.n,
 		    rs.n - (vend - vstart), vend - vstart);
 
-	if (ft_atomic_open(&at, train) != 0)
-		return FT_EXIT_FAIL;
-	if (ft_atomic_open(&av, val) != 0) {
+	if (ft_atomic_open(&at, train) != 0) {
+		rc = -1;
+	} else if (ft_atomic_open(&av, val) != 0) {
 		ft_atomic_abort(&at);
-		return FT_EXIT_FAIL;
+		rc = -1;
 	}
 	buf = ft_malloc(rs.maxlen + 1);
 	for (size_t i = 0; i < rs.n && rc == 0; i++) {
@@ -307,7 +312,7 @@ main(int argc, char **argv)
 			rc = ft_atomic_commit(&av);
 		else
 			ft_atomic_abort(&av);
-	} else {
+	} else if (at.fp != NULL) {
 		ft_atomic_abort(&at);
 		ft_atomic_abort(&av);
 	}
