@@ -681,6 +681,21 @@ redirect_target(struct ft_hub *h, const char *what)
 	return ft_strdup(u);
 }
 
+/* Move *url to the target of the 3xx just received.  0 or -1. */
+static int
+follow(struct ft_hub *h, const char *what, char **url, int *hops)
+{
+	char *next;
+
+	if (++*hops > MAX_REDIRECTS)
+		return ft_error("%s: too many redirects", what);
+	if ((next = redirect_target(h, what)) == NULL)
+		return -1;
+	free(*url);
+	*url = next;
+	return 0;
+}
+
 static int
 transient_curl(CURLcode rc)
 {
@@ -773,7 +788,7 @@ head_meta(struct ft_hub *h, const char *url0, const char *what, int cached,
 	char **why, struct meta *m)
 {
 	struct resp r;
-	char errbuf[CURL_ERROR_SIZE], *url = ft_strdup(url0), *next;
+	char errbuf[CURL_ERROR_SIZE], *url = ft_strdup(url0);
 	CURLcode rc;
 	int attempt = 0, hops = 0, ret = META_ERROR;
 
@@ -818,14 +833,8 @@ head_meta(struct ft_hub *h, const char *url0, const char *what, int cached,
 		if (r.status >= 300 && r.status < 400 && r.location != NULL &&
 			r.location[0] == '/' && r.location[1] != '/') {
 			/* A renamed repo: repeat the HEAD at the new place. */
-			if (++hops > MAX_REDIRECTS) {
-				ft_error("%s: too many redirects", what);
+			if (follow(h, what, &url, &hops) != 0)
 				goto out;
-			}
-			if ((next = redirect_target(h, what)) == NULL)
-				goto out;
-			free(url);
-			url = next;
 			continue;
 		}
 		break;
@@ -1032,7 +1041,7 @@ static int
 download(struct ft_hub *h, const struct meta *m, const char *blob,
 	const char *what, const char *file)
 {
-	char *inc = ft_asprintf("%s.incomplete", blob), *url = NULL, *next;
+	char *inc = ft_asprintf("%s.incomplete", blob), *url = NULL;
 	char errbuf[CURL_ERROR_SIZE], hex[65];
 	struct ft_progress prog;
 	struct resp r;
@@ -1104,15 +1113,10 @@ download(struct ft_hub *h, const struct meta *m, const char *blob,
 			continue;
 		}
 		if (rc == CURLE_OK && r.status >= 300 && r.status < 400) {
-			if (++hops > MAX_REDIRECTS) {
+			if (follow(h, what, &url, &hops) != 0) {
 				ft_progress_clear(&prog);
-				ft_error("%s: too many redirects", what);
 				goto out;
 			}
-			if ((next = redirect_target(h, what)) == NULL)
-				goto out;
-			free(url);
-			url = next;
 			continue;
 		}
 		if ((rc != CURLE_OK && (transient_curl(rc) || unreachable_curl(rc))) ||
@@ -1420,7 +1424,7 @@ ft_hub_get_json_body(struct ft_hub *h, const char *url, const char *what,
 	char **body, size_t *len)
 {
 	struct resp r;
-	char errbuf[CURL_ERROR_SIZE], *u = ft_strdup(url), *next;
+	char errbuf[CURL_ERROR_SIZE], *u = ft_strdup(url);
 	CURLcode rc;
 	cJSON *doc = NULL, *e;
 	int attempt = 0, hops = 0, auth;
@@ -1462,14 +1466,8 @@ ft_hub_get_json_body(struct ft_hub *h, const char *url, const char *what,
 			goto out;
 		}
 		if (r.status >= 300 && r.status < 400) {
-			if (++hops > MAX_REDIRECTS) {
-				ft_error("%s: too many redirects", what);
+			if (follow(h, what, &u, &hops) != 0)
 				goto out;
-			}
-			if ((next = redirect_target(h, what)) == NULL)
-				goto out;
-			free(u);
-			u = next;
 			continue;
 		}
 		break;
