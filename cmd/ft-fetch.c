@@ -473,7 +473,7 @@ main(int argc, char **argv)
 	}
 	if (ft_hub_init(&h) != 0)
 		return 1;
-	h.progress = !quiet;
+	h.progress = !quiet && !ft_hub_env_true("HF_HUB_DISABLE_PROGRESS_BARS");
 	if (viewer != NULL) {
 		free(h.viewer);
 		h.viewer = ft_strdup(viewer);
