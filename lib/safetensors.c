@@ -447,6 +447,11 @@ ft_st_read_f32(const ft_st_file *f, const ft_st_tensor *t, float *out)
 
 	switch (t->dtype) {
 	case FT_F32:
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if (t->nelem > 0)
+			memcpy(out, p, t->nelem * 4);
+		return 0;
+#endif
 		for (i = 0; i < t->nelem; i++, p += 4) {
 			uint32_t b = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
 			    (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
