@@ -15,7 +15,7 @@ struct fix {
 	cJSON *hdr;
 };
 
-static int
+static inline int
 fix_open(struct fix *f, const char *path)
 {
 	FILE *fp = fopen(path, "rb");
@@ -40,7 +40,7 @@ fix_open(struct fix *f, const char *path)
 	return f->hdr != NULL ? 0 : -1;
 }
 
-static void
+static inline void
 fix_close(struct fix *f)
 {
 	cJSON_Delete(f->hdr);
@@ -48,7 +48,7 @@ fix_close(struct fix *f)
 }
 
 /* Pointer to the raw data of a tensor, *n elements (NULL if absent). */
-static const void *
+static inline const void *
 fix_get(const struct fix *f, const char *name, size_t *n)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(f->hdr, name), *o;
@@ -64,7 +64,7 @@ fix_get(const struct fix *f, const char *name, size_t *n)
 	return f->buf + f->data + (size_t)b;
 }
 
-static const char *
+static inline const char *
 fix_meta(const struct fix *f, const char *key)
 {
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(f->hdr, "__metadata__");
