@@ -813,3 +813,275 @@ ft_gpt2_backward(ft_gpt2 *m, double scale)
 	ft_parallel(th, emb_bwd_task, &ec);
 	a->has_targets = 0; /* logits now hold their gradient */
 }
+
+/* ---- KV cache ---- */
+
+struct ft_gpt2_kv {
+	int B, max_T;
+	float *k, *v;           /* [L][B][max_T][C] */
+	int *len;               /* [B] */
+	size_t cap;             /* items the scratch holds */
+	float *x, *a, *qkv, *y, *tmp, *f, *g;
+	float *mean, *rstd;
+};
+
+ft_gpt2_kv *
+ft_gpt2_kv_new(const ft_gpt2 *m, int B, int max_T)
+{
+	ft_gpt2_kv *kv = ft_calloc(1, sizeof(*kv));
+	size_t n;
+
+	if (max_T > m->cfg.n_positions || max_T < 1)
+		max_T = m->cfg.n_positions;
+	kv->B = B < 1 ? 1 : B;
+	kv->max_T = max_T;
+	n = (size_t)m->cfg.n_layer * kv->B * max_T * m->cfg.n_embd;
+	kv->k = alloc_floats(n);
+	kv->v = alloc_floats(n);
+	kv->len = ft_calloc((size_t)kv->B, sizeof(int));
+	return kv;
+}
+
+static void
+kv_scratch_free(ft_gpt2_kv *kv)
+{
+	free(kv->x);
+	free(kv->a);
+	free(kv->qkv);
+	free(kv->y);
+	free(kv->tmp);
+	free(kv->f);
+	free(kv->g);
+	free(kv->mean);
+	free(kv->rstd);
+}
+
+void
+ft_gpt2_kv_free(ft_gpt2_kv *kv)
+{
+	if (kv == NULL)
+		return;
+	free(kv->k);
+	free(kv->v);
+	free(kv->len);
+	kv_scratch_free(kv);
+	free(kv);
+}
+
+void
+ft_gpt2_kv_reset(ft_gpt2_kv *kv, int b)
+{
+	if (b < 0)
+		memset(kv->len, 0, (size_t)kv->B * sizeof(int));
+	else if (b < kv->B)
+		kv->len[b] = 0;
+}
+
+int
+ft_gpt2_kv_len(const ft_gpt2_kv *kv, int b)
+{
+	return b >= 0 && b < kv->B ? kv->len[b] : 0;
+}
+
+static void
+kv_reserve(const ft_gpt2 *m, ft_gpt2_kv *kv, size_t n)
+{
+	size_t C = (size_t)m->cfg.n_embd, F = (size_t)m->cfg.n_inner;
+
+	if (n <= kv->cap)
+		return;
+	kv_scratch_free(kv);
+	kv->cap = n;
+	kv->x = alloc_floats(n * C);
+	kv->a = alloc_floats(n * C);
+	kv->qkv = alloc_floats(n * 3 * C);
+	kv->y = alloc_floats(n * C);
+	kv->tmp = alloc_floats(n * C);
+	kv->f = alloc_floats(n * F);
+	kv->g = alloc_floats(n * F);
+	kv->mean = alloc_floats(n);
+	kv->rstd = alloc_floats(n);
+}
+
+struct kv_att_ctx {
+	const ft_gpt2 *m;
+	ft_gpt2_kv *kv;
+	int l, n;
+	const int *row, *pos;
+};
+
+/* One (item, head) per unit: attention of a new token over its row. */
+static void
+kv_att_task(void *vc, int tid, int nt)
+{
+	struct kv_att_ctx *c = vc;
+	ft_gpt2_kv *kv = c->kv;
+	int C = c->m->cfg.n_embd, NH = c->m->cfg.n_head, hs = C / NH;
+	float div = (float)sqrt((double)hs);
+	size_t lo, hi;
+	float *s = ft_malloc((size_t)kv->max_T * sizeof(float));
+
+	ft_split((size_t)c->n * NH, tid, nt, &lo, &hi);
+	for (size_t u = lo; u < hi; u++) {
+		int i = (int)(u / NH), h = (int)(u % NH), P = c->pos[i] + 1;
+		size_t base = (((size_t)c->l * kv->B + c->row[i]) * kv->max_T) * C +
+		    (size_t)h * hs;
+		const float *q = kv->qkv + (size_t)i * 3 * C + (size_t)h * hs;
+		float *y = kv->y + (size_t)i * C + (size_t)h * hs;
+		float mx = -INFINITY;
+		double sum = 0;
+		float inv;
+
+		for (int t = 0; t < P; t++) {
+			const float *k = kv->k + base + (size_t)t * C;
+			float d = 0;
+			for (int j = 0; j < hs; j++)
+				d += q[j] * k[j];
+			s[t] = d / div;
+			mx = s[t] > mx ? s[t] : mx;
+		}
+		for (int t = 0; t < P; t++) {
+			s[t] = ft_expf_fast(s[t] - mx);
+			sum += s[t];
+		}
+		inv = (float)(1.0 / sum);
+		memset(y, 0, (size_t)hs * sizeof(float));
+		for (int t = 0; t < P; t++) {
+			const float *v = kv->v + base + (size_t)t * C;
+			float p = s[t] * inv;
+			for (int j = 0; j < hs; j++)
+				y[j] += p * v[j];
+		}
+	}
+	free(s);
+}
+
+/* Run n items (row, position, id) through the model, appending their keys
+ * and values to the cache; logits of items with out[i] != NULL. */
+static void
+kv_run(ft_gpt2 *m, ft_gpt2_kv *kv, const int *row, const int *pos,
+    const int32_t *ids, int n, float *const *out)
+{
+	const ft_gpt2_config *cf = &m->cfg;
+	int L = cf->n_layer, C = cf->n_embd, F = cf->n_inner, th = m->threads;
+	size_t NC = (size_t)n * C;
+	float eps = (float)cf->layer_norm_epsilon;
+	struct kv_att_ctx ac = { m, kv, 0, n, row, pos };
+
+	kv_reserve(m, kv, (size_t)n);
+	for (int i = 0; i < n; i++)
+		add3(kv->x + (size_t)i * C, m->p.wte + (size_t)ids[i] * C,
+		    m->p.wpe + (size_t)pos[i] * C, (size_t)C);
+	for (int l = 0; l < L; l++) {
+		const struct ft_gpt2_layer *w = &m->p.h[l];
+
+		ft_layernorm_forward(kv->a, kv->mean, kv->rstd, kv->x, w->ln_1_w,
+		    w->ln_1_b, n, C, eps, th);
+		ft_matmul_forward(kv->qkv, kv->a, w->attn_w, w->attn_b, n, C, 3 * C);
+		for (int i = 0; i < n; i++) {
+			size_t at = (((size_t)l * kv->B + row[i]) * kv->max_T +
+			    pos[i]) * C;
+			memcpy(kv->k + at, kv->qkv + (size_t)i * 3 * C + C,
+			    (size_t)C * sizeof(float));
+			memcpy(kv->v + at, kv->qkv + (size_t)i * 3 * C + 2 * C,
+			    (size_t)C * sizeof(float));
+		}
+		ac.l = l;
+		ft_parallel(th, kv_att_task, &ac);
+		ft_matmul_forward(kv->tmp, kv->y, w->attn_proj_w, w->attn_proj_b, n,
+		    C, C);
+		for (size_t j = 0; j < NC; j++)
+			kv->x[j] += kv->tmp[j];
+		ft_layernorm_forward(kv->a, kv->mean, kv->rstd, kv->x, w->ln_2_w,
+		    w->ln_2_b, n, C, eps, th);
+		ft_matmul_forward(kv->f, kv->a, w->fc_w, w->fc_b, n, C, F);
+		ft_gelu_forward(kv->g, kv->f, (size_t)n * F, th);
+		ft_matmul_forward(kv->tmp, kv->g, w->mlp_proj_w, w->mlp_proj_b, n,
+		    F, C);
+		for (size_t j = 0; j < NC; j++)
+			kv->x[j] += kv->tmp[j];
+	}
+	ft_layernorm_forward(kv->a, kv->mean, kv->rstd, kv->x, m->p.ln_f_w,
+	    m->p.ln_f_b, n, C, eps, th);
+	for (int i = 0; i < n; i++)
+		if (out[i] != NULL)
+			/* logits[V] = head[V,C] · a[i] */
+			cblas_sgemv(CblasRowMajor, CblasNoTrans, cf->vocab_size, C,
+			    1.0f, head_w(m), C, kv->a + (size_t)i * C, 1, 0.0f, out[i],
+			    1);
+}
+
+int
+ft_gpt2_kv_prefill(ft_gpt2 *m, ft_gpt2_kv *kv, int b, const int32_t *ids,
+    int n, float *logits)
+{
+	int *row, *pos;
+	float **out;
+
+	if (b < 0 || b >= kv->B || n < 1)
+		return ft_error("kv prefill: bad row %d or length %d", b, n);
+	if (kv->len[b] + n > kv->max_T)
+		return ft_error("sequence of %d tokens exceeds the context of %d",
+		    kv->len[b] + n, kv->max_T);
+	for (int i = 0; i < n; i++)
+		if (ids[i] < 0 || ids[i] >= m->cfg.vocab_size)
+			return ft_error("token id %d out of range (vocabulary %d)",
+			    ids[i], m->cfg.vocab_size);
+	row = ft_malloc((size_t)n * sizeof(int));
+	pos = ft_malloc((size_t)n * sizeof(int));
+	out = ft_calloc((size_t)n, sizeof(float *));
+	for (int i = 0; i < n; i++) {
+		row[i] = b;
+		pos[i] = kv->len[b] + i;
+	}
+	out[n - 1] = logits;
+	kv_run(m, kv, row, pos, ids, n, out);
+	kv->len[b] += n;
+	free(row);
+	free(pos);
+	free(out);
+	return 0;
+}
+
+int
+ft_gpt2_decode_step(ft_gpt2 *m, ft_gpt2_kv *kv, const int32_t *ids,
+    const uint8_t *active, float *logits)
+{
+	int n = 0, B = kv->B, *row, *pos;
+	int32_t *id;
+	float **out;
+	int rc = 0;
+
+	for (int b = 0; b < B; b++) {
+		if (active != NULL && !active[b])
+			continue;
+		if (kv->len[b] + 1 > kv->max_T)
+			return ft_error("sequence %d is full (%d tokens)", b,
+			    kv->max_T);
+		if (ids[b] < 0 || ids[b] >= m->cfg.vocab_size)
+			return ft_error("token id %d out of range (vocabulary %d)",
+			    ids[b], m->cfg.vocab_size);
+	}
+	row = ft_malloc((size_t)B * sizeof(int));
+	pos = ft_malloc((size_t)B * sizeof(int));
+	id = ft_malloc((size_t)B * sizeof(int32_t));
+	out = ft_calloc((size_t)B, sizeof(float *));
+	for (int b = 0; b < B; b++) {
+		if (active != NULL && !active[b])
+			continue;
+		row[n] = b;
+		pos[n] = kv->len[b];
+		id[n] = ids[b];
+		out[n] = logits + (size_t)b * m->cfg.vocab_size;
+		n++;
+	}
+	if (n > 0)
+		kv_run(m, kv, row, pos, id, n, out);
+	for (int i = 0; i < n; i++)
+		kv->len[row[i]]++;
+	free(row);
+	free(pos);
+	free(id);
+	free(out);
+	return rc;
+}
