@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "blas.h"
 #include "err.h"
@@ -23,6 +24,49 @@
 #include "kernels.h"
 
 #define ALIGN_FLOATS 16
+
+/* Optional phase timing: FT_GPT2_PROFILE=1 prints a table on stderr at
+ * ft_gpt2_release. */
+enum { P_EMB, P_LN, P_MM, P_ATT, P_GELU, P_DROP, P_HEAD, P_CE, P_CEB,
+	P_HEADB, P_MMB, P_ATTB, P_LNB, P_EMBB, P_ADD, P_N };
+static const char *prof_name[P_N] = { "embed", "layernorm", "matmul",
+	"attention", "gelu", "dropout", "lm_head", "xent", "xent bwd",
+	"lm_head bwd", "matmul bwd", "attention bwd", "layernorm bwd",
+	"embed bwd", "residual" };
+static double prof_t[P_N];
+static int prof_on = -1;
+
+static double
+prof_now(void)
+{
+	struct timespec ts;
+
+	if (prof_on < 0) {
+		const char *e = getenv("FT_GPT2_PROFILE");
+		prof_on = e != NULL && *e != '\0' && strcmp(e, "0") != 0;
+	}
+	if (!prof_on)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+#define PROF(i, stmt) do { double t0_ = prof_now(); stmt; \
+	if (prof_on) prof_t[i] += prof_now() - t0_; } while (0)
+
+static void
+prof_report(void)
+{
+	double tot = 0;
+
+	if (prof_on <= 0)
+		return;
+	for (int i = 0; i < P_N; i++)
+		tot += prof_t[i];
+	for (int i = 0; i < P_N; i++)
+		fprintf(stderr, "%-14s %9.3f s %5.1f%%\n", prof_name[i], prof_t[i],
+		    tot > 0 ? 100 * prof_t[i] / tot : 0);
+	memset(prof_t, 0, sizeof(prof_t));
+}
 
 struct ft_gpt2_acts {
 	size_t cap_N, cap_att;  /* rows, and B*NH*T*T, allocated for */
@@ -378,6 +422,7 @@ ft_gpt2_release(ft_gpt2 *m)
 {
 	if (m == NULL)
 		return;
+	prof_report();
 	for (size_t i = 0; i < m->n_tensors; i++)
 		free((char *)m->tensors[i].name);
 	free(m->tensors);
@@ -689,8 +734,8 @@ ft_gpt2_forward(ft_gpt2 *m, const int32_t *ids, const uint8_t *mask,
 	pr = m->training ? m->resid_pdrop : 0;
 
 	ec = (struct emb_ctx){ .m = m, .out = a->x, .B = B, .T = T };
-	ft_parallel(th, emb_task, &ec);
-	ft_dropout(a->x, NC, pe, key_of(m, SITE_EMBD), th);
+	PROF(P_EMB, ft_parallel(th, emb_task, &ec));
+	PROF(P_DROP, ft_dropout(a->x, NC, pe, key_of(m, SITE_EMBD), th));
 	for (int l = 0; l < L; l++) {
 		const struct ft_gpt2_layer *w = &m->p.h[l];
 		float *x = a->x + l * NC, *xm = a->xmid + l * NC;
@@ -698,39 +743,39 @@ ft_gpt2_forward(ft_gpt2 *m, const int32_t *ids, const uint8_t *mask,
 		float *qkv = a->qkv + l * NC * 3, *atty = a->atty + l * NC;
 		float *fch = a->fch + l * N * F, *fcg = a->fcg + l * N * F;
 
-		ft_layernorm_forward(ln1, a->ln1_mean + l * N, a->ln1_rstd + l * N,
+		PROF(P_LN, ft_layernorm_forward(ln1, a->ln1_mean + l * N, a->ln1_rstd + l * N,
 		    x, w->ln_1_w, w->ln_1_b, (int)N, C,
-		    (float)cf->layer_norm_epsilon, th);
-		ft_matmul_forward(qkv, ln1, w->attn_w, w->attn_b, (int)N, C, 3 * C);
-		ft_attention_forward(atty, a->P + l * a->att, a->Pd, qkv,
+		    (float)cf->layer_norm_epsilon, th));
+		PROF(P_MM, ft_matmul_forward(qkv, ln1, w->attn_w, w->attn_b, (int)N, C, 3 * C));
+		PROF(P_ATT, ft_attention_forward(atty, a->P + l * a->att, a->Pd, qkv,
 		    a->has_mask ? a->mask : NULL, B, T, C, NH, pa,
-		    key_of(m, SITE_ATT(l)), th);
-		ft_matmul_forward(a->tmp, atty, w->attn_proj_w, w->attn_proj_b,
-		    (int)N, C, C);
-		ft_dropout(a->tmp, NC, pr, key_of(m, SITE_ATTRES(l)), th);
-		add3(xm, x, a->tmp, NC);
-		ft_layernorm_forward(ln2, a->ln2_mean + l * N, a->ln2_rstd + l * N,
+		    key_of(m, SITE_ATT(l)), th));
+		PROF(P_MM, ft_matmul_forward(a->tmp, atty, w->attn_proj_w, w->attn_proj_b,
+		    (int)N, C, C));
+		PROF(P_DROP, ft_dropout(a->tmp, NC, pr, key_of(m, SITE_ATTRES(l)), th));
+		PROF(P_ADD, add3(xm, x, a->tmp, NC));
+		PROF(P_LN, ft_layernorm_forward(ln2, a->ln2_mean + l * N, a->ln2_rstd + l * N,
 		    xm, w->ln_2_w, w->ln_2_b, (int)N, C,
-		    (float)cf->layer_norm_epsilon, th);
-		ft_matmul_forward(fch, ln2, w->fc_w, w->fc_b, (int)N, C, F);
-		ft_gelu_forward(fcg, fch, N * (size_t)F, th);
-		ft_matmul_forward(a->tmp, fcg, w->mlp_proj_w, w->mlp_proj_b,
-		    (int)N, F, C);
-		ft_dropout(a->tmp, NC, pr, key_of(m, SITE_MLPRES(l)), th);
-		add3(a->x + (l + 1) * NC, xm, a->tmp, NC);
+		    (float)cf->layer_norm_epsilon, th));
+		PROF(P_MM, ft_matmul_forward(fch, ln2, w->fc_w, w->fc_b, (int)N, C, F));
+		PROF(P_GELU, ft_gelu_forward(fcg, fch, N * (size_t)F, th));
+		PROF(P_MM, ft_matmul_forward(a->tmp, fcg, w->mlp_proj_w, w->mlp_proj_b,
+		    (int)N, F, C));
+		PROF(P_DROP, ft_dropout(a->tmp, NC, pr, key_of(m, SITE_MLPRES(l)), th));
+		PROF(P_ADD, add3(a->x + (l + 1) * NC, xm, a->tmp, NC));
 	}
-	ft_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->x + L * NC,
+	PROF(P_LN, ft_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->x + L * NC,
 	    m->p.ln_f_w, m->p.ln_f_b, (int)N, C, (float)cf->layer_norm_epsilon,
-	    th);
+	    th));
 	/* logits[N,V] = lnf[N,C] · headᵀ ([V,C]) */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, V, C, 1.0f,
-	    a->lnf, C, head_w(m), C, 0.0f, a->logits, V);
+	PROF(P_HEAD, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, V, C, 1.0f,
+	    a->lnf, C, head_w(m), C, 0.0f, a->logits, V));
 	if (m->training)
 		m->dropout_counter++;
 	if (targets == NULL)
 		return NAN;
-	m->loss_sum = ft_crossentropy_forward(a->losses, a->lse, a->logits,
-	    a->targets, (int)N, V, &m->n_targets, th);
+	PROF(P_CE, m->loss_sum = ft_crossentropy_forward(a->losses, a->lse, a->logits,
+	    a->targets, (int)N, V, &m->n_targets, th));
 	return m->n_targets > 0 ? (float)(m->loss_sum / m->n_targets) : NAN;
 }
 
@@ -765,17 +810,17 @@ ft_gpt2_backward(ft_gpt2 *m, double scale)
 	pa = a->training ? m->attn_pdrop : 0;
 	pr = a->training ? m->resid_pdrop : 0;
 
-	ft_crossentropy_backward(a->logits, a->lse, a->targets, (int)N, V,
-	    (float)scale, th);
+	PROF(P_CEB, ft_crossentropy_backward(a->logits, a->lse, a->targets, (int)N, V,
+	    (float)scale, th));
 	/* dlnf[N,C] = dlogits[N,V] · head[V,C]; dhead[V,C] += dlogitsᵀ · lnf */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, C, V,
-	    1.0f, a->logits, V, head_w(m), C, 0.0f, a->bufC, C);
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, (int)N, 1.0f,
+	PROF(P_HEADB, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, C, V,
+	    1.0f, a->logits, V, head_w(m), C, 0.0f, a->bufC, C));
+	PROF(P_HEADB, cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, (int)N, 1.0f,
 	    a->logits, V, a->lnf, C, 1.0f, m->untied ? m->g.lm_head : m->g.wte,
-	    C);
+	    C));
 	memset(a->dx, 0, NC * sizeof(float));
-	ft_layernorm_backward(a->dx, m->g.ln_f_w, m->g.ln_f_b, a->bufC,
-	    a->x + L * NC, m->p.ln_f_w, a->lnf_mean, a->lnf_rstd, (int)N, C, th);
+	PROF(P_LNB, ft_layernorm_backward(a->dx, m->g.ln_f_w, m->g.ln_f_b, a->bufC,
+	    a->x + L * NC, m->p.ln_f_w, a->lnf_mean, a->lnf_rstd, (int)N, C, th));
 	for (int l = L - 1; l >= 0; l--) {
 		const struct ft_gpt2_layer *w = &m->p.h[l];
 		struct ft_gpt2_layer *g = &m->g.h[l];
@@ -785,32 +830,32 @@ ft_gpt2_backward(ft_gpt2 *m, double scale)
 		float *fch = a->fch + l * N * F, *fcg = a->fcg + l * N * F;
 
 		memcpy(a->tmp, a->dx, NC * sizeof(float));
-		ft_dropout(a->tmp, NC, pr, key_of(m, SITE_MLPRES(l)), th);
-		ft_matmul_backward(a->bufF, g->mlp_proj_w, g->mlp_proj_b, a->tmp,
-		    fcg, w->mlp_proj_w, (int)N, F, C, 0, th);
-		ft_gelu_backward(a->bufF, fch, a->bufF, N * (size_t)F, th);
-		ft_matmul_backward(a->bufC, g->fc_w, g->fc_b, a->bufF, ln2, w->fc_w,
-		    (int)N, C, F, 0, th);
-		ft_layernorm_backward(a->dx, g->ln_2_w, g->ln_2_b, a->bufC, xm,
+		PROF(P_DROP, ft_dropout(a->tmp, NC, pr, key_of(m, SITE_MLPRES(l)), th));
+		PROF(P_MMB, ft_matmul_backward(a->bufF, g->mlp_proj_w, g->mlp_proj_b, a->tmp,
+		    fcg, w->mlp_proj_w, (int)N, F, C, 0, th));
+		PROF(P_GELU, ft_gelu_backward(a->bufF, fch, a->bufF, N * (size_t)F, th));
+		PROF(P_MMB, ft_matmul_backward(a->bufC, g->fc_w, g->fc_b, a->bufF, ln2, w->fc_w,
+		    (int)N, C, F, 0, th));
+		PROF(P_LNB, ft_layernorm_backward(a->dx, g->ln_2_w, g->ln_2_b, a->bufC, xm,
 		    w->ln_2_w, a->ln2_mean + l * N, a->ln2_rstd + l * N, (int)N, C,
-		    th);
+		    th));
 		memcpy(a->tmp, a->dx, NC * sizeof(float));
-		ft_dropout(a->tmp, NC, pr, key_of(m, SITE_ATTRES(l)), th);
-		ft_matmul_backward(a->bufC, g->attn_proj_w, g->attn_proj_b, a->tmp,
-		    atty, w->attn_proj_w, (int)N, C, C, 0, th);
-		ft_attention_backward(a->bufF, a->dP, a->Pd, a->bufC, qkv,
+		PROF(P_DROP, ft_dropout(a->tmp, NC, pr, key_of(m, SITE_ATTRES(l)), th));
+		PROF(P_MMB, ft_matmul_backward(a->bufC, g->attn_proj_w, g->attn_proj_b, a->tmp,
+		    atty, w->attn_proj_w, (int)N, C, C, 0, th));
+		PROF(P_ATTB, ft_attention_backward(a->bufF, a->dP, a->Pd, a->bufC, qkv,
 		    a->P + l * a->att, a->has_mask ? a->mask : NULL, B, T, C, NH, pa,
-		    key_of(m, SITE_ATT(l)), th);
-		ft_matmul_backward(a->bufC, g->attn_w, g->attn_b, a->bufF, ln1,
-		    w->attn_w, (int)N, C, 3 * C, 0, th);
-		ft_layernorm_backward(a->dx, g->ln_1_w, g->ln_1_b, a->bufC, x,
+		    key_of(m, SITE_ATT(l)), th));
+		PROF(P_MMB, ft_matmul_backward(a->bufC, g->attn_w, g->attn_b, a->bufF, ln1,
+		    w->attn_w, (int)N, C, 3 * C, 0, th));
+		PROF(P_LNB, ft_layernorm_backward(a->dx, g->ln_1_w, g->ln_1_b, a->bufC, x,
 		    w->ln_1_w, a->ln1_mean + l * N, a->ln1_rstd + l * N, (int)N, C,
-		    th);
+		    th));
 	}
-	ft_dropout(a->dx, NC, pe, key_of(m, SITE_EMBD), th);
+	PROF(P_DROP, ft_dropout(a->dx, NC, pe, key_of(m, SITE_EMBD), th));
 	ec = (struct emb_ctx){ .m = m, .dx = a->dx, .dwte = m->g.wte,
 	    .dwpe = m->g.wpe, .B = B, .T = T };
-	ft_parallel(th, emb_bwd_task, &ec);
+	PROF(P_EMBB, ft_parallel(th, emb_bwd_task, &ec));
 	a->has_targets = 0; /* logits now hold their gradient */
 }
 

@@ -168,6 +168,9 @@ ft_drop_keep(uint64_t key, uint32_t i, double p)
 	return drop_hash(key, i) >= drop_threshold(p);
 }
 
+static void drop_mul(float *dst, const float *src, size_t n, uint64_t key,
+    uint32_t base, uint32_t thr, float scale);
+
 struct drop_ctx {
 	float *x;
 	size_t n;
@@ -183,9 +186,8 @@ drop_task(void *vc, int tid, int nt)
 	size_t lo, hi;
 
 	ft_split(c->n, tid, nt, &lo, &hi);
-	for (size_t i = lo; i < hi; i++)
-		c->x[i] = drop_hash(c->key, (uint32_t)i) >= c->thr ?
-		    c->x[i] * c->scale : 0.0f;
+	drop_mul(c->x + lo, c->x + lo, hi - lo, c->key, (uint32_t)lo, c->thr,
+	    c->scale);
 }
 
 void
@@ -441,6 +443,64 @@ gelu_bwd_avx2(float *dinp, const float *inp, const float *dout, size_t n)
 #else
 static int have_avx2(void) { return 0; }
 #endif
+
+
+/* dst[i] = keep(key, base + i) ? src[i] * scale : 0 for i < n (dst may
+ * equal src). */
+#ifdef FT_X86
+AVX2 static size_t
+drop_mul_avx2(float *dst, const float *src, size_t n, uint64_t key,
+    uint32_t base, uint32_t thr, float scale)
+{
+	const __m256i k0 = _mm256_set1_epi32((int)(uint32_t)key);
+	const __m256i k1 = _mm256_set1_epi32((int)(uint32_t)(key >> 32));
+	const __m256i m1 = _mm256_set1_epi32(0x7feb352d);
+	const __m256i m2 = _mm256_set1_epi32((int)0x846ca68bU);
+	const __m256i flip = _mm256_set1_epi32((int)0x80000000U);
+	const __m256i tf = _mm256_set1_epi32((int)(thr ^ 0x80000000U));
+	const __m256 vs = _mm256_set1_ps(scale);
+	__m256i idx = _mm256_add_epi32(_mm256_set1_epi32((int)base),
+	    _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+	const __m256i eight = _mm256_set1_epi32(8);
+	size_t i = 0;
+
+#define MIX(x) do { \
+	x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16)); \
+	x = _mm256_mullo_epi32(x, m1); \
+	x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15)); \
+	x = _mm256_mullo_epi32(x, m2); \
+	x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16)); } while (0)
+	for (; i + 8 <= n; i += 8) {
+		__m256i h = _mm256_xor_si256(idx, k0);
+		__m256i drop;
+		MIX(h);
+		h = _mm256_add_epi32(h, k1);
+		MIX(h);
+		/* unsigned h < thr  <=>  signed (h^flip) < (thr^flip) */
+		drop = _mm256_cmpgt_epi32(tf, _mm256_xor_si256(h, flip));
+		_mm256_storeu_ps(dst + i, _mm256_andnot_ps(_mm256_castsi256_ps(drop),
+		    _mm256_mul_ps(_mm256_loadu_ps(src + i), vs)));
+		idx = _mm256_add_epi32(idx, eight);
+	}
+#undef MIX
+	return i;
+}
+#endif
+
+static void
+drop_mul(float *dst, const float *src, size_t n, uint64_t key, uint32_t base,
+    uint32_t thr, float scale)
+{
+	size_t i = 0;
+
+#ifdef FT_X86
+	if (have_avx2())
+		i = drop_mul_avx2(dst, src, n, key, base, thr, scale);
+#endif
+	for (; i < n; i++)
+		dst[i] = drop_hash(key, base + (uint32_t)i) >= thr ?
+		    src[i] * scale : 0.0f;
+}
 
 static float
 vmax(const float *x, int n)
@@ -780,10 +840,11 @@ ft_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
 /* ---- attention ---- */
 
 struct att_ctx {
-	float *P, *Pd, *dP;
+	float *P, *Pd, *dP, *out, *dqkv;
+	const float *qkv, *dout;
+	int C;
 	const uint8_t *mask;
 	int B, T, NH;
-	float inv_div;   /* unused: HF divides */
 	float div;       /* sqrt(hs) as float */
 	double p;
 	uint64_t key;
@@ -794,13 +855,10 @@ struct att_ctx {
 /* Rows (b, h, t): scores in P are raw q·k; turn them into softmax
  * probabilities over visible keys, and Pd = dropped probabilities. */
 static void
-att_softmax_task(void *vc, int tid, int nt)
+softmax_rows(struct att_ctx *c, size_t lo, size_t hi)
 {
-	struct att_ctx *c = vc;
-	size_t lo, hi, T = (size_t)c->T;
-	float tmp[4096];
+	size_t T = (size_t)c->T;
 
-	ft_split((size_t)c->B * c->NH * T, tid, nt, &lo, &hi);
 	for (size_t row = lo; row < hi; row++) {
 		size_t t = row % T, b = row / T / (size_t)c->NH;
 		float *pr = c->P + row * T;
@@ -835,7 +893,6 @@ att_softmax_task(void *vc, int tid, int nt)
 				pr[s] = any && mk[s] ? ft_expf_fast(pr[s] - mx) : 0.0f;
 				sum += pr[s];
 			}
-			(void)tmp;
 		}
 		if (sum > 0) {
 			float inv = (float)(1.0 / sum);
@@ -845,13 +902,94 @@ att_softmax_task(void *vc, int tid, int nt)
 		memset(pr + n, 0, (T - (size_t)n) * sizeof(float));
 		if (c->Pd != c->P) {
 			float *pd = c->Pd + row * T;
-			uint32_t base = (uint32_t)(row * T);
-			for (int s = 0; s < n; s++)
-				pd[s] = drop_hash(c->key, base + (uint32_t)s) >= c->thr ?
-				    pr[s] * c->dscale : 0.0f;
+			drop_mul(pd, pr, (size_t)n, c->key, (uint32_t)(row * T), c->thr,
+			    c->dscale);
 			memset(pd + n, 0, (T - (size_t)n) * sizeof(float));
 		}
 	}
+}
+
+static void redrop_rows(struct att_ctx *c, size_t lo, size_t hi);
+static void dsoftmax_rows(struct att_ctx *c, size_t lo, size_t hi);
+
+/* One (b, h) pair: scores, softmax, dropout, weighted values. */
+static void
+att_fwd_bh(struct att_ctx *c, size_t bh)
+{
+	int T = c->T, C = c->C, hs = C / c->NH, b = (int)(bh / c->NH);
+	int h = (int)(bh % c->NH);
+	size_t C3 = 3 * (size_t)C, tt = (size_t)T * T;
+	const float *q = c->qkv + (size_t)b * T * C3 + (size_t)h * hs;
+
+	/* P[b,h] = Q[b,h] · K[b,h]ᵀ  ([T,hs]·[hs,T]) */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, q,
+	    (int)C3, q + C, (int)C3, 0.0f, c->P + bh * tt, T);
+	softmax_rows(c, bh * T, (bh + 1) * T);
+	/* out[b,:,h] = Pd[b,h] · V[b,h]  ([T,T]·[T,hs]) */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f,
+	    c->Pd + bh * tt, T, q + 2 * C, (int)C3, 0.0f,
+	    c->out + (size_t)b * T * C + (size_t)h * hs, C);
+}
+
+static void
+att_bwd_bh(struct att_ctx *c, size_t bh)
+{
+	int T = c->T, C = c->C, hs = C / c->NH, b = (int)(bh / c->NH);
+	int h = (int)(bh % c->NH);
+	size_t C3 = 3 * (size_t)C, tt = (size_t)T * T;
+	const float *q = c->qkv + (size_t)b * T * C3 + (size_t)h * hs;
+	const float *dy = c->dout + (size_t)b * T * C + (size_t)h * hs;
+	float *dq = c->dqkv + (size_t)b * T * C3 + (size_t)h * hs;
+
+	if (c->p > 0)
+		redrop_rows(c, bh * T, (bh + 1) * T);
+	/* dPd = dY · Vᵀ  ([T,hs]·[hs,T]); dV = Pdᵀ · dY  ([T,T]·[T,hs]) */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dy,
+	    C, q + 2 * C, (int)C3, 0.0f, c->dP + bh * tt, T);
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f,
+	    c->Pd + bh * tt, T, dy, C, 0.0f, dq + 2 * C, (int)C3);
+	dsoftmax_rows(c, bh * T, (bh + 1) * T);
+	/* dQ = dS · K ; dK = dSᵀ · Q */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f,
+	    c->dP + bh * tt, T, q + C, (int)C3, 0.0f, dq, (int)C3);
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f,
+	    c->dP + bh * tt, T, q, (int)C3, 0.0f, dq + C, (int)C3);
+}
+
+static void
+att_fwd_task(void *vc, int tid, int nt)
+{
+	struct att_ctx *c = vc;
+	size_t lo, hi;
+
+	ft_split((size_t)c->B * c->NH, tid, nt, &lo, &hi);
+	for (size_t bh = lo; bh < hi; bh++)
+		att_fwd_bh(c, bh);
+}
+
+static void
+att_bwd_task(void *vc, int tid, int nt)
+{
+	struct att_ctx *c = vc;
+	size_t lo, hi;
+
+	ft_split((size_t)c->B * c->NH, tid, nt, &lo, &hi);
+	for (size_t bh = lo; bh < hi; bh++)
+		att_bwd_bh(c, bh);
+}
+
+/* The (b, h) pairs run on the pool, each calling a single-threaded sgemm:
+ * OpenBLAS's own threading costs more than it gains at these sizes. */
+static void
+att_run(int threads, ft_task_fn fn, struct att_ctx *c)
+{
+	int ob = openblas_get_num_threads();
+
+	if (threads > 1 && ob != 1)
+		openblas_set_num_threads(1);
+	ft_parallel(threads, fn, c);
+	if (threads > 1 && ob != 1)
+		openblas_set_num_threads(ob);
 }
 
 void
@@ -860,61 +998,36 @@ ft_attention_forward(float *out, float *P, float *Pd, const float *qkv,
     uint64_t key, int threads)
 {
 	int hs = C / NH;
-	size_t C3 = 3 * (size_t)C;
-	struct att_ctx c = { .P = P, .Pd = p > 0 ? Pd : P, .mask = mask,
-	    .B = B, .T = T, .NH = NH, .div = (float)sqrt((double)hs), .p = p,
-	    .key = key, .thr = drop_threshold(p),
-	    .dscale = (float)(1.0 / (1.0 - p)) };
+	struct att_ctx c = { .P = P, .Pd = p > 0 ? Pd : P, .out = out,
+	    .qkv = qkv, .C = C, .mask = mask, .B = B, .T = T, .NH = NH,
+	    .div = (float)sqrt((double)hs), .p = p, .key = key,
+	    .thr = drop_threshold(p), .dscale = (float)(1.0 / (1.0 - p)) };
 
-	/* P[b,h] = Q[b,h] · K[b,h]ᵀ  ([T,hs]·[hs,T]) */
-	for (int b = 0; b < B; b++)
-		for (int h = 0; h < NH; h++) {
-			const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs;
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs,
-			    1.0f, q, (int)C3, q + C, (int)C3, 0.0f,
-			    P + ((size_t)b * NH + h) * T * T, T);
-		}
-	ft_parallel(threads, att_softmax_task, &c);
-	/* out[b,:,h] = Pd[b,h] · V[b,h]  ([T,T]·[T,hs]) */
-	for (int b = 0; b < B; b++)
-		for (int h = 0; h < NH; h++) {
-			const float *v = qkv + (size_t)b * T * C3 + 2 * (size_t)C +
-			    (size_t)h * hs;
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T,
-			    1.0f, c.Pd + ((size_t)b * NH + h) * T * T, T, v, (int)C3,
-			    0.0f, out + (size_t)b * T * C + (size_t)h * hs, C);
-		}
+	att_run(threads, att_fwd_task, &c);
 }
 
 /* Recompute Pd rows from P. */
 static void
-att_redrop_task(void *vc, int tid, int nt)
+redrop_rows(struct att_ctx *c, size_t lo, size_t hi)
 {
-	struct att_ctx *c = vc;
-	size_t lo, hi, T = (size_t)c->T;
+	size_t T = (size_t)c->T;
 
-	ft_split((size_t)c->B * c->NH * T, tid, nt, &lo, &hi);
 	for (size_t row = lo; row < hi; row++) {
 		const float *pr = c->P + row * T;
 		float *pd = c->Pd + row * T;
-		uint32_t base = (uint32_t)(row * T);
 		size_t n = row % T + 1;
 
-		for (size_t s = 0; s < n; s++)
-			pd[s] = drop_hash(c->key, base + (uint32_t)s) >= c->thr ?
-			    pr[s] * c->dscale : 0.0f;
+		drop_mul(pd, pr, n, c->key, (uint32_t)(row * T), c->thr, c->dscale);
 		memset(pd + n, 0, (T - n) * sizeof(float));
 	}
 }
 
 /* dP holds dPd = dout·vᵀ; make it dS/sqrt(hs) (gradient of raw q·k). */
 static void
-att_dsoftmax_task(void *vc, int tid, int nt)
+dsoftmax_rows(struct att_ctx *c, size_t lo, size_t hi)
 {
-	struct att_ctx *c = vc;
-	size_t lo, hi, T = (size_t)c->T;
+	size_t T = (size_t)c->T;
 
-	ft_split((size_t)c->B * c->NH * T, tid, nt, &lo, &hi);
 	for (size_t row = lo; row < hi; row++) {
 		const float *pr = c->P + row * T;
 		float *d = c->dP + row * T;
@@ -924,9 +1037,7 @@ att_dsoftmax_task(void *vc, int tid, int nt)
 		float fdot;
 
 		if (c->p > 0)
-			for (size_t s = 0; s < n; s++)
-				d[s] = drop_hash(c->key, base + (uint32_t)s) >= c->thr ?
-				    d[s] * c->dscale : 0.0f;
+			drop_mul(d, d, n, c->key, base, c->thr, c->dscale);
 		for (size_t s = 0; s < n; s++)
 			dot += (double)pr[s] * d[s];
 		fdot = (float)dot;
@@ -942,41 +1053,13 @@ ft_attention_backward(float *dqkv, float *dP, float *Pd, const float *dout,
     int C, int NH, double p, uint64_t key, int threads)
 {
 	int hs = C / NH;
-	size_t C3 = 3 * (size_t)C;
 	struct att_ctx c = { .P = (float *)P, .Pd = p > 0 ? Pd : (float *)P,
-	    .dP = dP, .mask = mask, .B = B, .T = T, .NH = NH,
+	    .dP = dP, .dqkv = dqkv, .qkv = qkv, .dout = dout, .C = C,
+	    .mask = mask, .B = B, .T = T, .NH = NH,
 	    .div = (float)sqrt((double)hs), .p = p, .key = key,
 	    .thr = drop_threshold(p), .dscale = (float)(1.0 / (1.0 - p)) };
 
-	if (p > 0)
-		ft_parallel(threads, att_redrop_task, &c);
-	for (int b = 0; b < B; b++)
-		for (int h = 0; h < NH; h++) {
-			size_t bh = ((size_t)b * NH + h) * T * T;
-			const float *v = qkv + (size_t)b * T * C3 + 2 * (size_t)C +
-			    (size_t)h * hs;
-			const float *dy = dout + (size_t)b * T * C + (size_t)h * hs;
-			/* dPd = dY · Vᵀ  ([T,hs]·[hs,T]) */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs,
-			    1.0f, dy, C, v, (int)C3, 0.0f, dP + bh, T);
-			/* dV = Pdᵀ · dY  ([T,T]·[T,hs]) */
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T,
-			    1.0f, c.Pd + bh, T, dy, C, 0.0f,
-			    dqkv + (size_t)b * T * C3 + 2 * (size_t)C + (size_t)h * hs,
-			    (int)C3);
-		}
-	ft_parallel(threads, att_dsoftmax_task, &c);
-	for (int b = 0; b < B; b++)
-		for (int h = 0; h < NH; h++) {
-			size_t bh = ((size_t)b * NH + h) * T * T;
-			const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs;
-			float *dq = dqkv + (size_t)b * T * C3 + (size_t)h * hs;
-			/* dQ = dS · K ; dK = dSᵀ · Q */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T,
-			    1.0f, dP + bh, T, q + C, (int)C3, 0.0f, dq, (int)C3);
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T,
-			    1.0f, dP + bh, T, q, (int)C3, 0.0f, dq + C, (int)C3);
-		}
+	att_run(threads, att_bwd_task, &c);
 }
 
 /* ---- cross-entropy ---- */

@@ -124,6 +124,10 @@ main(int argc, char **argv)
 		    "core %s\n", t[steps / 2], t[0], ru.ru_maxrss / 1024.0,
 		    (ft_gpt2_memory(&m) + 2.0 * m.n_params * 4) / 1048576.0,
 		    ft_blas_corename());
+		ft_gpt2_release(&m);
+		ft_adamw_release(&opt);
+		free(ids);
+		free(tg);
 	}
 	return 0;
 }
