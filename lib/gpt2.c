@@ -84,6 +84,10 @@ struct ft_gpt2_acts {
 	int has_mask, has_targets, training;
 	uint64_t counter;       /* dropout counter of the last forward */
 	float *Pd, *dP;         /* scratch [B,NH,T,T] */
+	int compact;            /* logits only for rows with targets */
+	size_t nv;              /* such rows */
+	int32_t *rows, *tgc;    /* [N]: their indices and targets */
+	float *lnfc, *lossc;    /* [N,C] gathered lnf rows, [N] losses */
 	float *dx, *tmp, *bufC, *bufF;
 	float *block;
 };
@@ -414,6 +418,8 @@ acts_free(struct ft_gpt2_acts *a)
 	free(a->ids);
 	free(a->targets);
 	free(a->mask);
+	free(a->rows);
+	free(a->tgc);
 	free(a);
 }
 
@@ -551,7 +557,7 @@ acts_reserve(ft_gpt2 *m, int B, int T)
 	total = RND((L + 1) * N * C) + 4 * RND(L * N * C) + RND(L * N * 3 * C) +
 	    RND(L * att) + 2 * RND(L * N * F) + 4 * RND(L * N) + RND(N * C) +
 	    2 * RND(N) + RND(N * V) + 2 * RND(N) + 2 * RND(att) +
-	    3 * RND(N * C) + RND(N * w);
+	    3 * RND(N * C) + RND(N * w) + RND(N * C) + RND(N);
 	a->block = alloc_floats(total);
 	p = a->block;
 #define TAKE(f, n) do { a->f = p; p += RND(n); } while (0)
@@ -580,11 +586,15 @@ acts_reserve(ft_gpt2 *m, int B, int T)
 	TAKE(tmp, N * C);
 	TAKE(bufC, N * C);
 	TAKE(bufF, N * w);
+	TAKE(lnfc, N * C);
+	TAKE(lossc, N);
 #undef TAKE
 #undef RND
 	a->ids = ft_calloc(N, sizeof(int32_t));
 	a->targets = ft_calloc(N, sizeof(int32_t));
 	a->mask = ft_calloc(N, 1);
+	a->rows = ft_calloc(N, sizeof(int32_t));
+	a->tgc = ft_calloc(N, sizeof(int32_t));
 	a->N = (size_t)B * T;
 	a->att = (size_t)B * c->n_head * T * T;
 }
@@ -767,15 +777,43 @@ ft_gpt2_forward(ft_gpt2 *m, const int32_t *ids, const uint8_t *mask,
 	PROF(P_LN, ft_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->x + L * NC,
 	    m->p.ln_f_w, m->p.ln_f_b, (int)N, C, (float)cf->layer_norm_epsilon,
 	    th));
-	/* logits[N,V] = lnf[N,C] · headᵀ ([V,C]) */
-	PROF(P_HEAD, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, V, C, 1.0f,
-	    a->lnf, C, head_w(m), C, 0.0f, a->logits, V));
+	a->compact = targets != NULL && m->skip_ignored_logits;
+	if (a->compact) {
+		/* only rows that have a target: gather them */
+		a->nv = 0;
+		for (size_t n = 0; n < N; n++)
+			if (targets[n] != -100) {
+				a->rows[a->nv] = (int32_t)n;
+				a->tgc[a->nv] = targets[n];
+				memcpy(a->lnfc + a->nv * C, a->lnf + n * C,
+				    (size_t)C * sizeof(float));
+				a->nv++;
+			}
+		/* logits[nv,V] = lnfc[nv,C] · headᵀ ([V,C]) */
+		if (a->nv > 0)
+			PROF(P_HEAD, cblas_sgemm(CblasRowMajor, CblasNoTrans,
+			    CblasTrans, (int)a->nv, V, C, 1.0f, a->lnfc, C, head_w(m),
+			    C, 0.0f, a->logits, V));
+	} else {
+		/* logits[N,V] = lnf[N,C] · headᵀ ([V,C]) */
+		PROF(P_HEAD, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+		    (int)N, V, C, 1.0f, a->lnf, C, head_w(m), C, 0.0f, a->logits,
+		    V));
+	}
 	if (m->training)
 		m->dropout_counter++;
 	if (targets == NULL)
 		return NAN;
-	PROF(P_CE, m->loss_sum = ft_crossentropy_forward(a->losses, a->lse, a->logits,
-	    a->targets, (int)N, V, &m->n_targets, th));
+	if (a->compact) {
+		PROF(P_CE, m->loss_sum = ft_crossentropy_forward(a->lossc, a->lse,
+		    a->logits, a->tgc, (int)a->nv, V, &m->n_targets, th));
+		memset(a->losses, 0, N * sizeof(float));
+		for (size_t i = 0; i < a->nv; i++)
+			a->losses[a->rows[i]] = a->lossc[i];
+	} else {
+		PROF(P_CE, m->loss_sum = ft_crossentropy_forward(a->losses, a->lse,
+		    a->logits, a->targets, (int)N, V, &m->n_targets, th));
+	}
 	return m->n_targets > 0 ? (float)(m->loss_sum / m->n_targets) : NAN;
 }
 
@@ -810,14 +848,36 @@ ft_gpt2_backward(ft_gpt2 *m, double scale)
 	pa = a->training ? m->attn_pdrop : 0;
 	pr = a->training ? m->resid_pdrop : 0;
 
-	PROF(P_CEB, ft_crossentropy_backward(a->logits, a->lse, a->targets, (int)N, V,
-	    (float)scale, th));
-	/* dlnf[N,C] = dlogits[N,V] · head[V,C]; dhead[V,C] += dlogitsᵀ · lnf */
-	PROF(P_HEADB, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, C, V,
-	    1.0f, a->logits, V, head_w(m), C, 0.0f, a->bufC, C));
-	PROF(P_HEADB, cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, (int)N, 1.0f,
-	    a->logits, V, a->lnf, C, 1.0f, m->untied ? m->g.lm_head : m->g.wte,
-	    C));
+	if (a->compact) {
+		size_t nv = a->nv;
+		PROF(P_CEB, ft_crossentropy_backward(a->logits, a->lse, a->tgc,
+		    (int)nv, V, (float)scale, th));
+		/* dlnfc[nv,C] = dlogits[nv,V] · head[V,C];
+		 * dhead[V,C] += dlogitsᵀ · lnfc */
+		memset(a->bufC, 0, NC * sizeof(float));
+		if (nv > 0) {
+			PROF(P_HEADB, cblas_sgemm(CblasRowMajor, CblasNoTrans,
+			    CblasNoTrans, (int)nv, C, V, 1.0f, a->logits, V, head_w(m),
+			    C, 0.0f, a->tmp, C));
+			PROF(P_HEADB, cblas_sgemm(CblasRowMajor, CblasTrans,
+			    CblasNoTrans, V, C, (int)nv, 1.0f, a->logits, V, a->lnfc, C,
+			    1.0f, m->untied ? m->g.lm_head : m->g.wte, C));
+		}
+		for (size_t i = 0; i < nv; i++)
+			memcpy(a->bufC + (size_t)a->rows[i] * C, a->tmp + i * C,
+			    (size_t)C * sizeof(float));
+	} else {
+		PROF(P_CEB, ft_crossentropy_backward(a->logits, a->lse, a->targets,
+		    (int)N, V, (float)scale, th));
+		/* dlnf[N,C] = dlogits[N,V] · head[V,C];
+		 * dhead[V,C] += dlogitsᵀ · lnf */
+		PROF(P_HEADB, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+		    (int)N, C, V, 1.0f, a->logits, V, head_w(m), C, 0.0f, a->bufC,
+		    C));
+		PROF(P_HEADB, cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V,
+		    C, (int)N, 1.0f, a->logits, V, a->lnf, C, 1.0f,
+		    m->untied ? m->g.lm_head : m->g.wte, C));
+	}
 	memset(a->dx, 0, NC * sizeof(float));
 	PROF(P_LNB, ft_layernorm_backward(a->dx, m->g.ln_f_w, m->g.ln_f_b, a->bufC,
 	    a->x + L * NC, m->p.ln_f_w, a->lnf_mean, a->lnf_rstd, (int)N, C, th));

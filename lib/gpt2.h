@@ -93,6 +93,12 @@ typedef struct ft_gpt2 {
 	uint64_t dropout_counter;       /* +1 per training forward; save it
 	                                 * to resume with identical masks */
 	double embd_pdrop, attn_pdrop, resid_pdrop; /* from cfg; overridable */
+	int skip_ignored_logits;        /* 1: a forward with targets computes
+	                                 * logits only for positions whose target
+	                                 * is not -100 (same loss and gradients,
+	                                 * less work on padded batches); then
+	                                 * ft_gpt2_logits() holds just those
+	                                 * rows, in order.  Default 0. */
 
 	/* Results of the last forward: */
 	double loss_sum;                /* sum of CE over counted targets */
@@ -153,8 +159,9 @@ void ft_gpt2_set_dropout_seed(ft_gpt2 *m, uint64_t seed);
  * B*T may vary between calls; buffers grow as needed.  Dropout applies when
  * m->training is set and the probabilities are > 0.
  * Returns the mean CE over targets != -100 (loss_sum / n_targets; NAN when
- * there are none or targets is NULL).  Logits stay available through
- * ft_gpt2_logits() until the next forward or backward. */
+ * there are none or targets is NULL; NAN after a message naming the
+ * position when an id or target is out of range).  Logits stay available
+ * through ft_gpt2_logits() until the next forward or backward. */
 float ft_gpt2_forward(ft_gpt2 *m, const int32_t *ids, const uint8_t *mask,
     const int32_t *targets, int B, int T);
 /* Turn HF labels [B, T] (unshifted, -100 ignored) into targets (shifted by
