@@ -1,6 +1,9 @@
 /* Timing driver for tests/bench/train: a distilgpt2-shaped model (random
  * init) trained on random tokens.
- * usage: train_bench B T DROPOUT THREADS STEPS MODE(train|eval|sgemm)
+ * usage: train_bench B T DROPOUT THREADS STEPS MODE
+ * MODE: train, eval, sgemm, or trainpad / trainpad0: the second half of
+ * every row is padding (mask 0, target -100), with and without
+ * skip_ignored_logits.
  * Prints one line: "ms_per_step MEDIAN_MS min MIN_MS" (or "gflops G" for
  * sgemm), plus "rss_mb" and the OpenBLAS core. */
 #include <stdio.h>
@@ -80,6 +83,8 @@ main(int argc, char **argv)
 		ft_gpt2 m;
 		ft_adamw opt;
 		int32_t *ids = malloc((size_t)B * T * 4), *tg = malloc((size_t)B * T * 4);
+		uint8_t *mask = malloc((size_t)B * T);
+		int pad = strncmp(mode, "trainpad", 8) == 0;
 		uint64_t s = 12345;
 		struct rusage ru;
 
@@ -97,15 +102,20 @@ main(int argc, char **argv)
 			s = s * 6364136223846793005ULL + 1442695040888963407ULL;
 			ids[i] = (int32_t)((s >> 33) % 50257);
 		}
-		for (int i = 0; i < B * T; i++)
+		for (int i = 0; i < B * T; i++) {
 			tg[i] = (i + 1) % T == 0 ? -100 : ids[i + 1];
-		m.training = strcmp(mode, "train") == 0;
+			mask[i] = !(pad && i % T >= T / 2);
+			if (pad && i % T >= T / 2 - 1)
+				tg[i] = -100;
+		}
+		m.training = strcmp(mode, "eval") != 0;
+		m.skip_ignored_logits = strcmp(mode, "trainpad") == 0;
 		for (int k = 0; k <= steps; k++) {
 			double t0 = now();
 			float loss;
 			if (m.training) {
 				ft_gpt2_zero_grad(&m);
-				loss = ft_gpt2_forward(&m, ids, NULL, tg, B, T);
+				loss = ft_gpt2_forward(&m, ids, mask, tg, B, T);
 				ft_gpt2_backward(&m, 1.0 / m.n_targets);
 				ft_clip_grad_norm(m.grads, m.n_params, 1.0, threads);
 				ft_adamw_step(&opt, m.params, m.grads, 5e-5, m.tensors,
@@ -128,6 +138,7 @@ main(int argc, char **argv)
 		ft_adamw_release(&opt);
 		free(ids);
 		free(tg);
+		free(mask);
 	}
 	return 0;
 }

@@ -3,7 +3,7 @@
 the Hugging Face GPT-2 math (Conv1D layout, pre-LN, gelu_new, causal +
 padding mask, tied head), one training step = forward + backward +
 clip_grad_norm_ + AdamW, or an eval forward.
-usage: train_torch.py B T DROPOUT THREADS STEPS MODE(train|eval)
+usage: train_torch.py B T DROPOUT THREADS STEPS MODE(train|trainpad|eval)
 Prints "ms_per_step MEDIAN min MIN blas BLAS"."""
 import math
 import sys
@@ -104,12 +104,16 @@ def main():
                              {"params": nodecay, "weight_decay": 0.0}], lr=5e-5)
     ids = torch.randint(0, 50257, (B, T))
     mask = torch.ones(B, T, dtype=torch.long)
+    labels = ids.clone()
+    if mode == "trainpad":  # second half of every row is padding
+        mask[:, T // 2:] = 0
+        labels[:, T // 2:] = -100
     times = []
-    model.train(mode == "train")
+    model.train(mode != "eval")
     for k in range(steps + 1):
         t0 = time.perf_counter()
-        if mode == "train":
-            loss = model(ids, mask, ids)
+        if mode != "eval":
+            loss = model(ids, mask, labels)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
