@@ -100,6 +100,51 @@ struct enc {
 	long line;         /* line number at the start of the next item */
 };
 
+/* Standard output held back until HOLD bytes are there or the run
+ * succeeds, so that an early error writes nothing on stdout. */
+#define HOLD (4 * 1024 * 1024)
+struct held {
+	char *buf;
+	size_t len, cap;
+	int passing;
+};
+
+static int
+held_flush(struct held *h)
+{
+	if (h->len > 0 && fwrite(h->buf, 1, h->len, stdout) != h->len)
+		return -1;
+	h->len = 0;
+	return 0;
+}
+
+static ssize_t
+held_write(void *c, const char *p, size_t n)
+{
+	struct held *h = c;
+
+	if (!h->passing && h->len + n > HOLD) {
+		if (held_flush(h) != 0)
+			return -1;
+		h->passing = 1;
+	}
+	if (h->passing)
+		return fwrite(p, 1, n, stdout) == n ? (ssize_t)n : -1;
+	ft_grow((void **)&h->buf, &h->cap, h->len + n, 1);
+	memcpy(h->buf + h->len, p, n);
+	h->len += n;
+	return (ssize_t)n;
+}
+
+static FILE *
+held_open(struct held *h)
+{
+	cookie_io_functions_t io = { NULL, held_write, NULL, NULL };
+
+	memset(h, 0, sizeof *h);
+	return fopencookie(h, "w", io);
+}
+
 static void *
 work(void *arg)
 {
@@ -346,7 +391,8 @@ run_encode(const struct opts *o, const struct ft_bpe *b)
 	ft_tok_info info;
 	ft_atomic a;
 	int t, rc = -1;
-	FILE *fp = NULL;
+	FILE *fp = NULL, *of;
+	struct held held;
 
 	memset(&E, 0, sizeof E);
 	E.o = o;
@@ -370,8 +416,13 @@ run_encode(const struct opts *o, const struct ft_bpe *b)
 	if (ft_atomic_open(&a, o->out ? o->out : "-") != 0)
 		goto out;
 	E.oname = ft_out_name(o->out ? o->out : "-");
-	E.tw = ft_tokw_open(a.fp, E.oname, &info, 0);
+	of = a.fp;
+	if (a.fp == stdout && (of = held_open(&held)) == NULL)
+		ft_die("cannot buffer standard output:");
+	E.tw = ft_tokw_open(of, E.oname, &info, 0);
 	if (E.tw == NULL) {
+		if (of != a.fp)
+			fclose(of);
 		ft_atomic_abort(&a);
 		goto out;
 	}
@@ -385,6 +436,12 @@ run_encode(const struct opts *o, const struct ft_bpe *b)
 		rc = ft_tokw_finish(E.tw);
 	else
 		ft_tokw_abort(E.tw);
+	if (of != a.fp) {
+		if (fflush(of) != 0 || (rc == 0 && held_flush(&held) != 0))
+			rc = ft_error("cannot write '%s':", E.oname);
+		fclose(of);
+		free(held.buf);
+	}
 	if (rc == 0)
 		rc = ft_atomic_commit(&a);
 	else
