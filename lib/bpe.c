@@ -1137,6 +1137,8 @@ struct out {
 static inline void
 out_push(struct out *o, const uint32_t *v, size_t k)
 {
+	if (k == 0)
+		return;
 	if (*o->n + k > *o->cap)
 		ft_grow((void **)o->ids, o->cap, *o->n + k, sizeof **o->ids);
 	memcpy(*o->ids + *o->n, v, k * sizeof *v);
@@ -1392,6 +1394,8 @@ ft_bpe_decode(const struct ft_bpe *b, const uint32_t *ids, size_t n,
 		if (skip_special && (b->tok_flags[id] & TOK_SPECIAL))
 			continue;
 		l = b->tok_off[id + 1] - b->tok_off[id];
+		if (l == 0)
+			continue;
 		if (*len + l > *cap)
 			ft_grow((void **)buf, cap, *len + l + 4096, 1);
 		memcpy(*buf + *len, b->blob + b->tok_off[id], l);
