@@ -87,12 +87,20 @@ struct worker {
 	pthread_t th;
 };
 
+struct slot {
+	struct batch bt;
+	struct worker *w;  /* [nw] */
+	int used;          /* workers given items */
+	int running;       /* threads started, not joined */
+};
+
 struct enc {
 	const struct opts *o;
 	const struct ft_bpe *b;
-	struct worker *w;
-	int nw;
-	struct batch bt;
+	struct ft_bpe_enc **enc; /* one per thread, shared by the slots */
+	int nw, flags;
+	struct slot slot[2];
+	int cur;           /* the slot being filled */
 	ft_tokw *tw;
 	const char *oname;
 	uint64_t doc_ids;  /* ids written in the current document */
@@ -162,43 +170,69 @@ work(void *arg)
 	return NULL;
 }
 
-/* Encode the batch with the workers and write it out. */
-static int
-flush_batch(struct enc *E)
+/* Start encoding slot s's batch: synchronously with one thread, else
+ * with E->nw threads that run while the main thread writes the previous
+ * batch and reads the next. */
+static void
+launch(struct enc *E, struct slot *sl)
 {
-	struct batch *bt = &E->bt;
-	size_t i, k, start = 0, per, acc = 0;
-	int t, used = 0;
-	uint32_t eos = (uint32_t)ft_bpe_eos_id(E->b);
+	struct batch *bt = &sl->bt;
+	size_t start = 0, per, acc;
+	int t;
 
+	sl->used = 0;
 	if (bt->n == 0)
-		return 0;
+		return;
 	per = bt->tlen / (size_t)E->nw + 1;
 	for (t = 0; t < E->nw && start < bt->n; t++) {
-		struct worker *w = &E->w[t];
+		struct worker *w = &sl->w[t];
 		size_t end = start;
 		acc = 0;
 		while (end < bt->n && (acc < per || t == E->nw - 1)) {
 			acc += bt->it[end].len + 16;
 			end++;
 		}
+		w->enc = E->enc[t];
+		w->flags = E->flags;
 		w->bt = bt;
 		w->i0 = start;
 		w->i1 = end;
 		start = end;
-		used++;
+		sl->used++;
 	}
-	if (used == 1)
-		work(&E->w[0]);
-	else {
-		for (t = 0; t < used; t++)
-			if (pthread_create(&E->w[t].th, NULL, work, &E->w[t]))
-				ft_die("cannot start a thread:");
-		for (t = 0; t < used; t++)
-			pthread_join(E->w[t].th, NULL);
+	if (E->nw == 1) {
+		work(&sl->w[0]);
+		return;
 	}
-	for (t = 0; t < used; t++) {
-		struct worker *w = &E->w[t];
+	for (t = 0; t < sl->used; t++)
+		if (pthread_create(&sl->w[t].th, NULL, work, &sl->w[t]))
+			ft_die("cannot start a thread:");
+	sl->running = 1;
+}
+
+static void
+join(struct enc *E, struct slot *sl)
+{
+	int t;
+
+	if (!sl->running)
+		return;
+	for (t = 0; t < sl->used; t++)
+		pthread_join(sl->w[t].th, NULL);
+	sl->running = 0;
+}
+
+/* Write the encoded batch of slot sl, in input order, and empty it. */
+static int
+write_slot(struct enc *E, struct slot *sl)
+{
+	struct batch *bt = &sl->bt;
+	size_t i, k;
+	int t;
+	uint32_t eos = (uint32_t)ft_bpe_eos_id(E->b);
+
+	for (t = 0; t < sl->used; t++) {
+		struct worker *w = &sl->w[t];
 		size_t off = 0;
 		for (i = w->i0; i < w->i1; i++) {
 			size_t c = w->cnt[i - w->i0];
@@ -220,9 +254,39 @@ flush_batch(struct enc *E)
 			}
 		}
 	}
+	sl->used = 0;
 	bt->n = 0;
 	bt->tlen = 0;
 	return 0;
+}
+
+/* The filling batch is full (or the input ended): start encoding it,
+ * write the previous one meanwhile, and fill the other slot next. */
+static int
+flush_batch(struct enc *E, int final)
+{
+	struct slot *cur = &E->slot[E->cur], *prev = &E->slot[!E->cur];
+
+	join(E, prev);
+	launch(E, cur);
+	if (write_slot(E, prev) != 0) {
+		join(E, cur);
+		return -1;
+	}
+	E->cur = !E->cur;
+	if (final) {
+		join(E, cur);
+		return write_slot(E, cur);
+	}
+	return 0;
+}
+
+/* Wait for any running workers (after an error). */
+static void
+drain(struct enc *E)
+{
+	join(E, &E->slot[0]);
+	join(E, &E->slot[1]);
 }
 
 static long
@@ -242,7 +306,7 @@ count_nl(const char *s, size_t n)
 static int
 add_item(struct enc *E, const char *s, size_t n, int end, long line)
 {
-	struct batch *bt = &E->bt;
+	struct batch *bt = &E->slot[E->cur].bt;
 	struct item *it;
 	size_t v = ft_utf8_valid_prefix(s, n);
 
@@ -262,7 +326,7 @@ add_item(struct enc *E, const char *s, size_t n, int end, long line)
 	}
 	it->len = bt->tlen - it->off;
 	if (bt->tlen >= (size_t)E->nw * BATCH || bt->n >= 65536)
-		return flush_batch(E);
+		return flush_batch(E, 0);
 	return 0;
 }
 
@@ -351,7 +415,7 @@ encode_stream(struct enc *E, FILE *fp)
 		}
 	}
 	free(buf);
-	return flush_batch(E);
+	return flush_batch(E, 1);
 fail:
 	free(buf);
 	return -1;
@@ -381,7 +445,7 @@ encode_jsonl(struct enc *E)
 	ft_jsonl_close(r);
 	if (rc < 0)
 		return -1;
-	return flush_batch(E);
+	return flush_batch(E, 1);
 }
 
 static int
@@ -390,7 +454,7 @@ run_encode(const struct opts *o, const struct ft_bpe *b)
 	struct enc E;
 	ft_tok_info info;
 	ft_atomic a;
-	int t, rc = -1;
+	int t, i, rc = -1;
 	FILE *fp = NULL, *of;
 	struct held held;
 
@@ -426,12 +490,14 @@ run_encode(const struct opts *o, const struct ft_bpe *b)
 		ft_atomic_abort(&a);
 		goto out;
 	}
-	E.w = ft_calloc((size_t)E.nw, sizeof *E.w);
-	for (t = 0; t < E.nw; t++) {
-		E.w[t].enc = ft_bpe_enc_new(b);
-		E.w[t].flags = o->no_special ? FT_BPE_NO_SPECIAL : 0;
-	}
+	E.flags = o->no_special ? FT_BPE_NO_SPECIAL : 0;
+	E.enc = ft_calloc((size_t)E.nw, sizeof *E.enc);
+	for (t = 0; t < E.nw; t++)
+		E.enc[t] = ft_bpe_enc_new(b);
+	for (i = 0; i < 2; i++)
+		E.slot[i].w = ft_calloc((size_t)E.nw, sizeof *E.slot[i].w);
 	rc = o->mode == MODE_JSONL ? encode_jsonl(&E) : encode_stream(&E, fp);
+	drain(&E);
 	if (rc == 0)
 		rc = ft_tokw_finish(E.tw);
 	else
@@ -446,14 +512,18 @@ run_encode(const struct opts *o, const struct ft_bpe *b)
 		rc = ft_atomic_commit(&a);
 	else
 		ft_atomic_abort(&a);
-	for (t = 0; t < E.nw; t++) {
-		ft_bpe_enc_free(E.w[t].enc);
-		free(E.w[t].ids);
-		free(E.w[t].cnt);
+	for (t = 0; t < E.nw; t++)
+		ft_bpe_enc_free(E.enc[t]);
+	free(E.enc);
+	for (i = 0; i < 2; i++) {
+		for (t = 0; t < E.nw; t++) {
+			free(E.slot[i].w[t].ids);
+			free(E.slot[i].w[t].cnt);
+		}
+		free(E.slot[i].w);
+		free(E.slot[i].bt.text);
+		free(E.slot[i].bt.it);
 	}
-	free(E.w);
-	free(E.bt.text);
-	free(E.bt.it);
 out:
 	if (fp != NULL)
 		ft_close_in(fp);

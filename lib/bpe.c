@@ -285,6 +285,7 @@ struct added {
 };
 
 enum { TOK_PRESENT = 1, TOK_SPECIAL = 2 };
+#define MAX_ID (1 << 24)   /* ids are below this (memory is per id) */
 
 struct ft_bpe {
 	uint32_t vocab_size;
@@ -394,10 +395,10 @@ load_vocab(struct loader *L, const cJSON *obj)
 	L->any = 0;
 	for (it = obj->child; it != NULL; it = it->next) {
 		double d = it->valuedouble;
-		if (!cJSON_IsNumber(it) || d < 0 || d > 2147483646.0 ||
+		if (!cJSON_IsNumber(it) || d < 0 || d >= MAX_ID ||
 		    d != (double)(uint32_t)d)
-			return ft_error("%s: token '%s' has no valid id",
-			    L->vname, it->string);
+			return ft_error("%s: token '%s' has no valid id "
+			    "(0 to %d)", L->vname, it->string, MAX_ID - 1);
 		smap_put(&L->vocab, it->string, strlen(it->string),
 		    (uint32_t)d);
 		if (!L->any || (uint32_t)d > L->max_id)
@@ -783,7 +784,7 @@ ft_bpe_load_json(const char *path)
 		const cJSON *sp = cJSON_GetObjectItemCaseSensitive(it,
 		    "special");
 		if (!cJSON_IsNumber(id) || id->valuedouble < 0 ||
-		    id->valuedouble > 2147483646.0 || !cJSON_IsString(c) ||
+		    id->valuedouble >= MAX_ID || !cJSON_IsString(c) ||
 		    c->valuestring[0] == '\0') {
 			ft_error("%s: malformed entry in added_tokens", path);
 			goto fail;
