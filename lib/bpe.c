@@ -610,6 +610,16 @@ finish(struct ft_bpe *b)
 	return 0;
 }
 
+/* Tokens, merge table and added-token index from what was loaded. */
+static int
+complete(struct ft_bpe *b, struct loader *L)
+{
+	if (build_tokens(b, L) != 0)
+		return -1;
+	build_merges(b);
+	return finish(b);
+}
+
 static cJSON *
 parse_json_file(const char *path)
 {
@@ -674,11 +684,9 @@ ft_bpe_load_files(const char *vocab_path, const char *merges_path)
 	}
 	free(mb);
 	mb = NULL;
-	if (build_tokens(b, &L) != 0)
+	if (complete(b, &L) != 0)
 		goto fail;
-	build_merges(b);
 	loader_free(&L);
-	finish(b);
 	return b;
 fail:
 	free(mb);
@@ -825,11 +833,9 @@ ft_bpe_load_json(const char *path)
 	}
 	cJSON_Delete(j);
 	j = NULL;
-	if (build_tokens(b, &L) != 0)
+	if (complete(b, &L) != 0)
 		goto fail;
-	build_merges(b);
 	loader_free(&L);
-	finish(b);
 	return b;
 fail:
 	cJSON_Delete(j);
