@@ -93,6 +93,11 @@ t_eq "71 50256" "$(printf '{"body":"h"}\n' | tok --field body | u16)" "--field"
 printf '{"text":"x"}\n{"body":"y"}\n' >"$T/nofield.jsonl"
 t_expect_fail 1 "nofield.jsonl:2: .*text" tok "$T/nofield.jsonl"
 
+# --max-length across the pieces a long document is encoded in
+tok --text --max-length 70000 -j 2 "$T/random.txt" | zstd -dc >"$T/ml.got"
+{ head -c 140000 "$T/random.want"; printf '\120\304'; } >"$T/ml.want"
+t_cmp "$T/ml.want" "$T/ml.got"
+
 # invalid UTF-8: error naming file and line, or U+FFFD
 printf 'ok\nab\377c\n' >"$T/bad.txt"
 t_expect_fail 1 "bad.txt:2: invalid UTF-8" tok --text "$T/bad.txt"
