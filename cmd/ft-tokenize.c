@@ -584,6 +584,12 @@ run_decode(const struct opts *o, const struct ft_bpe *b)
 		    ft_in_name(o->in));
 		goto out;
 	}
+	if (info->vocab_size > ft_bpe_vocab_size(b)) {
+		ft_error("%s: vocabulary size %u is larger than the "
+		    "tokenizer's (%u)", ft_in_name(o->in), info->vocab_size,
+		    ft_bpe_vocab_size(b));
+		goto out;
+	}
 	if (ft_atomic_open(&a, o->out ? o->out : "-") != 0)
 		goto out;
 	while ((rc = ft_tokr_read(r, ids, 65536, &n, &doc_end)) == 1) {
