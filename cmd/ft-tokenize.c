@@ -3,11 +3,10 @@
  *
  * Encoding streams: the input is cut into items (a JSONL record, a line,
  * or a piece of text cut where the pre-tokenizer would cut anyway, see
- * ft_bpe_cut), a batch of items is encoded by -j threads, each with its
+ * ft_bpe_cut), a batch of items is encoded by -j threads (ft_bpe_par), each with its
  * own cache, and the ids are written in input order, so the output is the
  * same for any -j. */
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +21,6 @@
 
 #define ITEM (64 * 1024)       /* text is cut into items of about this */
 #define CHUNK (1024 * 1024)    /* read size */
-#define BATCH (1024 * 1024)    /* bytes of text per thread per batch */
 
 static const char usage_text[] =
 "usage: ft-tokenize [-f] [-j threads] [-m model] [-o file] [--field name]\n"
@@ -63,45 +61,14 @@ struct opts {
 	long max_len;
 };
 
-struct item {
-	size_t off, len;
-	int end;           /* ends a document */
-};
-
-struct batch {
-	char *text;
-	size_t tlen, tcap;
-	struct item *it;
-	size_t n, cap;
-};
-
-struct worker {
-	struct ft_bpe_enc *enc;
-	const struct batch *bt;
-	size_t i0, i1;
-	int flags;
-	uint32_t *ids;
-	size_t n, cap;
-	size_t *cnt;       /* ids per item i0..i1 */
-	size_t ccap;
-	pthread_t th;
-};
-
-struct slot {
-	struct batch bt;
-	struct worker *w;  /* [nw] */
-	int used;          /* workers given items */
-	int running;       /* threads started, not joined */
-};
-
 struct enc {
 	const struct opts *o;
 	const struct ft_bpe *b;
-	struct ft_bpe_enc **enc; /* one per thread, shared by the slots */
-	int nw, flags;
-	struct slot slot[2];
-	int cur;           /* the slot being filled */
+	struct ft_bpe_par *par;
 	ft_tokw *tw;
+	uint32_t eos;
+	char *fix;         /* --replace-invalid scratch */
+	size_t fixcap;
 	const char *oname;
 	uint64_t doc_ids;  /* ids written in the current document */
 	const char *iname;
@@ -153,140 +120,27 @@ held_open(struct held *h)
 	return fopencookie(h, "w", io);
 }
 
-static void *
-work(void *arg)
-{
-	struct worker *w = arg;
-	size_t i;
-
-	w->n = 0;
-	ft_grow((void **)&w->cnt, &w->ccap, w->i1 - w->i0 + 1, sizeof *w->cnt);
-	for (i = w->i0; i < w->i1; i++) {
-		size_t before = w->n;
-		ft_bpe_encode(w->enc, w->bt->text + w->bt->it[i].off,
-		    w->bt->it[i].len, w->flags, &w->ids, &w->n, &w->cap);
-		w->cnt[i - w->i0] = w->n - before;
-	}
-	return NULL;
-}
-
-/* Start encoding slot s's batch: synchronously with one thread, else
- * with E->nw threads that run while the main thread writes the previous
- * batch and reads the next. */
-static void
-launch(struct enc *E, struct slot *sl)
-{
-	struct batch *bt = &sl->bt;
-	size_t start = 0, per, acc;
-	int t;
-
-	sl->used = 0;
-	if (bt->n == 0)
-		return;
-	per = bt->tlen / (size_t)E->nw + 1;
-	for (t = 0; t < E->nw && start < bt->n; t++) {
-		struct worker *w = &sl->w[t];
-		size_t end = start;
-		acc = 0;
-		while (end < bt->n && (acc < per || t == E->nw - 1)) {
-			acc += bt->it[end].len + 16;
-			end++;
-		}
-		w->enc = E->enc[t];
-		w->flags = E->flags;
-		w->bt = bt;
-		w->i0 = start;
-		w->i1 = end;
-		start = end;
-		sl->used++;
-	}
-	if (E->nw == 1) {
-		work(&sl->w[0]);
-		return;
-	}
-	for (t = 0; t < sl->used; t++)
-		if (pthread_create(&sl->w[t].th, NULL, work, &sl->w[t]))
-			ft_die("cannot start a thread:");
-	sl->running = 1;
-}
-
-static void
-join(struct enc *E, struct slot *sl)
-{
-	int t;
-
-	if (!sl->running)
-		return;
-	for (t = 0; t < sl->used; t++)
-		pthread_join(sl->w[t].th, NULL);
-	sl->running = 0;
-}
-
-/* Write the encoded batch of slot sl, in input order, and empty it. */
+/* Write the ids of one item (ft_bpe_par's emit callback). */
 static int
-write_slot(struct enc *E, struct slot *sl)
+emit(void *arg, const uint32_t *ids, size_t n, int end)
 {
-	struct batch *bt = &sl->bt;
-	size_t i, k;
-	int t;
-	uint32_t eos = (uint32_t)ft_bpe_eos_id(E->b);
+	struct enc *E = arg;
+	size_t k = n;
+	uint64_t max = (uint64_t)E->o->max_len;
 
-	for (t = 0; t < sl->used; t++) {
-		struct worker *w = &sl->w[t];
-		size_t off = 0;
-		for (i = w->i0; i < w->i1; i++) {
-			size_t c = w->cnt[i - w->i0];
-			k = c;
-			if (E->o->max_len >= 0 &&
-			    E->doc_ids + k > (uint64_t)E->o->max_len)
-				k = E->doc_ids >= (uint64_t)E->o->max_len ? 0 :
-				    (size_t)((uint64_t)E->o->max_len - E->doc_ids);
-			if (ft_tokw_write(E->tw, w->ids + off, k) != 0)
-				return -1;
-			E->doc_ids += k;
-			off += c;
-			if (bt->it[i].end) {
-				if (!E->o->no_eos && ft_tokw_write(E->tw, &eos, 1))
-					return -1;
-				if (ft_tokw_end_doc(E->tw) != 0)
-					return -1;
-				E->doc_ids = 0;
-			}
-		}
-	}
-	sl->used = 0;
-	bt->n = 0;
-	bt->tlen = 0;
-	return 0;
-}
-
-/* The filling batch is full (or the input ended): start encoding it,
- * write the previous one meanwhile, and fill the other slot next. */
-static int
-flush_batch(struct enc *E, int final)
-{
-	struct slot *cur = &E->slot[E->cur], *prev = &E->slot[!E->cur];
-
-	join(E, prev);
-	launch(E, cur);
-	if (write_slot(E, prev) != 0) {
-		join(E, cur);
+	if (E->o->max_len >= 0 && E->doc_ids + k > max)
+		k = E->doc_ids >= max ? 0 : (size_t)(max - E->doc_ids);
+	if (ft_tokw_write(E->tw, ids, k) != 0)
 		return -1;
-	}
-	E->cur = !E->cur;
-	if (final) {
-		join(E, cur);
-		return write_slot(E, cur);
+	E->doc_ids += k;
+	if (end) {
+		if (!E->o->no_eos && ft_tokw_write(E->tw, &E->eos, 1) != 0)
+			return -1;
+		if (ft_tokw_end_doc(E->tw) != 0)
+			return -1;
+		E->doc_ids = 0;
 	}
 	return 0;
-}
-
-/* Wait for any running workers (after an error). */
-static void
-drain(struct enc *E)
-{
-	join(E, &E->slot[0]);
-	join(E, &E->slot[1]);
 }
 
 static long
@@ -306,28 +160,15 @@ count_nl(const char *s, size_t n)
 static int
 add_item(struct enc *E, const char *s, size_t n, int end, long line)
 {
-	struct batch *bt = &E->slot[E->cur].bt;
-	struct item *it;
-	size_t v = ft_utf8_valid_prefix(s, n);
+	size_t v = ft_utf8_valid_prefix(s, n), len = 0;
 
-	if (v < n && !E->o->replace)
+	if (v == n)
+		return ft_bpe_par_add(E->par, s, n, end);
+	if (!E->o->replace)
 		return ft_error("%s:%ld: invalid UTF-8",
 		    E->iname, line + count_nl(s, v));
-	ft_grow((void **)&bt->it, &bt->cap, bt->n + 1, sizeof *bt->it);
-	it = &bt->it[bt->n++];
-	it->off = bt->tlen;
-	it->end = end;
-	if (v < n) {
-		ft_utf8_repair(s, n, 0, &bt->text, &bt->tlen, &bt->tcap);
-	} else {
-		ft_grow((void **)&bt->text, &bt->tcap, bt->tlen + n + 1, 1);
-		memcpy(bt->text + bt->tlen, s, n);
-		bt->tlen += n;
-	}
-	it->len = bt->tlen - it->off;
-	if (bt->tlen >= (size_t)E->nw * BATCH || bt->n >= 65536)
-		return flush_batch(E, 0);
-	return 0;
+	ft_utf8_repair(s, n, 0, &E->fix, &len, &E->fixcap);
+	return ft_bpe_par_add(E->par, E->fix, len, end);
 }
 
 /* Add s[0..n) as items of about ITEM bytes; the last ends a document
@@ -415,7 +256,7 @@ encode_stream(struct enc *E, FILE *fp)
 		}
 	}
 	free(buf);
-	return flush_batch(E, 1);
+	return ft_bpe_par_finish(E->par);
 fail:
 	free(buf);
 	return -1;
@@ -445,7 +286,7 @@ encode_jsonl(struct enc *E)
 	ft_jsonl_close(r);
 	if (rc < 0)
 		return -1;
-	return flush_batch(E, 1);
+	return ft_bpe_par_finish(E->par);
 }
 
 static int
@@ -454,14 +295,13 @@ run_encode(const struct opts *o, const struct ft_bpe *b)
 	struct enc E;
 	ft_tok_info info;
 	ft_atomic a;
-	int t, i, rc = -1;
+	int rc = -1;
 	FILE *fp = NULL, *of;
 	struct held held;
 
 	memset(&E, 0, sizeof E);
 	E.o = o;
 	E.b = b;
-	E.nw = o->threads;
 	E.iname = ft_in_name(o->in);
 	E.line = 1;
 	if (!o->no_eos && ft_bpe_eos_id(b) < 0)
@@ -490,14 +330,11 @@ run_encode(const struct opts *o, const struct ft_bpe *b)
 		ft_atomic_abort(&a);
 		goto out;
 	}
-	E.flags = o->no_special ? FT_BPE_NO_SPECIAL : 0;
-	E.enc = ft_calloc((size_t)E.nw, sizeof *E.enc);
-	for (t = 0; t < E.nw; t++)
-		E.enc[t] = ft_bpe_enc_new(b);
-	for (i = 0; i < 2; i++)
-		E.slot[i].w = ft_calloc((size_t)E.nw, sizeof *E.slot[i].w);
+	E.eos = (uint32_t)ft_bpe_eos_id(b);
+	E.par = ft_bpe_par_new(b, o->threads,
+	    o->no_special ? FT_BPE_NO_SPECIAL : 0, emit, &E);
 	rc = o->mode == MODE_JSONL ? encode_jsonl(&E) : encode_stream(&E, fp);
-	drain(&E);
+	ft_bpe_par_free(E.par);
 	if (rc == 0)
 		rc = ft_tokw_finish(E.tw);
 	else
@@ -512,18 +349,7 @@ run_encode(const struct opts *o, const struct ft_bpe *b)
 		rc = ft_atomic_commit(&a);
 	else
 		ft_atomic_abort(&a);
-	for (t = 0; t < E.nw; t++)
-		ft_bpe_enc_free(E.enc[t]);
-	free(E.enc);
-	for (i = 0; i < 2; i++) {
-		for (t = 0; t < E.nw; t++) {
-			free(E.slot[i].w[t].ids);
-			free(E.slot[i].w[t].cnt);
-		}
-		free(E.slot[i].w);
-		free(E.slot[i].bt.text);
-		free(E.slot[i].bt.it);
-	}
+	free(E.fix);
 out:
 	if (fp != NULL)
 		ft_close_in(fp);

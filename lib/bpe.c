@@ -18,6 +18,7 @@
  */
 #include "bpe.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1382,6 +1383,233 @@ ft_bpe_cut(const struct ft_bpe *b, const char *str, size_t n, size_t lim,
 		return p;
 	}
 	return 0;
+}
+
+/* ---- parallel encoding ---- */
+
+#define PAR_BATCH (1024 * 1024)   /* bytes of text per thread per batch */
+#define PAR_ITEMS 65536
+
+struct par_item {
+	size_t off, len;
+	int end;
+};
+
+struct par_batch {
+	char *text;
+	size_t tlen, tcap;
+	struct par_item *it;
+	size_t n, cap;
+};
+
+struct par_worker {
+	struct ft_bpe_enc *enc;
+	const struct par_batch *bt;
+	size_t i0, i1;
+	int flags;
+	uint32_t *ids;
+	size_t n, cap;
+	size_t *cnt;       /* ids per item i0..i1 */
+	size_t ccap;
+	pthread_t th;
+};
+
+struct par_slot {
+	struct par_batch bt;
+	struct par_worker *w;  /* [nw] */
+	int used;              /* workers given items */
+	int running;           /* threads started, not joined */
+};
+
+struct ft_bpe_par {
+	struct ft_bpe_enc **enc;   /* one per thread, shared by the slots */
+	int nw, flags;
+	struct par_slot slot[2];
+	int cur;                   /* the slot being filled */
+	ft_bpe_emit_fn emit;
+	void *arg;
+};
+
+static void *
+par_work(void *arg)
+{
+	struct par_worker *w = arg;
+	size_t i;
+
+	w->n = 0;
+	ft_grow((void **)&w->cnt, &w->ccap, w->i1 - w->i0 + 1, sizeof *w->cnt);
+	for (i = w->i0; i < w->i1; i++) {
+		size_t before = w->n;
+		ft_bpe_encode(w->enc, w->bt->text + w->bt->it[i].off,
+		    w->bt->it[i].len, w->flags, &w->ids, &w->n, &w->cap);
+		w->cnt[i - w->i0] = w->n - before;
+	}
+	return NULL;
+}
+
+/* Split a slot's batch among the workers by bytes and start them (or
+ * encode it here with one thread). */
+static void
+par_launch(struct ft_bpe_par *P, struct par_slot *sl)
+{
+	const struct par_batch *bt = &sl->bt;
+	size_t start = 0, per, acc;
+	int t;
+
+	sl->used = 0;
+	if (bt->n == 0)
+		return;
+	per = bt->tlen / (size_t)P->nw + 1;
+	for (t = 0; t < P->nw && start < bt->n; t++) {
+		struct par_worker *w = &sl->w[t];
+		size_t end = start;
+		acc = 0;
+		while (end < bt->n && (acc < per || t == P->nw - 1)) {
+			acc += bt->it[end].len + 16;
+			end++;
+		}
+		w->enc = P->enc[t];
+		w->flags = P->flags;
+		w->bt = bt;
+		w->i0 = start;
+		w->i1 = end;
+		start = end;
+		sl->used++;
+	}
+	if (P->nw == 1) {
+		par_work(&sl->w[0]);
+		return;
+	}
+	for (t = 0; t < sl->used; t++)
+		if (pthread_create(&sl->w[t].th, NULL, par_work, &sl->w[t]))
+			ft_die("cannot start a thread:");
+	sl->running = 1;
+}
+
+static void
+par_join(struct par_slot *sl)
+{
+	int t;
+
+	if (!sl->running)
+		return;
+	for (t = 0; t < sl->used; t++)
+		pthread_join(sl->w[t].th, NULL);
+	sl->running = 0;
+}
+
+/* Emit a slot's encoded batch in input order and empty it. */
+static int
+par_emit(struct ft_bpe_par *P, struct par_slot *sl)
+{
+	struct par_batch *bt = &sl->bt;
+	size_t i;
+	int t;
+
+	for (t = 0; t < sl->used; t++) {
+		const struct par_worker *w = &sl->w[t];
+		size_t off = 0;
+		for (i = w->i0; i < w->i1; i++) {
+			size_t c = w->cnt[i - w->i0];
+			if (P->emit(P->arg, w->ids + off, c, bt->it[i].end) != 0)
+				return -1;
+			off += c;
+		}
+	}
+	sl->used = 0;
+	bt->n = 0;
+	bt->tlen = 0;
+	return 0;
+}
+
+/* The filling batch is full (or the input ended): start encoding it,
+ * emit the previous one meanwhile, and fill the other slot next. */
+static int
+par_flush(struct ft_bpe_par *P, int final)
+{
+	struct par_slot *cur = &P->slot[P->cur], *prev = &P->slot[!P->cur];
+
+	par_join(prev);
+	par_launch(P, cur);
+	if (par_emit(P, prev) != 0) {
+		par_join(cur);
+		return -1;
+	}
+	P->cur = !P->cur;
+	if (final) {
+		par_join(cur);
+		return par_emit(P, cur);
+	}
+	return 0;
+}
+
+struct ft_bpe_par *
+ft_bpe_par_new(const struct ft_bpe *b, int threads, int flags,
+    ft_bpe_emit_fn emit, void *arg)
+{
+	struct ft_bpe_par *P = ft_calloc(1, sizeof *P);
+	int t, i;
+
+	P->nw = threads < 1 ? 1 : threads;
+	P->flags = flags;
+	P->emit = emit;
+	P->arg = arg;
+	P->enc = ft_calloc((size_t)P->nw, sizeof *P->enc);
+	for (t = 0; t < P->nw; t++)
+		P->enc[t] = ft_bpe_enc_new(b);
+	for (i = 0; i < 2; i++)
+		P->slot[i].w = ft_calloc((size_t)P->nw, sizeof *P->slot[i].w);
+	return P;
+}
+
+int
+ft_bpe_par_add(struct ft_bpe_par *P, const char *s, size_t n, int end)
+{
+	struct par_batch *bt = &P->slot[P->cur].bt;
+	struct par_item *it;
+
+	ft_grow((void **)&bt->it, &bt->cap, bt->n + 1, sizeof *bt->it);
+	it = &bt->it[bt->n++];
+	it->off = bt->tlen;
+	it->len = n;
+	it->end = end;
+	ft_grow((void **)&bt->text, &bt->tcap, bt->tlen + n + 1, 1);
+	if (n > 0)
+		memcpy(bt->text + bt->tlen, s, n);
+	bt->tlen += n;
+	if (bt->tlen >= (size_t)P->nw * PAR_BATCH || bt->n >= PAR_ITEMS)
+		return par_flush(P, 0);
+	return 0;
+}
+
+int
+ft_bpe_par_finish(struct ft_bpe_par *P)
+{
+	return par_flush(P, 1);
+}
+
+void
+ft_bpe_par_free(struct ft_bpe_par *P)
+{
+	int t, i;
+
+	if (P == NULL)
+		return;
+	par_join(&P->slot[0]);
+	par_join(&P->slot[1]);
+	for (t = 0; t < P->nw; t++)
+		ft_bpe_enc_free(P->enc[t]);
+	free(P->enc);
+	for (i = 0; i < 2; i++) {
+		for (t = 0; t < P->nw; t++) {
+			free(P->slot[i].w[t].ids);
+			free(P->slot[i].w[t].cnt);
+		}
+		free(P->slot[i].w);
+		free(P->slot[i].bt.text);
+		free(P->slot[i].bt.it);
+	}
+	free(P);
 }
 
 /* ---- decoding ---- */

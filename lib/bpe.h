@@ -73,6 +73,27 @@ void ft_bpe_encode(struct ft_bpe_enc *e, const char *s, size_t n, int flags,
 size_t ft_bpe_cut(const struct ft_bpe *b, const char *s, size_t n,
     size_t lim, size_t back);
 
+/* ---- parallel encoding, in input order ---- */
+/* Receives, in the order they were added, the ids of each text and the
+ * `end` flag it was added with.  Returns 0, or -1 (after a message) to
+ * stop. */
+typedef int (*ft_bpe_emit_fn)(void *arg, const uint32_t *ids, size_t n,
+    int end);
+struct ft_bpe_par;
+/* Texts added are copied into batches of about `threads` MB.  A full
+ * batch is split among `threads` threads (1: the calling thread encodes
+ * it), each with its own cache; while they work, the caller adds the next
+ * batch and the previous one is emitted.  The ids emitted do not depend
+ * on `threads`. */
+struct ft_bpe_par *ft_bpe_par_new(const struct ft_bpe *b, int threads,
+    int flags, ft_bpe_emit_fn emit, void *arg);
+/* Add s[0..n) (copied).  0, or -1 when an emit failed. */
+int ft_bpe_par_add(struct ft_bpe_par *p, const char *s, size_t n, int end);
+/* Encode and emit all that was added.  0 or -1. */
+int ft_bpe_par_finish(struct ft_bpe_par *p);
+/* Wait for running threads and free (also after an error). */
+void ft_bpe_par_free(struct ft_bpe_par *p);
+
 /* ---- decoding ---- */
 /* Append the bytes of ids[0..n) to *buf (malloc'd, *cap bytes, *len used);
  * special tokens are skipped when skip_special.  Returns 0, or -1 after a
