@@ -3,9 +3,9 @@
  *
  * Encoding streams: the input is cut into items (a JSONL record, a line,
  * or a piece of text cut where the pre-tokenizer would cut anyway, see
- * ft_bpe_cut), a batch of items is encoded by -j threads (ft_bpe_par), each with its
- * own cache, and the ids are written in input order, so the output is the
- * same for any -j. */
+ * ft_bpe_cut); ft_bpe_par encodes batches of items with -j threads, each
+ * with its own cache, and hands back the ids in input order, so the output
+ * is the same for any -j. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
