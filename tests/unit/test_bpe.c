@@ -282,6 +282,57 @@ test_utf8(void)
 	CHECK_EQ_INT(ft_utf8_valid_prefix("abcdefghij\xed\xa0\x80", 13), 10);
 }
 
+struct sink {
+	uint32_t *ids;
+	size_t n, cap, ends;
+};
+
+static int
+sink_emit(void *arg, const uint32_t *ids, size_t n, int end)
+{
+	struct sink *k = arg;
+
+	ft_grow((void **)&k->ids, &k->cap, k->n + n + 1, sizeof *k->ids);
+	if (n > 0)
+		memcpy(k->ids + k->n, ids, n * sizeof *ids);
+	k->n += n;
+	if (end) {
+		k->ids[k->n++] = UINT32_MAX;
+		k->ends++;
+	}
+	return 0;
+}
+
+/* ft_bpe_par gives the same stream for 1 and 3 threads, in order. */
+static void
+test_par(const struct ft_bpe *b, const char *text, size_t n)
+{
+	struct sink k[2];
+	int t;
+
+	memset(k, 0, sizeof k);
+	for (t = 0; t < 2; t++) {
+		struct ft_bpe_par *p = ft_bpe_par_new(b, t == 0 ? 1 : 3, 0,
+		    sink_emit, &k[t]);
+		size_t off = 0, i = 0;
+		while (off < n) {
+			size_t len = 1 + (i * 7919) % 5000;
+			if (len > n - off)
+				len = n - off;
+			CHECK(ft_bpe_par_add(p, text + off, len, i % 3 == 0) == 0);
+			off += len;
+			i++;
+		}
+		CHECK(ft_bpe_par_finish(p) == 0);
+		ft_bpe_par_free(p);
+	}
+	CHECK(k[0].n == k[1].n && k[0].ends == k[1].ends && k[0].ends > 0);
+	CHECK(k[0].n > 0 && memcmp(k[0].ids, k[1].ids,
+	    k[0].n * sizeof *k[0].ids) == 0);
+	free(k[0].ids);
+	free(k[1].ids);
+}
+
 /* With the real GPT-2 files: known ids, cut points, cache. */
 static void
 test_gpt2(const char *gdir)
@@ -338,6 +389,7 @@ test_gpt2(const char *gdir)
 	}
 	CHECK(lim > 100);
 	CHECK(na == np && memcmp(all, part, na * sizeof *all) == 0);
+	test_par(b, text, n);
 	/* the cache: many distinct pieces, then the same again */
 	np = 0;
 	for (i = 0, n = 0; i < 60000; i++)
