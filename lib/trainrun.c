@@ -31,6 +31,7 @@
 #include "io.h"
 #include "optim.h"
 #include "plot.h"
+#include "progress.h"
 #include "tokfile.h"
 #include "trainer.h"
 #include "trainrun.h"
@@ -157,6 +158,7 @@ typedef struct run {
 	char *metrics_path;
 	int64_t last_saved;
 	int64_t step0;             /* step this session started at */
+	struct ft_progress bar;
 } run;
 
 static double
@@ -637,19 +639,16 @@ metrics_open(run *r)
 /* ---- training and evaluation ---- */
 
 static void
-progress(const run *r, int64_t epoch, double loss, double lr)
+progress(run *r, int64_t epoch, double loss, double lr)
 {
-	double el, tps, eta;
+	double el = now() - r->t_start;
+	char buf[400];
 
-	if (r->o->quiet || !isatty(STDERR_FILENO))
-		return;
-	el = now() - r->t_start;
-	tps = el > 0 ? (double)r->tokens / el : 0;
-	eta = r->step > r->step0 ? el / (double)(r->step - r->step0) *
-	    (double)(r->plan.max_steps - r->step) : 0;
-	fprintf(stderr, "\rstep %" PRId64 "/%" PRId64 "  epoch %" PRId64
-	    "  loss %.4f  lr %.3g  %.0f tok/s  ETA %.0fs   ", r->step,
-	    r->plan.max_steps, epoch + 1, loss, lr, tps, eta);
+	snprintf(buf, sizeof buf, "ep %" PRId64 " loss %.4f lr %.2e %.0f tok/s",
+	    epoch + 1, loss, lr, el > 0 ? (double)r->tokens / el : 0);
+	snprintf(r->bar.label, sizeof r->bar.label, "%.*s",
+	    (int)sizeof r->bar.label - 1, buf);
+	ft_progress_update(&r->bar, (uint64_t)r->step);
 }
 
 static int
@@ -727,11 +726,15 @@ train_step(run *r, const size_t *order, int64_t epoch, int64_t b0,
 	}
 	loss = total > 0 ? (double)(float)(loss_sum / (double)total) : 0;
 	if (!isfinite(loss))
+		ft_progress_clear(&r->bar);
+	if (!isfinite(loss))
 		return ft_error("loss is %s at step %" PRId64 " (epoch %" PRId64
 		    "); stopping", isnan(loss) ? "nan" : "inf", r->step + 1,
 		    epoch + 1);
 	norm = ft_clip_grad_norm(r->m.grads, r->m.n_params, o->max_grad_norm,
 	    r->m.threads);
+	if (!isfinite(norm))
+		ft_progress_clear(&r->bar);
 	if (!isfinite(norm))
 		return ft_error("gradient norm is %s at step %" PRId64
 		    "; stopping", isnan(norm) ? "nan" : "inf", r->step + 1);
@@ -762,6 +765,7 @@ train_loop(run *r)
 		ft_log_entry e;
 
 		if (stop_signal) {
+			ft_progress_clear(&r->bar);
 			ft_error("interrupted by signal %d at step %" PRId64,
 			    (int)stop_signal, r->step);
 			rc = -2;
@@ -802,6 +806,7 @@ train_loop(run *r)
 		}
 		if (r->sval.n > 0 && o->eval_steps > 0 &&
 		    r->step % o->eval_steps == 0) {
+			ft_progress_clear(&r->bar);
 			if (evaluate(r, &e) != 0 ||
 			    (ft_trainer_state_push(&r->st, &e),
 			    metrics_append(r, &e) != 0)) {
@@ -811,14 +816,17 @@ train_loop(run *r)
 		}
 		if ((o->save_steps > 0 && r->step % o->save_steps == 0) ||
 		    r->step == p->max_steps) {
+			ft_progress_clear(&r->bar);
 			if (save_checkpoint(r) != 0) {
 				rc = -1;
 				break;
 			}
 		}
 	}
-	if (!o->quiet && isatty(STDERR_FILENO))
-		fputc('\n', stderr);
+	if (rc == 0)
+		ft_progress_finish(&r->bar);
+	else
+		ft_progress_clear(&r->bar);
 	if (rc == -2 && r->last_saved != r->step && r->step > 0) {
 		/* SIGINT/SIGTERM: leave a resumable checkpoint */
 		if (save_checkpoint(r) == 0)
@@ -1090,6 +1098,9 @@ ft_train_run(const ft_train_opts *o)
 	install_stop_handlers();
 	r.step0 = r.step;
 	r.t_start = now();
+	ft_progress_init(&r.bar, "training", (uint64_t)r.plan.max_steps, 0,
+	    !o->quiet);
+	ft_progress_update(&r.bar, (uint64_t)r.step);
 	if (train_loop(&r) != 0)
 		goto out;
 	if (finish(&r) != 0)
