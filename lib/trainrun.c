@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpe.h"
 #include "err.h"
 #include "gpt2.h"
 #include "io.h"
@@ -227,21 +228,19 @@ clear_run_dir(const char *dir)
 	return rc;
 }
 
-/* Check a token file against the model: same vocabulary size as the
- * token file's tokenizer, every id in range. */
+/* Check a token file against the model: every id below the model's
+ * vocabulary size (the first offender is named by position), the same
+ * tokenizer as the reference (hash and vocabulary size), if any. */
 static int
 check_tokens(const ft_tok_data *d, const char *path, const ft_gpt2 *m,
     const ft_tok_info *ref, const char *ref_name)
 {
 	uint32_t V = (uint32_t)m->cfg.vocab_size;
 
-	if (ref != NULL && memcmp(ref->tok_hash, d->info.tok_hash, 32) != 0)
-		return ft_error("'%s' was made with another tokenizer than "
-		    "'%s' (tokenizer hashes differ)", path, ref_name);
-	if (d->info.vocab_size > V)
-		return ft_error("'%s' was made with another tokenizer: its "
-		    "vocabulary has %" PRIu32 " tokens, the model's %" PRIu32,
-		    path, d->info.vocab_size, V);
+	if (ref != NULL && (memcmp(ref->tok_hash, d->info.tok_hash, 32) != 0 ||
+	    ref->vocab_size != d->info.vocab_size))
+		return ft_error("'%s' was made with another tokenizer than %s",
+		    path, ref_name);
 	for (size_t i = 0; i < d->n_ids; i++)
 		if (d->ids[i] >= V) {
 			/* which document: binary search of doc_start */
@@ -256,10 +255,43 @@ check_tokens(const ft_tok_data *d, const char *path, const ft_gpt2 *m,
 					hi = mid;
 			}
 			return ft_error("'%s': token %zu (document %zu): id %"
-			    PRIu32 " is not below the vocabulary size %" PRIu32,
-			    path, i, lo, d->ids[i], V);
+			    PRIu32 " is not below the model's vocabulary size %"
+			    PRIu32, path, i, lo, d->ids[i], V);
 		}
+	if (d->info.vocab_size > V)
+		return ft_error("'%s' was made with another tokenizer: its "
+		    "vocabulary has %" PRIu32 " tokens, the model's %" PRIu32,
+		    path, d->info.vocab_size, V);
 	return 0;
+}
+
+/* The tokenizer of the model (or of --tokenizer-dir), when its files are
+ * there: the token files must have been made with it. */
+static int
+model_tokenizer(const char *dir, ft_tok_info *info)
+{
+	struct ft_bpe *b;
+	char *v, *j;
+	int have;
+
+	if (dir == NULL)
+		return 0;
+	v = ft_path_join(dir, "vocab.json");
+	j = ft_path_join(dir, "tokenizer.json");
+	have = ft_exists(v) || ft_exists(j);
+	free(v);
+	free(j);
+	if (!have)
+		return 0;
+	b = ft_bpe_load_dir(dir);
+	if (b == NULL)
+		return -1;
+	memset(info, 0, sizeof *info);
+	info->vocab_size = ft_bpe_vocab_size(b);
+	info->eos_id = ft_bpe_eos_id(b);
+	ft_bpe_hash(b, info->tok_hash);
+	ft_bpe_free(b);
+	return 1;
 }
 
 /* ---- ft_state.json: what trainer_state.json does not hold ---- */
@@ -877,10 +909,15 @@ static int
 load_tokens(run *r, const char *path, ft_tok_data *d,
     const ft_tok_data *ref)
 {
+	char *what;
+	int rc;
+
 	if (ft_tok_load(path, d) != 0)
 		return -1;
-	return check_tokens(d, path, &r->m, ref ? &ref->info : NULL,
-	    r->o->train_path);
+	what = ft_asprintf("'%s'", r->o->train_path);
+	rc = check_tokens(d, path, &r->m, ref ? &ref->info : NULL, what);
+	free(what);
+	return rc;
 }
 
 static int
@@ -1008,8 +1045,21 @@ ft_train_run(const ft_train_opts *o)
 		goto out;
 	if (setup_model(&r, ckpt) != 0)
 		goto out;
-	if (check_tokens(&r.train, o->train_path, &r.m, NULL, NULL) != 0)
-		goto out;
+	{
+		ft_tok_info ti;
+		char *what;
+		int have = model_tokenizer(r.tok_dir, &ti);
+
+		if (have < 0)
+			goto out;
+		what = ft_asprintf("the model's ('%s')",
+		    have ? r.tok_dir : "");
+		have = check_tokens(&r.train, o->train_path, &r.m,
+		    have ? &ti : NULL, what);
+		free(what);
+		if (have != 0)
+			goto out;
+	}
 	if (o->val_path != NULL && load_tokens(&r, o->val_path, &r.val,
 	    &r.train) != 0)
 		goto out;
