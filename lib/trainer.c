@@ -746,6 +746,28 @@ ft_ckpt_clean_tmp(const char *run_dir)
 }
 
 int
+ft_ckpt_remove(const char *run_dir, int64_t step)
+{
+	char *p = ft_ckpt_path(run_dir, step);
+	char *old = ft_asprintf("%s/.tmp-old-checkpoint-%lld", run_dir,
+	    (long long)step);
+	int rc = -1;
+
+	if (ft_exists(old) && ft_remove_tree(old) != 0)
+		goto out;
+	if (rename(p, old) != 0) {
+		ft_error("cannot rename '%s':", p);
+		goto out;
+	}
+	ft_fsync_dir(run_dir);
+	rc = ft_remove_tree(old);
+out:
+	free(p);
+	free(old);
+	return rc;
+}
+
+int
 ft_ckpt_rotate(const char *run_dir, long keep)
 {
 	int64_t *steps;
@@ -756,13 +778,9 @@ ft_ckpt_rotate(const char *run_dir, long keep)
 		return 0;
 	if (ft_ckpt_list(run_dir, &steps, &n) != 0)
 		return -1;
-	for (size_t i = 0; i + (size_t)keep < n; i++) {
-		char *p = ft_ckpt_path(run_dir, steps[i]);
-
-		if (ft_remove_tree(p) != 0)
+	for (size_t i = 0; i + (size_t)keep < n; i++)
+		if (ft_ckpt_remove(run_dir, steps[i]) != 0)
 			rc = -1;
-		free(p);
-	}
 	free(steps);
 	if (rc == 0)
 		ft_fsync_dir(run_dir);

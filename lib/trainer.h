@@ -166,6 +166,9 @@ int ft_ckpt_commit(const char *run_dir, char *tmp, int64_t step);
 void ft_ckpt_abort(char *tmp);
 /* Remove leftovers of killed runs (.tmp-checkpoint-*). */
 void ft_ckpt_clean_tmp(const char *run_dir);
+/* Remove checkpoint-STEP: renamed to a hidden name first, so that a
+ * crash midway leaves no partial checkpoint-STEP.  0 or -1. */
+int ft_ckpt_remove(const char *run_dir, int64_t step);
 /* Keep the `keep` newest checkpoints by step (keep <= 0: all).  0/-1. */
 int ft_ckpt_rotate(const char *run_dir, long keep);
 

@@ -205,12 +205,8 @@ clear_run_dir(const char *dir)
 	ft_ckpt_clean_tmp(dir);
 	if (ft_ckpt_list(dir, &steps, &n) != 0)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		char *p = ft_ckpt_path(dir, steps[i]);
-
-		rc |= ft_remove_tree(p);
-		free(p);
-	}
+	for (size_t i = 0; i < n; i++)
+		rc |= ft_ckpt_remove(dir, steps[i]);
 	free(steps);
 	for (size_t i = 0; i < sizeof ours / sizeof *ours; i++) {
 		char *p = ft_path_join(dir, ours[i]);
@@ -1131,13 +1127,9 @@ ft_train_run(const ft_train_opts *o)
 
 			if (ft_ckpt_list(o->run_dir, &steps, &n) == 0) {
 				for (size_t i = 0; i < n; i++)
-					if (steps[i] > r.step) {
-						char *cp = ft_ckpt_path(o->run_dir,
+					if (steps[i] > r.step)
+						ft_ckpt_remove(o->run_dir,
 						    steps[i]);
-
-						ft_remove_tree(cp);
-						free(cp);
-					}
 				free(steps);
 			}
 		}
