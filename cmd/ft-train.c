@@ -50,7 +50,7 @@ usage(void)
 	    "      --max-grad-norm X      gradient clipping; 0 = none (1.0)\n"
 	    "      --dropout P            all dropout probabilities (from "
 	    "config.json)\n"
-	    "      --max-length N         tokens per sample (256)\n"
+	    "      --max-length N         tokens per sample (256 or n_positions)\n"
 	    "      --pack                 concatenate documents into full "
 	    "windows\n"
 	    "      --mask-eos             no loss on eos targets (the "

@@ -64,7 +64,7 @@ ft_train_opts_default(ft_train_opts *o)
 	o->adam_eps = 1e-8;
 	o->max_grad_norm = 1.0;
 	o->dropout = -1;
-	o->max_length = 256;
+	o->max_length = 0;
 	o->eval_steps = 100;
 	o->save_steps = 100;
 	o->save_total_limit = 2;
@@ -159,6 +159,7 @@ typedef struct run {
 	char *metrics_path;
 	int64_t last_saved;
 	int64_t step0;             /* step this session started at */
+	long max_length;           /* in effect */
 	struct ft_progress bar;
 } run;
 
@@ -303,7 +304,7 @@ args_json(const run *r)
 	cJSON_AddStringToObject(a, "seed", seed);
 	cJSON_AddNumberToObject(a, "batch_size", o->batch_size);
 	cJSON_AddNumberToObject(a, "grad_accum", o->grad_accum);
-	cJSON_AddNumberToObject(a, "max_length", (double)o->max_length);
+	cJSON_AddNumberToObject(a, "max_length", (double)r->max_length);
 	cJSON_AddBoolToObject(a, "shuffle", o->shuffle);
 	cJSON_AddBoolToObject(a, "pack", o->pack);
 	cJSON_AddBoolToObject(a, "mask_eos", o->mask_eos);
@@ -1059,6 +1060,10 @@ ft_train_run(const ft_train_opts *o)
 	if (o->val_path != NULL && load_tokens(&r, o->val_path, &r.val,
 	    &r.train) != 0)
 		goto out;
+	r.max_length = o->max_length;
+	if (r.max_length <= 0)
+		r.max_length = r.m.cfg.n_positions < 256 ? r.m.cfg.n_positions :
+		    256;
 	if (o->max_length > r.m.cfg.n_positions) {
 		ft_error("--max-length %ld is above the model's n_positions %d",
 		    o->max_length, r.m.cfg.n_positions);
@@ -1073,11 +1078,11 @@ ft_train_run(const ft_train_opts *o)
 		}
 		r.mask_id = r.train.info.eos_id;
 	}
-	if (ft_samples_build(&r.strain, &r.train, (size_t)o->max_length,
+	if (ft_samples_build(&r.strain, &r.train, (size_t)r.max_length,
 	    o->pack) != 0)
 		goto out;
 	if (r.val.ids != NULL && ft_samples_build(&r.sval, &r.val,
-	    (size_t)o->max_length, o->pack) != 0)
+	    (size_t)r.max_length, o->pack) != 0)
 		goto out;
 	if (r.strain.n_empty > 0 && !o->quiet)
 		ft_warn("'%s': %zu empty documents skipped", o->train_path,

@@ -39,7 +39,7 @@ typedef struct ft_train_opts {
 	double adam_beta1, adam_beta2, adam_eps; /* 0.9, 0.999, 1e-8 */
 	double max_grad_norm;      /* 1.0; 0 = no clipping */
 	double dropout;            /* < 0: from config.json */
-	long max_length;           /* 256 */
+	long max_length;           /* 0: 256, or n_positions if less */
 	int64_t eval_steps;        /* 100; 0 = never */
 	int64_t save_steps;        /* 100; 0 = only at the end */
 	long save_total_limit;     /* 2; 0 = keep all */
