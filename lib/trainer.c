@@ -363,16 +363,18 @@ ft_log_entry_write(FILE *fp, const ft_log_entry *e, int indent)
 	fputc('}', fp);
 }
 
-static int
-get_num(const cJSON *o, const char *key, double *v, const char *name)
+int
+ft_json_number(const void *obj, const char *key, double *v, const char *name)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
 
 	if (!cJSON_IsNumber(it))
-		return ft_error("%s: log entry without number '%s'", name, key);
+		return ft_error("%s: missing number '%s'", name, key);
 	*v = it->valuedouble;
 	return 0;
 }
+
+#define get_num ft_json_number
 
 int
 ft_log_entry_parse(ft_log_entry *e, const void *obj, const char *name)
@@ -517,11 +519,11 @@ ft_trainer_state_save(const ft_trainer_state *st, const char *path)
 static int
 get_int64(const cJSON *o, const char *key, int64_t *v, const char *name)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+	double d = 0;
 
-	if (!cJSON_IsNumber(it))
-		return ft_error("%s: missing number '%s'", name, key);
-	*v = (int64_t)it->valuedouble;
+	if (ft_json_number(o, key, &d, name) != 0)
+		return -1;
+	*v = (int64_t)d;
 	return 0;
 }
 

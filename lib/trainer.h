@@ -126,6 +126,11 @@ void ft_log_entry_write(FILE *fp, const ft_log_entry *e, int indent);
 int ft_log_entry_parse(ft_log_entry *e, const void *cjson_obj,
     const char *name);
 
+/* The number obj[key] of a parsed JSON object (cJSON *).  0, or -1 with
+ * "NAME: missing number 'KEY'". */
+int ft_json_number(const void *obj, const char *key, double *v,
+    const char *name);
+
 /* What trainer_state.json holds that ft uses. */
 typedef struct ft_trainer_state {
 	double epoch;

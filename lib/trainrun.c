@@ -376,16 +376,7 @@ json_u64(const cJSON *o, const char *key, uint64_t *v, const char *name)
 	return 0;
 }
 
-static int
-json_num(const cJSON *o, const char *key, double *v, const char *name)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	if (!cJSON_IsNumber(it))
-		return ft_error("%s: missing number '%s'", name, key);
-	*v = it->valuedouble;
-	return 0;
-}
+#define json_num ft_json_number
 
 /* Compare the data options of the checkpoint with this run's: they decide
  * which documents each step sees, so they must agree. */
