@@ -38,6 +38,7 @@ typedef struct ft_gpt2_config {
 	double layer_norm_epsilon;                  /* 1e-5 */
 	double embd_pdrop, attn_pdrop, resid_pdrop; /* 0.1 each */
 	int bos_token_id, eos_token_id;             /* 50256 */
+	int tie_word_embeddings;                    /* 1: lm_head = wte */
 } ft_gpt2_config;
 
 /* distilgpt2's values (n_layer 6; the rest as GPT-2 small). */
@@ -118,7 +119,9 @@ void ft_gpt2_init_random(ft_gpt2 *m, uint64_t seed);
  * without "transformer."; attn.bias / attn.masked_bias ignored;
  * lm_head.weight absent or equal to wte -> tied, else untied; every
  * tensor checked by dtype (F32/F16/BF16 converted) and shape; missing and
- * unexpected tensors reported by name.  0 or -1 (m then released). */
+ * unexpected tensors reported by name.  A config with
+ * tie_word_embeddings false expects lm_head.weight.  0 or -1 (m then
+ * released). */
 int ft_gpt2_load(ft_gpt2 *m, const char *dir);
 /* Load only weights into an allocated model from a .safetensors file or a
  * model.safetensors.index.json (same checks as ft_gpt2_load).  If the file
