@@ -671,6 +671,17 @@ progress(run *r, int64_t epoch, double loss, double lr)
 	ft_progress_update(&r->bar, (uint64_t)r->step);
 }
 
+/* Take the bar off the line (for messages) and draw it again at the next
+ * step. */
+static void
+bar_pause(run *r)
+{
+	int enabled = r->bar.enabled;
+
+	ft_progress_clear(&r->bar);
+	r->bar.enabled = enabled;
+}
+
 static int
 evaluate(run *r, ft_log_entry *e)
 {
@@ -826,7 +837,7 @@ train_loop(run *r)
 		}
 		if (r->sval.n > 0 && o->eval_steps > 0 &&
 		    r->step % o->eval_steps == 0) {
-			ft_progress_clear(&r->bar);
+			bar_pause(r);
 			if (evaluate(r, &e) != 0 ||
 			    (ft_trainer_state_push(&r->st, &e),
 			    metrics_append(r, &e) != 0)) {
@@ -836,7 +847,7 @@ train_loop(run *r)
 		}
 		if ((o->save_steps > 0 && r->step % o->save_steps == 0) ||
 		    r->step == p->max_steps) {
-			ft_progress_clear(&r->bar);
+			bar_pause(r);
 			if (save_checkpoint(r) != 0) {
 				rc = -1;
 				break;
