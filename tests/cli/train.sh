@@ -107,6 +107,15 @@ head -c 5 "$T/run/loss.svg" | grep -q '<?xml' || t_fail "loss.svg"
 grep -q '"learning_rate": 0.0,' "$T/run/checkpoint-40/trainer_state.json" &&
 	t_fail "step 1 is logged? (logging every 5)"
 
+# ---- finetune the trained model (its tokenizer files match); --pack ----
+ft-train -m "$T/run" --train "$T/train.tok" --val "$T/val.tok" --pack \
+	--max-steps 3 --max-length 32 --save-steps 0 -j 1 -q -o "$T/ft" ||
+	t_fail "finetune"
+for f in vocab.json merges.txt generation_config.json; do
+	t_cmp "$T/run/$f" "$T/ft/$f"
+done
+grep -q '"n_positions": 128' "$T/ft/config.json" || t_fail "ft config"
+
 # ---- output directory in use ----
 t_expect_fail 1 "holds another run.*--overwrite-output-dir" \
 	ft-train $C --max-steps 2 -o "$T/run"
