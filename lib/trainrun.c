@@ -33,6 +33,7 @@
 #include "optim.h"
 #include "plot.h"
 #include "progress.h"
+#include "sha256.h"
 #include "tokfile.h"
 #include "trainer.h"
 #include "trainrun.h"
@@ -160,6 +161,7 @@ typedef struct run {
 	int64_t last_saved;
 	int64_t step0;             /* step this session started at */
 	long max_length;           /* in effect */
+	char train_hash[65];       /* sha256 of the training ids and bounds */
 	struct ft_progress bar;
 } run;
 
@@ -309,6 +311,7 @@ args_json(const run *r)
 	cJSON_AddBoolToObject(a, "pack", o->pack);
 	cJSON_AddBoolToObject(a, "mask_eos", o->mask_eos);
 	cJSON_AddNumberToObject(a, "train_samples", (double)r->strain.n);
+	cJSON_AddStringToObject(a, "train_sha256", r->train_hash);
 	cJSON_AddNumberToObject(a, "max_steps", (double)r->plan.max_steps);
 	cJSON_AddNumberToObject(a, "lr", o->lr);
 	cJSON_AddNumberToObject(a, "warmup_steps", (double)o->warmup_steps);
@@ -385,7 +388,7 @@ check_args(const run *r, const cJSON *saved, const char *name)
 {
 	static const char *const must[] = {
 		"seed", "batch_size", "grad_accum", "max_length", "shuffle",
-		"pack", "mask_eos", "train_samples",
+		"pack", "mask_eos", "train_samples", "train_sha256",
 	};
 	static const char *const should[] = {
 		"max_steps", "lr", "warmup_steps", "schedule", "weight_decay",
@@ -1089,6 +1092,18 @@ ft_train_run(const ft_train_opts *o)
 	if (r.strain.n_empty > 0 && !o->quiet)
 		ft_warn("'%s': %zu empty documents skipped", o->train_path,
 		    r.strain.n_empty);
+	{
+		ft_sha256 h;
+		uint8_t d[32];
+
+		ft_sha256_init(&h);
+		ft_sha256_update(&h, r.train.ids, r.train.n_ids * sizeof
+		    *r.train.ids);
+		ft_sha256_update(&h, r.train.doc_start, (r.train.n_docs + 1) *
+		    sizeof *r.train.doc_start);
+		ft_sha256_final(&h, d);
+		ft_sha256_hex(d, r.train_hash);
+	}
 	if (ft_plan_init(&r.plan, r.strain.n, o->batch_size, o->grad_accum,
 	    o->epochs, o->max_steps) != 0)
 		goto out;

@@ -142,6 +142,10 @@ cmp -s "$T/a/model.safetensors" "$T/d/model.safetensors" &&
 # data options must match the checkpoint's
 t_expect_fail 1 "batch_size" ft-train $C --max-steps 12 --batch-size 2 \
 	-o "$T/b" --resume "$T/b/checkpoint-6"
+head -n 141 "$S/sonnets.jsonl" | tail -n 140 | ft-tokenize -m "$T/tok" \
+	>"$T/train2.tok" || t_fail "ft-tokenize train2"
+t_expect_fail 1 "another train_sha256" ft-train $C --max-steps 12 --train "$T/train2.tok" \
+	-o "$T/b" --resume "$T/b/checkpoint-6"
 t_expect_fail 1 "no checkpoint" ft-train $C -o "$T/empty" --resume
 
 # ---- SIGTERM: a resumable checkpoint, then the same model ----
