@@ -3,7 +3,8 @@
 
 usage: server.py ROOT STATE_DIR
 
-ROOT holds repos/{models,datasets}/OWNER/NAME/... (the files of each repo at
+ROOT holds aliases.json (optional: legacy id -> OWNER/NAME redirects),
+repos/{models,datasets}/OWNER/NAME/... (the files of each repo at
 "main") and viewer/OWNER/NAME/CONFIG/SPLIT.jsonl (dataset viewer rows).
 Two servers listen on 127.0.0.1 with ports chosen by the kernel: the Hub and
 a "CDN" (another port, so another origin).  STATE_DIR/ports gets
@@ -35,6 +36,10 @@ LFS_SUFFIXES = (".safetensors", ".bin")
 EXTRA_REVS = ("refs/pr/1", "v1.0")
 
 ROOT, STATE = sys.argv[1], sys.argv[2]
+# ROOT/aliases.json adds legacy ids ({"distilgpt2": "distilbert/distilgpt2"}).
+if os.path.exists(os.path.join(ROOT, "aliases.json")):
+    with open(os.path.join(ROOT, "aliases.json")) as fp:
+        ALIASES.update(json.load(fp))
 LOCK = threading.Lock()
 MODE = {"text": "", "count": 0}
 

@@ -1,0 +1,270 @@
+/* ft-train — finetune (or train from scratch) a GPT-2 model on token
+ * files, as transformers' Trainer does.  Options -> ft_train_opts; the
+ * work is in lib/trainrun.c and lib/trainer.c. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "blas.h"
+#include "err.h"
+#include "io.h"
+#include "modeldir.h"
+#include "optim.h"
+#include "trainrun.h"
+
+static void
+usage(void)
+{
+	printf("usage: ft-train [-q] [-m model] [--init config|preset] "
+	    "--train file [--val file]\n"
+	    "                -o run_dir [options]\n"
+	    "Finetune a GPT-2 model on token files (ft-tokenize) as the "
+	    "transformers\nTrainer does.\n\n"
+	    "  -m, --model DIR|ID         model to finetune (default $FT_MODEL "
+	    "or distilgpt2)\n"
+	    "      --init CONFIG|PRESET   train from scratch: a config.json or "
+	    "a preset\n"
+	    "                             %s\n"
+	    "      --tokenizer-dir DIR    tokenizer files for the outputs "
+	    "(default -m)\n"
+	    "      --train FILE           training token file (required)\n"
+	    "      --val FILE             validation token file\n"
+	    "  -o, --output-dir DIR       run directory (required)\n"
+	    "      --overwrite-output-dir replace an earlier run in DIR\n"
+	    "      --resume [CHECKPOINT]  continue from the latest (or the "
+	    "named) checkpoint\n"
+	    "      --epochs N             training epochs (5)\n"
+	    "      --max-steps N          optimizer steps; overrides --epochs\n"
+	    "      --batch-size N         training batch size (4)\n"
+	    "      --eval-batch-size N    evaluation batch size (4)\n"
+	    "      --grad-accum N         gradient accumulation steps (1)\n"
+	    "      --lr X                 peak learning rate (5e-5)\n"
+	    "      --warmup-steps N       linear warmup steps (100)\n"
+	    "      --schedule NAME        linear, cosine or constant (linear)\n"
+	    "      --weight-decay X       AdamW weight decay (0.01)\n"
+	    "      --adam-beta1 X         (0.9)\n"
+	    "      --adam-beta2 X         (0.999)\n"
+	    "      --adam-eps X           (1e-8)\n"
+	    "      --max-grad-norm X      gradient clipping; 0 = none (1.0)\n"
+	    "      --dropout P            all dropout probabilities (from "
+	    "config.json)\n"
+	    "      --max-length N         tokens per sample (256 or n_positions)\n"
+	    "      --pack                 concatenate documents into full "
+	    "windows\n"
+	    "      --mask-eos             no loss on eos targets (the "
+	    "notebook's collator)\n"
+	    "      --no-shuffle           keep file order\n"
+	    "      --eval-steps N         evaluate every N steps; 0 = never "
+	    "(100)\n"
+	    "      --save-steps N         checkpoint every N steps (100)\n"
+	    "      --save-total-limit N   checkpoints kept; 0 = all (2)\n"
+	    "      --logging-steps N      log every N steps (10)\n"
+	    "  -s, --seed N               data order, dropout, init (42)\n"
+	    "  -j, --threads N            threads (all cores)\n"
+	    "  -q, --quiet                no progress, no notes\n"
+	    "  -h, --help                 show this help\n"
+	    "      --version              print the version\n",
+	    ft_train_preset_names());
+}
+
+enum {
+	O_INIT = 256, O_TOKDIR, O_TRAIN, O_VAL, O_OVERWRITE, O_RESUME,
+	O_EPOCHS, O_MAX_STEPS, O_BS, O_EBS, O_GA, O_LR, O_WARMUP, O_SCHED,
+	O_WD, O_B1, O_B2, O_EPS, O_CLIP, O_DROPOUT, O_MAXLEN, O_PACK,
+	O_MASK_EOS, O_NO_SHUFFLE, O_EVAL_STEPS, O_SAVE_STEPS, O_SAVE_LIMIT,
+	O_LOG_STEPS, O_VERSION,
+};
+
+static const struct option longopts[] = {
+	{ "model", required_argument, NULL, 'm' },
+	{ "init", required_argument, NULL, O_INIT },
+	{ "tokenizer-dir", required_argument, NULL, O_TOKDIR },
+	{ "train", required_argument, NULL, O_TRAIN },
+	{ "val", required_argument, NULL, O_VAL },
+	{ "output-dir", required_argument, NULL, 'o' },
+	{ "overwrite-output-dir", no_argument, NULL, O_OVERWRITE },
+	{ "resume", optional_argument, NULL, O_RESUME },
+	{ "epochs", required_argument, NULL, O_EPOCHS },
+	{ "max-steps", required_argument, NULL, O_MAX_STEPS },
+	{ "batch-size", required_argument, NULL, O_BS },
+	{ "eval-batch-size", required_argument, NULL, O_EBS },
+	{ "grad-accum", required_argument, NULL, O_GA },
+	{ "lr", required_argument, NULL, O_LR },
+	{ "warmup-steps", required_argument, NULL, O_WARMUP },
+	{ "schedule", required_argument, NULL, O_SCHED },
+	{ "weight-decay", required_argument, NULL, O_WD },
+	{ "adam-beta1", required_argument, NULL, O_B1 },
+	{ "adam-beta2", required_argument, NULL, O_B2 },
+	{ "adam-eps", required_argument, NULL, O_EPS },
+	{ "max-grad-norm", required_argument, NULL, O_CLIP },
+	{ "dropout", required_argument, NULL, O_DROPOUT },
+	{ "max-length", required_argument, NULL, O_MAXLEN },
+	{ "pack", no_argument, NULL, O_PACK },
+	{ "mask-eos", no_argument, NULL, O_MASK_EOS },
+	{ "no-shuffle", no_argument, NULL, O_NO_SHUFFLE },
+	{ "eval-steps", required_argument, NULL, O_EVAL_STEPS },
+	{ "save-steps", required_argument, NULL, O_SAVE_STEPS },
+	{ "save-total-limit", required_argument, NULL, O_SAVE_LIMIT },
+	{ "logging-steps", required_argument, NULL, O_LOG_STEPS },
+	{ "seed", required_argument, NULL, 's' },
+	{ "threads", required_argument, NULL, 'j' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, O_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+#define BIG 1000000000L
+
+int
+main(int argc, char **argv)
+{
+	ft_train_opts o;
+	const char *model_arg = NULL;
+	char *model_dir = NULL;
+	long cpus;
+	int c, rc;
+
+	ft_blas_init(argc, argv);
+	ft_setprog(argv[0]);
+	ft_io_install_signal_cleanup();
+	ft_train_opts_default(&o);
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	o.threads = cpus > 0 ? (int)cpus : 1;
+	while ((c = getopt_long(argc, argv, "m:o:s:j:qh", longopts, NULL))
+	    != -1) {
+		switch (c) {
+		case 'm': model_arg = optarg; break;
+		case O_INIT: o.init = optarg; break;
+		case O_TOKDIR: o.tokenizer_dir = optarg; break;
+		case O_TRAIN: o.train_path = optarg; break;
+		case O_VAL: o.val_path = optarg; break;
+		case 'o': o.run_dir = optarg; break;
+		case O_OVERWRITE: o.overwrite = 1; break;
+		case O_RESUME:
+			o.resume = 1;
+			o.resume_from = optarg;
+			break;
+		case O_EPOCHS:
+			o.epochs = ft_parse_double("--epochs", optarg, 1e-9, 1e9);
+			break;
+		case O_MAX_STEPS:
+			o.max_steps = ft_parse_long("--max-steps", optarg, 1, BIG);
+			break;
+		case O_BS:
+			o.batch_size = (int)ft_parse_long("--batch-size", optarg,
+			    1, 1 << 20);
+			break;
+		case O_EBS:
+			o.eval_batch_size = (int)ft_parse_long("--eval-batch-size",
+			    optarg, 1, 1 << 20);
+			break;
+		case O_GA:
+			o.grad_accum = (int)ft_parse_long("--grad-accum", optarg,
+			    1, 1 << 20);
+			break;
+		case O_LR:
+			o.lr = ft_parse_double("--lr", optarg, 0, 1e300);
+			break;
+		case O_WARMUP:
+			o.warmup_steps = ft_parse_long("--warmup-steps", optarg, 0,
+			    BIG);
+			break;
+		case O_SCHED:
+			o.schedule = ft_lr_kind_parse(optarg);
+			if (o.schedule < 0)
+				ft_usage_error("invalid value '%s' for --schedule "
+				    "(linear, cosine, constant)", optarg);
+			break;
+		case O_WD:
+			o.weight_decay = ft_parse_double("--weight-decay", optarg,
+			    0, 1e9);
+			break;
+		case O_B1:
+			o.adam_beta1 = ft_parse_double("--adam-beta1", optarg, 0,
+			    0.999999999);
+			break;
+		case O_B2:
+			o.adam_beta2 = ft_parse_double("--adam-beta2", optarg, 0,
+			    0.999999999);
+			break;
+		case O_EPS:
+			o.adam_eps = ft_parse_double("--adam-eps", optarg, 0, 1);
+			break;
+		case O_CLIP:
+			o.max_grad_norm = ft_parse_double("--max-grad-norm",
+			    optarg, 0, 1e300);
+			break;
+		case O_DROPOUT:
+			o.dropout = ft_parse_double("--dropout", optarg, 0, 0.99);
+			break;
+		case O_MAXLEN:
+			o.max_length = ft_parse_long("--max-length", optarg, 2,
+			    1 << 20);
+			break;
+		case O_PACK: o.pack = 1; break;
+		case O_MASK_EOS: o.mask_eos = 1; break;
+		case O_NO_SHUFFLE: o.shuffle = 0; break;
+		case O_EVAL_STEPS:
+			o.eval_steps = ft_parse_long("--eval-steps", optarg, 0, BIG);
+			break;
+		case O_SAVE_STEPS:
+			o.save_steps = ft_parse_long("--save-steps", optarg, 0, BIG);
+			break;
+		case O_SAVE_LIMIT:
+			o.save_total_limit = ft_parse_long("--save-total-limit",
+			    optarg, 0, BIG);
+			break;
+		case O_LOG_STEPS:
+			o.logging_steps = ft_parse_long("--logging-steps", optarg,
+			    0, BIG);
+			break;
+		case 's':
+			o.seed = (uint64_t)ft_parse_long("--seed", optarg, 0,
+			    0xffffffffL);
+			break;
+		case 'j':
+			o.threads = (int)ft_parse_long("--threads", optarg, 1, 1024);
+			break;
+		case 'q': o.quiet = 1; break;
+		case 'h': usage(); return ft_close_stdout() ? 1 : 0;
+		case O_VERSION: ft_print_version(); return ft_close_stdout();
+		default:
+			fprintf(stderr, "Try '%s --help' for more information.\n",
+			    ft_prog());
+			return FT_EXIT_USAGE;
+		}
+	}
+	/* "--resume CHECKPOINT": the tool takes no operands otherwise */
+	if (optind < argc && o.resume && o.resume_from == NULL)
+		o.resume_from = argv[optind++];
+	if (optind < argc)
+		ft_usage_error("unexpected argument '%s'", argv[optind]);
+	if (o.train_path == NULL)
+		ft_usage_error("--train FILE is required");
+	if (o.run_dir == NULL)
+		ft_usage_error("-o RUN_DIR is required");
+	if (o.resume && o.overwrite)
+		ft_usage_error("--resume and --overwrite-output-dir exclude each "
+		    "other");
+	if (o.init == NULL || model_arg != NULL) {
+		model_dir = ft_model_resolve(model_arg);
+		if (model_dir == NULL)
+			return FT_EXIT_FAIL;
+	}
+	if (o.init != NULL) {
+		/* -m only names the tokenizer to copy */
+		if (o.tokenizer_dir == NULL)
+			o.tokenizer_dir = model_dir;
+		o.model_dir = NULL;
+	} else {
+		o.model_dir = model_dir;
+	}
+	rc = ft_train_run(&o);
+	free(model_dir);
+	if (ft_close_stdout() != 0)
+		rc = FT_EXIT_FAIL;
+	return rc;
+}

@@ -1,0 +1,812 @@
+/* trainer — Trainer bookkeeping without the model; see trainer.h.
+ *
+ * Numbers in JSON are printed the way Python prints floats (shortest
+ * round-trip digits, repr's switch to exponent form), so trainer_state.json
+ * reads like the Trainer's own.  Checkpoints are built in a hidden
+ * temporary folder and renamed into place: rename(2) of a folder is atomic,
+ * so after any crash a checkpoint-STEP folder is either complete or not
+ * there at all. */
+#include <cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "err.h"
+#include "io.h"
+#include "rng.h"
+#include "trainer.h"
+
+/* ---- Python-compatible number text ---- */
+
+void
+ft_pyfloat(char *buf, size_t cap, double x)
+{
+	char tmp[40], digits[24];
+	int prec, exp10, nd = 0;
+	char *p;
+
+	if (isnan(x)) {
+		snprintf(buf, cap, "NaN");
+		return;
+	}
+	if (isinf(x)) {
+		snprintf(buf, cap, x > 0 ? "Infinity" : "-Infinity");
+		return;
+	}
+	if (x == 0) {
+		snprintf(buf, cap, signbit(x) ? "-0.0" : "0.0");
+		return;
+	}
+	/* shortest digits that read back to x */
+	for (prec = 1; prec <= 17; prec++) {
+		snprintf(tmp, sizeof tmp, "%.*e", prec - 1, x);
+		if (strtod(tmp, NULL) == x)
+			break;
+	}
+	/* tmp = [-]d.ddde[+-]XX */
+	p = tmp;
+	if (*p == '-')
+		p++;
+	for (; *p != 'e'; p++)
+		if (*p != '.')
+			digits[nd++] = *p;
+	digits[nd] = '\0';
+	exp10 = (int)strtol(p + 1, NULL, 10);
+	while (nd > 1 && digits[nd - 1] == '0')
+		digits[--nd] = '\0';
+	if (exp10 >= -4 && exp10 < 16) {
+		char out[40];
+		size_t k = 0;
+
+		if (exp10 < 0) {
+			out[k++] = '0';
+			out[k++] = '.';
+			for (int i = -1; i > exp10; i--)
+				out[k++] = '0';
+			for (int i = 0; i < nd; i++)
+				out[k++] = digits[i];
+		} else {
+			for (int i = 0; i <= exp10; i++)
+				out[k++] = i < nd ? digits[i] : '0';
+			out[k++] = '.';
+			if (nd > exp10 + 1)
+				for (int i = exp10 + 1; i < nd; i++)
+					out[k++] = digits[i];
+			else
+				out[k++] = '0';
+		}
+		out[k] = '\0';
+		snprintf(buf, cap, "%s%s", x < 0 ? "-" : "", out);
+	} else {
+		char mant[24];
+		size_t k = 0;
+
+		mant[k++] = digits[0];
+		if (nd > 1) {
+			mant[k++] = '.';
+			for (int i = 1; i < nd; i++)
+				mant[k++] = digits[i];
+		}
+		mant[k] = '\0';
+		snprintf(buf, cap, "%s%se%c%02d", x < 0 ? "-" : "", mant,
+		    exp10 < 0 ? '-' : '+', abs(exp10));
+	}
+}
+
+double
+ft_pyround(double x, int nd)
+{
+	char tmp[400];
+
+	if (!isfinite(x))
+		return x;
+	snprintf(tmp, sizeof tmp, "%.*f", nd, x);
+	return strtod(tmp, NULL);
+}
+
+/* ---- samples and batches ---- */
+
+int
+ft_samples_build(ft_samples *s, const ft_tok_data *d, size_t max_length,
+    int pack)
+{
+	memset(s, 0, sizeof *s);
+	s->ids = d->ids;
+	if (max_length == 0)
+		return ft_error("max length must be positive");
+	if (pack) {
+		size_t n = d->n_ids / max_length;
+
+		if (n == 0 && d->n_ids > 0)
+			n = 1;
+		s->n = n;
+		s->off = ft_calloc(n ? n : 1, sizeof *s->off);
+		s->len = ft_calloc(n ? n : 1, sizeof *s->len);
+		for (size_t i = 0; i < n; i++) {
+			s->off[i] = i * max_length;
+			s->len[i] = (uint32_t)(d->n_ids < max_length ? d->n_ids
+			    : max_length);
+			s->n_tokens += s->len[i];
+		}
+		return 0;
+	}
+	s->off = ft_calloc(d->n_docs ? d->n_docs : 1, sizeof *s->off);
+	s->len = ft_calloc(d->n_docs ? d->n_docs : 1, sizeof *s->len);
+	for (size_t i = 0; i < d->n_docs; i++) {
+		size_t len = d->doc_start[i + 1] - d->doc_start[i];
+
+		if (len == 0) {
+			s->n_empty++;
+			continue;
+		}
+		if (len > max_length) {
+			len = max_length;
+			s->n_truncated++;
+		}
+		s->off[s->n] = d->doc_start[i];
+		s->len[s->n] = (uint32_t)len;
+		s->n_tokens += len;
+		s->n++;
+	}
+	return 0;
+}
+
+void
+ft_samples_free(ft_samples *s)
+{
+	free(s->off);
+	free(s->len);
+	memset(s, 0, sizeof *s);
+}
+
+void
+ft_batch_make(ft_batch *b, const ft_samples *s, const size_t *idx, int B,
+    int32_t pad_id, int32_t mask_id)
+{
+	int T = 1;
+	size_t need;
+
+	for (int r = 0; r < B; r++)
+		if ((int)s->len[idx[r]] > T)
+			T = (int)s->len[idx[r]];
+	need = (size_t)B * (size_t)T;
+	if (need > b->cap) {
+		b->ids = ft_realloc(b->ids, need * sizeof *b->ids);
+		b->mask = ft_realloc(b->mask, need * sizeof *b->mask);
+		b->targets = ft_realloc(b->targets, need * sizeof *b->targets);
+		b->cap = need;
+	}
+	b->B = B;
+	b->T = T;
+	b->n_targets = 0;
+	b->n_real = 0;
+	for (int r = 0; r < B; r++) {
+		const uint32_t *src = s->ids + s->off[idx[r]];
+		int len = (int)s->len[idx[r]];
+		int32_t *ids = b->ids + (size_t)r * T;
+		uint8_t *mask = b->mask + (size_t)r * T;
+		int32_t *tg = b->targets + (size_t)r * T;
+
+		for (int t = 0; t < T; t++) {
+			ids[t] = t < len ? (int32_t)src[t] : pad_id;
+			mask[t] = t < len;
+			tg[t] = -100;
+			if (t + 1 < len && (mask_id < 0 ||
+			    (int32_t)src[t + 1] != mask_id)) {
+				tg[t] = (int32_t)src[t + 1];
+				b->n_targets++;
+			}
+		}
+		b->n_real += len;
+	}
+}
+
+void
+ft_batch_free(ft_batch *b)
+{
+	free(b->ids);
+	free(b->mask);
+	free(b->targets);
+	memset(b, 0, sizeof *b);
+}
+
+/* ---- step arithmetic ---- */
+
+int
+ft_plan_init(ft_plan *p, size_t n, int bs, int ga, double epochs,
+    int64_t max_steps)
+{
+	memset(p, 0, sizeof *p);
+	if (n == 0)
+		return ft_error("no training samples");
+	p->n_samples = n;
+	p->batch_size = bs;
+	p->grad_accum = ga;
+	p->batches_per_epoch = (int64_t)((n + (size_t)bs - 1) / (size_t)bs);
+	p->updates_per_epoch = p->batches_per_epoch / ga;
+	if (p->updates_per_epoch < 1)
+		p->updates_per_epoch = 1;
+	p->steps_per_epoch = (p->batches_per_epoch + ga - 1) / ga;
+	if (max_steps > 0) {
+		p->max_steps = max_steps;
+		p->num_epochs = max_steps / p->updates_per_epoch +
+		    (max_steps % p->updates_per_epoch > 0);
+	} else {
+		p->max_steps = (int64_t)ceil(epochs *
+		    (double)p->updates_per_epoch);
+		p->num_epochs = (int64_t)ceil(epochs);
+	}
+	if (p->max_steps < 1)
+		return ft_error("the run has no optimizer steps "
+		    "(--epochs %g)", epochs);
+	return 0;
+}
+
+void
+ft_plan_locate(const ft_plan *p, int64_t k, int64_t *epoch,
+    int64_t *b_first, int64_t *b_last)
+{
+	int64_t j = (k - 1) % p->steps_per_epoch;
+
+	*epoch = (k - 1) / p->steps_per_epoch;
+	*b_first = j * p->grad_accum;
+	*b_last = *b_first + p->grad_accum - 1;
+	if (*b_last >= p->batches_per_epoch)
+		*b_last = p->batches_per_epoch - 1;
+}
+
+double
+ft_plan_epoch(const ft_plan *p, int64_t epoch, int64_t b_last)
+{
+	return (double)epoch + (double)(b_last + 1) /
+	    (double)p->batches_per_epoch;
+}
+
+void
+ft_epoch_order(uint64_t seed, int64_t epoch, size_t n, int shuffle,
+    size_t *out)
+{
+	if (!shuffle) {
+		for (size_t i = 0; i < n; i++)
+			out[i] = i;
+		return;
+	}
+	ft_randperm_torch(seed + (uint64_t)epoch, n, out);
+}
+
+/* ---- log history and trainer_state.json ---- */
+
+static void
+put_indent(FILE *fp, int depth)
+{
+	for (int i = 0; i < depth; i++)
+		fputs("  ", fp);
+}
+
+/* One "key": value pair; first says whether a separator is needed. */
+static void
+put_key(FILE *fp, int *first, int indent, const char *key)
+{
+	if (!*first)
+		fputc(',', fp);
+	if (indent >= 0) {
+		fputc('\n', fp);
+		put_indent(fp, indent + 1);
+		fprintf(fp, "\"%s\": ", key);
+	} else {
+		fprintf(fp, "%s\"%s\": ", *first ? "" : " ", key);
+	}
+	*first = 0;
+}
+
+static void
+put_float(FILE *fp, int *first, int indent, const char *key, double v)
+{
+	char num[40];
+
+	ft_pyfloat(num, sizeof num, v);
+	put_key(fp, first, indent, key);
+	fputs(num, fp);
+}
+
+static void
+put_int(FILE *fp, int *first, int indent, const char *key, int64_t v)
+{
+	put_key(fp, first, indent, key);
+	fprintf(fp, "%lld", (long long)v);
+}
+
+void
+ft_log_entry_write(FILE *fp, const ft_log_entry *e, int indent)
+{
+	int first = 1;
+
+	fputc('{', fp);
+	put_float(fp, &first, indent, "epoch", e->epoch);
+	switch (e->kind) {
+	case FT_LOG_TRAIN:
+		put_float(fp, &first, indent, "grad_norm", e->grad_norm);
+		put_float(fp, &first, indent, "learning_rate",
+		    e->learning_rate);
+		put_float(fp, &first, indent, "loss", e->loss);
+		put_int(fp, &first, indent, "step", e->step);
+		break;
+	case FT_LOG_EVAL:
+		put_float(fp, &first, indent, "eval_loss", e->eval_loss);
+		put_float(fp, &first, indent, "eval_runtime", e->eval_runtime);
+		put_float(fp, &first, indent, "eval_samples_per_second",
+		    e->eval_samples_per_second);
+		put_float(fp, &first, indent, "eval_steps_per_second",
+		    e->eval_steps_per_second);
+		put_int(fp, &first, indent, "step", e->step);
+		break;
+	case FT_LOG_END:
+		put_int(fp, &first, indent, "step", e->step);
+		put_float(fp, &first, indent, "total_flos", e->total_flos);
+		put_float(fp, &first, indent, "train_loss", e->train_loss);
+		put_float(fp, &first, indent, "train_runtime",
+		    e->train_runtime);
+		put_float(fp, &first, indent, "train_samples_per_second",
+		    e->train_samples_per_second);
+		put_float(fp, &first, indent, "train_steps_per_second",
+		    e->train_steps_per_second);
+		break;
+	}
+	if (indent >= 0) {
+		fputc('\n', fp);
+		put_indent(fp, indent);
+	}
+	fputc('}', fp);
+}
+
+int
+ft_json_number(const void *obj, const char *key, double *v, const char *name)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsNumber(it))
+		return ft_error("%s: missing number '%s'", name, key);
+	*v = it->valuedouble;
+	return 0;
+}
+
+#define get_num ft_json_number
+
+int
+ft_log_entry_parse(ft_log_entry *e, const void *obj, const char *name)
+{
+	const cJSON *o = obj;
+	double step = 0;
+
+	memset(e, 0, sizeof *e);
+	if (!cJSON_IsObject(o))
+		return ft_error("%s: log entry is not an object", name);
+	if (get_num(o, "step", &step, name) || get_num(o, "epoch", &e->epoch,
+	    name))
+		return -1;
+	e->step = (int64_t)step;
+	if (cJSON_HasObjectItem(o, "eval_loss")) {
+		e->kind = FT_LOG_EVAL;
+		return get_num(o, "eval_loss", &e->eval_loss, name) ||
+		    get_num(o, "eval_runtime", &e->eval_runtime, name) ||
+		    get_num(o, "eval_samples_per_second",
+		    &e->eval_samples_per_second, name) ||
+		    get_num(o, "eval_steps_per_second",
+		    &e->eval_steps_per_second, name) ? -1 : 0;
+	}
+	if (cJSON_HasObjectItem(o, "train_loss")) {
+		e->kind = FT_LOG_END;
+		return get_num(o, "train_loss", &e->train_loss, name) ||
+		    get_num(o, "train_runtime", &e->train_runtime, name) ||
+		    get_num(o, "train_samples_per_second",
+		    &e->train_samples_per_second, name) ||
+		    get_num(o, "train_steps_per_second",
+		    &e->train_steps_per_second, name) ||
+		    get_num(o, "total_flos", &e->total_flos, name) ? -1 : 0;
+	}
+	e->kind = FT_LOG_TRAIN;
+	return get_num(o, "loss", &e->loss, name) ||
+	    get_num(o, "grad_norm", &e->grad_norm, name) ||
+	    get_num(o, "learning_rate", &e->learning_rate, name) ? -1 : 0;
+}
+
+void
+ft_trainer_state_push(ft_trainer_state *st, const ft_log_entry *e)
+{
+	ft_grow((void **)&st->log, &st->cap_log, st->n_log + 1,
+	    sizeof *st->log);
+	st->log[st->n_log++] = *e;
+}
+
+void
+ft_trainer_state_truncate(ft_trainer_state *st, int64_t step)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < st->n_log; i++)
+		if (st->log[i].step <= step)
+			st->log[k++] = st->log[i];
+	st->n_log = k;
+}
+
+void
+ft_trainer_state_release(ft_trainer_state *st)
+{
+	free(st->log);
+	memset(st, 0, sizeof *st);
+}
+
+int
+ft_trainer_state_fwrite(FILE *fp, const ft_trainer_state *st,
+    const char *name)
+{
+	int first = 1;
+
+	fputc('{', fp);
+	put_key(fp, &first, 0, "best_metric");
+	fputs("null", fp);
+	put_key(fp, &first, 0, "best_model_checkpoint");
+	fputs("null", fp);
+	put_float(fp, &first, 0, "epoch", st->epoch);
+	put_int(fp, &first, 0, "eval_steps", st->eval_steps);
+	put_int(fp, &first, 0, "global_step", st->global_step);
+	put_key(fp, &first, 0, "is_hyper_param_search");
+	fputs("false", fp);
+	put_key(fp, &first, 0, "is_local_process_zero");
+	fputs("true", fp);
+	put_key(fp, &first, 0, "is_world_process_zero");
+	fputs("true", fp);
+	put_key(fp, &first, 0, "log_history");
+	if (st->n_log == 0) {
+		fputs("[]", fp);
+	} else {
+		fputc('[', fp);
+		for (size_t i = 0; i < st->n_log; i++) {
+			fputs(i ? ",\n" : "\n", fp);
+			put_indent(fp, 2);
+			ft_log_entry_write(fp, &st->log[i], 2);
+		}
+		fputs("\n  ]", fp);
+	}
+	put_int(fp, &first, 0, "logging_steps", st->logging_steps);
+	put_int(fp, &first, 0, "max_steps", st->max_steps);
+	put_int(fp, &first, 0, "num_input_tokens_seen", 0);
+	put_int(fp, &first, 0, "num_train_epochs", st->num_train_epochs);
+	put_int(fp, &first, 0, "save_steps", st->save_steps);
+	put_key(fp, &first, 0, "stateful_callbacks");
+	fputs("{\n"
+	    "    \"TrainerControl\": {\n"
+	    "      \"args\": {\n"
+	    "        \"should_epoch_stop\": false,\n"
+	    "        \"should_evaluate\": false,\n"
+	    "        \"should_log\": false,\n"
+	    "        \"should_save\": true,\n"
+	    "        \"should_training_stop\": false\n"
+	    "      },\n"
+	    "      \"attributes\": {}\n"
+	    "    }\n"
+	    "  }", fp);
+	put_float(fp, &first, 0, "total_flos", st->total_flos);
+	put_int(fp, &first, 0, "train_batch_size", st->train_batch_size);
+	put_key(fp, &first, 0, "trial_name");
+	fputs("null", fp);
+	put_key(fp, &first, 0, "trial_params");
+	fputs("null", fp);
+	fputs("\n}\n", fp);
+	if (ferror(fp))
+		return ft_error("cannot write '%s':", name);
+	return 0;
+}
+
+int
+ft_trainer_state_save(const ft_trainer_state *st, const char *path)
+{
+	ft_atomic a;
+
+	if (ft_atomic_open(&a, path) != 0)
+		return -1;
+	if (ft_trainer_state_fwrite(a.fp, st, path) != 0) {
+		ft_atomic_abort(&a);
+		return -1;
+	}
+	return ft_atomic_commit(&a);
+}
+
+static int
+get_int64(const cJSON *o, const char *key, int64_t *v, const char *name)
+{
+	double d = 0;
+
+	if (ft_json_number(o, key, &d, name) != 0)
+		return -1;
+	*v = (int64_t)d;
+	return 0;
+}
+
+int
+ft_trainer_state_load(ft_trainer_state *st, const char *path)
+{
+	char *buf = NULL;
+	size_t len;
+	cJSON *root = NULL;
+	const cJSON *log, *it;
+	int rc = -1;
+
+	memset(st, 0, sizeof *st);
+	if (ft_read_file(path, &buf, &len) != 0)
+		return -1;
+	root = cJSON_ParseWithLength(buf, len);
+	if (root == NULL || !cJSON_IsObject(root)) {
+		ft_error("%s: invalid JSON", path);
+		goto out;
+	}
+	it = cJSON_GetObjectItemCaseSensitive(root, "epoch");
+	if (!cJSON_IsNumber(it)) {
+		ft_error("%s: missing number 'epoch'", path);
+		goto out;
+	}
+	st->epoch = it->valuedouble;
+	if (get_int64(root, "global_step", &st->global_step, path) ||
+	    get_int64(root, "max_steps", &st->max_steps, path) ||
+	    get_int64(root, "num_train_epochs", &st->num_train_epochs, path) ||
+	    get_int64(root, "logging_steps", &st->logging_steps, path) ||
+	    get_int64(root, "eval_steps", &st->eval_steps, path) ||
+	    get_int64(root, "save_steps", &st->save_steps, path) ||
+	    get_int64(root, "train_batch_size", &st->train_batch_size, path))
+		goto out;
+	it = cJSON_GetObjectItemCaseSensitive(root, "total_flos");
+	st->total_flos = cJSON_IsNumber(it) ? it->valuedouble : 0;
+	log = cJSON_GetObjectItemCaseSensitive(root, "log_history");
+	if (!cJSON_IsArray(log)) {
+		ft_error("%s: missing array 'log_history'", path);
+		goto out;
+	}
+	cJSON_ArrayForEach(it, log) {
+		ft_log_entry e;
+
+		if (ft_log_entry_parse(&e, it, path) != 0)
+			goto out;
+		ft_trainer_state_push(st, &e);
+	}
+	rc = 0;
+out:
+	if (rc != 0)
+		ft_trainer_state_release(st);
+	cJSON_Delete(root);
+	free(buf);
+	return rc;
+}
+
+/* ---- checkpoint folders ---- */
+
+static int
+parse_ckpt_name(const char *name, int64_t *step)
+{
+	const char *p = name + strlen("checkpoint-");
+	char *end;
+	long long v;
+
+	if (strncmp(name, "checkpoint-", strlen("checkpoint-")) != 0 ||
+	    *p < '0' || *p > '9')
+		return 0;
+	errno = 0;
+	v = strtoll(p, &end, 10);
+	if (*end != '\0' || errno != 0 || v < 0)
+		return 0;
+	*step = v;
+	return 1;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int
+ft_ckpt_list(const char *run_dir, int64_t **steps, size_t *n)
+{
+	DIR *d = opendir(run_dir);
+	struct dirent *de;
+	size_t cap = 0;
+
+	*steps = NULL;
+	*n = 0;
+	if (d == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		return ft_error("cannot open '%s':", run_dir);
+	}
+	while ((de = readdir(d)) != NULL) {
+		int64_t step;
+		char *p;
+		struct stat sb;
+
+		if (!parse_ckpt_name(de->d_name, &step))
+			continue;
+		p = ft_path_join(run_dir, de->d_name);
+		if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			ft_grow((void **)steps, &cap, *n + 1, sizeof **steps);
+			(*steps)[(*n)++] = step;
+		}
+		free(p);
+	}
+	closedir(d);
+	if (*n > 0)
+		qsort(*steps, *n, sizeof **steps, cmp_i64);
+	return 0;
+}
+
+char *
+ft_ckpt_path(const char *run_dir, int64_t step)
+{
+	return ft_asprintf("%s/checkpoint-%lld", run_dir, (long long)step);
+}
+
+static int tmp_slot = -1;
+
+char *
+ft_ckpt_begin(const char *run_dir, int64_t step)
+{
+	char *tmp = ft_asprintf("%s/.tmp-checkpoint-%lld", run_dir,
+	    (long long)step);
+
+	if (ft_exists(tmp) && ft_remove_tree(tmp) != 0) {
+		free(tmp);
+		return NULL;
+	}
+	if (mkdir(tmp, 0777) != 0) {
+		ft_error("cannot create '%s':", tmp);
+		free(tmp);
+		return NULL;
+	}
+	tmp_slot = ft_tmp_register(tmp);
+	return tmp;
+}
+
+static void
+unregister_tmp(void)
+{
+	if (tmp_slot >= 0)
+		ft_tmp_unregister(tmp_slot);
+	tmp_slot = -1;
+}
+
+int
+ft_ckpt_commit(const char *run_dir, char *tmp, int64_t step)
+{
+	char *final = ft_ckpt_path(run_dir, step), *old = NULL;
+	int rc = -1;
+
+	if (ft_fsync_dir(tmp) != 0)
+		goto out;
+	if (ft_exists(final)) {
+		old = ft_asprintf("%s/.tmp-old-checkpoint-%lld", run_dir,
+		    (long long)step);
+		if (ft_exists(old) && ft_remove_tree(old) != 0)
+			goto out;
+		if (rename(final, old) != 0) {
+			ft_error("cannot rename '%s':", final);
+			goto out;
+		}
+	}
+	if (rename(tmp, final) != 0) {
+		ft_error("cannot rename '%s' to '%s':", tmp, final);
+		goto out;
+	}
+	unregister_tmp();
+	if (ft_fsync_dir(run_dir) != 0)
+		goto out;
+	if (old != NULL && ft_remove_tree(old) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		ft_ckpt_abort(tmp);
+	else
+		free(tmp);
+	free(final);
+	free(old);
+	return rc;
+}
+
+void
+ft_ckpt_abort(char *tmp)
+{
+	if (tmp == NULL)
+		return;
+	if (ft_exists(tmp))
+		ft_remove_tree(tmp);
+	unregister_tmp();
+	free(tmp);
+}
+
+void
+ft_ckpt_clean_tmp(const char *run_dir)
+{
+	DIR *d = opendir(run_dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, ".tmp-checkpoint-", 16) == 0 ||
+		    strncmp(de->d_name, ".tmp-old-checkpoint-", 20) == 0) {
+			char *p = ft_path_join(run_dir, de->d_name);
+
+			ft_remove_tree(p);
+			free(p);
+		}
+	}
+	closedir(d);
+}
+
+int
+ft_ckpt_remove(const char *run_dir, int64_t step)
+{
+	char *p = ft_ckpt_path(run_dir, step);
+	char *old = ft_asprintf("%s/.tmp-old-checkpoint-%lld", run_dir,
+	    (long long)step);
+	int rc = -1;
+
+	if (ft_exists(old) && ft_remove_tree(old) != 0)
+		goto out;
+	if (rename(p, old) != 0) {
+		ft_error("cannot rename '%s':", p);
+		goto out;
+	}
+	ft_fsync_dir(run_dir);
+	rc = ft_remove_tree(old);
+out:
+	free(p);
+	free(old);
+	return rc;
+}
+
+int
+ft_ckpt_rotate(const char *run_dir, long keep)
+{
+	int64_t *steps;
+	size_t n;
+	int rc = 0;
+
+	if (keep <= 0)
+		return 0;
+	if (ft_ckpt_list(run_dir, &steps, &n) != 0)
+		return -1;
+	for (size_t i = 0; i + (size_t)keep < n; i++)
+		if (ft_ckpt_remove(run_dir, steps[i]) != 0)
+			rc = -1;
+	free(steps);
+	if (rc == 0)
+		ft_fsync_dir(run_dir);
+	return rc;
+}
+
+int
+ft_copy_file(const char *src, const char *dst)
+{
+	char *buf;
+	size_t len;
+	ft_atomic a;
+
+	if (ft_read_file(src, &buf, &len) != 0)
+		return -1;
+	if (ft_atomic_open(&a, dst) != 0) {
+		free(buf);
+		return -1;
+	}
+	if (ft_write(a.fp, buf, len, dst) != 0) {
+		ft_atomic_abort(&a);
+		free(buf);
+		return -1;
+	}
+	free(buf);
+	return ft_atomic_commit(&a);
+}

@@ -1,0 +1,1178 @@
+/* trainrun — the Trainer's loop (hf-reference §12) over the GPT-2 engine.
+ *
+ * Per optimizer step k = 1..max_steps: the step's micro-batches (ga of
+ * them, the last group of an epoch may be shorter) are forward/backward'ed
+ * with the gradient of (sum of token losses) / (targets of all
+ * micro-batches), so accumulation equals one big batch; the pre-clip norm
+ * is logged; AdamW runs at lr * lambda(k - 1).  Everything a step depends
+ * on is a function of k and of state saved in each checkpoint (weights,
+ * AdamW moments and step, the dropout generator's counter, the loss
+ * accumulators), which is why a resumed run is bit-identical to an
+ * uninterrupted one: the data order of step k is recomputed from
+ * (seed + epoch), not replayed.
+ *
+ * Interruption: SIGINT/SIGTERM only set a flag; the loop notices it
+ * between steps, writes a checkpoint of the current step and fails. */
+#include <cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bpe.h"
+#include "err.h"
+#include "gpt2.h"
+#include "io.h"
+#include "optim.h"
+#include "plot.h"
+#include "progress.h"
+#include "sha256.h"
+#include "tokfile.h"
+#include "trainer.h"
+#include "trainrun.h"
+
+#define FT_STATE_FORMAT "ft-train-state"
+#define FT_STATE_VERSION 1
+
+static const char *const tokenizer_files[] = {
+	"vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
+	"special_tokens_map.json", "added_tokens.json",
+};
+#define N_TOKENIZER_FILES (sizeof tokenizer_files / sizeof *tokenizer_files)
+
+void
+ft_train_opts_default(ft_train_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->epochs = 5;
+	o->max_steps = -1;
+	o->batch_size = 4;
+	o->eval_batch_size = 4;
+	o->grad_accum = 1;
+	o->lr = 5e-5;
+	o->warmup_steps = 100;
+	o->schedule = FT_LR_LINEAR;
+	o->weight_decay = 0.01;
+	o->adam_beta1 = 0.9;
+	o->adam_beta2 = 0.999;
+	o->adam_eps = 1e-8;
+	o->max_grad_norm = 1.0;
+	o->dropout = -1;
+	o->max_length = 0;
+	o->eval_steps = 100;
+	o->save_steps = 100;
+	o->save_total_limit = 2;
+	o->logging_steps = 10;
+	o->seed = 42;
+	o->threads = 1;
+	o->shuffle = 1;
+}
+
+/* ---- presets ---- */
+
+static const struct preset {
+	const char *name;
+	int n_layer, n_embd, n_head, n_positions;
+} presets[] = {
+	{ "gpt2-micro", 1, 32, 2, 128 },
+	{ "gpt2-tiny", 2, 128, 4, 256 },
+	{ "gpt2-mini", 4, 256, 4, 512 },
+	{ "distilgpt2", 6, 768, 12, 1024 },
+	{ "gpt2", 12, 768, 12, 1024 },
+};
+
+int
+ft_train_preset(const char *name, struct ft_gpt2_config *c)
+{
+	for (size_t i = 0; i < sizeof presets / sizeof *presets; i++)
+		if (strcmp(name, presets[i].name) == 0) {
+			ft_gpt2_config_default(c);
+			c->n_layer = presets[i].n_layer;
+			c->n_embd = presets[i].n_embd;
+			c->n_head = presets[i].n_head;
+			c->n_positions = presets[i].n_positions;
+			c->n_inner = 4 * c->n_embd;
+			c->vocab_size = 0;
+			return 0;
+		}
+	return -1;
+}
+
+const char *
+ft_train_preset_names(void)
+{
+	return "gpt2-micro, gpt2-tiny, gpt2-mini, distilgpt2, gpt2";
+}
+
+/* ---- signals ---- */
+
+static volatile sig_atomic_t stop_signal;
+
+static void
+on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+static void
+install_stop_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* ---- the run ---- */
+
+typedef struct run {
+	const ft_train_opts *o;
+	ft_gpt2 m;
+	ft_adamw opt;
+	ft_tok_data train, val;
+	ft_samples strain, sval;
+	ft_plan plan;
+	ft_trainer_state st;
+	const char *tok_dir;       /* tokenizer files to copy, or NULL */
+	const char *gen_src;       /* generation_config.json to copy, or NULL */
+	int32_t pad_id, mask_id;
+	uint64_t dropout_seed;
+	int64_t step;              /* optimizer steps done */
+	double log_loss_sum;       /* since the last log */
+	int64_t log_steps;
+	double total_loss_sum;     /* all steps, for train_loss */
+	double flos;
+	double runtime_before;     /* train seconds of earlier sessions */
+	double t_start;
+	uint64_t tokens;           /* real tokens trained on this session */
+	double nonembed_params;
+	FILE *metrics;
+	char *metrics_path;
+	int64_t last_saved;
+	int64_t step0;             /* step this session started at */
+	long max_length;           /* in effect */
+	char train_hash[65];       /* sha256 of the training ids and bounds */
+	struct ft_progress bar;
+} run;
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int
+dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int empty = 1;
+
+	if (d == NULL)
+		return 1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			empty = 0;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+/* Remove what an earlier run left in run_dir (--overwrite-output-dir):
+ * only names ft-train writes. */
+static int
+clear_run_dir(const char *dir)
+{
+	static const char *const ours[] = {
+		"metrics.jsonl", "loss.svg", "trainer_state.json",
+		"model.safetensors", "config.json", "generation_config.json",
+	};
+	int64_t *steps;
+	size_t n;
+	int rc = 0;
+
+	ft_ckpt_clean_tmp(dir);
+	if (ft_ckpt_list(dir, &steps, &n) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		rc |= ft_ckpt_remove(dir, steps[i]);
+	free(steps);
+	for (size_t i = 0; i < sizeof ours / sizeof *ours; i++) {
+		char *p = ft_path_join(dir, ours[i]);
+
+		if (unlink(p) != 0 && errno != ENOENT)
+			rc = ft_error("cannot remove '%s':", p);
+		free(p);
+	}
+	for (size_t i = 0; i < N_TOKENIZER_FILES; i++) {
+		char *p = ft_path_join(dir, tokenizer_files[i]);
+
+		unlink(p);
+		free(p);
+	}
+	return rc;
+}
+
+/* Check a token file against the model: every id below the model's
+ * vocabulary size (the first offender is named by position), the same
+ * tokenizer as the reference (hash and vocabulary size), if any. */
+static int
+check_tokens(const ft_tok_data *d, const char *path, const ft_gpt2 *m,
+    const ft_tok_info *ref, const char *ref_name)
+{
+	uint32_t V = (uint32_t)m->cfg.vocab_size;
+
+	if (ref != NULL && (memcmp(ref->tok_hash, d->info.tok_hash, 32) != 0 ||
+	    ref->vocab_size != d->info.vocab_size))
+		return ft_error("'%s' was made with another tokenizer than %s",
+		    path, ref_name);
+	for (size_t i = 0; i < d->n_ids; i++)
+		if (d->ids[i] >= V) {
+			/* which document: binary search of doc_start */
+			size_t lo = 0, hi = d->n_docs;
+
+			while (hi - lo > 1) {
+				size_t mid = (lo + hi) / 2;
+
+				if (d->doc_start[mid] <= i)
+					lo = mid;
+				else
+					hi = mid;
+			}
+			return ft_error("'%s': token %zu (document %zu): id %"
+			    PRIu32 " is not below the model's vocabulary size %"
+			    PRIu32, path, i, lo, d->ids[i], V);
+		}
+	if (d->info.vocab_size > V)
+		return ft_error("'%s' was made with another tokenizer: its "
+		    "vocabulary has %" PRIu32 " tokens, the model's %" PRIu32,
+		    path, d->info.vocab_size, V);
+	return 0;
+}
+
+/* The tokenizer of the model (or of --tokenizer-dir), when its files are
+ * there: the token files must have been made with it. */
+static int
+model_tokenizer(const char *dir, ft_tok_info *info)
+{
+	struct ft_bpe *b;
+	char *v, *j;
+	int have;
+
+	if (dir == NULL)
+		return 0;
+	v = ft_path_join(dir, "vocab.json");
+	j = ft_path_join(dir, "tokenizer.json");
+	have = ft_exists(v) || ft_exists(j);
+	free(v);
+	free(j);
+	if (!have)
+		return 0;
+	b = ft_bpe_load_dir(dir);
+	if (b == NULL)
+		return -1;
+	memset(info, 0, sizeof *info);
+	info->vocab_size = ft_bpe_vocab_size(b);
+	info->eos_id = ft_bpe_eos_id(b);
+	ft_bpe_hash(b, info->tok_hash);
+	ft_bpe_free(b);
+	return 1;
+}
+
+/* ---- ft_state.json: what trainer_state.json does not hold ---- */
+
+static cJSON *
+args_json(const run *r)
+{
+	const ft_train_opts *o = r->o;
+	cJSON *a = cJSON_CreateObject();
+	char seed[32];
+
+	snprintf(seed, sizeof seed, "%" PRIu64, o->seed);
+	cJSON_AddStringToObject(a, "seed", seed);
+	cJSON_AddNumberToObject(a, "batch_size", o->batch_size);
+	cJSON_AddNumberToObject(a, "grad_accum", o->grad_accum);
+	cJSON_AddNumberToObject(a, "max_length", (double)r->max_length);
+	cJSON_AddBoolToObject(a, "shuffle", o->shuffle);
+	cJSON_AddBoolToObject(a, "pack", o->pack);
+	cJSON_AddBoolToObject(a, "mask_eos", o->mask_eos);
+	cJSON_AddNumberToObject(a, "train_samples", (double)r->strain.n);
+	cJSON_AddStringToObject(a, "train_sha256", r->train_hash);
+	cJSON_AddNumberToObject(a, "max_steps", (double)r->plan.max_steps);
+	cJSON_AddNumberToObject(a, "lr", o->lr);
+	cJSON_AddNumberToObject(a, "warmup_steps", (double)o->warmup_steps);
+	cJSON_AddNumberToObject(a, "schedule", o->schedule);
+	cJSON_AddNumberToObject(a, "weight_decay", o->weight_decay);
+	cJSON_AddNumberToObject(a, "adam_beta1", o->adam_beta1);
+	cJSON_AddNumberToObject(a, "adam_beta2", o->adam_beta2);
+	cJSON_AddNumberToObject(a, "adam_eps", o->adam_eps);
+	cJSON_AddNumberToObject(a, "max_grad_norm", o->max_grad_norm);
+	cJSON_AddNumberToObject(a, "embd_pdrop", r->m.embd_pdrop);
+	cJSON_AddNumberToObject(a, "attn_pdrop", r->m.attn_pdrop);
+	cJSON_AddNumberToObject(a, "resid_pdrop", r->m.resid_pdrop);
+	return a;
+}
+
+static int
+save_ft_state(const run *r, const char *path)
+{
+	cJSON *root = cJSON_CreateObject();
+	char num[32], *text;
+	ft_atomic a;
+	int rc = -1;
+
+	cJSON_AddStringToObject(root, "format", FT_STATE_FORMAT);
+	cJSON_AddNumberToObject(root, "version", FT_STATE_VERSION);
+	cJSON_AddNumberToObject(root, "global_step", (double)r->step);
+	snprintf(num, sizeof num, "%" PRIu64, r->m.dropout_seed);
+	cJSON_AddStringToObject(root, "dropout_seed", num);
+	snprintf(num, sizeof num, "%" PRIu64, r->m.dropout_counter);
+	cJSON_AddStringToObject(root, "dropout_counter", num);
+	cJSON_AddNumberToObject(root, "log_loss_sum", r->log_loss_sum);
+	cJSON_AddNumberToObject(root, "log_steps", (double)r->log_steps);
+	cJSON_AddNumberToObject(root, "total_loss_sum", r->total_loss_sum);
+	cJSON_AddNumberToObject(root, "total_flos", r->flos);
+	cJSON_AddNumberToObject(root, "train_runtime",
+	    r->runtime_before + (now() - r->t_start));
+	cJSON_AddItemToObject(root, "args", args_json(r));
+	text = cJSON_Print(root);
+	cJSON_Delete(root);
+	if (ft_atomic_open(&a, path) != 0)
+		goto out;
+	if (fputs(text, a.fp) == EOF || fputc('\n', a.fp) == EOF) {
+		ft_error("cannot write '%s':", path);
+		ft_atomic_abort(&a);
+		goto out;
+	}
+	rc = ft_atomic_commit(&a);
+out:
+	free(text);
+	return rc;
+}
+
+static int
+json_u64(const cJSON *o, const char *key, uint64_t *v, const char *name)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+	char *end;
+
+	if (!cJSON_IsString(it))
+		return ft_error("%s: missing string '%s'", name, key);
+	errno = 0;
+	*v = strtoull(it->valuestring, &end, 10);
+	if (*end != '\0' || errno != 0)
+		return ft_error("%s: bad value of '%s'", name, key);
+	return 0;
+}
+
+#define json_num ft_json_number
+
+/* Compare the data options of the checkpoint with this run's: they decide
+ * which documents each step sees, so they must agree. */
+static int
+check_args(const run *r, const cJSON *saved, const char *name)
+{
+	static const char *const must[] = {
+		"seed", "batch_size", "grad_accum", "max_length", "shuffle",
+		"pack", "mask_eos", "train_samples", "train_sha256",
+	};
+	static const char *const should[] = {
+		"max_steps", "lr", "warmup_steps", "schedule", "weight_decay",
+		"adam_beta1", "adam_beta2", "adam_eps", "max_grad_norm",
+		"embd_pdrop", "attn_pdrop", "resid_pdrop",
+	};
+	cJSON *now_args = args_json(r);
+	int rc = 0;
+
+	for (size_t i = 0; i < sizeof must / sizeof *must && rc == 0; i++) {
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(saved, must[i]);
+		const cJSON *b = cJSON_GetObjectItemCaseSensitive(now_args,
+		    must[i]);
+
+		if (a == NULL || !cJSON_Compare(a, b, 1))
+			rc = ft_error("%s: the checkpoint was made with another "
+			    "%s; resume with the options of the first run",
+			    name, must[i]);
+	}
+	for (size_t i = 0; i < sizeof should / sizeof *should && rc == 0; i++) {
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(saved,
+		    should[i]);
+		const cJSON *b = cJSON_GetObjectItemCaseSensitive(now_args,
+		    should[i]);
+
+		if (a == NULL || !cJSON_Compare(a, b, 1))
+			ft_warn("%s: %s differs from the checkpoint's; the "
+			    "result will differ from an uninterrupted run",
+			    name, should[i]);
+	}
+	cJSON_Delete(now_args);
+	return rc;
+}
+
+static int
+load_ft_state(run *r, const char *path)
+{
+	char *buf = NULL;
+	size_t len;
+	cJSON *root = NULL;
+	const cJSON *it;
+	double gs = 0, ls = 0;
+	uint64_t seed, counter;
+	int rc = -1;
+
+	if (ft_read_file(path, &buf, &len) != 0)
+		return -1;
+	root = cJSON_ParseWithLength(buf, len);
+	if (root == NULL || !cJSON_IsObject(root)) {
+		ft_error("%s: invalid JSON", path);
+		goto out;
+	}
+	it = cJSON_GetObjectItemCaseSensitive(root, "format");
+	if (!cJSON_IsString(it) || strcmp(it->valuestring, FT_STATE_FORMAT)) {
+		ft_error("%s: not an ft-train state file", path);
+		goto out;
+	}
+	it = cJSON_GetObjectItemCaseSensitive(root, "version");
+	if (!cJSON_IsNumber(it) || it->valueint != FT_STATE_VERSION) {
+		ft_error("%s: unsupported version (this ft-train reads %d)",
+		    path, FT_STATE_VERSION);
+		goto out;
+	}
+	if (json_num(root, "global_step", &gs, path) ||
+	    json_u64(root, "dropout_seed", &seed, path) ||
+	    json_u64(root, "dropout_counter", &counter, path) ||
+	    json_num(root, "log_loss_sum", &r->log_loss_sum, path) ||
+	    json_num(root, "log_steps", &ls, path) ||
+	    json_num(root, "total_loss_sum", &r->total_loss_sum, path) ||
+	    json_num(root, "total_flos", &r->flos, path) ||
+	    json_num(root, "train_runtime", &r->runtime_before, path))
+		goto out;
+	it = cJSON_GetObjectItemCaseSensitive(root, "args");
+	if (!cJSON_IsObject(it)) {
+		ft_error("%s: missing object 'args'", path);
+		goto out;
+	}
+	if (check_args(r, it, path) != 0)
+		goto out;
+	r->step = (int64_t)gs;
+	r->log_steps = (int64_t)ls;
+	ft_gpt2_set_dropout_seed(&r->m, seed);
+	r->m.dropout_counter = counter;
+	rc = 0;
+out:
+	cJSON_Delete(root);
+	free(buf);
+	return rc;
+}
+
+/* ---- outputs ---- */
+
+static int
+write_generation_config(const run *r, const char *path)
+{
+	ft_atomic a;
+
+	if (r->gen_src != NULL)
+		return ft_copy_file(r->gen_src, path);
+	if (ft_atomic_open(&a, path) != 0)
+		return -1;
+	fprintf(a.fp, "{\n  \"_from_model_config\": true,\n"
+	    "  \"bos_token_id\": %d,\n  \"eos_token_id\": %d,\n"
+	    "  \"transformers_version\": \"4.46.0\"\n}\n",
+	    r->m.cfg.bos_token_id, r->m.cfg.eos_token_id);
+	if (ferror(a.fp)) {
+		ft_error("cannot write '%s':", path);
+		ft_atomic_abort(&a);
+		return -1;
+	}
+	return ft_atomic_commit(&a);
+}
+
+/* config.json, generation_config.json, model.safetensors and the
+ * tokenizer files into dir. */
+static int
+write_model_dir(const run *r, const char *dir)
+{
+	char *p;
+	int rc;
+
+	if (ft_gpt2_save_dir(&r->m, dir) != 0)
+		return -1;
+	p = ft_path_join(dir, "generation_config.json");
+	rc = write_generation_config(r, p);
+	free(p);
+	for (size_t i = 0; rc == 0 && r->tok_dir != NULL &&
+	    i < N_TOKENIZER_FILES; i++) {
+		char *src = ft_path_join(r->tok_dir, tokenizer_files[i]);
+
+		if (ft_exists(src)) {
+			p = ft_path_join(dir, tokenizer_files[i]);
+			rc = ft_copy_file(src, p);
+			free(p);
+		}
+		free(src);
+	}
+	return rc;
+}
+
+static void
+fill_state_header(run *r)
+{
+	const ft_train_opts *o = r->o;
+
+	r->st.global_step = r->step;
+	r->st.max_steps = r->plan.max_steps;
+	r->st.num_train_epochs = r->plan.num_epochs;
+	r->st.logging_steps = o->logging_steps;
+	r->st.eval_steps = o->eval_steps;
+	r->st.save_steps = o->save_steps;
+	r->st.train_batch_size = o->batch_size;
+	r->st.total_flos = r->flos;
+	if (r->step > 0) {
+		int64_t e, b0, b1;
+
+		ft_plan_locate(&r->plan, r->step, &e, &b0, &b1);
+		r->st.epoch = ft_plan_epoch(&r->plan, e, b1);
+	}
+}
+
+static int
+write_plot(const run *r)
+{
+	double *tx = ft_calloc(r->st.n_log + 1, sizeof *tx);
+	double *ty = ft_calloc(r->st.n_log + 1, sizeof *ty);
+	double *ex = ft_calloc(r->st.n_log + 1, sizeof *ex);
+	double *ey = ft_calloc(r->st.n_log + 1, sizeof *ey);
+	size_t nt = 0, ne = 0;
+	ft_plot_series s[2];
+	char *path = ft_path_join(r->o->run_dir, "loss.svg");
+	int rc;
+
+	for (size_t i = 0; i < r->st.n_log; i++) {
+		const ft_log_entry *e = &r->st.log[i];
+
+		if (e->kind == FT_LOG_TRAIN) {
+			tx[nt] = (double)e->step;
+			ty[nt++] = e->loss;
+		} else if (e->kind == FT_LOG_EVAL) {
+			ex[ne] = (double)e->step;
+			ey[ne++] = e->eval_loss;
+		}
+	}
+	s[0] = (ft_plot_series){ "train loss", "#1f77b4", tx, ty, nt, 0 };
+	s[1] = (ft_plot_series){ "eval loss", "#ff7f0e", ex, ey, ne, 1 };
+	rc = ft_plot_svg(path, "ft-train loss", "step", "loss", s,
+	    r->val.ids != NULL ? 2 : 1);
+	free(path);
+	free(tx);
+	free(ty);
+	free(ex);
+	free(ey);
+	return rc;
+}
+
+static int
+save_checkpoint(run *r)
+{
+	char *tmp, *p;
+	int rc = -1;
+
+	tmp = ft_ckpt_begin(r->o->run_dir, r->step);
+	if (tmp == NULL)
+		return -1;
+	fill_state_header(r);
+	if (write_model_dir(r, tmp) != 0)
+		goto fail;
+	p = ft_path_join(tmp, "optimizer.safetensors");
+	rc = ft_adamw_save(&r->opt, p, r->m.tensors, r->m.n_tensors);
+	free(p);
+	if (rc != 0)
+		goto fail;
+	p = ft_path_join(tmp, "trainer_state.json");
+	rc = ft_trainer_state_save(&r->st, p);
+	free(p);
+	if (rc != 0)
+		goto fail;
+	p = ft_path_join(tmp, "ft_state.json");
+	rc = save_ft_state(r, p);
+	free(p);
+	if (rc != 0)
+		goto fail;
+	if (ft_ckpt_commit(r->o->run_dir, tmp, r->step) != 0)
+		return -1;
+	r->last_saved = r->step;
+	if (ft_ckpt_rotate(r->o->run_dir, r->o->save_total_limit) != 0)
+		return -1;
+	return write_plot(r);
+fail:
+	ft_ckpt_abort(tmp);
+	return -1;
+}
+
+static int
+metrics_append(run *r, const ft_log_entry *e)
+{
+	ft_log_entry_write(r->metrics, e, -1);
+	fputc('\n', r->metrics);
+	if (fflush(r->metrics) != 0 || ferror(r->metrics))
+		return ft_error("cannot write '%s':", r->metrics_path);
+	return 0;
+}
+
+/* metrics.jsonl from the log history (fresh, or up to the resumed step),
+ * then kept open for appending. */
+static int
+metrics_open(run *r)
+{
+	ft_atomic a;
+
+	r->metrics_path = ft_path_join(r->o->run_dir, "metrics.jsonl");
+	if (ft_atomic_open(&a, r->metrics_path) != 0)
+		return -1;
+	for (size_t i = 0; i < r->st.n_log; i++) {
+		ft_log_entry_write(a.fp, &r->st.log[i], -1);
+		fputc('\n', a.fp);
+	}
+	if (ferror(a.fp)) {
+		ft_atomic_abort(&a);
+		return ft_error("cannot write '%s':", r->metrics_path);
+	}
+	if (ft_atomic_commit(&a) != 0)
+		return -1;
+	r->metrics = fopen(r->metrics_path, "a");
+	if (r->metrics == NULL)
+		return ft_error("cannot open '%s':", r->metrics_path);
+	return 0;
+}
+
+/* ---- training and evaluation ---- */
+
+static void
+progress(run *r, int64_t epoch, double loss, double lr)
+{
+	double el = now() - r->t_start;
+	char buf[400];
+
+	snprintf(buf, sizeof buf, "ep %" PRId64 " loss %.4f lr %.2e %.0f tok/s",
+	    epoch + 1, loss, lr, el > 0 ? (double)r->tokens / el : 0);
+	snprintf(r->bar.label, sizeof r->bar.label, "%.*s",
+	    (int)sizeof r->bar.label - 1, buf);
+	ft_progress_update(&r->bar, (uint64_t)r->step);
+}
+
+/* Take the bar off the line (for messages) and draw it again at the next
+ * step. */
+static void
+bar_pause(run *r)
+{
+	int enabled = r->bar.enabled;
+
+	ft_progress_clear(&r->bar);
+	r->bar.enabled = enabled;
+}
+
+static int
+evaluate(run *r, ft_log_entry *e)
+{
+	const ft_samples *s = &r->sval;
+	int bs = r->o->eval_batch_size;
+	ft_batch b = { 0 };
+	size_t *idx = ft_malloc((size_t)bs * sizeof *idx);
+	double sum = 0, t0 = now(), rt;
+	int64_t nb = 0, steps = 0;
+
+	r->m.training = 0;
+	for (size_t i = 0; i < s->n; i += (size_t)bs) {
+		int B = (int)(s->n - i < (size_t)bs ? s->n - i : (size_t)bs);
+		float loss;
+
+		for (int k = 0; k < B; k++)
+			idx[k] = i + (size_t)k;
+		ft_batch_make(&b, s, idx, B, r->pad_id, r->mask_id);
+		loss = ft_gpt2_forward(&r->m, b.ids, b.mask, b.targets, b.B,
+		    b.T);
+		steps++;
+		if (b.n_targets == 0)
+			continue;
+		sum += loss;
+		nb++;
+	}
+	r->m.training = 1;
+	ft_batch_free(&b);
+	free(idx);
+	rt = now() - t0;
+	e->kind = FT_LOG_EVAL;
+	e->eval_loss = nb > 0 ? (double)(float)(sum / (double)nb) : NAN;
+	e->eval_runtime = ft_pyround(rt, 4);
+	e->eval_samples_per_second = ft_pyround(rt > 0 ? (double)s->n / rt : 0,
+	    3);
+	e->eval_steps_per_second = ft_pyround(rt > 0 ? (double)steps / rt : 0,
+	    3);
+	if (!isfinite(e->eval_loss) && nb > 0)
+		return ft_error("evaluation loss is %s at step %" PRId64,
+		    isnan(e->eval_loss) ? "nan" : "inf", r->step);
+	return 0;
+}
+
+/* One optimizer step; returns 0 or -1 (non-finite loss: message). */
+static int
+train_step(run *r, const size_t *order, int64_t epoch, int64_t b0,
+    int64_t b1, ft_batch *mb, double *loss_out, double *norm_out)
+{
+	const ft_train_opts *o = r->o;
+	const ft_plan *p = &r->plan;
+	int64_t total = 0, nmb = b1 - b0 + 1;
+	double loss_sum = 0, norm, lr, loss;
+
+	for (int64_t j = 0; j < nmb; j++) {
+		size_t first = (size_t)(b0 + j) * (size_t)o->batch_size;
+		int B = (int)(p->n_samples - first < (size_t)o->batch_size ?
+		    p->n_samples - first : (size_t)o->batch_size);
+
+		ft_batch_make(&mb[j], &r->strain, order + first, B, r->pad_id,
+		    r->mask_id);
+		total += mb[j].n_targets;
+	}
+	ft_gpt2_zero_grad(&r->m);
+	for (int64_t j = 0; j < nmb; j++) {
+		ft_gpt2_forward(&r->m, mb[j].ids, mb[j].mask, mb[j].targets,
+		    mb[j].B, mb[j].T);
+		loss_sum += r->m.loss_sum;
+		if (total > 0)
+			ft_gpt2_backward(&r->m, 1.0 / (double)total);
+		r->tokens += (uint64_t)mb[j].n_real;
+		r->flos += 6.0 * (double)mb[j].B * (double)mb[j].T *
+		    r->nonembed_params;
+	}
+	loss = total > 0 ? (double)(float)(loss_sum / (double)total) : 0;
+	if (!isfinite(loss))
+		ft_progress_clear(&r->bar);
+	if (!isfinite(loss))
+		return ft_error("loss is %s at step %" PRId64 " (epoch %" PRId64
+		    "); stopping", isnan(loss) ? "nan" : "inf", r->step + 1,
+		    epoch + 1);
+	norm = ft_clip_grad_norm(r->m.grads, r->m.n_params, o->max_grad_norm,
+	    r->m.threads);
+	if (!isfinite(norm))
+		ft_progress_clear(&r->bar);
+	if (!isfinite(norm))
+		return ft_error("gradient norm is %s at step %" PRId64
+		    "; stopping", isnan(norm) ? "nan" : "inf", r->step + 1);
+	lr = o->lr * ft_lr_lambda((enum ft_lr_kind)o->schedule, r->step,
+	    o->warmup_steps, p->max_steps);
+	ft_adamw_step(&r->opt, r->m.params, r->m.grads, lr, r->m.tensors,
+	    r->m.n_tensors);
+	r->step++;
+	*loss_out = loss;
+	*norm_out = norm;
+	return 0;
+}
+
+static int
+train_loop(run *r)
+{
+	const ft_train_opts *o = r->o;
+	const ft_plan *p = &r->plan;
+	size_t *order = ft_malloc(p->n_samples * sizeof *order);
+	ft_batch *mb = ft_calloc((size_t)o->grad_accum, sizeof *mb);
+	int64_t cur_epoch = -1;
+	int rc = 0;
+
+	r->m.training = 1;
+	while (r->step < p->max_steps) {
+		int64_t epoch, b0, b1;
+		double loss = 0, norm = 0, lr;
+		ft_log_entry e;
+
+		if (stop_signal) {
+			ft_progress_clear(&r->bar);
+			ft_error("interrupted by signal %d at step %" PRId64,
+			    (int)stop_signal, r->step);
+			rc = -2;
+			break;
+		}
+		ft_plan_locate(p, r->step + 1, &epoch, &b0, &b1);
+		if (epoch != cur_epoch) {
+			ft_epoch_order(o->seed, epoch, p->n_samples, o->shuffle,
+			    order);
+			cur_epoch = epoch;
+		}
+		lr = o->lr * ft_lr_lambda((enum ft_lr_kind)o->schedule, r->step,
+		    o->warmup_steps, p->max_steps);
+		if (train_step(r, order, epoch, b0, b1, mb, &loss, &norm)) {
+			rc = -1;
+			break;
+		}
+		r->log_loss_sum += loss;
+		r->log_steps++;
+		r->total_loss_sum += loss;
+		progress(r, epoch, loss, lr);
+		memset(&e, 0, sizeof e);
+		e.step = r->step;
+		e.epoch = ft_plan_epoch(p, epoch, b1);
+		if (o->logging_steps > 0 && r->step % o->logging_steps == 0) {
+			e.kind = FT_LOG_TRAIN;
+			e.loss = ft_pyround(r->log_loss_sum /
+			    (double)r->log_steps, 4);
+			e.grad_norm = (double)(float)norm;
+			e.learning_rate = lr;
+			ft_trainer_state_push(&r->st, &e);
+			r->log_loss_sum = 0;
+			r->log_steps = 0;
+			if (metrics_append(r, &e) != 0) {
+				rc = -1;
+				break;
+			}
+		}
+		if (r->sval.n > 0 && o->eval_steps > 0 &&
+		    r->step % o->eval_steps == 0) {
+			bar_pause(r);
+			if (evaluate(r, &e) != 0 ||
+			    (ft_trainer_state_push(&r->st, &e),
+			    metrics_append(r, &e) != 0)) {
+				rc = -1;
+				break;
+			}
+		}
+		if ((o->save_steps > 0 && r->step % o->save_steps == 0) ||
+		    r->step == p->max_steps) {
+			bar_pause(r);
+			if (save_checkpoint(r) != 0) {
+				rc = -1;
+				break;
+			}
+		}
+	}
+	if (rc == 0)
+		ft_progress_finish(&r->bar);
+	else
+		ft_progress_clear(&r->bar);
+	if (rc == -2 && r->last_saved != r->step && r->step > 0) {
+		/* SIGINT/SIGTERM: leave a resumable checkpoint */
+		if (save_checkpoint(r) == 0)
+			ft_note("checkpoint-%" PRId64 " written; continue with "
+			    "--resume", r->step);
+	}
+	for (int j = 0; j < o->grad_accum; j++)
+		ft_batch_free(&mb[j]);
+	free(mb);
+	free(order);
+	return rc == 0 ? 0 : -1;
+}
+
+/* ---- setup ---- */
+
+static char *
+find_resume_checkpoint(const ft_train_opts *o)
+{
+	int64_t *steps;
+	size_t n;
+	char *p;
+
+	if (o->resume_from != NULL) {
+		char *st = ft_path_join(o->resume_from, "ft_state.json");
+		int ok = ft_exists(st);
+
+		free(st);
+		if (!ok) {
+			ft_error("'%s' is not an ft-train checkpoint (no "
+			    "ft_state.json)", o->resume_from);
+			return NULL;
+		}
+		return ft_strdup(o->resume_from);
+	}
+	if (ft_ckpt_list(o->run_dir, &steps, &n) != 0)
+		return NULL;
+	if (n == 0) {
+		free(steps);
+		ft_error("no checkpoint to resume from in '%s'", o->run_dir);
+		return NULL;
+	}
+	p = ft_ckpt_path(o->run_dir, steps[n - 1]);
+	free(steps);
+	return p;
+}
+
+static int
+load_tokens(run *r, const char *path, ft_tok_data *d,
+    const ft_tok_data *ref)
+{
+	char *what;
+	int rc;
+
+	if (ft_tok_load(path, d) != 0)
+		return -1;
+	what = ft_asprintf("'%s'", r->o->train_path);
+	rc = check_tokens(d, path, &r->m, ref ? &ref->info : NULL, what);
+	free(what);
+	return rc;
+}
+
+static int
+setup_model(run *r, const char *ckpt)
+{
+	const ft_train_opts *o = r->o;
+
+	if (ckpt != NULL)
+		return ft_gpt2_load(&r->m, ckpt);
+	if (o->init != NULL) {
+		ft_gpt2_config c;
+
+		if (ft_train_preset(o->init, &c) != 0 &&
+		    ft_gpt2_config_load(&c, o->init) != 0)
+			return -1;
+		if (c.vocab_size <= 0)
+			c.vocab_size = (int)r->train.info.vocab_size;
+		if (r->train.info.eos_id >= 0) {
+			c.eos_token_id = r->train.info.eos_id;
+			c.bos_token_id = r->train.info.eos_id;
+		}
+		if (ft_gpt2_new(&r->m, &c, 0) != 0)
+			return -1;
+		ft_gpt2_init_random(&r->m, o->seed);
+		return 0;
+	}
+	return ft_gpt2_load(&r->m, o->model_dir);
+}
+
+static void
+run_release(run *r)
+{
+	if (r->metrics != NULL)
+		fclose(r->metrics);
+	free(r->metrics_path);
+	ft_gpt2_release(&r->m);
+	ft_adamw_release(&r->opt);
+	ft_samples_free(&r->strain);
+	ft_samples_free(&r->sval);
+	if (r->train.ids != NULL)
+		ft_tok_data_free(&r->train);
+	if (r->val.ids != NULL)
+		ft_tok_data_free(&r->val);
+	ft_trainer_state_release(&r->st);
+}
+
+static int
+finish(run *r)
+{
+	ft_log_entry e;
+	double rt = r->runtime_before + (now() - r->t_start);
+	double samples;
+	char *p;
+	int rc;
+
+	memset(&e, 0, sizeof e);
+	e.kind = FT_LOG_END;
+	e.step = r->step;
+	fill_state_header(r);
+	e.epoch = r->st.epoch;
+	samples = r->o->max_steps > 0 ? (double)r->plan.max_steps *
+	    r->o->batch_size * r->o->grad_accum : (double)r->strain.n *
+	    (double)r->plan.num_epochs;
+	e.train_runtime = ft_pyround(rt, 4);
+	e.train_samples_per_second = ft_pyround(rt > 0 ? samples / rt : 0, 3);
+	e.train_steps_per_second = ft_pyround(rt > 0 ?
+	    (double)r->plan.max_steps / rt : 0, 3);
+	e.total_flos = r->flos;
+	e.train_loss = r->step > 0 ? r->total_loss_sum / (double)r->step : 0;
+	ft_trainer_state_push(&r->st, &e);
+	if (metrics_append(r, &e) != 0 || write_model_dir(r, r->o->run_dir))
+		return -1;
+	p = ft_path_join(r->o->run_dir, "trainer_state.json");
+	rc = ft_trainer_state_save(&r->st, p);
+	free(p);
+	if (rc != 0 || write_plot(r) != 0)
+		return -1;
+	if (!r->o->quiet)
+		ft_note("%" PRId64 " steps, train_loss %.4f%s; model in '%s'",
+		    r->step, e.train_loss, "", r->o->run_dir);
+	return 0;
+}
+
+int
+ft_train_run(const ft_train_opts *o)
+{
+	run r;
+	char *ckpt = NULL;
+	int rc = 1;
+
+	memset(&r, 0, sizeof r);
+	r.o = o;
+	r.mask_id = -1;
+	r.tok_dir = o->tokenizer_dir != NULL ? o->tokenizer_dir : o->model_dir;
+	if (o->model_dir != NULL && o->init == NULL) {
+		char *g = ft_path_join(o->model_dir, "generation_config.json");
+
+		if (ft_exists(g))
+			r.gen_src = g; /* leaked into r until the end */
+		else
+			free(g);
+	}
+
+	/* the run directory */
+	if (o->resume) {
+		ckpt = find_resume_checkpoint(o);
+		if (ckpt == NULL)
+			goto out;
+	} else if (ft_exists(o->run_dir) && !dir_is_empty(o->run_dir)) {
+		if (!o->overwrite) {
+			ft_error("'%s' holds another run; use "
+			    "--overwrite-output-dir to replace it or --resume "
+			    "to continue it", o->run_dir);
+			goto out;
+		}
+		if (clear_run_dir(o->run_dir) != 0)
+			goto out;
+	}
+	if (ft_mkdir_p(o->run_dir, 0777) != 0)
+		goto out;
+	ft_ckpt_clean_tmp(o->run_dir);
+
+	/* data first (an --init model takes its vocabulary from it) */
+	if (ft_tok_load(o->train_path, &r.train) != 0)
+		goto out;
+	if (setup_model(&r, ckpt) != 0)
+		goto out;
+	{
+		ft_tok_info ti;
+		char *what;
+		int have = model_tokenizer(r.tok_dir, &ti);
+
+		if (have < 0)
+			goto out;
+		what = ft_asprintf("the model's ('%s')",
+		    have ? r.tok_dir : "");
+		have = check_tokens(&r.train, o->train_path, &r.m,
+		    have ? &ti : NULL, what);
+		free(what);
+		if (have != 0)
+			goto out;
+	}
+	if (o->val_path != NULL && load_tokens(&r, o->val_path, &r.val,
+	    &r.train) != 0)
+		goto out;
+	r.max_length = o->max_length;
+	if (r.max_length <= 0)
+		r.max_length = r.m.cfg.n_positions < 256 ? r.m.cfg.n_positions :
+		    256;
+	if (o->max_length > r.m.cfg.n_positions) {
+		ft_error("--max-length %ld is above the model's n_positions %d",
+		    o->max_length, r.m.cfg.n_positions);
+		goto out;
+	}
+	r.pad_id = r.train.info.eos_id >= 0 ? r.train.info.eos_id : 0;
+	if (o->mask_eos) {
+		if (r.train.info.eos_id < 0) {
+			ft_error("--mask-eos: '%s' has no end-of-text id",
+			    o->train_path);
+			goto out;
+		}
+		r.mask_id = r.train.info.eos_id;
+	}
+	if (ft_samples_build(&r.strain, &r.train, (size_t)r.max_length,
+	    o->pack) != 0)
+		goto out;
+	if (r.val.ids != NULL && ft_samples_build(&r.sval, &r.val,
+	    (size_t)r.max_length, o->pack) != 0)
+		goto out;
+	if (r.strain.n_empty > 0 && !o->quiet)
+		ft_warn("'%s': %zu empty documents skipped", o->train_path,
+		    r.strain.n_empty);
+	{
+		ft_sha256 h;
+		uint8_t d[32];
+
+		ft_sha256_init(&h);
+		ft_sha256_update(&h, r.train.ids, r.train.n_ids * sizeof
+		    *r.train.ids);
+		ft_sha256_update(&h, r.train.doc_start, (r.train.n_docs + 1) *
+		    sizeof *r.train.doc_start);
+		ft_sha256_final(&h, d);
+		ft_sha256_hex(d, r.train_hash);
+	}
+	if (ft_plan_init(&r.plan, r.strain.n, o->batch_size, o->grad_accum,
+	    o->epochs, o->max_steps) != 0)
+		goto out;
+
+	/* model and optimizer settings */
+	ft_gpt2_set_threads(&r.m, o->threads);
+	if (o->dropout >= 0)
+		r.m.embd_pdrop = r.m.attn_pdrop = r.m.resid_pdrop = o->dropout;
+	ft_gpt2_set_dropout_seed(&r.m, o->seed);
+	ft_adamw_init(&r.opt, r.m.n_params);
+	r.opt.beta1 = o->adam_beta1;
+	r.opt.beta2 = o->adam_beta2;
+	r.opt.eps = o->adam_eps;
+	r.opt.weight_decay = o->weight_decay;
+	r.opt.threads = o->threads;
+	r.nonembed_params = (double)r.m.n_params -
+	    (double)r.m.cfg.vocab_size * r.m.cfg.n_embd -
+	    (double)r.m.cfg.n_positions * r.m.cfg.n_embd;
+
+	if (ckpt != NULL) {
+		char *p = ft_path_join(ckpt, "optimizer.safetensors");
+		int e = ft_adamw_load(&r.opt, p, r.m.tensors, r.m.n_tensors);
+
+		free(p);
+		if (e != 0)
+			goto out;
+		p = ft_path_join(ckpt, "ft_state.json");
+		e = load_ft_state(&r, p);
+		free(p);
+		if (e != 0)
+			goto out;
+		p = ft_path_join(ckpt, "trainer_state.json");
+		e = ft_trainer_state_load(&r.st, p);
+		free(p);
+		if (e != 0)
+			goto out;
+		ft_trainer_state_truncate(&r.st, r.step);
+		r.last_saved = r.step;
+		/* checkpoints past this one belong to the abandoned future */
+		{
+			int64_t *steps;
+			size_t n;
+
+			if (ft_ckpt_list(o->run_dir, &steps, &n) == 0) {
+				for (size_t i = 0; i < n; i++)
+					if (steps[i] > r.step)
+						ft_ckpt_remove(o->run_dir,
+						    steps[i]);
+				free(steps);
+			}
+		}
+	}
+	if (metrics_open(&r) != 0)
+		goto out;
+
+	install_stop_handlers();
+	r.step0 = r.step;
+	r.t_start = now();
+	ft_progress_init(&r.bar, "training", (uint64_t)r.plan.max_steps, 0,
+	    !o->quiet);
+	ft_progress_update(&r.bar, (uint64_t)r.step);
+	if (train_loop(&r) != 0)
+		goto out;
+	if (finish(&r) != 0)
+		goto out;
+	rc = 0;
+out:
+	free((char *)r.gen_src);
+	free(ckpt);
+	run_release(&r);
+	return rc;
+}

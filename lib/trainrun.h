@@ -1,0 +1,73 @@
+/* trainrun — ft-train's training loop: transformers' Trainer over the
+ * GPT-2 engine (hf-reference §11-§13), with a run directory, checkpoints
+ * and bit-identical resume.
+ *
+ * Run directory RUN_DIR:
+ *   checkpoint-STEP/   config.json, generation_config.json,
+ *                      model.safetensors, optimizer.safetensors (AdamW
+ *                      moments and step), trainer_state.json (the log
+ *                      history), ft_state.json (the rest of the state:
+ *                      dropout RNG counter, loss accumulators, options),
+ *                      tokenizer files; rotated to save_total_limit
+ *   metrics.jsonl      one JSON object per log, evaluation, and the end
+ *   loss.svg           train and eval loss against the step
+ *   trainer_state.json the final state (log history)
+ *   config.json, generation_config.json, model.safetensors, tokenizer
+ *                      files: the trained model, written at the end */
+#ifndef FT_TRAINRUN_H
+#define FT_TRAINRUN_H
+
+#include <stdint.h>
+
+typedef struct ft_train_opts {
+	const char *model_dir;     /* weights to finetune (NULL with init) */
+	const char *init;          /* config.json path or preset, or NULL */
+	const char *tokenizer_dir; /* tokenizer files to copy (default:
+	                            * model_dir) */
+	const char *train_path, *val_path; /* token files (val may be NULL) */
+	const char *run_dir;
+
+	double epochs;             /* 5 */
+	int64_t max_steps;         /* -1: from epochs */
+	int batch_size;            /* 4 */
+	int eval_batch_size;       /* 4 */
+	int grad_accum;            /* 1 */
+	double lr;                 /* 5e-5 */
+	int64_t warmup_steps;      /* 100 */
+	int schedule;              /* enum ft_lr_kind, linear */
+	double weight_decay;       /* 0.01 (the notebook's) */
+	double adam_beta1, adam_beta2, adam_eps; /* 0.9, 0.999, 1e-8 */
+	double max_grad_norm;      /* 1.0; 0 = no clipping */
+	double dropout;            /* < 0: from config.json */
+	long max_length;           /* 0: 256, or n_positions if less */
+	int64_t eval_steps;        /* 100; 0 = never */
+	int64_t save_steps;        /* 100; 0 = only at the end */
+	long save_total_limit;     /* 2; 0 = keep all */
+	int64_t logging_steps;     /* 10 */
+	uint64_t seed;             /* 42 */
+	int threads;               /* >= 1 */
+	int shuffle;               /* 1 */
+	int pack;                  /* 0 */
+	int mask_eos;              /* 0 */
+	int quiet;
+	int overwrite;             /* --overwrite-output-dir */
+	int resume;                /* --resume */
+	const char *resume_from;   /* a checkpoint folder, or NULL: latest */
+} ft_train_opts;
+
+/* The notebook's settings (hf-reference §0, §12); threads = 1. */
+void ft_train_opts_default(ft_train_opts *o);
+
+/* Presets for --init NAME: 0 and the config (vocab_size 0 = take it from
+ * the tokenizer), or -1 if name is not a preset. */
+struct ft_gpt2_config;
+int ft_train_preset(const char *name, struct ft_gpt2_config *c);
+/* Names of the presets, comma-separated (for --help). */
+const char *ft_train_preset_names(void);
+
+/* Run training.  Returns the exit status: 0 done, 1 error (message
+ * printed), including an interruption by SIGINT/SIGTERM, after which a
+ * resumable checkpoint has been written. */
+int ft_train_run(const ft_train_opts *o);
+
+#endif
