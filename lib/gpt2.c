@@ -928,6 +928,8 @@ struct ft_gpt2_kv {
 	size_t cap;             /* items the scratch holds */
 	float *x, *a, *qkv, *y, *tmp, *f, *g;
 	float *mean, *rstd;
+	float *logits;          /* [cap_logits, V] */
+	size_t cap_logits;
 };
 
 ft_gpt2_kv *
@@ -969,6 +971,7 @@ ft_gpt2_kv_free(ft_gpt2_kv *kv)
 	free(kv->k);
 	free(kv->v);
 	free(kv->len);
+	free(kv->logits);
 	kv_scratch_free(kv);
 	free(kv);
 }
@@ -1108,12 +1111,34 @@ kv_run(ft_gpt2 *m, ft_gpt2_kv *kv, const int *row, const int *pos,
 	}
 	ft_layernorm_forward(kv->a, kv->mean, kv->rstd, kv->x, m->p.ln_f_w,
 	    m->p.ln_f_b, n, C, eps, th);
-	for (int i = 0; i < n; i++)
-		if (out[i] != NULL)
-			/* logits[V] = head[V,C] · a[i] */
-			cblas_sgemv(CblasRowMajor, CblasNoTrans, cf->vocab_size, C,
-			    1.0f, head_w(m), C, kv->a + (size_t)i * C, 1, 0.0f, out[i],
-			    1);
+	{
+		/* one sgemm for every row that wants logits: the head matrix is
+		 * streamed once, not once per row */
+		int k = 0;
+		size_t V = (size_t)cf->vocab_size;
+		for (int i = 0; i < n; i++)
+			if (out[i] != NULL) {
+				if (k != i)
+					memcpy(kv->a + (size_t)k * C, kv->a + (size_t)i * C,
+					    (size_t)C * sizeof(float));
+				k++;
+			}
+		if (k == 0)
+			return;
+		if ((size_t)k > kv->cap_logits) {
+			free(kv->logits);
+			kv->logits = alloc_floats((size_t)k * V);
+			kv->cap_logits = (size_t)k;
+		}
+		/* logits[k,V] = a[k,C] · headᵀ */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k, (int)V, C,
+		    1.0f, kv->a, C, head_w(m), C, 0.0f, kv->logits, (int)V);
+		k = 0;
+		for (int i = 0; i < n; i++)
+			if (out[i] != NULL)
+				memcpy(out[i], kv->logits + (size_t)k++ * V,
+				    V * sizeof(float));
+	}
 }
 
 int
