@@ -1041,11 +1041,7 @@ kv_att_task(void *vc, int tid, int nt)
 		float inv;
 
 		for (int t = 0; t < P; t++) {
-			const float *k = kv->k + base + (size_t)t * C;
-			float d = 0;
-			for (int j = 0; j < hs; j++)
-				d += q[j] * k[j];
-			s[t] = d / div;
+			s[t] = ft_dot(q, kv->k + base + (size_t)t * C, hs) / div;
 			mx = s[t] > mx ? s[t] : mx;
 		}
 		for (int t = 0; t < P; t++) {
@@ -1054,12 +1050,8 @@ kv_att_task(void *vc, int tid, int nt)
 		}
 		inv = (float)(1.0 / sum);
 		memset(y, 0, (size_t)hs * sizeof(float));
-		for (int t = 0; t < P; t++) {
-			const float *v = kv->v + base + (size_t)t * C;
-			float p = s[t] * inv;
-			for (int j = 0; j < hs; j++)
-				y[j] += p * v[j];
-		}
+		for (int t = 0; t < P; t++)
+			ft_axpy(y, s[t] * inv, kv->v + base + (size_t)t * C, hs);
 	}
 	free(s);
 }

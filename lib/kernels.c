@@ -502,6 +502,69 @@ drop_mul(float *dst, const float *src, size_t n, uint64_t key, uint32_t base,
 		    src[i] * scale : 0.0f;
 }
 
+
+#ifdef FT_X86
+AVX2 static float
+dot_avx2(const float *a, const float *b, int n)
+{
+	__m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+	float t[8], r = 0;
+	int i = 0;
+
+	for (; i + 16 <= n; i += 16) {
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8),
+		    _mm256_loadu_ps(b + i + 8), s1);
+	}
+	for (; i + 8 <= n; i += 8)
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+	_mm256_storeu_ps(t, _mm256_add_ps(s0, s1));
+	for (; i < n; i++)
+		r += a[i] * b[i];
+	return ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7])) + r;
+}
+
+AVX2 static void
+axpy_avx2(float *y, float a, const float *x, int n)
+{
+	__m256 va = _mm256_set1_ps(a);
+	int i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i),
+		    _mm256_loadu_ps(y + i)));
+	for (; i < n; i++)
+		y[i] += a * x[i];
+}
+#endif
+
+float
+ft_dot(const float *a, const float *b, int n)
+{
+	float r = 0;
+
+#ifdef FT_X86
+	if (have_avx2())
+		return dot_avx2(a, b, n);
+#endif
+	for (int i = 0; i < n; i++)
+		r += a[i] * b[i];
+	return r;
+}
+
+void
+ft_axpy(float *y, float a, const float *x, int n)
+{
+#ifdef FT_X86
+	if (have_avx2()) {
+		axpy_avx2(y, a, x, n);
+		return;
+	}
+#endif
+	for (int i = 0; i < n; i++)
+		y[i] += a * x[i];
+}
+
 static float
 vmax(const float *x, int n)
 {

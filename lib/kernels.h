@@ -96,5 +96,7 @@ float ft_ref_gelu(float x);
 
 /* Vectorised helpers shared with other modules. */
 float ft_expf_fast(float x); /* same results as the kernels' vector exp */
+float ft_dot(const float *a, const float *b, int n);   /* Σ a[i] b[i] */
+void ft_axpy(float *y, float a, const float *x, int n); /* y += a x */
 
 #endif

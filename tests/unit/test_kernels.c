@@ -286,9 +286,27 @@ test_exp_and_dropout(void)
 	free(y);
 }
 
+static void
+test_dot_axpy(void)
+{
+	for (int n = 0; n < 40; n += 3) {
+		float *a = rnd((size_t)n + 1, 1), *b = rnd((size_t)n + 1, 1);
+		float *y = rnd((size_t)n + 1, 1), *y0 = malloc(((size_t)n + 1) * 4);
+		double ref = dot(a, b, (size_t)n);
+		memcpy(y0, y, ((size_t)n + 1) * 4);
+		CHECK(fabs(ft_dot(a, b, n) - ref) < 1e-5);
+		ft_axpy(y, 0.5f, a, n);
+		for (int i = 0; i < n; i++)
+			CHECK(fabs(y[i] - (y0[i] + 0.5 * a[i])) < 1e-6);
+		CHECK(y[n] == y0[n]);
+		free(a); free(b); free(y); free(y0);
+	}
+}
+
 int
 main(void)
 {
+	test_dot_axpy();
 	test_layernorm();
 	test_gelu();
 	test_matmul();
