@@ -19,7 +19,13 @@
  *	ft_adamw_step(&opt, m.params, m.grads, lr, tensors, ntensors);
  *
  * Errors: functions returning int give 0 or -1 after one message naming
- * the file or tensor (ft_error).  Allocation failures die (ft_malloc). */
+ * the file or tensor (ft_error).  Allocation failures die (ft_malloc).
+ *
+ * Threads: m->threads workers (ft_gpt2_set_threads) for the library's own
+ * kernels and for OpenBLAS.  One model is used by one thread at a time.
+ * Same inputs, seed and thread count give bit-identical results.
+ * FT_GPT2_PROFILE=1 in the environment prints the time spent per kernel
+ * family on stderr when the model is released. */
 #ifndef FT_GPT2_H
 #define FT_GPT2_H
 
