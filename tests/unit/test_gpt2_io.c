@@ -204,6 +204,56 @@ test_errors(void)
 	free(cp);
 }
 
+/* Two shards and an index, with "transformer." names. */
+static void
+test_shards(void)
+{
+	ft_gpt2_config c = tiny();
+	ft_gpt2 m, r;
+	ft_st_entry e[2][64];
+	char names[64][96];
+	size_t k[2] = { 0, 0 };
+	char *dir = tpath("sharded"), *p1, *p2, *ix, *cf;
+	FILE *f;
+
+	CHECK(ft_gpt2_new(&m, &c, 0) == 0);
+	ft_gpt2_init_random(&m, 11);
+	CHECK(ft_mkdir_p(dir, 0777) == 0);
+	p1 = ft_path_join(dir, "model-00001-of-00002.safetensors");
+	p2 = ft_path_join(dir, "model-00002-of-00002.safetensors");
+	ix = ft_path_join(dir, "model.safetensors.index.json");
+	cf = ft_path_join(dir, "config.json");
+	f = fopen(ix, "w");
+	fprintf(f, "{\"metadata\": {\"total_size\": 1}, \"weight_map\": {");
+	for (size_t i = 0; i < m.n_tensors; i++) {
+		const ft_param_tensor *t = &m.tensors[i];
+		int s = i % 2;
+		ft_st_entry *x = &e[s][k[s]++];
+		snprintf(names[i], sizeof(names[i]), "transformer.%s", t->name);
+		x->name = names[i];
+		x->dtype = FT_F32;
+		x->ndim = t->ndim;
+		x->shape = t->shape;
+		x->data = m.params + t->off;
+		fprintf(f, "%s\"%s\": \"model-0000%d-of-00002.safetensors\"",
+		    i ? ", " : "", names[i], s + 1);
+	}
+	fprintf(f, "}}\n");
+	fclose(f);
+	CHECK(ft_st_write(p1, e[0], k[0], NULL, NULL, 0) == 0);
+	CHECK(ft_st_write(p2, e[1], k[1], NULL, NULL, 0) == 0);
+	CHECK(ft_gpt2_config_save(&m.cfg, cf) == 0);
+	CHECK(ft_gpt2_load(&r, dir) == 0);
+	CHECK(same_params(&m, &r));
+	ft_gpt2_release(&r);
+	ft_gpt2_release(&m);
+	free(p1);
+	free(p2);
+	free(ix);
+	free(cf);
+	free(dir);
+}
+
 static void
 test_optim_state(void)
 {
@@ -243,6 +293,7 @@ main(void)
 		return 1;
 	test_fixture_dirs();
 	test_errors();
+	test_shards();
 	test_optim_state();
 	ft_remove_tree(tmpdir);
 	return check_done();
