@@ -975,6 +975,11 @@ softmax_rows(struct att_ctx *c, size_t lo, size_t hi)
 static void redrop_rows(struct att_ctx *c, size_t lo, size_t hi);
 static void dsoftmax_rows(struct att_ctx *c, size_t lo, size_t hi);
 
+/* Causal blocking: query rows go in blocks of ATT_TB, and each block only
+ * meets the keys up to its last row, so about half the T x T work of the
+ * plain products is skipped. */
+#define ATT_TB 64
+
 /* One (b, h) pair: scores, softmax, dropout, weighted values. */
 static void
 att_fwd_bh(struct att_ctx *c, size_t bh)
@@ -983,15 +988,23 @@ att_fwd_bh(struct att_ctx *c, size_t bh)
 	int h = (int)(bh % c->NH);
 	size_t C3 = 3 * (size_t)C, tt = (size_t)T * T;
 	const float *q = c->qkv + (size_t)b * T * C3 + (size_t)h * hs;
+	float *out = c->out + (size_t)b * T * C + (size_t)h * hs;
 
-	/* P[b,h] = Q[b,h] · K[b,h]ᵀ  ([T,hs]·[hs,T]) */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, q,
-	    (int)C3, q + C, (int)C3, 0.0f, c->P + bh * tt, T);
+	/* P[i0:i1, 0:i1] = Q[i0:i1] · K[0:i1]ᵀ  ([tb,hs]·[hs,i1]) */
+	for (int i0 = 0; i0 < T; i0 += ATT_TB) {
+		int i1 = i0 + ATT_TB < T ? i0 + ATT_TB : T;
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i1 - i0, i1, hs,
+		    1.0f, q + (size_t)i0 * C3, (int)C3, q + C, (int)C3, 0.0f,
+		    c->P + bh * tt + (size_t)i0 * T, T);
+	}
 	softmax_rows(c, bh * T, (bh + 1) * T);
-	/* out[b,:,h] = Pd[b,h] · V[b,h]  ([T,T]·[T,hs]) */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f,
-	    c->Pd + bh * tt, T, q + 2 * C, (int)C3, 0.0f,
-	    c->out + (size_t)b * T * C + (size_t)h * hs, C);
+	/* out[i0:i1] = Pd[i0:i1, 0:i1] · V[0:i1]  ([tb,i1]·[i1,hs]) */
+	for (int i0 = 0; i0 < T; i0 += ATT_TB) {
+		int i1 = i0 + ATT_TB < T ? i0 + ATT_TB : T;
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, i1 - i0, hs, i1,
+		    1.0f, c->Pd + bh * tt + (size_t)i0 * T, T, q + 2 * C, (int)C3,
+		    0.0f, out + (size_t)i0 * C, C);
+	}
 }
 
 static void
@@ -1003,20 +1016,34 @@ att_bwd_bh(struct att_ctx *c, size_t bh)
 	const float *q = c->qkv + (size_t)b * T * C3 + (size_t)h * hs;
 	const float *dy = c->dout + (size_t)b * T * C + (size_t)h * hs;
 	float *dq = c->dqkv + (size_t)b * T * C3 + (size_t)h * hs;
+	float *dP = c->dP + bh * tt;
+	const float *Pd = c->Pd + bh * tt;
 
 	if (c->p > 0)
 		redrop_rows(c, bh * T, (bh + 1) * T);
-	/* dPd = dY · Vᵀ  ([T,hs]·[hs,T]); dV = Pdᵀ · dY  ([T,T]·[T,hs]) */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dy,
-	    C, q + 2 * C, (int)C3, 0.0f, c->dP + bh * tt, T);
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f,
-	    c->Pd + bh * tt, T, dy, C, 0.0f, dq + 2 * C, (int)C3);
+	for (int i0 = 0; i0 < T; i0 += ATT_TB) {
+		int i1 = i0 + ATT_TB < T ? i0 + ATT_TB : T;
+		/* dPd[i0:i1, 0:i1] = dY[i0:i1] · V[0:i1]ᵀ */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i1 - i0, i1, hs,
+		    1.0f, dy + (size_t)i0 * C, C, q + 2 * C, (int)C3, 0.0f,
+		    dP + (size_t)i0 * T, T);
+		/* dV[i0:i1] = Pd[i0:T, i0:i1]ᵀ · dY[i0:T] */
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i1 - i0, hs,
+		    T - i0, 1.0f, Pd + (size_t)i0 * T + i0, T, dy + (size_t)i0 * C, C,
+		    0.0f, dq + 2 * C + (size_t)i0 * C3, (int)C3);
+	}
 	dsoftmax_rows(c, bh * T, (bh + 1) * T);
-	/* dQ = dS · K ; dK = dSᵀ · Q */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f,
-	    c->dP + bh * tt, T, q + C, (int)C3, 0.0f, dq, (int)C3);
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f,
-	    c->dP + bh * tt, T, q, (int)C3, 0.0f, dq + C, (int)C3);
+	for (int i0 = 0; i0 < T; i0 += ATT_TB) {
+		int i1 = i0 + ATT_TB < T ? i0 + ATT_TB : T;
+		/* dQ[i0:i1] = dS[i0:i1, 0:i1] · K[0:i1] */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, i1 - i0, hs, i1,
+		    1.0f, dP + (size_t)i0 * T, T, q + C, (int)C3, 0.0f,
+		    dq + (size_t)i0 * C3, (int)C3);
+		/* dK[i0:i1] = dS[i0:T, i0:i1]ᵀ · Q[i0:T] */
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i1 - i0, hs,
+		    T - i0, 1.0f, dP + (size_t)i0 * T + i0, T, q + (size_t)i0 * C3,
+		    (int)C3, 0.0f, dq + C + (size_t)i0 * C3, (int)C3);
+	}
 }
 
 static void
