@@ -25,11 +25,14 @@ const char *ft_jsonl_raw(const ft_jsonl *r, size_t *len);
 long long ft_jsonl_offset(const ft_jsonl *r);
 long ft_jsonl_lineno(const ft_jsonl *r);
 const char *ft_jsonl_name(const ft_jsonl *r);
-/* The string field `field` of obj: 0 and *s/*n, or -1 after an error
+/* The string field `field` of obj: 0 and *s, *n, or -1 after an error
  * message naming file, line and field.  The string is valid UTF-8. */
 int ft_jsonl_text(const ft_jsonl *r, const cJSON *obj, const char *field,
     const char **s, size_t *n);
 void ft_jsonl_close(ft_jsonl *r);
+/* A reader over an open stream (not closed by ft_jsonl_close); name is
+ * used in messages. */
+ft_jsonl *ft_jsonl_from_fp(FILE *fp, const char *name);
 
 /* Check that s[0..n) is valid UTF-8 (no overlongs, no surrogates).
  * Returns the offset of the first bad byte, or n when all is valid. */
@@ -37,5 +40,23 @@ size_t ft_utf8_check(const char *s, size_t n);
 
 /* Write obj compactly plus '\n'.  0 or -1 (message names `name`). */
 int ft_jsonl_write(FILE *fp, const cJSON *obj, const char *name);
+
+/* Raw-line helpers (the line must already be valid JSON, e.g. from
+ * ft_jsonl_next; malformed input gives -1 or garbage, never a crash).
+ *
+ * Find the value of the first top-level member named `field` (keys are
+ * compared after unescaping) in the object line s[0..n): 1 and the byte
+ * span [*vstart, *vend) of its value token, 0 when absent, -1 when the
+ * line is not an object. */
+int ft_json_field_span(const char *s, size_t n, const char *field,
+    size_t *vstart, size_t *vend);
+/* Decode a JSON string token s[0..n) (quotes included) into dst, which
+ * needs n bytes; returns the decoded length (may contain NUL bytes). */
+size_t ft_json_unescape(const char *s, size_t n, char *dst);
+/* Encode s[0..n) as a JSON string token, quotes included, into dst (which
+ * needs 6n + 2 bytes); returns its length.  Escapes exactly what Python's
+ * json.dumps(ensure_ascii=False) escapes: '"', '\\', \n \r \t \b \f,
+ * other bytes below 0x20 as \u00XX; everything else is copied. */
+size_t ft_json_escape(char *dst, const char *s, size_t n);
 
 #endif

@@ -1,0 +1,502 @@
+/* jsonl — see jsonl.h.
+ *
+ * Lines come from getline(3), so their length is bounded only by memory.
+ * Each line is checked for UTF-8 here (cJSON does not), then parsed by
+ * cJSON; the raw bytes stay available so that tools can copy a record or
+ * rewrite one field without reformatting the rest.  String values are
+ * decoded from the raw line by our own scanner, so a "\u0000" inside a
+ * string survives (cJSON's valuestring would stop there). */
+#include "jsonl.h"
+#include "err.h"
+#include "io.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ft_jsonl {
+	FILE *fp;
+	int own;           /* close fp in ft_jsonl_close */
+	char *name;
+	char *line;
+	size_t cap, len;
+	long lineno;
+	long long offset, next;
+	cJSON *obj;
+	char *text;        /* decoded field value */
+	size_t textcap;
+};
+
+static ft_jsonl *
+reader_new(FILE *fp, int own, const char *name)
+{
+	ft_jsonl *r = ft_calloc(1, sizeof *r);
+
+	r->fp = fp;
+	r->own = own;
+	r->name = ft_strdup(name);
+	return r;
+}
+
+ft_jsonl *
+ft_jsonl_open(const char *path)
+{
+	FILE *fp;
+
+	if (path == NULL || strcmp(path, "-") == 0)
+		return reader_new(stdin, 0, "<stdin>");
+	fp = fopen(path, "rb");
+	if (fp == NULL) {
+		ft_error("cannot open '%s':", path);
+		return NULL;
+	}
+	return reader_new(fp, 1, path);
+}
+
+ft_jsonl *
+ft_jsonl_from_fp(FILE *fp, const char *name)
+{
+	return reader_new(fp, 0, name);
+}
+
+static int
+blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
+int
+ft_jsonl_next(ft_jsonl *r, cJSON **obj)
+{
+	ssize_t got;
+	const char *end = NULL;
+	size_t bad;
+
+	cJSON_Delete(r->obj);
+	r->obj = NULL;
+	*obj = NULL;
+	for (;;) {
+		errno = 0;
+		got = getline(&r->line, &r->cap, r->fp);
+		if (got < 0) {
+			if (ferror(r->fp))
+				return ft_error("cannot read '%s':", r->name);
+			r->len = 0;
+			return 0;
+		}
+		r->lineno++;
+		r->offset = r->next;
+		r->next += got;
+		r->len = (size_t)got;
+		if (r->len > 0 && r->line[r->len - 1] == '\n')
+			r->len--;
+		if (!blank(r->line, r->len))
+			break;
+	}
+	bad = ft_utf8_check(r->line, r->len);
+	if (bad < r->len)
+		return ft_error("%s:%ld: invalid UTF-8 at byte %zu", r->name,
+		    r->lineno, bad + 1);
+	if (memchr(r->line, '\0', r->len) != NULL)
+		return ft_error("%s:%ld: invalid JSON (NUL byte)", r->name,
+		    r->lineno);
+	r->obj = cJSON_ParseWithLengthOpts(r->line, r->len, &end, 0);
+	if (r->obj != NULL) {
+		size_t at = (size_t)(end - r->line);
+		while (at < r->len && r->line[at] > 0 && r->line[at] <= 32)
+			at++;
+		if (at < r->len) {
+			cJSON_Delete(r->obj);
+			r->obj = NULL;
+			return ft_error("%s:%ld: invalid JSON (trailing data at "
+			    "byte %zu)", r->name, r->lineno, at + 1);
+		}
+	} else {
+		const char *e = cJSON_GetErrorPtr();
+		if (e != NULL && e >= r->line && e <= r->line + r->len)
+			return ft_error("%s:%ld: invalid JSON at byte %zu",
+			    r->name, r->lineno, (size_t)(e - r->line) + 1);
+		return ft_error("%s:%ld: invalid JSON", r->name, r->lineno);
+	}
+	if (!cJSON_IsObject(r->obj)) {
+		cJSON_Delete(r->obj);
+		r->obj = NULL;
+		return ft_error("%s:%ld: not a JSON object", r->name, r->lineno);
+	}
+	*obj = r->obj;
+	return 1;
+}
+
+const char *
+ft_jsonl_raw(const ft_jsonl *r, size_t *len)
+{
+	*len = r->len;
+	return r->line != NULL ? r->line : "";
+}
+
+long long
+ft_jsonl_offset(const ft_jsonl *r)
+{
+	return r->offset;
+}
+
+long
+ft_jsonl_lineno(const ft_jsonl *r)
+{
+	return r->lineno;
+}
+
+const char *
+ft_jsonl_name(const ft_jsonl *r)
+{
+	return r->name;
+}
+
+int
+ft_jsonl_text(const ft_jsonl *r, const cJSON *obj, const char *field,
+    const char **s, size_t *n)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, field);
+	size_t vs, ve;
+
+	if (it == NULL)
+		return ft_error("%s:%ld: field '%s' is missing", r->name,
+		    r->lineno, field);
+	if (!cJSON_IsString(it) || it->valuestring == NULL)
+		return ft_error("%s:%ld: field '%s' is not a string", r->name,
+		    r->lineno, field);
+	if (obj == r->obj &&
+	    ft_json_field_span(r->line, r->len, field, &vs, &ve) == 1 &&
+	    r->line[vs] == '"') {
+		ft_jsonl *w = (ft_jsonl *)r; /* the decode buffer is a cache */
+		ft_grow((void **)&w->text, &w->textcap, ve - vs + 1, 1);
+		*n = ft_json_unescape(r->line + vs, ve - vs, w->text);
+		w->text[*n] = '\0';
+		*s = w->text;
+		return 0;
+	}
+	*s = it->valuestring;
+	*n = strlen(it->valuestring);
+	return 0;
+}
+
+void
+ft_jsonl_close(ft_jsonl *r)
+{
+	if (r == NULL)
+		return;
+	if (r->own)
+		fclose(r->fp);
+	cJSON_Delete(r->obj);
+	free(r->line);
+	free(r->text);
+	free(r->name);
+	free(r);
+}
+
+size_t
+ft_utf8_check(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = s[i];
+		size_t k;
+		unsigned cp, min;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			k = 1; cp = c & 0x1f; min = 0x80;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			k = 2; cp = c & 0x0f; min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			k = 3; cp = c & 0x07; min = 0x10000;
+		} else {
+			return i;
+		}
+		if (n - i <= k)
+			return i;
+		for (size_t j = 1; j <= k; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return i;
+			cp = cp << 6 | (s[i + j] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return i;
+		i += k + 1;
+	}
+	return n;
+}
+
+int
+ft_jsonl_write(FILE *fp, const cJSON *obj, const char *name)
+{
+	char *s = cJSON_PrintUnformatted(obj);
+	int rc;
+
+	if (s == NULL)
+		return ft_error("%s: cannot format JSON", name);
+	rc = ft_write(fp, s, strlen(s), name);
+	if (rc == 0)
+		rc = ft_write(fp, "\n", 1, name);
+	cJSON_free(s);
+	return rc;
+}
+
+/* ---- raw scanning of one object line ---- */
+
+/* cJSON takes every byte in 1..32 for whitespace; so do we here. */
+static size_t
+skip_ws(const char *s, size_t n, size_t i)
+{
+	while (i < n && s[i] > 0 && s[i] <= 32)
+		i++;
+	return i;
+}
+
+/* End (one past the closing quote) of the string token at s[i] == '"'. */
+static size_t
+skip_string(const char *s, size_t n, size_t i)
+{
+	for (i++; i < n; i++) {
+		if (s[i] == '\\')
+			i++;
+		else if (s[i] == '"')
+			return i + 1;
+	}
+	return n + 1;
+}
+
+/* End of the value starting at s[i]; n + 1 when malformed. */
+static size_t
+skip_value(const char *s, size_t n, size_t i)
+{
+	size_t depth = 0;
+
+	if (i >= n)
+		return n + 1;
+	if (s[i] == '"')
+		return skip_string(s, n, i);
+	if (s[i] != '{' && s[i] != '[') {
+		/* number or literal: up to a delimiter */
+		while (i < n && !(s[i] > 0 && s[i] <= 32) && s[i] != ',' &&
+		    s[i] != '}' &&
+		    s[i] != ']')
+			i++;
+		return i;
+	}
+	while (i < n) {
+		char c = s[i];
+		if (c == '"') {
+			i = skip_string(s, n, i);
+			continue;
+		}
+		if (c == '{' || c == '[')
+			depth++;
+		else if ((c == '}' || c == ']') && --depth == 0)
+			return i + 1;
+		i++;
+	}
+	return n + 1;
+}
+
+int
+ft_json_field_span(const char *s, size_t n, const char *field,
+    size_t *vstart, size_t *vend)
+{
+	size_t i = skip_ws(s, n, 0), flen = strlen(field);
+	char small[256];
+
+	if (i >= n || s[i] != '{')
+		return -1;
+	i = skip_ws(s, n, i + 1);
+	if (i < n && s[i] == '}')
+		return 0;
+	while (i < n) {
+		size_t ks, ke, klen, vs, ve;
+		if (s[i] != '"')
+			return -1;
+		ks = i;
+		ke = skip_string(s, n, i);
+		if (ke > n)
+			return -1;
+		i = skip_ws(s, n, ke);
+		if (i >= n || s[i] != ':')
+			return -1;
+		vs = skip_ws(s, n, i + 1);
+		ve = skip_value(s, n, vs);
+		if (ve > n || ve == vs)
+			return -1;
+		/* Compare the decoded key; short keys decode on the stack. */
+		if (ke - ks <= sizeof small) {
+			klen = ft_json_unescape(s + ks, ke - ks, small);
+			if (klen == flen && memcmp(small, field, flen) == 0) {
+				*vstart = vs;
+				*vend = ve;
+				return 1;
+			}
+		} else {
+			char *big = ft_malloc(ke - ks);
+			klen = ft_json_unescape(s + ks, ke - ks, big);
+			int eq = klen == flen && memcmp(big, field, flen) == 0;
+			free(big);
+			if (eq) {
+				*vstart = vs;
+				*vend = ve;
+				return 1;
+			}
+		}
+		i = skip_ws(s, n, ve);
+		if (i < n && s[i] == '}')
+			return 0;
+		if (i >= n || s[i] != ',')
+			return -1;
+		i = skip_ws(s, n, i + 1);
+	}
+	return -1;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static long
+hex4(const char *s, size_t n, size_t i)
+{
+	long v = 0;
+
+	if (i + 4 > n)
+		return -1;
+	for (int k = 0; k < 4; k++) {
+		int h = hexval(s[i + k]);
+		if (h < 0)
+			return -1;
+		v = v << 4 | h;
+	}
+	return v;
+}
+
+static size_t
+put_utf8(char *d, unsigned long cp)
+{
+	if (cp < 0x80) {
+		d[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		d[0] = (char)(0xc0 | cp >> 6);
+		d[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		d[0] = (char)(0xe0 | cp >> 12);
+		d[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		d[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	d[0] = (char)(0xf0 | cp >> 18);
+	d[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	d[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	d[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+size_t
+ft_json_unescape(const char *s, size_t n, char *dst)
+{
+	size_t i = 0, o = 0;
+
+	if (n >= 1 && s[0] == '"')
+		i = 1;
+	if (n >= 2 && s[n - 1] == '"')
+		n--;
+	while (i < n) {
+		char c = s[i];
+		if (c != '\\') {
+			dst[o++] = c;
+			i++;
+			continue;
+		}
+		if (i + 1 >= n)
+			break;
+		c = s[i + 1];
+		i += 2;
+		switch (c) {
+		case 'b': dst[o++] = '\b'; break;
+		case 'f': dst[o++] = '\f'; break;
+		case 'n': dst[o++] = '\n'; break;
+		case 'r': dst[o++] = '\r'; break;
+		case 't': dst[o++] = '\t'; break;
+		case 'u': {
+			long cp = hex4(s, n, i), lo;
+			if (cp < 0) {
+				dst[o++] = '?';
+				break;
+			}
+			i += 4;
+			if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < n &&
+			    s[i] == '\\' && s[i + 1] == 'u' &&
+			    (lo = hex4(s, n, i + 2)) >= 0xdc00 && lo <= 0xdfff) {
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				i += 6;
+			} else if (cp >= 0xd800 && cp <= 0xdfff) {
+				cp = 0xfffd; /* lone surrogate (cJSON rejects these) */
+			}
+			/* \uXXXX is 6 bytes and decodes to at most 3; a pair is
+			 * 12 bytes to 4: the output never outgrows the input. */
+			o += put_utf8(dst + o, (unsigned long)cp);
+			break;
+		}
+		default: dst[o++] = c; break; /* \" \\ \/ */
+		}
+	}
+	return o;
+}
+
+size_t
+ft_json_escape(char *d, const char *str, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
+	size_t o = 0;
+
+	d[o++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = s[i];
+		switch (c) {
+		case '"': d[o++] = '\\'; d[o++] = '"'; break;
+		case '\\': d[o++] = '\\'; d[o++] = '\\'; break;
+		case '\n': d[o++] = '\\'; d[o++] = 'n'; break;
+		case '\r': d[o++] = '\\'; d[o++] = 'r'; break;
+		case '\t': d[o++] = '\\'; d[o++] = 't'; break;
+		case '\b': d[o++] = '\\'; d[o++] = 'b'; break;
+		case '\f': d[o++] = '\\'; d[o++] = 'f'; break;
+		default:
+			if (c < 0x20) {
+				memcpy(d + o, "\\u00", 4);
+				d[o + 4] = hex[c >> 4];
+				d[o + 5] = hex[c & 15];
+				o += 6;
+			} else {
+				d[o++] = (char)c;
+			}
+		}
+	}
+	d[o++] = '"';
+	return o;
+}
