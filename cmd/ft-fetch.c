@@ -1,0 +1,468 @@
+/* ft-fetch — models, files and dataset rows from the Hugging Face Hub,
+ * through huggingface_hub's cache (lib/hub). */
+#include "err.h"
+#include "hub.h"
+#include "io.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+	"usage: ft-fetch model [-q] [-r REV] [-o DIR] REPO\n"
+	"       ft-fetch dataset [-q] [--config C] [--split S] [--list] [--viewer URL] REPO\n"
+	"       ft-fetch file [-q] [-r REV] [--repo-type model|dataset] REPO PATH\n"
+	"\n"
+	"Download from the Hugging Face Hub into its cache (shared with huggingface_hub).\n"
+	"  model      config, safetensors weights and tokenizer files; prints the\n"
+	"             snapshot folder\n"
+	"  dataset    the rows of a split as JSONL on stdout (dataset viewer API)\n"
+	"  file       one file of a repo; prints its path in the cache\n"
+	"\n"
+	"  -r, --revision REV   branch, tag or commit (default main)\n"
+	"  -o, --output DIR     model: also copy the files into the plain folder DIR\n"
+	"      --repo-type T    file: model (default) or dataset\n"
+	"      --config C       dataset: configuration (default: 'default' or the only one)\n"
+	"      --split S        dataset: split (default: 'train' or the only one)\n"
+	"      --list           dataset: print the configs and splits, tab-separated\n"
+	"      --viewer URL     dataset viewer base URL (HF_DATASETS_SERVER_URL)\n"
+	"  -q, --quiet          no progress bars\n"
+	"  -h, --help           show this help\n"
+	"  -V, --version        show the version\n"
+	"\n"
+	"Environment: HF_ENDPOINT, HF_TOKEN, HF_TOKEN_PATH, HF_HOME, HF_HUB_CACHE,\n"
+	"HF_HUB_OFFLINE, HF_DATASETS_SERVER_URL.\n";
+
+enum { OPT_CONFIG = 256, OPT_SPLIT, OPT_LIST, OPT_VIEWER, OPT_REPO_TYPE };
+
+static const struct option longopts[] = {
+	{ "revision", required_argument, NULL, 'r' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "repo-type", required_argument, NULL, OPT_REPO_TYPE },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "split", required_argument, NULL, OPT_SPLIT },
+	{ "list", no_argument, NULL, OPT_LIST },
+	{ "viewer", required_argument, NULL, OPT_VIEWER },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char *const tokenizer_files[] = {
+	"vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
+	"special_tokens_map.json",
+};
+
+struct list {
+	char **v;
+	size_t n, cap;
+};
+
+static void
+list_add(struct list *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return;
+	ft_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v);
+	l->v[l->n++] = ft_strdup(s);
+}
+
+static void
+list_free(struct list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
+/* Fetch file; adds it to got when present.  1 present, 0 missing, -1. */
+static int
+get(struct ft_hub *h, const char *repo, const char *rev, const char *file,
+	int optional, struct list *got, char **commit)
+{
+	char *path = NULL, *c = NULL;
+	int r = ft_hub_fetch(h, "model", repo, rev, file, optional, &path, &c);
+
+	if (r == 0)
+		list_add(got, file);
+	if (commit != NULL && *commit == NULL && c != NULL) {
+		*commit = c;
+		c = NULL;
+	}
+	free(path);
+	free(c);
+	return r < 0 ? -1 : r == 0;
+}
+
+/* The shard names of an index file, checked. */
+static int
+index_shards(const char *path, const char *repo, struct list *shards)
+{
+	char *buf;
+	size_t n;
+	cJSON *doc, *map, *e;
+	int rc = -1;
+
+	if (ft_read_file(path, &buf, &n) != 0)
+		return -1;
+	doc = cJSON_ParseWithLength(buf, n);
+	free(buf);
+	map = doc ? cJSON_GetObjectItemCaseSensitive(doc, "weight_map") : NULL;
+	if (!cJSON_IsObject(map)) {
+		ft_error("%s: model.safetensors.index.json: no \"weight_map\" object", repo);
+		goto out;
+	}
+	cJSON_ArrayForEach(e, map) {
+		if (!cJSON_IsString(e) || !ft_hub_path_safe(e->valuestring)) {
+			ft_error("%s: model.safetensors.index.json: refusing the unsafe shard "
+				"name of tensor '%.100s'", repo, e->string ? e->string : "?");
+			goto out;
+		}
+		list_add(shards, e->valuestring);
+	}
+	if (shards->n == 0) {
+		ft_error("%s: model.safetensors.index.json: empty weight_map", repo);
+		goto out;
+	}
+	rc = 0;
+out:
+	cJSON_Delete(doc);
+	return rc;
+}
+
+static int
+cmd_model(struct ft_hub *h, const char *repo, const char *rev, const char *out)
+{
+	struct list got = { 0 }, shards = { 0 };
+	char *commit = NULL, *snap = NULL, *index = NULL, *cfg = NULL;
+	int rc = 1, r;
+	size_t i;
+
+	if (ft_hub_fetch(h, "model", repo, rev, "config.json", 0, &cfg, &commit) != 0)
+		goto out;
+	list_add(&got, "config.json");
+	snap = ft_strndup(cfg, strlen(cfg) - strlen("/config.json"));
+	/* The rest from the same commit, even if the branch moves meanwhile. */
+	if (get(h, repo, commit, "generation_config.json", 1, &got, NULL) < 0)
+		goto out;
+	if ((r = get(h, repo, commit, "model.safetensors", 1, &got, NULL)) < 0)
+		goto out;
+	if (r == 0) {
+		r = ft_hub_fetch(h, "model", repo, commit, "model.safetensors.index.json",
+			1, &index, NULL);
+		if (r < 0)
+			goto out;
+		if (r == 1) {
+			r = ft_hub_exists(h, "model", repo, commit, "pytorch_model.bin");
+			if (r < 0)
+				goto out;
+			if (r == 1)
+				ft_error("%s: model.safetensors: not found, only pytorch_model.bin: "
+					"ft needs safetensors weights (convert the model, or use a "
+					"revision that has them)", repo);
+			else
+				ft_error("%s: model.safetensors: not found (nor "
+					"model.safetensors.index.json)", repo);
+			goto out;
+		}
+		list_add(&got, "model.safetensors.index.json");
+		if (index_shards(index, repo, &shards) != 0)
+			goto out;
+		for (i = 0; i < shards.n; i++)
+			if (get(h, repo, commit, shards.v[i], 0, &got, NULL) < 0)
+				goto out;
+	}
+	for (i = 0; i < sizeof tokenizer_files / sizeof *tokenizer_files; i++)
+		if (get(h, repo, commit, tokenizer_files[i], 1, &got, NULL) < 0)
+			goto out;
+	{
+		int vocab = 0, merges = 0, tok = 0;
+		for (i = 0; i < got.n; i++) {
+			vocab |= strcmp(got.v[i], "vocab.json") == 0;
+			merges |= strcmp(got.v[i], "merges.txt") == 0;
+			tok |= strcmp(got.v[i], "tokenizer.json") == 0;
+		}
+		if (!tok && !(vocab && merges)) {
+			ft_error("%s: vocab.json: no tokenizer (need vocab.json and "
+				"merges.txt, or tokenizer.json)", repo);
+			goto out;
+		}
+	}
+	if (out != NULL && ft_hub_export(snap, (const char *const *)got.v, got.n, out) != 0)
+		goto out;
+	printf("%s\n", snap);
+	rc = 0;
+out:
+	list_free(&got);
+	list_free(&shards);
+	free(commit);
+	free(snap);
+	free(index);
+	free(cfg);
+	return rc;
+}
+
+static int
+cmd_file(struct ft_hub *h, const char *type, const char *repo, const char *rev,
+	const char *file)
+{
+	char *path = NULL;
+
+	if (ft_hub_fetch(h, type, repo, rev, file, 0, &path, NULL) != 0)
+		return 1;
+	printf("%s\n", path);
+	free(path);
+	return 0;
+}
+
+static const char *
+str(const cJSON *o, const char *key)
+{
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(e) ? e->valuestring : NULL;
+}
+
+/* Pick config/split from /splits: an explicit choice must exist; else
+ * "default"/"train" or the only one. */
+static int
+choose(const cJSON *splits, const char *repo, const char **config, const char **split)
+{
+	const cJSON *e;
+	const char *only = NULL, *c;
+	int n = 0, has_default = 0, seen = 0, has_train = 0;
+
+	if (*config == NULL) {
+		cJSON_ArrayForEach(e, splits) {
+			if ((c = str(e, "config")) == NULL)
+				continue;
+			if (strcmp(c, "default") == 0)
+				has_default = 1;
+			if (only == NULL || strcmp(only, c) != 0)
+				n += only == NULL || strcmp(only, c) != 0;
+			if (only == NULL)
+				only = c;
+		}
+		if (has_default)
+			*config = "default";
+		else if (only != NULL && n == 1)
+			*config = only;
+		else if (only == NULL)
+			return ft_error("%s: the dataset viewer lists no splits", repo);
+		else
+			return ft_error("%s: several configs: choose one with --config "
+				"(see --list)", repo);
+	}
+	only = NULL;
+	n = 0;
+	cJSON_ArrayForEach(e, splits) {
+		const char *s = str(e, "split");
+		if ((c = str(e, "config")) == NULL || s == NULL || strcmp(c, *config) != 0)
+			continue;
+		seen = 1;
+		n++;
+		if (only == NULL)
+			only = s;
+		if (strcmp(s, "train") == 0)
+			has_train = 1;
+		if (*split != NULL && strcmp(s, *split) == 0)
+			return 0;
+	}
+	if (!seen)
+		return ft_error("%s: no config '%s' (see --list)", repo, *config);
+	if (*split != NULL)
+		return ft_error("%s: config '%s' has no split '%s' (see --list)", repo,
+			*config, *split);
+	if (has_train)
+		*split = "train";
+	else if (n == 1)
+		*split = only;
+	else
+		return ft_error("%s: several splits: choose one with --split (see --list)", repo);
+	return 0;
+}
+
+static int
+cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
+	const char *split, int list)
+{
+	char *q = ft_hub_quote(repo, 0), *url, *what, *qc = NULL, *qs = NULL;
+	cJSON *doc, *rows_doc, *splits, *e;
+	long long offset = 0, total = -1;
+	int rc = 1, warned = 0;
+
+	if (!ft_hub_repo_valid(repo)) {
+		ft_error("'%s' is not a valid repository id", repo);
+		free(q);
+		return 1;
+	}
+	url = ft_asprintf("%s/splits?dataset=%s", h->viewer, q);
+	what = ft_asprintf("%s: /splits", repo);
+	doc = ft_hub_get_json(h, url, what);
+	free(url);
+	free(what);
+	if (doc == NULL)
+		goto out;
+	splits = cJSON_GetObjectItemCaseSensitive(doc, "splits");
+	if (!cJSON_IsArray(splits)) {
+		ft_error("%s: /splits: no \"splits\" array in the answer", repo);
+		goto out;
+	}
+	if (list) {
+		cJSON_ArrayForEach(e, splits)
+			if (str(e, "config") && str(e, "split"))
+				printf("%s\t%s\n", str(e, "config"), str(e, "split"));
+		rc = 0;
+		goto out;
+	}
+	if (choose(splits, repo, &config, &split) != 0)
+		goto out;
+	qc = ft_hub_quote(config, 0);
+	qs = ft_hub_quote(split, 0);
+	for (;;) {
+		cJSON *rows, *num, *r;
+		long long i = 0;
+		url = ft_asprintf("%s/rows?dataset=%s&config=%s&split=%s&offset=%lld&length=100",
+			h->viewer, q, qc, qs, offset);
+		what = ft_asprintf("%s: /rows %s/%s offset %lld", repo, config, split, offset);
+		rows_doc = ft_hub_get_json(h, url, what);
+		free(url);
+		if (rows_doc == NULL) {
+			free(what);
+			goto out;
+		}
+		rows = cJSON_GetObjectItemCaseSensitive(rows_doc, "rows");
+		num = cJSON_GetObjectItemCaseSensitive(rows_doc, "num_rows_total");
+		if (!cJSON_IsArray(rows) || !cJSON_IsNumber(num) || num->valuedouble < 0) {
+			ft_error("%s: no \"rows\" or \"num_rows_total\" in the answer", what);
+			goto page_fail;
+		}
+		total = (long long)num->valuedouble;
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rows_doc, "partial")) && !warned) {
+			ft_warn("%s: the dataset viewer indexed only part of this split", repo);
+			warned = 1;
+		}
+		cJSON_ArrayForEach(r, rows) {
+			cJSON *idx = cJSON_GetObjectItemCaseSensitive(r, "row_idx");
+			cJSON *row = cJSON_GetObjectItemCaseSensitive(r, "row");
+			char *text;
+			if (!cJSON_IsObject(row)) {
+				ft_error("%s: row %lld has no \"row\" object", what, offset + i);
+				goto page_fail;
+			}
+			if (idx != NULL && (!cJSON_IsNumber(idx) || idx->valuedouble != (double)(offset + i))) {
+				ft_error("%s: expected row_idx %lld", what, offset + i);
+				goto page_fail;
+			}
+			text = cJSON_PrintUnformatted(row);
+			if (text == NULL)
+				ft_die("out of memory");
+			fputs(text, stdout);
+			putchar('\n');
+			free(text);
+			i++;
+		}
+		cJSON_Delete(rows_doc);
+		free(what);
+		offset += i;
+		if (offset >= total)
+			break;
+		if (i == 0) {
+			ft_error("%s: /rows: empty page at offset %lld of %lld", repo, offset, total);
+			goto out;
+		}
+		if (ferror(stdout)) {
+			ft_error("<stdout>: write failed:");
+			goto out;
+		}
+	}
+	rc = 0;
+	goto out;
+page_fail:
+	cJSON_Delete(rows_doc);
+	free(what);
+out:
+	cJSON_Delete(doc);
+	free(q);
+	free(qc);
+	free(qs);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *rev = NULL, *out = NULL, *config = NULL, *split = NULL;
+	const char *viewer = NULL, *type = "model", *cmd;
+	char *outdir = NULL;
+	int list = 0, quiet = 0, c, rc;
+	struct ft_hub h;
+
+	ft_setprog(argv[0]);
+	ft_io_install_signal_cleanup();
+	signal(SIGPIPE, SIG_IGN); /* a closed socket is an error, as in curl */
+	while ((c = getopt_long(argc, argv, "r:o:qhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': rev = optarg; break;
+		case 'o': out = optarg; break;
+		case OPT_REPO_TYPE: type = optarg; break;
+		case OPT_CONFIG: config = optarg; break;
+		case OPT_SPLIT: split = optarg; break;
+		case OPT_LIST: list = 1; break;
+		case OPT_VIEWER: viewer = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'h': fputs(usage_text, stdout); return ft_close_stdout() ? 1 : 0;
+		case 'V': ft_print_version(); return ft_close_stdout() ? 1 : 0;
+		default: ft_usage_error("invalid option");
+		}
+	}
+	if (optind >= argc)
+		ft_usage_error("missing command: model, dataset or file");
+	cmd = argv[optind++];
+	if (strcmp(type, "model") != 0 && strcmp(type, "dataset") != 0)
+		ft_usage_error("invalid value '%s' for --repo-type", type);
+	if (strcmp(cmd, "model") == 0 || strcmp(cmd, "dataset") == 0) {
+		if (argc - optind != 1)
+			ft_usage_error("%s: want exactly one REPO", cmd);
+	} else if (strcmp(cmd, "file") == 0) {
+		if (argc - optind != 2)
+			ft_usage_error("file: want REPO and PATH");
+	} else {
+		ft_usage_error("unknown command '%s'", cmd);
+	}
+	if (out != NULL && strcmp(cmd, "model") != 0)
+		ft_usage_error("-o is for 'ft-fetch model'");
+	if ((config || split || list || viewer) && strcmp(cmd, "dataset") != 0)
+		ft_usage_error("--config, --split, --list and --viewer are for 'ft-fetch dataset'");
+	if (rev != NULL && strcmp(cmd, "dataset") == 0)
+		ft_usage_error("--revision is for 'ft-fetch model' and 'ft-fetch file'");
+	if (out != NULL) {
+		size_t n;
+		outdir = ft_strdup(out);
+		n = strlen(outdir);
+		while (n > 1 && outdir[n - 1] == '/')
+			outdir[--n] = '\0';
+		if (*outdir == '\0' || strcmp(outdir, ".") == 0 || strcmp(outdir, "..") == 0)
+			ft_usage_error("invalid value '%s' for -o", out);
+	}
+	if (ft_hub_init(&h) != 0)
+		return 1;
+	h.progress = !quiet;
+	if (viewer != NULL) {
+		free(h.viewer);
+		h.viewer = ft_strdup(viewer);
+	}
+	if (strcmp(cmd, "model") == 0)
+		rc = cmd_model(&h, argv[optind], rev, outdir);
+	else if (strcmp(cmd, "file") == 0)
+		rc = cmd_file(&h, type, argv[optind], rev, argv[optind + 1]);
+	else
+		rc = cmd_dataset(&h, argv[optind], config, split, list);
+	ft_hub_release(&h);
+	free(outdir);
+	return ft_close_stdout() ? 1 : rc;
+}

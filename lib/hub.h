@@ -1,0 +1,110 @@
+/* hub — a Hugging Face Hub client over libcurl, sharing huggingface_hub's
+ * cache (hf-reference §1, §2).
+ *
+ * Files: HEAD {endpoint}/{repo}/resolve/{revision}/{file} gives the commit
+ * (X-Repo-Commit), the blob id (X-Linked-Etag or ETag) and the size
+ * (X-Linked-Size or Content-Length); relative redirects (renamed repos) are
+ * followed, an absolute redirect (CDN) becomes the download URL.  The GET
+ * writes blobs/ETAG.incomplete (resumed with Range after an interruption),
+ * LFS blobs are checked against their sha256, then renamed to blobs/ETAG and
+ * linked from snapshots/COMMIT/FILE (relative symlink); refs/REVISION holds
+ * the commit; a missing file is remembered as .no_exist/COMMIT/FILE.
+ * 429, 5xx and timeouts are retried with exponential backoff; when the Hub
+ * cannot be reached (or HF_HUB_OFFLINE is set) the cache answers.
+ *
+ * The token (HF_TOKEN, HUGGING_FACE_HUB_TOKEN, HF_TOKEN_PATH or
+ * $HF_HOME/token) is sent only to the Hub's own origin (and the dataset
+ * viewer's), never to a redirect target on another host, and never printed
+ * or written.  Names from the server are checked before they touch the
+ * file system; headers and JSON answers are size-capped; TLS peers are
+ * always verified.
+ *
+ * Every function reports its own errors (one line naming repo and file)
+ * and returns -1; messages never contain the token. */
+#ifndef FT_HUB_H
+#define FT_HUB_H
+
+#include <cJSON.h>
+#include <stddef.h>
+
+struct ft_hub {
+	char *endpoint;        /* HF_ENDPOINT or https://huggingface.co, no final '/' */
+	char *viewer;          /* HF_DATASETS_SERVER_URL or the public viewer */
+	char *cache;           /* cache root (ft_hub_cache_dir) */
+	char *token;           /* NULL when none; never printed */
+	int offline;           /* HF_HUB_OFFLINE: no network at all */
+	int progress;          /* allow progress bars (stderr is a terminal) */
+	int retries;           /* extra tries for 429/5xx/timeouts (FT_HUB_RETRIES, 5) */
+	long retry_delay_ms;   /* first backoff delay (FT_HUB_RETRY_DELAY_MS, 1000) */
+	long etag_timeout_s;   /* HF_HUB_ETAG_TIMEOUT, 10 */
+	long download_timeout_s; /* HF_HUB_DOWNLOAD_TIMEOUT, 10 (stall time) */
+	int warned_offline;    /* "using the cache" said once */
+	void *curl_;           /* private: CURL * */
+};
+
+/* Read the environment and set up libcurl.  Returns 0 or -1. */
+int ft_hub_init(struct ft_hub *h);
+void ft_hub_release(struct ft_hub *h);
+
+/* Fetch one file of a repo into the cache.  type is "model" or "dataset".
+ * revision NULL means "main".  Returns 0 with *path (the snapshot file)
+ * and *commit malloc'd; 1 when the file does not exist in the repo and
+ * optional is set (*path NULL, *commit set when known, else NULL); -1
+ * after a message.  path or commit may be NULL when not wanted. */
+int ft_hub_fetch(struct ft_hub *h, const char *type, const char *repo,
+	const char *revision, const char *filename, int optional,
+	char **path, char **commit);
+
+/* Does the file exist in the repo (HEAD only, nothing downloaded)?
+ * 1 yes, 0 no (or unknown offline and not cached), -1 after a message. */
+int ft_hub_exists(struct ft_hub *h, const char *type, const char *repo,
+	const char *revision, const char *filename);
+
+/* GET a JSON document (dataset viewer or Hub API) with retries and a size
+ * cap.  what names the request in messages.  Returns the parsed document
+ * or NULL after a message. */
+cJSON *ft_hub_get_json(struct ft_hub *h, const char *url, const char *what);
+
+/* Copy the named files of a snapshot folder into a plain folder dir,
+ * atomically: they are written into a temporary sibling folder that is
+ * renamed into place; an existing dir is replaced only when it is empty or
+ * holds a config.json (a model folder).  Returns 0 or -1. */
+int ft_hub_export(const char *snapshot, const char *const *files, size_t n,
+	const char *dir);
+
+/* --- pieces, exported for tests --- */
+
+/* Percent-encode s; keep_slash keeps '/' (file names) else encodes it
+ * (revisions).  Unreserved characters stay.  malloc'd. */
+char *ft_hub_quote(const char *s, int keep_slash);
+/* "models--org--name" for ("model", "org/name"). malloc'd. */
+char *ft_hub_repo_folder(const char *type, const char *repo);
+/* {endpoint}/[datasets/]{repo}/resolve/{quoted rev}/{quoted file}. */
+char *ft_hub_file_url(const char *endpoint, const char *type,
+	const char *repo, const char *revision, const char *filename);
+/* Drop a leading W/ and surrounding quotes.  malloc'd. */
+char *ft_hub_etag_normalize(const char *raw);
+/* A blob id usable as a file name: 1..128 of [A-Za-z0-9._-], not
+ * starting with '.'.  Returns 1 when safe. */
+int ft_hub_etag_safe(const char *etag);
+/* A relative path whose components are not empty, "." or "..", without
+ * backslashes or control characters, at most 1024 bytes.  1 when safe. */
+int ft_hub_path_safe(const char *name);
+/* A revision usable under refs/: same rules as a path. */
+int ft_hub_revision_safe(const char *rev);
+/* "name" or "owner/name" with [A-Za-z0-9._-] parts, no "--", "..".  1 ok. */
+int ft_hub_repo_valid(const char *repo);
+/* 40 lowercase hex digits? */
+int ft_hub_is_commit(const char *s);
+/* "../../blobs/ETAG" with one more "../" per folder level in filename. */
+char *ft_hub_link_target(const char *filename, const char *etag);
+/* HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
+char *ft_hub_home_dir(void);
+/* The token by huggingface_hub's lookup order, cleaned; NULL if none. */
+char *ft_hub_token(void);
+/* Is the environment variable a true flag (1, ON, YES, TRUE)? */
+int ft_hub_env_true(const char *name);
+/* Do two absolute URLs share scheme, host and port?  1 yes, 0 no. */
+int ft_hub_same_origin(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,102 @@
+/* modeldir — see modeldir.h.  A Hub id resolves like huggingface_hub's
+ * offline lookup: CACHE/models--OWNER--NAME/refs/main holds the commit,
+ * snapshots/COMMIT is the model folder. */
+#include "modeldir.h"
+#include "err.h"
+#include "hub.h"
+#include "io.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *
+env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return (v != NULL && *v != '\0') ? v : NULL;
+}
+
+char *
+ft_hub_cache_dir(void)
+{
+	const char *v;
+	char *home, *dir;
+
+	if ((v = env("HF_HUB_CACHE")) != NULL || (v = env("HUGGINGFACE_HUB_CACHE")) != NULL)
+		return ft_strdup(v);
+	home = ft_hub_home_dir();
+	dir = ft_path_join(home, "hub");
+	free(home);
+	return dir;
+}
+
+/* The snapshot folder of repo's "main" in the cache, or NULL. */
+static char *
+cached_snapshot(const char *cache, const char *repo)
+{
+	char *folder, *ref, *buf = NULL, *snap = NULL;
+	size_t n;
+	struct stat st;
+	FILE *fp;
+
+	if (!ft_hub_repo_valid(repo))
+		return NULL;
+	folder = ft_hub_repo_folder("model", repo);
+	ref = ft_asprintf("%s/%s/refs/main", cache, folder);
+	fp = fopen(ref, "rb");
+	if (fp != NULL) {
+		buf = ft_calloc(1, 128);
+		n = fread(buf, 1, 127, fp);
+		fclose(fp);
+		while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+			buf[--n] = '\0';
+		if (ft_hub_is_commit(buf)) {
+			snap = ft_asprintf("%s/%s/snapshots/%s", cache, folder, buf);
+			if (stat(snap, &st) != 0 || !S_ISDIR(st.st_mode)) {
+				free(snap);
+				snap = NULL;
+			}
+		}
+	}
+	free(buf);
+	free(ref);
+	free(folder);
+	return snap;
+}
+
+char *
+ft_model_resolve(const char *arg)
+{
+	struct stat st;
+	char *cache, *snap;
+
+	if (arg == NULL)
+		arg = env("FT_MODEL");
+	if (arg != NULL && stat(arg, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return ft_strdup(arg);
+		ft_error("model '%s' is not a folder", arg);
+		return NULL;
+	}
+	cache = ft_hub_cache_dir();
+	if (arg != NULL) {
+		snap = cached_snapshot(cache, arg);
+		if (snap == NULL)
+			ft_error("model '%s' is neither a folder nor in the Hub cache '%s': "
+				"run 'ft-fetch model %s' or pass -m DIR", arg, cache,
+				ft_hub_repo_valid(arg) ? arg : "REPO");
+	} else {
+		/* The legacy id first, then the canonical one Python may have used. */
+		snap = cached_snapshot(cache, "distilgpt2");
+		if (snap == NULL)
+			snap = cached_snapshot(cache, "distilbert/distilgpt2");
+		if (snap == NULL)
+			ft_error("no model given and distilgpt2 is not in the Hub cache '%s': "
+				"run 'ft-fetch model distilgpt2' or pass -m DIR", cache);
+	}
+	free(cache);
+	return snap;
+}
