@@ -40,6 +40,9 @@ typedef struct ft_tokr ft_tokr;
 /* Open a file ("-" = stdin).  The header is read at once; NULL after a
  * message naming the file. */
 ft_tokr *ft_tokr_open(const char *path);
+/* The same on an open stream (not closed by ft_tokr_close); name is for
+ * messages.  Used for pipes and for fuzzing via fmemopen. */
+ft_tokr *ft_tokr_open_fp(FILE *fp, const char *name);
 const ft_tok_info *ft_tokr_info(const ft_tokr *r);
 /* Read up to cap ids of the current document into buf.  Returns 1 with *n
  * ids (possibly 0 for an empty document) and *doc_end = 1 when they finish
@@ -47,6 +50,8 @@ const ft_tok_info *ft_tokr_info(const ft_tokr *r);
 int ft_tokr_read(ft_tokr *r, uint32_t *buf, size_t cap, size_t *n,
     int *doc_end);
 void ft_tokr_close(ft_tokr *r);
+/* Segments seen so far (1 after open; `cat a.tok b.tok` has 2). */
+uint64_t ft_tokr_segments(const ft_tokr *r);
 
 /* Load a whole token file: all ids, and n_docs + 1 document start offsets
  * (doc i is ids[doc_start[i] .. doc_start[i+1])).  0 or -1. */
