@@ -3,12 +3,14 @@
 #include "err.h"
 #include "hub.h"
 #include "io.h"
+#include "progress.h"
 
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage_text[] =
 	"usage: ft-fetch model [-q] [-r REV] [-o DIR] REPO\n"
@@ -105,8 +107,11 @@ index_shards(const char *path, const char *repo, struct list *shards)
 	char *buf;
 	size_t n;
 	cJSON *doc, *map, *e;
+	struct stat st;
 	int rc = -1;
 
+	if (stat(path, &st) == 0 && st.st_size > (64 << 20))
+		return ft_error("%s: model.safetensors.index.json: larger than 64 MiB", repo);
 	if (ft_read_file(path, &buf, &n) != 0)
 		return -1;
 	doc = cJSON_ParseWithLength(buf, n);
@@ -166,7 +171,8 @@ cmd_model(struct ft_hub *h, const char *repo, const char *rev, const char *out)
 					"revision that has them)", repo);
 			else
 				ft_error("%s: model.safetensors: not found (nor "
-					"model.safetensors.index.json)", repo);
+					"model.safetensors.index.json)%s", repo,
+					h->offline || h->unreachable_ ? " in the cache" : "");
 			goto out;
 		}
 		list_add(&got, "model.safetensors.index.json");
@@ -242,10 +248,10 @@ choose(const cJSON *splits, const char *repo, const char **config, const char **
 				continue;
 			if (strcmp(c, "default") == 0)
 				has_default = 1;
-			if (only == NULL || strcmp(only, c) != 0)
-				n += only == NULL || strcmp(only, c) != 0;
 			if (only == NULL)
-				only = c;
+				only = c, n = 1;
+			else if (strcmp(only, c) != 0)
+				n = 2; /* more than one config */
 		}
 		if (has_default)
 			*config = "default";
@@ -292,8 +298,11 @@ cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
 {
 	char *q = ft_hub_quote(repo, 0), *url, *what, *qc = NULL, *qs = NULL;
 	cJSON *doc, *rows_doc, *splits, *e;
-	long long offset = 0, total = -1;
+	long long offset = 0, total = -1, written;
+	char *body = NULL;
+	size_t blen;
 	int rc = 1, warned = 0;
+	struct ft_progress prog;
 
 	if (!ft_hub_repo_valid(repo)) {
 		ft_error("'%s' is not a valid repository id", repo);
@@ -329,7 +338,7 @@ cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
 		url = ft_asprintf("%s/rows?dataset=%s&config=%s&split=%s&offset=%lld&length=100",
 			h->viewer, q, qc, qs, offset);
 		what = ft_asprintf("%s: /rows %s/%s offset %lld", repo, config, split, offset);
-		rows_doc = ft_hub_get_json(h, url, what);
+		rows_doc = ft_hub_get_json_body(h, url, what, &body, &blen);
 		free(url);
 		if (rows_doc == NULL) {
 			free(what);
@@ -341,16 +350,18 @@ cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
 			ft_error("%s: no \"rows\" or \"num_rows_total\" in the answer", what);
 			goto page_fail;
 		}
+		if (total < 0)
+			ft_progress_init(&prog, "rows", (uint64_t)num->valuedouble, 0, h->progress);
 		total = (long long)num->valuedouble;
 		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rows_doc, "partial")) && !warned) {
 			ft_warn("%s: the dataset viewer indexed only part of this split", repo);
 			warned = 1;
 		}
+		/* Check the page with cJSON, then copy the rows from the text so
+		 * that numbers stay exactly as the viewer wrote them. */
 		cJSON_ArrayForEach(r, rows) {
 			cJSON *idx = cJSON_GetObjectItemCaseSensitive(r, "row_idx");
-			cJSON *row = cJSON_GetObjectItemCaseSensitive(r, "row");
-			char *text;
-			if (!cJSON_IsObject(row)) {
+			if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(r, "row"))) {
 				ft_error("%s: row %lld has no \"row\" object", what, offset + i);
 				goto page_fail;
 			}
@@ -358,17 +369,19 @@ cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
 				ft_error("%s: expected row_idx %lld", what, offset + i);
 				goto page_fail;
 			}
-			text = cJSON_PrintUnformatted(row);
-			if (text == NULL)
-				ft_die("out of memory");
-			fputs(text, stdout);
-			putchar('\n');
-			free(text);
 			i++;
 		}
+		if (ft_hub_rows_write(body, blen, NULL, &written) != 0 || written != i) {
+			ft_error("%s: cannot copy the rows of the answer", what);
+			goto page_fail;
+		}
+		ft_hub_rows_write(body, blen, stdout, &written);
+		free(body);
+		body = NULL;
 		cJSON_Delete(rows_doc);
 		free(what);
 		offset += i;
+		ft_progress_update(&prog, (uint64_t)offset);
 		if (offset >= total)
 			break;
 		if (i == 0) {
@@ -380,12 +393,16 @@ cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
 			goto out;
 		}
 	}
+	ft_progress_finish(&prog);
 	rc = 0;
 	goto out;
 page_fail:
 	cJSON_Delete(rows_doc);
 	free(what);
+	free(body);
 out:
+	if (rc != 0 && total >= 0)
+		ft_progress_clear(&prog);
 	cJSON_Delete(doc);
 	free(q);
 	free(qc);
@@ -405,7 +422,8 @@ main(int argc, char **argv)
 	ft_setprog(argv[0]);
 	ft_io_install_signal_cleanup();
 	signal(SIGPIPE, SIG_IGN); /* a closed socket is an error, as in curl */
-	while ((c = getopt_long(argc, argv, "r:o:qhV", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":r:o:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r': rev = optarg; break;
 		case 'o': out = optarg; break;
@@ -417,7 +435,11 @@ main(int argc, char **argv)
 		case 'q': quiet = 1; break;
 		case 'h': fputs(usage_text, stdout); return ft_close_stdout() ? 1 : 0;
 		case 'V': ft_print_version(); return ft_close_stdout() ? 1 : 0;
-		default: ft_usage_error("invalid option");
+		case ':': ft_usage_error("option '%s' requires an argument", argv[optind - 1]);
+		default:
+			if (optopt != 0)
+				ft_usage_error("unrecognized option '-%c'", optopt);
+			ft_usage_error("unrecognized option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)
@@ -451,7 +473,7 @@ main(int argc, char **argv)
 	}
 	if (ft_hub_init(&h) != 0)
 		return 1;
-	h.progress = !quiet;
+	h.progress = !quiet && !ft_hub_env_true("HF_HUB_DISABLE_PROGRESS_BARS");
 	if (viewer != NULL) {
 		free(h.viewer);
 		h.viewer = ft_strdup(viewer);

@@ -413,6 +413,7 @@ ft_hub_release(struct ft_hub *h)
 	free(h->endpoint);
 	free(h->viewer);
 	free(h->cache);
+	free(h->unreachable_);
 	if (h->token != NULL) {
 		memset(h->token, 0, strlen(h->token));
 		free(h->token);
@@ -680,6 +681,21 @@ redirect_target(struct ft_hub *h, const char *what)
 	return ft_strdup(u);
 }
 
+/* Move *url to the target of the 3xx just received.  0 or -1. */
+static int
+follow(struct ft_hub *h, const char *what, char **url, int *hops)
+{
+	char *next;
+
+	if (++*hops > MAX_REDIRECTS)
+		return ft_error("%s: too many redirects", what);
+	if ((next = redirect_target(h, what)) == NULL)
+		return -1;
+	free(*url);
+	*url = next;
+	return 0;
+}
+
 static int
 transient_curl(CURLcode rc)
 {
@@ -748,12 +764,12 @@ error_status(const char *what, const struct resp *r)
 {
 	const char *code = r->error_code ? r->error_code : "";
 
-	if (strcmp(code, "RepoNotFound") == 0 || r->status == 401)
-		return ft_error("%s: repository not found (a private or gated "
-			"repository needs HF_TOKEN)", what);
 	if (strcmp(code, "GatedRepo") == 0)
 		return ft_error("%s: gated repository: accept its terms on the Hub "
 			"and set HF_TOKEN", what);
+	if (strcmp(code, "RepoNotFound") == 0 || r->status == 401)
+		return ft_error("%s: repository not found (a private or gated "
+			"repository needs HF_TOKEN)", what);
 	if (strcmp(code, "RevisionNotFound") == 0)
 		return ft_error("%s: revision not found", what);
 	if (strcmp(code, "EntryNotFound") == 0 || r->status == 404)
@@ -763,13 +779,16 @@ error_status(const char *what, const struct resp *r)
 	return ft_error("%s: HTTP %ld from the Hub", what, r->status);
 }
 
-/* HEAD the file, following relative redirects; retries transient errors. */
+/* HEAD the file, following relative redirects.  Transient errors (429,
+ * 5xx, timeouts) are retried, but only when nothing is cached (as
+ * huggingface_hub does): with a cached copy they mean "use the cache".
+ * META_OFFLINE sets *why to the reason. */
 static int
-head_meta(struct ft_hub *h, const char *url0, const char *what,
+head_meta(struct ft_hub *h, const char *url0, const char *what, int cached,
 	char **why, struct meta *m)
 {
 	struct resp r;
-	char errbuf[CURL_ERROR_SIZE], *url = ft_strdup(url0), *next;
+	char errbuf[CURL_ERROR_SIZE], *url = ft_strdup(url0);
 	CURLcode rc;
 	int attempt = 0, hops = 0, ret = META_ERROR;
 
@@ -785,8 +804,12 @@ head_meta(struct ft_hub *h, const char *url0, const char *what,
 			goto out;
 		}
 		if (rc != CURLE_OK) {
-			if (unreachable_curl(rc) || (transient_curl(rc) && attempt >= h->retries)) {
-				*why = ft_strdup(curl_why(rc, errbuf));
+			if (unreachable_curl(rc) ||
+				(transient_curl(rc) && (cached || attempt >= h->retries))) {
+				*why = ft_asprintf("cannot reach %s (%s)", h->endpoint,
+					curl_why(rc, errbuf));
+				free(h->unreachable_);
+				h->unreachable_ = ft_strdup(*why);
 				ret = META_OFFLINE;
 				goto out;
 			}
@@ -798,9 +821,10 @@ head_meta(struct ft_hub *h, const char *url0, const char *what,
 			continue;
 		}
 		if (transient_status(r.status)) {
-			if (attempt >= h->retries) {
-				ft_error("%s: HTTP %ld from the Hub after %d tries", what,
-					r.status, attempt + 1);
+			if (cached || attempt >= h->retries) {
+				*why = ft_asprintf("HTTP %ld from %s after %d %s", r.status,
+					h->endpoint, attempt + 1, attempt ? "tries" : "try");
+				ret = META_OFFLINE;
 				goto out;
 			}
 			backoff(h, attempt++);
@@ -809,14 +833,8 @@ head_meta(struct ft_hub *h, const char *url0, const char *what,
 		if (r.status >= 300 && r.status < 400 && r.location != NULL &&
 			r.location[0] == '/' && r.location[1] != '/') {
 			/* A renamed repo: repeat the HEAD at the new place. */
-			if (++hops > MAX_REDIRECTS) {
-				ft_error("%s: too many redirects", what);
+			if (follow(h, what, &url, &hops) != 0)
 				goto out;
-			}
-			if ((next = redirect_target(h, what)) == NULL)
-				goto out;
-			free(url);
-			url = next;
 			continue;
 		}
 		break;
@@ -1023,13 +1041,13 @@ static int
 download(struct ft_hub *h, const struct meta *m, const char *blob,
 	const char *what, const char *file)
 {
-	char *inc = ft_asprintf("%s.incomplete", blob), *url = NULL, *next;
+	char *inc = ft_asprintf("%s.incomplete", blob), *url = NULL;
 	char errbuf[CURL_ERROR_SIZE], hex[65];
 	struct ft_progress prog;
 	struct resp r;
 	struct stat st;
 	CURLcode rc;
-	int fd = -1, ret = -1, attempt = 0, hops = 0, slot = -1;
+	int fd = -1, ret = -1, attempt = 0, hops = 0;
 	const char *base = strrchr(file, '/');
 
 	memset(&r, 0, sizeof r);
@@ -1095,15 +1113,10 @@ download(struct ft_hub *h, const struct meta *m, const char *blob,
 			continue;
 		}
 		if (rc == CURLE_OK && r.status >= 300 && r.status < 400) {
-			if (++hops > MAX_REDIRECTS) {
+			if (follow(h, what, &url, &hops) != 0) {
 				ft_progress_clear(&prog);
-				ft_error("%s: too many redirects", what);
 				goto out;
 			}
-			if ((next = redirect_target(h, what)) == NULL)
-				goto out;
-			free(url);
-			url = next;
 			continue;
 		}
 		if ((rc != CURLE_OK && (transient_curl(rc) || unreachable_curl(rc))) ||
@@ -1170,14 +1183,12 @@ download(struct ft_hub *h, const struct meta *m, const char *blob,
 	}
 	close(fd);
 	fd = -1;
-	slot = -1;
 	if (rename(inc, blob) != 0) {
 		ft_error("cannot rename '%s' to '%s':", inc, blob);
 		goto out;
 	}
 	ret = 0;
 out:
-	(void)slot;
 	if (fd >= 0)
 		close(fd);
 	resp_free(&r);
@@ -1244,9 +1255,10 @@ ft_hub_fetch(struct ft_hub *h, const char *type, const char *repo,
 	folder = ft_hub_repo_folder(type, repo);
 	repodir = ft_path_join(h->cache, folder);
 	if (h->offline) {
+		/* An optional file the cache does not know is taken as absent. */
 		r = cache_lookup(repodir, revision, filename, &path, &commit);
-		if (r == 0 || (r == 1 && optional)) {
-			ret = r;
+		if (r == 0 || optional) {
+			ret = r == 0 ? 0 : 1;
 			goto out;
 		}
 		if (r == 1)
@@ -1258,18 +1270,28 @@ ft_hub_fetch(struct ft_hub *h, const char *type, const char *repo,
 		goto out;
 	}
 	url = ft_hub_file_url(h->endpoint, type, repo, revision, filename);
-	r = head_meta(h, url, what, &why, &m);
+	r = cache_lookup(repodir, revision, filename, &path, &commit);
+	free(path);
+	free(commit);
+	path = commit = NULL;
+	if (h->unreachable_ != NULL) {
+		/* Unreachable a moment ago: don't wait for it again. */
+		why = ft_strdup(h->unreachable_);
+		r = META_OFFLINE;
+	} else {
+		r = head_meta(h, url, what, r >= 0, &why, &m);
+	}
 	if (r == META_OFFLINE) {
 		r = cache_lookup(repodir, revision, filename, &path, &commit);
-		if (r == 0 || (r == 1 && optional)) {
+		if (r == 0 || (optional && (r == 1 || h->unreachable_ != NULL))) {
+			r = r == 0 ? 0 : 1;
 			if (!h->warned_offline)
-				ft_warn("cannot reach %s (%s): using the cache", h->endpoint, why);
+				ft_warn("%s: using the cache", why);
 			h->warned_offline = 1;
 			ret = r;
 			goto out;
 		}
-		ft_error("%s: cannot reach %s (%s) and nothing is cached", what,
-			h->endpoint, why);
+		ft_error("%s: %s and nothing is cached", what, why);
 		goto out;
 	}
 	if (r == META_ERROR)
@@ -1370,7 +1392,7 @@ ft_hub_exists(struct ft_hub *h, const char *type, const char *repo,
 	repodir = ft_path_join(h->cache, folder);
 	what = ft_asprintf("%s: %s", repo, filename);
 	url = ft_hub_file_url(h->endpoint, type, repo, revision, filename);
-	r = h->offline ? META_OFFLINE : head_meta(h, url, what, &why, &m);
+	r = h->offline || h->unreachable_ ? META_OFFLINE : head_meta(h, url, what, 0, &why, &m);
 	if (r == META_OK)
 		ret = 1;
 	else if (r == META_MISSING)
@@ -1394,8 +1416,15 @@ ft_hub_exists(struct ft_hub *h, const char *type, const char *repo,
 cJSON *
 ft_hub_get_json(struct ft_hub *h, const char *url, const char *what)
 {
+	return ft_hub_get_json_body(h, url, what, NULL, NULL);
+}
+
+cJSON *
+ft_hub_get_json_body(struct ft_hub *h, const char *url, const char *what,
+	char **body, size_t *len)
+{
 	struct resp r;
-	char errbuf[CURL_ERROR_SIZE], *u = ft_strdup(url), *next;
+	char errbuf[CURL_ERROR_SIZE], *u = ft_strdup(url);
 	CURLcode rc;
 	cJSON *doc = NULL, *e;
 	int attempt = 0, hops = 0, auth;
@@ -1437,14 +1466,8 @@ ft_hub_get_json(struct ft_hub *h, const char *url, const char *what)
 			goto out;
 		}
 		if (r.status >= 300 && r.status < 400) {
-			if (++hops > MAX_REDIRECTS) {
-				ft_error("%s: too many redirects", what);
+			if (follow(h, what, &u, &hops) != 0)
 				goto out;
-			}
-			if ((next = redirect_target(h, what)) == NULL)
-				goto out;
-			free(u);
-			u = next;
 			continue;
 		}
 		break;
@@ -1466,12 +1489,273 @@ ft_hub_get_json(struct ft_hub *h, const char *url, const char *what)
 		doc = NULL;
 		goto out;
 	}
-	if (doc == NULL)
+	if (doc == NULL) {
 		ft_error("%s: the answer is not valid JSON", what);
+	} else if (body != NULL) {
+		*body = r.body ? r.body : ft_strdup("");
+		*len = r.blen;
+		r.body = NULL;
+	}
 out:
 	resp_free(&r);
 	free(u);
 	return doc;
+}
+
+/* ------------------------------------------------------------ rows */
+
+/* A compact copy of JSON text that cJSON has already accepted: strings are
+ * decoded and re-escaped the way cJSON and Python's json.dumps(...,
+ * ensure_ascii=False) write them, numbers are copied digit for digit (an
+ * int64 id survives, which a double would not). */
+struct jcopy {
+	const char *p, *end;
+	FILE *out; /* NULL: just skip */
+};
+
+static void
+jput(struct jcopy *j, const char *s, size_t n)
+{
+	if (j->out != NULL && n > 0)
+		fwrite(s, 1, n, j->out);
+}
+
+static void
+jws(struct jcopy *j)
+{
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+		j->p++;
+}
+
+static int
+jhex4(const char *p, const char *end, unsigned *v)
+{
+	*v = 0;
+	if (end - p < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		int c = (unsigned char)p[i], d;
+		if (c >= '0' && c <= '9') d = c - '0';
+		else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+		else return -1;
+		*v = *v * 16 + (unsigned)d;
+	}
+	return 0;
+}
+
+static void
+jcode(struct jcopy *j, unsigned cp)
+{
+	char b[8];
+	size_t n;
+
+	if (cp == '"' || cp == '\\') {
+		b[0] = '\\'; b[1] = (char)cp; n = 2;
+	} else if (cp < 0x20) {
+		const char *named = cp == '\b' ? "\\b" : cp == '\f' ? "\\f" :
+			cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : cp == '\t' ? "\\t" : NULL;
+		if (named != NULL) {
+			jput(j, named, 2);
+			return;
+		}
+		n = (size_t)snprintf(b, sizeof b, "\\u%04x", cp);
+	} else if (cp >= 0xD800 && cp <= 0xDFFF) {
+		n = (size_t)snprintf(b, sizeof b, "\\u%04x", cp); /* lone surrogate */
+	} else if (cp < 0x80) {
+		b[0] = (char)cp; n = 1;
+	} else if (cp < 0x800) {
+		b[0] = (char)(0xC0 | cp >> 6); b[1] = (char)(0x80 | (cp & 0x3F)); n = 2;
+	} else if (cp < 0x10000) {
+		b[0] = (char)(0xE0 | cp >> 12); b[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+		b[2] = (char)(0x80 | (cp & 0x3F)); n = 3;
+	} else {
+		b[0] = (char)(0xF0 | cp >> 18); b[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+		b[2] = (char)(0x80 | (cp >> 6 & 0x3F)); b[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
+	}
+	jput(j, b, n);
+}
+
+static int
+jstring(struct jcopy *j)
+{
+	unsigned cp, lo;
+
+	if (j->p >= j->end || *j->p != '"')
+		return -1;
+	j->p++;
+	jput(j, "\"", 1);
+	while (j->p < j->end && *j->p != '"') {
+		unsigned char c = (unsigned char)*j->p;
+		if (c != '\\') {
+			if (c < 0x20)
+				jcode(j, c);
+			else
+				jput(j, j->p, 1);
+			j->p++;
+			continue;
+		}
+		if (j->end - j->p < 2)
+			return -1;
+		c = (unsigned char)j->p[1];
+		j->p += 2;
+		switch (c) {
+		case '"': case '\\': case '/': jcode(j, c); break;
+		case 'b': jcode(j, '\b'); break;
+		case 'f': jcode(j, '\f'); break;
+		case 'n': jcode(j, '\n'); break;
+		case 'r': jcode(j, '\r'); break;
+		case 't': jcode(j, '\t'); break;
+		case 'u':
+			if (jhex4(j->p, j->end, &cp) != 0)
+				return -1;
+			j->p += 4;
+			if (cp >= 0xD800 && cp <= 0xDBFF && j->end - j->p >= 6 &&
+				j->p[0] == '\\' && j->p[1] == 'u' &&
+				jhex4(j->p + 2, j->end, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+				j->p += 6;
+			}
+			jcode(j, cp);
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (j->p >= j->end)
+		return -1;
+	j->p++;
+	jput(j, "\"", 1);
+	return 0;
+}
+
+static int
+jvalue(struct jcopy *j, int depth)
+{
+	const char *s;
+
+	jws(j);
+	if (j->p >= j->end || depth > 200)
+		return -1;
+	if (*j->p == '"')
+		return jstring(j);
+	if (*j->p == '{' || *j->p == '[') {
+		char close = *j->p == '{' ? '}' : ']';
+		int obj = *j->p == '{';
+		jput(j, j->p++, 1);
+		jws(j);
+		if (j->p < j->end && *j->p == close) {
+			jput(j, j->p++, 1);
+			return 0;
+		}
+		for (;;) {
+			if (obj) {
+				jws(j);
+				if (jstring(j) != 0)
+					return -1;
+				jws(j);
+				if (j->p >= j->end || *j->p != ':')
+					return -1;
+				jput(j, j->p++, 1);
+			}
+			if (jvalue(j, depth + 1) != 0)
+				return -1;
+			jws(j);
+			if (j->p < j->end && *j->p == ',') {
+				jput(j, j->p++, 1);
+				continue;
+			}
+			if (j->p < j->end && *j->p == close) {
+				jput(j, j->p++, 1);
+				return 0;
+			}
+			return -1;
+		}
+	}
+	s = j->p;
+	while (j->p < j->end && (isalnum((unsigned char)*j->p) || *j->p == '-' ||
+		*j->p == '+' || *j->p == '.'))
+		j->p++;
+	if (j->p == s)
+		return -1;
+	jput(j, s, (size_t)(j->p - s));
+	return 0;
+}
+
+/* In the object at j->p, find key and leave j->p at its value.  0 or -1. */
+static int
+jfind(struct jcopy *j, const char *key)
+{
+	FILE *out = j->out;
+	size_t klen = strlen(key);
+
+	j->out = NULL;
+	jws(j);
+	if (j->p >= j->end || *j->p != '{')
+		goto fail;
+	j->p++;
+	for (;;) {
+		const char *k;
+		jws(j);
+		k = j->p;
+		if (jstring(j) != 0)
+			goto fail;
+		jws(j);
+		if (j->p >= j->end || *j->p != ':')
+			goto fail;
+		j->p++;
+		/* Keys are compared raw: the viewer's keys have no escapes. */
+		if ((size_t)(j->p - k) >= klen + 2 && strncmp(k + 1, key, klen) == 0 && k[klen + 1] == '"') {
+			j->out = out;
+			jws(j);
+			return 0;
+		}
+		if (jvalue(j, 0) != 0)
+			goto fail;
+		jws(j);
+		if (j->p < j->end && *j->p == ',') {
+			j->p++;
+			continue;
+		}
+		goto fail;
+	}
+fail:
+	j->out = out;
+	return -1;
+}
+
+int
+ft_hub_rows_write(const char *body, size_t len, FILE *out, long long *count)
+{
+	struct jcopy j = { body, body + len, out };
+
+	*count = 0;
+	if (jfind(&j, "rows") != 0 || j.p >= j.end || *j.p != '[')
+		return -1;
+	j.p++;
+	jws(&j);
+	if (j.p < j.end && *j.p == ']')
+		return 0;
+	for (;;) {
+		struct jcopy item = j;
+		item.out = NULL;
+		if (jvalue(&item, 0) != 0) /* the end of this row record */
+			return -1;
+		if (jfind(&j, "row") != 0 || jvalue(&j, 0) != 0)
+			return -1;
+		if (out != NULL)
+			putc('\n', out);
+		(*count)++;
+		j.p = item.p;
+		jws(&j);
+		if (j.p < j.end && *j.p == ',') {
+			j.p++;
+			continue;
+		}
+		if (j.p < j.end && *j.p == ']')
+			return 0;
+		return -1;
+	}
 }
 
 /* ------------------------------------------------------------ export */

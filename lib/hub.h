@@ -26,6 +26,7 @@
 
 #include <cJSON.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct ft_hub {
 	char *endpoint;        /* HF_ENDPOINT or https://huggingface.co, no final '/' */
@@ -40,6 +41,7 @@ struct ft_hub {
 	long download_timeout_s; /* HF_HUB_DOWNLOAD_TIMEOUT, 10 (stall time) */
 	int warned_offline;    /* "using the cache" said once */
 	void *curl_;           /* private: CURL * */
+	char *unreachable_;    /* private: why the Hub could not be reached */
 };
 
 /* Read the environment and set up libcurl.  Returns 0 or -1. */
@@ -64,6 +66,16 @@ int ft_hub_exists(struct ft_hub *h, const char *type, const char *repo,
  * cap.  what names the request in messages.  Returns the parsed document
  * or NULL after a message. */
 cJSON *ft_hub_get_json(struct ft_hub *h, const char *url, const char *what);
+/* The same, also handing back the raw answer (*body malloc'd, NUL-ended). */
+cJSON *ft_hub_get_json_body(struct ft_hub *h, const char *url, const char *what,
+	char **body, size_t *len);
+
+/* For a dataset viewer /rows answer (JSON text already accepted by cJSON):
+ * write each rows[i].row as one compact JSON line to out (NULL: count
+ * only), keys in order, strings decoded and re-escaped minimally (as
+ * cJSON and Python's json.dumps(ensure_ascii=False) do), numbers copied
+ * exactly as sent.  *count = rows written.  0, or -1 when malformed. */
+int ft_hub_rows_write(const char *body, size_t len, FILE *out, long long *count);
 
 /* Copy the named files of a snapshot folder into a plain folder dir,
  * atomically: they are written into a temporary sibling folder that is

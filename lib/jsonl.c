@@ -311,8 +311,12 @@ int
 ft_json_field_span(const char *s, size_t n, const char *field,
     size_t *vstart, size_t *vend)
 {
-	size_t i = skip_ws(s, n, 0), flen = strlen(field);
+	size_t i = 0, flen = strlen(field);
 	char small[256];
+
+	if (n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+		i = 3; /* a UTF-8 byte order mark, which cJSON skips too */
+	i = skip_ws(s, n, i);
 
 	if (i >= n || s[i] != '{')
 		return -1;

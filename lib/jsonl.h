@@ -26,7 +26,9 @@ long long ft_jsonl_offset(const ft_jsonl *r);
 long ft_jsonl_lineno(const ft_jsonl *r);
 const char *ft_jsonl_name(const ft_jsonl *r);
 /* The string field `field` of obj: 0 and *s, *n, or -1 after an error
- * message naming file, line and field.  The string is valid UTF-8. */
+ * message naming file, line and field.  The string is valid UTF-8, is
+ * decoded from the raw line (so *n counts any NUL bytes that "\u0000"
+ * escapes produce; s[*n] is '\0') and stays valid until the next call. */
 int ft_jsonl_text(const ft_jsonl *r, const cJSON *obj, const char *field,
     const char **s, size_t *n);
 void ft_jsonl_close(ft_jsonl *r);

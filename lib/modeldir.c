@@ -84,6 +84,8 @@ ft_model_resolve(const char *arg)
 	cache = ft_hub_cache_dir();
 	if (arg != NULL) {
 		snap = cached_snapshot(cache, arg);
+		if (snap == NULL && strcmp(arg, "distilgpt2") == 0)
+			snap = cached_snapshot(cache, "distilbert/distilgpt2");
 		if (snap == NULL)
 			ft_error("model '%s' is neither a folder nor in the Hub cache '%s': "
 				"run 'ft-fetch model %s' or pass -m DIR", arg, cache,

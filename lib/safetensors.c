@@ -103,6 +103,21 @@ valid_header_text(const unsigned char *s, size_t n)
 	return 1;
 }
 
+/* Does the JSON text escape a NUL character (\u0000)?  cJSON would cut
+ * the string there, silently renaming a tensor. */
+static int
+has_escaped_nul(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i + 6 <= n; i++) {
+		if (s[i] != '\\')
+			continue;
+		if (memcmp(s + i + 1, "u0000", 5) == 0)
+			return 1;
+		i++; /* skip the escaped character */
+	}
+	return 0;
+}
+
 /* A JSON number that is a non-negative integer below 2^53. */
 static int
 json_uint(const cJSON *j, uint64_t *v)
@@ -244,6 +259,11 @@ ft_st_parse(ft_st_file *f, const unsigned char *buf, size_t size,
 	if (!valid_header_text(h, (size_t)n)) {
 		ft_error("'%s': safetensors header is not valid UTF-8 JSON "
 		    "text", name);
+		goto out;
+	}
+	if (has_escaped_nul(h, (size_t)n)) {
+		ft_error("'%s': safetensors header has a string with a NUL "
+		    "character", name);
 		goto out;
 	}
 	root = cJSON_ParseWithLengthOpts((const char *)h, (size_t)n, &end, 0);
@@ -427,6 +447,11 @@ ft_st_read_f32(const ft_st_file *f, const ft_st_tensor *t, float *out)
 
 	switch (t->dtype) {
 	case FT_F32:
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if (t->nelem > 0)
+			memcpy(out, p, t->nelem * 4);
+		return 0;
+#endif
 		for (i = 0; i < t->nelem; i++, p += 4) {
 			uint32_t b = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
 			    (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -632,6 +657,11 @@ ft_st_write(const char *path, const ft_st_entry *e, size_t n,
 	while (h.n % 8 != 0)
 		sb_str(&h, " ");
 
+	if (!valid_header_text((const unsigned char *)h.p, h.n)) {
+		ft_error("'%s': a tensor name or metadata string is not valid "
+		    "UTF-8", path);
+		goto out;
+	}
 	for (i = 0; i < 8; i++)
 		len8[i] = (unsigned char)((uint64_t)h.n >> (8 * i));
 	if (ft_atomic_open(&a, path) < 0)

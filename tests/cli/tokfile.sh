@@ -43,7 +43,7 @@ t_cmp "$T/w.ids" "$T/w.zids"
 
 # Written in one forward pass: to a pipe.
 "$tool" write - 50257 50256 <"$T/b.txt" | cat >"$T/b.tok"
-"$tool" dump - <"$T/b.tok" >"$T/b.out" || t_fail "dump b from stdin"
+cat "$T/b.tok" | "$tool" dump - >"$T/b.out" || t_fail "dump b from a pipe"
 t_cmp "$T/b.txt" "$T/b.out"
 
 # Concatenation is a token file.
@@ -60,6 +60,67 @@ t_cmp "$T/ab.ids" "$T/ab.zids"
 "$tool" dump "$T/e.tok" >"$T/e.out" || t_fail "dump empty"
 [ ! -s "$T/e.out" ] || t_fail "empty token file has documents"
 [ "$(zstd -q -dc "$T/e.tok" | wc -c)" -eq 0 ] || t_fail "zstd -dc empty"
+
+# An independent reader written from ft-formats(5) agrees on every byte.
+cat >"$T/spec.py" <<'PY'
+# usage: spec.py FILE.tok IDS.bin BYTES_PER_ID; prints documents, one a line
+import struct, sys, zlib
+b = open(sys.argv[1], "rb").read()
+def meta(i, kind):
+    magic, n = struct.unpack_from("<II", b, i)
+    p = b[i + 8:i + 8 + n]
+    assert magic == 0x184D2A5E and p[:4] == b"FTOK" and p[4] == 1
+    assert p[5:6] == kind or kind is None and p[5:6] in (b"I", b"T")
+    assert p[6:8] == b"\0\0"
+    assert zlib.crc32(p[:-4]) == struct.unpack("<I", p[-4:])[0], "crc"
+    return p, i + 8 + n
+blocks, i, first = [], 0, None
+while i < len(b):
+    p, i = meta(i, b"H")
+    assert len(p) == 56
+    w, (vocab, eos) = p[8], struct.unpack_from("<Ii", p, 12)
+    assert w == (2 if vocab <= 65536 else 4) and -1 <= eos < vocab
+    first = first or p[8:52]
+    assert p[8:52] == first, "mismatched segments"
+    ids = nblk = ndocs = icrc = 0
+    while True:
+        p, i = meta(i, None)
+        if p[5:6] == b"T":
+            assert struct.unpack_from("<QQQI", p, 8) == (ids, ndocs, nblk, icrc)
+            assert len(p) == 40
+            break
+        nid, csize, dcrc, ne = struct.unpack_from("<IIII", p, 8)
+        assert len(p) == 28 + 4 * ne
+        ends = struct.unpack_from("<%dI" % ne, p, 24)
+        icrc = zlib.crc32(p, icrc)
+        if nid:
+            frame = b[i:i + csize]; i += csize
+            assert frame[:4] == b"\x28\xb5\x2f\xfd" and frame[4] & 4
+            assert zlib.crc32(frame) == dcrc
+        blocks.append((nid, ends))
+        ids += nid; ndocs += ne; nblk += 1
+# Documents from the block boundaries and the ids zstd printed.
+raw = open(sys.argv[2], "rb").read()
+w = int(sys.argv[3])
+allids = struct.unpack("<%d%s" % (len(raw) // w, "HI"[w == 4]), raw)
+out, cur, pos = [], [], 0
+for nid, ends in blocks:
+    prev = 0
+    for e in ends:
+        cur += allids[pos + prev:pos + e]; prev = e
+        out.append(" ".join(map(str, cur))); cur = []
+    cur += allids[pos + prev:pos + nid]; pos += nid
+assert not cur and pos == len(allids)
+print("\n".join(out))
+PY
+zstd -q -dc "$T/ab.tok" >"$T/ab.zraw"
+python3 "$T/spec.py" "$T/ab.tok" "$T/ab.zraw" 2 >"$T/ab.spec" ||
+	t_fail "spec reader rejects ab.tok"
+t_cmp "$T/ab.txt" "$T/ab.spec"
+zstd -q -dc "$T/w.tok" >"$T/w.zraw"
+python3 "$T/spec.py" "$T/w.tok" "$T/w.zraw" 4 >"$T/w.spec" ||
+	t_fail "spec reader rejects w.tok"
+t_cmp "$T/w.txt" "$T/w.spec"
 
 # Errors: one line naming the file.
 : >"$T/empty.tok"

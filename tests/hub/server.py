@@ -10,12 +10,13 @@ a "CDN" (another port, so another origin).  STATE_DIR/ports gets
 "HUB_PORT CDN_PORT"; every request is appended to STATE_DIR/log as
 "hub|cdn METHOD PATH range=R auth=yes|no"; STATE_DIR/mode (read on each
 request; counters reset when it changes) selects a misbehaviour:
-  cut            the first blob GET sends half its bytes and hangs up
+  cut            the first CDN GET sends half its bytes and hangs up
   corrupt        blobs are served with one byte changed
   fail N CODE    the first N requests answer HTTP CODE
   badetag        HEAD answers carry the ETag "../../evil"
   nocommit       HEAD answers lack X-Repo-Commit
   hugeheader     answers carry a 100 KB header
+  slow           Hub HEAD requests wait 2 s before answering
 Python standard library only.  The server exits by itself after 300 s.
 """
 import hashlib
@@ -28,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TOKEN = "hf_fake_secret_token_1234"
 PRIVATE = {"org/private"}
+GATED = {"org/gated"}
 ALIASES = {"legacy-tiny": "org/tiny"}
 LFS_SUFFIXES = (".safetensors", ".bin")
 EXTRA_REVS = ("refs/pr/1", "v1.0")
@@ -140,6 +142,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(416, headers + [("Content-Range", "bytes */%d" % len(data))])
         part = data[start:]
         self.send_response(206 if rng else 200)
+        if m and m[0] == "hugeheader":
+            self.send_header("X-Padding", "x" * 100000)
         for k, v in headers:
             self.send_header(k, v)
         if rng:
@@ -148,7 +152,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
-        if m and m[0] == "cut" and self.command == "GET" and bump() == 0:
+        if m and m[0] == "cut" and self.kind == "cdn" and self.command == "GET" and bump() == 0:
             self.wfile.write(part[: len(part) // 2])
             self.wfile.flush()
             self.close_connection = True
@@ -163,6 +167,9 @@ class Handler(BaseHTTPRequestHandler):
         return False
 
     def do_HEAD(self):
+        m = mode()
+        if m and m[0] == "slow" and self.kind == "hub":
+            threading.Event().wait(2)
         self.do_GET()
 
     def do_GET(self):
@@ -180,7 +187,7 @@ class Handler(BaseHTTPRequestHandler):
             if "/resolve/" in path:
                 return self.resolve(path)
             self.hub_error(404, "NotFound", "no such endpoint")
-        except BrokenPipeError:
+        except ConnectionError:
             pass
 
     def cdn(self):
@@ -202,6 +209,8 @@ class Handler(BaseHTTPRequestHandler):
         bare = repo[len("datasets/"):] if repo.startswith("datasets/") else repo
         if bare in PRIVATE and self.headers.get("Authorization") != "Bearer " + TOKEN:
             return self.hub_error(401, "RepoNotFound", "Invalid username or password.")
+        if bare in GATED and self.headers.get("Authorization") != "Bearer " + TOKEN:
+            return self.hub_error(401, "GatedRepo", "Access to model %s is restricted." % bare)
         rev = urllib.parse.unquote(rawrev)
         if rev not in ("main", r["commit"]) + EXTRA_REVS:
             return self.hub_error(404, "RevisionNotFound", "Invalid rev id: " + rev)

@@ -120,6 +120,8 @@ test_raw_helpers(void)
 	CHECK(ft_json_field_span(l, strlen(l), "zz", &vs, &ve) == 0);
 	CHECK(ft_json_field_span("[1]", 3, "zz", &vs, &ve) == -1);
 	CHECK(ft_json_field_span("{}", 2, "zz", &vs, &ve) == 0);
+	CHECK(ft_json_field_span("\xef\xbb\xbf{\"zz\":1}", 11, "zz", &vs, &ve) == 1);
+	CHECK(vs == 9 && ve == 10);
 	n = ft_json_escape(buf, esc_in, strlen(esc_in));
 	buf[n] = '\0';
 	CHECK(strcmp(buf, "\"q\\\"b\\\\\\n\\r\\t\\b\\f\\u0001\\u001f\x7f"

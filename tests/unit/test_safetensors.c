@@ -219,6 +219,10 @@ test_vectors(void)
 	capture();
 	CHECK(ft_st_write(out, two, 2, NULL, NULL, 0) == -1);
 	CHECK(captured_is("duplicate tensor 'x'"));
+	two[0].name = "bad\xff";
+	capture();
+	CHECK(ft_st_write(out, two, 2, NULL, NULL, 0) == -1);
+	CHECK(captured_is("not valid UTF-8"));
 	free(out);
 }
 
@@ -284,6 +288,9 @@ test_validation(void)
 	CHECK(parse_case("{\"\xff\":1}", 0, 0, "not valid UTF-8"));
 	CHECK(parse_case("{\"\xed\xa0\x80\":1}", 0, 0, "not valid UTF-8"));
 	CHECK(parse_case("{\"a\x01\":1}", 0, 0, "not valid UTF-8"));
+	CHECK(parse_case("{\"a\\u0000b\":1}", 0, 0, "NUL character"));
+	CHECK(parse_case("{\"__metadata__\":{\"a\\\\u0000\":\"\"}}", 0, 0,
+	    NULL)); /* an escaped backslash, then "u0000" */
 	CHECK(parse_case("{\"a\":", 0, 0, "not valid JSON"));
 	CHECK(parse_case("{} x", 0, 0, "not valid JSON"));
 	CHECK(parse_case("{}{}", 0, 0, "not valid JSON"));

@@ -1,0 +1,328 @@
+/* ft-split — seeded shuffle and train/validation split of a JSONL file,
+ * identical to datasets' Dataset.shuffle(seed) + select (numpy PCG64).
+ *
+ * Memory: only each record's offset and length are kept.  A regular-file
+ * input is read again with pread; other inputs (pipes) are first copied to
+ * an unlinked temporary file in $TMPDIR. */
+#include "err.h"
+#include "io.h"
+#include "jsonl.h"
+#include "rng.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+    "usage: ft-split [-v] [--seed N] [--train-fraction F | --val-fraction F |\n"
+    "                --val-size N | --kfold K --fold I] [--no-shuffle]\n"
+    "                --train FILE --val FILE [FILE]\n"
+    "Split JSONL records (FILE or stdin) into a training and a validation file.\n"
+    "Records are copied byte for byte; blank lines are skipped.\n"
+    "\n"
+    "  --train FILE          write the training records to FILE ('-' = stdout)\n"
+    "  --val FILE            write the validation records to FILE ('-' = stdout)\n"
+    "  -s, --seed N          shuffle seed (default 42), as numpy default_rng(N)\n"
+    "      --train-fraction F  train on the first (long)(F * N) shuffled\n"
+    "                        records (default 0.9)\n"
+    "      --val-fraction F  same as --train-fraction 1-F\n"
+    "      --val-size N      the last N shuffled records are the validation set\n"
+    "      --kfold K         cut the shuffled records into K folds...\n"
+    "      --fold I          ...and use fold I (0-based) as the validation set\n"
+    "      --no-shuffle      keep the input order\n"
+    "  -v, --verbose         print the record counts on stderr\n"
+    "  -h, --help            print this help and exit\n"
+    "      --version         print the version and exit\n";
+
+enum { O_TRAIN = 256, O_VAL, O_TF, O_VF, O_VS, O_KFOLD, O_FOLD, O_NOSHUF,
+	O_VERSION };
+
+static const struct option longopts[] = {
+	{ "train", required_argument, NULL, O_TRAIN },
+	{ "val", required_argument, NULL, O_VAL },
+	{ "seed", required_argument, NULL, 's' },
+	{ "train-fraction", required_argument, NULL, O_TF },
+	{ "val-fraction", required_argument, NULL, O_VF },
+	{ "val-size", required_argument, NULL, O_VS },
+	{ "kfold", required_argument, NULL, O_KFOLD },
+	{ "fold", required_argument, NULL, O_FOLD },
+	{ "no-shuffle", no_argument, NULL, O_NOSHUF },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, O_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static uint64_t
+parse_u64(const char *opt, const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno == ERANGE)
+		ft_usage_error("invalid number for %s: '%s'", opt, s);
+	return (uint64_t)v;
+}
+
+struct recs {
+	uint64_t *off;
+	size_t *len;
+	size_t n, cap, maxlen;
+};
+
+/* Pass 1: validate every record and note where it is.  Returns the fd to
+ * read records from (the input itself, or a spill file), or -1. */
+static int
+scan(const char *path, struct recs *rs, ft_jsonl **rp)
+{
+	ft_jsonl *r = ft_jsonl_open(path);
+	FILE *spill = NULL;
+	struct stat st;
+	cJSON *obj;
+	int rc, fd;
+	uint64_t spilled = 0;
+
+	if (r == NULL)
+		return -1;
+	*rp = r;
+	if (path != NULL && strcmp(path, "-") != 0) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return ft_error("cannot open '%s':", path);
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			fd = -1;
+		}
+	} else {
+		fd = -1; /* stdin: always spill (it may not start at 0) */
+	}
+	if (fd < 0) {
+		const char *dir = getenv("TMPDIR");
+		char *tmp = ft_asprintf("%s/ft-split.XXXXXX",
+		    dir != NULL && *dir != '\0' ? dir : "/tmp");
+		fd = mkstemp(tmp);
+		if (fd < 0) {
+			ft_error("cannot create a temporary file '%s':", tmp);
+			free(tmp);
+			return -1;
+		}
+		unlink(tmp); /* gone when we exit, whatever happens */
+		free(tmp);
+		spill = fdopen(dup(fd), "wb");
+		if (spill == NULL) {
+			close(fd);
+			return ft_error("cannot open a temporary file:");
+		}
+	}
+	while ((rc = ft_jsonl_next(r, &obj)) == 1) {
+		size_t len;
+		const char *raw = ft_jsonl_raw(r, &len);
+		ft_grow((void **)&rs->off, &rs->cap, rs->n + 1, sizeof *rs->off);
+		rs->len = ft_realloc(rs->len, rs->cap * sizeof *rs->len);
+		if (spill != NULL) {
+			if (ft_write(spill, raw, len, "temporary file") != 0) {
+				rc = -1;
+				break;
+			}
+			rs->off[rs->n] = spilled;
+			spilled += len;
+		} else {
+			rs->off[rs->n] = (uint64_t)ft_jsonl_offset(r);
+		}
+		rs->len[rs->n] = len;
+		if (len > rs->maxlen)
+			rs->maxlen = len;
+		rs->n++;
+	}
+	if (spill != NULL) {
+		if (rc == 0 && fflush(spill) != 0)
+			rc = ft_error("cannot write a temporary file:");
+		if (fclose(spill) != 0 && rc == 0)
+			rc = ft_error("cannot write a temporary file:");
+	}
+	if (rc != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+put(int fd, const struct recs *rs, size_t i, char *buf, ft_atomic *a,
+    const char *name)
+{
+	size_t got = 0;
+
+	while (got < rs->len[i]) {
+		ssize_t k = pread(fd, buf + got, rs->len[i] - got,
+		    (off_t)(rs->off[i] + got));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return ft_error("cannot read the input again (did it "
+			    "change?)%s", k < 0 ? ":" : "");
+		got += (size_t)k;
+	}
+	buf[got] = '\n';
+	return ft_write(a->fp, buf, got + 1, name);
+}
+
+/* One-line usage errors for getopt's complaints (opterr is off). */
+static void
+bad_option(int c, char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (c == ':')
+		ft_usage_error("option '%s' requires an argument", arg);
+	if (optopt != 0)
+		ft_usage_error("invalid option -- '%c'", optopt);
+	ft_usage_error("unrecognized option '%s'", arg);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *train = NULL, *val = NULL, *in = NULL;
+	uint64_t seed = 42;
+	double tf = 0.9;
+	long long vsize = -1;
+	long kfold = 0, fold = -1;
+	int shuffle = 1, verbose = 0, nsize = 0, c, fd, rc = 0;
+	struct recs rs = { 0 };
+	ft_jsonl *r = NULL;
+	size_t *perm, ntrain, vstart, vend;
+	ft_atomic at = { 0 }, av = { 0 };
+	char *buf;
+
+	ft_setprog(argv[0]);
+	ft_io_install_signal_cleanup();
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":s:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_TRAIN: train = optarg; break;
+		case O_VAL: val = optarg; break;
+		case 's': seed = parse_u64("--seed", optarg); break;
+		case O_TF:
+			tf = ft_parse_double("--train-fraction", optarg, 0, 1);
+			nsize++;
+			break;
+		case O_VF:
+			tf = 1.0 - ft_parse_double("--val-fraction", optarg, 0, 1);
+			nsize++;
+			break;
+		case O_VS:
+			vsize = (long long)parse_u64("--val-size", optarg);
+			nsize++;
+			break;
+		case O_KFOLD:
+			kfold = ft_parse_long("--kfold", optarg, 2, 1000000);
+			nsize++;
+			break;
+		case O_FOLD:
+			fold = ft_parse_long("--fold", optarg, 0, 999999);
+			break;
+		case O_NOSHUF: shuffle = 0; break;
+		case 'v': verbose = 1; break;
+		case 'h': fputs(usage_text, stdout); return ft_close_stdout() ? 1 : 0;
+		case O_VERSION: ft_print_version(); return ft_close_stdout() ? 1 : 0;
+		default: bad_option(c, argv);
+		}
+	}
+	if (argc - optind > 1)
+		ft_usage_error("too many input files");
+	if (optind < argc)
+		in = argv[optind];
+	if (train == NULL || val == NULL)
+		ft_usage_error("both --train FILE and --val FILE are required");
+	if (strcmp(train, val) == 0)
+		ft_usage_error("--train and --val name the same file '%s'", train);
+	if (nsize > 1)
+		ft_usage_error("use only one of --train-fraction, --val-fraction, "
+		    "--val-size and --kfold");
+	if ((kfold > 0) != (fold >= 0))
+		ft_usage_error("--kfold K and --fold I go together");
+	if (kfold > 0 && fold >= kfold)
+		ft_usage_error("--fold must be below --kfold (%ld)", kfold);
+
+	fd = scan(in, &rs, &r);
+	if (fd >= 0 && vsize >= 0 && (uint64_t)vsize > rs.n) {
+		ft_error("--val-size %lld is larger than the %zu records of '%s'",
+		    vsize, rs.n, ft_jsonl_name(r));
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		ft_jsonl_close(r);
+		free(rs.off);
+		free(rs.len);
+		return FT_EXIT_FAIL;
+	}
+
+	perm = ft_malloc((rs.n ? rs.n : 1) * sizeof *perm);
+	if (shuffle) {
+		ft_numpy_permutation(seed, rs.n, perm);
+	} else {
+		for (size_t i = 0; i < rs.n; i++)
+			perm[i] = i;
+	}
+	/* Validation = perm[vstart, vend); training = the rest, in order. */
+	if (kfold > 0) {
+		size_t q = rs.n / (size_t)kfold, rem = rs.n % (size_t)kfold;
+		size_t f = (size_t)fold;
+		vstart = f * q + (f < rem ? f : rem);
+		vend = vstart + q + (f < rem ? 1 : 0);
+	} else if (vsize >= 0) {
+		vstart = rs.n - (size_t)vsize;
+		vend = rs.n;
+	} else {
+		ntrain = (size_t)(long)(tf * (double)rs.n);
+		if (ntrain > rs.n)
+			ntrain = rs.n;
+		vstart = ntrain;
+		vend = rs.n;
+	}
+	if (verbose)
+		ft_note("%zu records: %zu train, %zu validation", rs.n,
+		    rs.n - (vend - vstart), vend - vstart);
+
+	if (ft_atomic_open(&at, train) != 0) {
+		rc = -1;
+	} else if (ft_atomic_open(&av, val) != 0) {
+		ft_atomic_abort(&at);
+		rc = -1;
+	}
+	buf = ft_malloc(rs.maxlen + 1);
+	for (size_t i = 0; i < rs.n && rc == 0; i++) {
+		int is_val = i >= vstart && i < vend;
+		rc = put(fd, &rs, perm[i], buf, is_val ? &av : &at,
+		    ft_out_name(is_val ? val : train));
+	}
+	if (rc == 0) {
+		rc = ft_atomic_commit(&at);
+		if (rc == 0)
+			rc = ft_atomic_commit(&av);
+		else
+			ft_atomic_abort(&av);
+	} else if (at.fp != NULL) {
+		ft_atomic_abort(&at);
+		ft_atomic_abort(&av);
+	}
+	free(buf);
+	free(perm);
+	free(rs.off);
+	free(rs.len);
+	close(fd);
+	ft_jsonl_close(r);
+	if (ft_close_stdout() != 0)
+		rc = -1;
+	return rc == 0 ? FT_EXIT_OK : FT_EXIT_FAIL;
+}

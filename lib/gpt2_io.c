@@ -1,0 +1,469 @@
+/* gpt2_io — loading and saving GPT-2 weights as safetensors (hf-reference
+ * §8, §13).  Kept apart from gpt2.c so the math links without the
+ * safetensors module. */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "gpt2.h"
+#include "io.h"
+#include "safetensors.h"
+
+#define PREFIX "transformer."
+
+static int
+ends_with(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+
+	return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+/* Strip "transformer."; NULL for buffers that are ignored. */
+static const char *
+canon(const char *name)
+{
+	if (strncmp(name, PREFIX, strlen(PREFIX)) == 0)
+		name += strlen(PREFIX);
+	if (ends_with(name, ".attn.bias") || ends_with(name, ".attn.masked_bias"))
+		return NULL;
+	return name;
+}
+
+struct src {
+	const char *name;          /* canonical */
+	const ft_st_file *file;
+	const ft_st_tensor *t;
+};
+
+struct files {
+	ft_st_file *f;
+	size_t n;
+	struct src *s;
+	size_t ns;
+};
+
+static void
+files_close(struct files *fs)
+{
+	for (size_t i = 0; i < fs->n; i++)
+		ft_st_close(&fs->f[i]);
+	free(fs->f);
+	free(fs->s);
+	memset(fs, 0, sizeof(*fs));
+}
+
+static const struct src *
+find_src(const struct files *fs, const char *name)
+{
+	for (size_t i = 0; i < fs->ns; i++)
+		if (strcmp(fs->s[i].name, name) == 0)
+			return &fs->s[i];
+	return NULL;
+}
+
+static int
+open_one(struct files *fs, const char *path)
+{
+	ft_st_file *f;
+
+	fs->f = ft_realloc(fs->f, (fs->n + 1) * sizeof(*fs->f));
+	f = &fs->f[fs->n];
+	if (ft_st_open(f, path) < 0)
+		return -1;
+	fs->n++;
+	return 0;
+}
+
+/* Open a .safetensors file or every shard of an index. */
+static int
+files_open(struct files *fs, const char *path)
+{
+	memset(fs, 0, sizeof(*fs));
+	if (ends_with(path, ".json")) {
+		char *buf = NULL, *dir, *slash;
+		size_t len;
+		cJSON *o, *wm, *it;
+		int rc = 0;
+
+		if (ft_read_file(path, &buf, &len) < 0)
+			return -1;
+		o = cJSON_ParseWithLength(buf, len);
+		free(buf);
+		wm = o != NULL ? cJSON_GetObjectItemCaseSensitive(o, "weight_map") :
+		    NULL;
+		if (!cJSON_IsObject(wm)) {
+			cJSON_Delete(o);
+			return ft_error("%s: no \"weight_map\" object", path);
+		}
+		dir = ft_strdup(path);
+		slash = strrchr(dir, '/');
+		if (slash != NULL)
+			slash[1] = '\0';
+		else
+			dir[0] = '\0';
+		cJSON_ArrayForEach(it, wm) {
+			char *p;
+			int seen = 0;
+			if (!cJSON_IsString(it) || strchr(it->valuestring, '/') != NULL) {
+				rc = ft_error("%s: \"%s\": bad shard name", path, it->string);
+				break;
+			}
+			p = ft_asprintf("%s%s", dir, it->valuestring);
+			for (size_t i = 0; i < fs->n; i++)
+				if (strcmp(fs->f[i].path, p) == 0)
+					seen = 1;
+			if (!seen && open_one(fs, p) < 0)
+				rc = -1;
+			free(p);
+			if (rc < 0)
+				break;
+		}
+		free(dir);
+		cJSON_Delete(o);
+		if (rc < 0) {
+			files_close(fs);
+			return -1;
+		}
+	} else if (open_one(fs, path) < 0) {
+		files_close(fs);
+		return -1;
+	}
+	for (size_t i = 0; i < fs->n; i++)
+		for (size_t j = 0; j < fs->f[i].n; j++) {
+			const ft_st_tensor *t = &fs->f[i].tensors[j];
+			const char *c = canon(t->name);
+			const struct src *d;
+			if (c == NULL)
+				continue;
+			d = find_src(fs, c);
+			if (d != NULL) {
+				ft_error("%s: tensor '%s' appears twice (as '%s')",
+				    fs->f[i].path, t->name, d->t->name);
+				files_close(fs);
+				return -1;
+			}
+			fs->s = ft_realloc(fs->s, (fs->ns + 1) * sizeof(*fs->s));
+			fs->s[fs->ns++] = (struct src){ c, &fs->f[i], t };
+		}
+	return 0;
+}
+
+static int
+read_tensor(const struct src *s, const ft_param_tensor *want, float *out)
+{
+	const ft_st_tensor *t = s->t;
+	int ok = t->ndim == want->ndim;
+
+	for (int d = 0; ok && d < t->ndim; d++)
+		ok = t->shape[d] == want->shape[d];
+	if (!ok) {
+		char have[128] = "", need[64];
+		size_t k = 0;
+		for (int d = 0; d < t->ndim && k < sizeof(have) - 24; d++)
+			k += (size_t)snprintf(have + k, sizeof(have) - k, "%s%lld",
+			    d ? ", " : "", (long long)t->shape[d]);
+		if (want->ndim == 1)
+			snprintf(need, sizeof(need), "%lld",
+			    (long long)want->shape[0]);
+		else
+			snprintf(need, sizeof(need), "%lld, %lld",
+			    (long long)want->shape[0], (long long)want->shape[1]);
+		return ft_error("%s: tensor '%s' has shape [%s], expected [%s]",
+		    s->file->path, t->name, have, need);
+	}
+	if (t->dtype != FT_F32 && t->dtype != FT_F16 && t->dtype != FT_BF16 &&
+	    t->dtype != FT_F64)
+		return ft_error("%s: tensor '%s' has dtype %s, expected F32, F16 "
+		    "or BF16", s->file->path, t->name, ft_dtype_name(t->dtype));
+	return ft_st_read_f32(s->file, t, out);
+}
+
+/* Make m untied, keeping its parameters. */
+static int
+untie(ft_gpt2 *m)
+{
+	ft_gpt2 n;
+
+	if (ft_gpt2_new(&n, &m->cfg, 1) < 0)
+		return -1;
+	for (size_t i = 0; i < m->n_tensors; i++)
+		memcpy(n.params + n.tensors[i].off, m->params + m->tensors[i].off,
+		    m->tensors[i].n * sizeof(float));
+	n.threads = m->threads;
+	n.training = m->training;
+	n.dropout_seed = m->dropout_seed;
+	n.dropout_counter = m->dropout_counter;
+	n.embd_pdrop = m->embd_pdrop;
+	n.attn_pdrop = m->attn_pdrop;
+	n.resid_pdrop = m->resid_pdrop;
+	ft_gpt2_release(m);
+	*m = n;
+	return 0;
+}
+
+static void
+name_list(char *buf, size_t cap, size_t *k, const char *name, int *count)
+{
+	if (*count < 8 && *k < cap)
+		*k += (size_t)snprintf(buf + *k, cap - *k, "%s'%s'",
+		    *count ? ", " : "", name);
+	else if (*count == 8 && *k < cap)
+		*k += (size_t)snprintf(buf + *k, cap - *k, ", ...");
+	(*count)++;
+}
+
+int
+ft_gpt2_load_weights(ft_gpt2 *m, const char *path)
+{
+	struct files fs;
+	char list[1024];
+	size_t k = 0;
+	int missing = 0, unexpected = 0, rc = -1;
+	const struct src *lm;
+
+	if (files_open(&fs, path) < 0)
+		return -1;
+	for (size_t i = 0; i < fs.ns; i++) {
+		int known = strcmp(fs.s[i].name, "lm_head.weight") == 0;
+		for (size_t j = 0; !known && j < m->n_tensors; j++)
+			known = strcmp(m->tensors[j].name, fs.s[i].name) == 0;
+		if (!known)
+			name_list(list, sizeof(list), &k, fs.s[i].t->name, &unexpected);
+	}
+	if (unexpected) {
+		ft_error("%s: unexpected tensor%s %s", path,
+		    unexpected > 1 ? "s" : "", list);
+		goto out;
+	}
+	lm = find_src(&fs, "lm_head.weight");
+	for (size_t j = 0; j < m->n_tensors; j++) {
+		const char *nm = m->tensors[j].name;
+		if (find_src(&fs, nm) == NULL &&
+		    !(strcmp(nm, "lm_head.weight") == 0 && lm == NULL &&
+		    m->cfg.tie_word_embeddings))
+			name_list(list, sizeof(list), &k, nm, &missing);
+	}
+	if (missing) {
+		ft_error("%s: missing tensor%s %s", path, missing > 1 ? "s" : "",
+		    list);
+		goto out;
+	}
+	if (lm != NULL && !m->untied) {
+		/* tied unless the stored head differs from wte */
+		const ft_param_tensor *wt = &m->tensors[0];
+		float *tmp = ft_malloc(wt->n * sizeof(float));
+		int same;
+		if (read_tensor(lm, wt, tmp) < 0 ||
+		    read_tensor(find_src(&fs, "wte.weight"), wt,
+		    m->params + wt->off) < 0) {
+			free(tmp);
+			goto out;
+		}
+		same = memcmp(tmp, m->params + wt->off, wt->n * sizeof(float)) == 0;
+		free(tmp);
+		if (!same && untie(m) < 0)
+			goto out;
+	}
+	for (size_t j = 0; j < m->n_tensors; j++) {
+		const ft_param_tensor *t = &m->tensors[j];
+		const struct src *s = find_src(&fs, t->name);
+		if (s == NULL) /* untied head missing: start from wte */
+			memcpy(m->params + t->off, m->p.wte, t->n * sizeof(float));
+		else if (read_tensor(s, t, m->params + t->off) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	files_close(&fs);
+	return rc;
+}
+
+int
+ft_gpt2_load(ft_gpt2 *m, const char *dir)
+{
+	ft_gpt2_config cfg;
+	char *p = ft_path_join(dir, "config.json"), *w;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	rc = ft_gpt2_config_load(&cfg, p);
+	free(p);
+	if (rc < 0)
+		return -1;
+	if (ft_gpt2_new(m, &cfg, !cfg.tie_word_embeddings) < 0)
+		return -1;
+	w = ft_path_join(dir, "model.safetensors");
+	if (!ft_exists(w)) {
+		free(w);
+		w = ft_path_join(dir, "model.safetensors.index.json");
+		if (!ft_exists(w)) {
+			ft_error("%s: no model.safetensors or "
+			    "model.safetensors.index.json", dir);
+			free(w);
+			ft_gpt2_release(m);
+			return -1;
+		}
+	}
+	rc = ft_gpt2_load_weights(m, w);
+	free(w);
+	if (rc < 0)
+		ft_gpt2_release(m);
+	return rc;
+}
+
+int
+ft_gpt2_save(const ft_gpt2 *m, const char *path)
+{
+	size_t n = m->n_tensors;
+	ft_st_entry *e = ft_calloc(n, sizeof(*e));
+	char **names = ft_calloc(n, sizeof(*names));
+	const char *mk[1] = { "format" }, *mv[1] = { "pt" };
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		const ft_param_tensor *t = &m->tensors[i];
+		names[i] = strcmp(t->name, "lm_head.weight") == 0 ?
+		    ft_strdup(t->name) : ft_asprintf(PREFIX "%s", t->name);
+		e[i].name = names[i];
+		e[i].dtype = FT_F32;
+		e[i].ndim = t->ndim;
+		e[i].shape = t->shape;
+		e[i].data = m->params + t->off;
+	}
+	rc = ft_st_write(path, e, n, mk, mv, 1);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(e);
+	return rc;
+}
+
+int
+ft_gpt2_save_dir(const ft_gpt2 *m, const char *dir)
+{
+	char *p;
+	int rc;
+
+	if (ft_mkdir_p(dir, 0777) < 0)
+		return -1;
+	p = ft_path_join(dir, "config.json");
+	rc = ft_gpt2_config_save(&m->cfg, p);
+	free(p);
+	if (rc < 0)
+		return -1;
+	p = ft_path_join(dir, "model.safetensors");
+	rc = ft_gpt2_save(m, p);
+	free(p);
+	return rc;
+}
+
+/* ---- optimizer state ---- */
+
+int
+ft_adamw_save(const ft_adamw *o, const char *path, const ft_param_tensor *t,
+    size_t nt)
+{
+	ft_st_entry *e = ft_calloc(2 * nt, sizeof(*e));
+	char **names = ft_calloc(2 * nt, sizeof(*names));
+	char step[32], b1[32], b2[32], eps[32], wd[32];
+	const char *mk[5] = { "beta1", "beta2", "eps", "step", "weight_decay" };
+	const char *mv[5] = { b1, b2, eps, step, wd };
+	int rc;
+
+	snprintf(step, sizeof(step), "%lld", (long long)o->step);
+	snprintf(b1, sizeof(b1), "%.17g", o->beta1);
+	snprintf(b2, sizeof(b2), "%.17g", o->beta2);
+	snprintf(eps, sizeof(eps), "%.17g", o->eps);
+	snprintf(wd, sizeof(wd), "%.17g", o->weight_decay);
+	for (size_t i = 0; i < nt; i++)
+		for (int k = 0; k < 2; k++) {
+			ft_st_entry *x = &e[2 * i + (size_t)k];
+			names[2 * i + (size_t)k] = ft_asprintf("%s.%s",
+			    k ? "exp_avg_sq" : "exp_avg", t[i].name);
+			x->name = names[2 * i + (size_t)k];
+			x->dtype = FT_F32;
+			x->ndim = t[i].ndim;
+			x->shape = t[i].shape;
+			x->data = (k ? o->v : o->m) + t[i].off;
+		}
+	rc = ft_st_write(path, e, 2 * nt, mk, mv, 5);
+	for (size_t i = 0; i < 2 * nt; i++)
+		free(names[i]);
+	free(names);
+	free(e);
+	return rc;
+}
+
+int
+ft_adamw_load(ft_adamw *o, const char *path, const ft_param_tensor *t,
+    size_t nt)
+{
+	ft_st_file f;
+	const char *s;
+	char *end, list[1024];
+	size_t k = 0;
+	int rc = -1, missing = 0, unexpected = 0;
+	long long step;
+
+	if (ft_st_open(&f, path) < 0)
+		return -1;
+	for (size_t i = 0; i < f.n; i++) {
+		const char *nm = f.tensors[i].name;
+		int known = 0;
+		for (size_t j = 0; !known && j < nt; j++) {
+			const char *b = strchr(nm, '.');
+			known = b != NULL && strcmp(b + 1, t[j].name) == 0 &&
+			    (strncmp(nm, "exp_avg.", 8) == 0 ||
+			    strncmp(nm, "exp_avg_sq.", 11) == 0);
+		}
+		if (!known)
+			name_list(list, sizeof(list), &k, nm, &unexpected);
+	}
+	if (unexpected) {
+		ft_error("%s: unexpected tensor%s %s", path,
+		    unexpected > 1 ? "s" : "", list);
+		goto out;
+	}
+	s = ft_st_meta(&f, "step");
+	if (s == NULL || (step = strtoll(s, &end, 10)) < 0 || *end != '\0') {
+		ft_error("%s: missing or bad \"step\" metadata", path);
+		goto out;
+	}
+	for (size_t j = 0; j < nt; j++)
+		for (int q = 0; q < 2; q++) {
+			char *nm = ft_asprintf("%s.%s", q ? "exp_avg_sq" : "exp_avg",
+			    t[j].name);
+			const ft_st_tensor *x = ft_st_find(&f, nm);
+			int ok;
+			if (x == NULL) {
+				name_list(list, sizeof(list), &k, nm, &missing);
+				free(nm);
+				continue;
+			}
+			ok = x->dtype == FT_F32 && x->ndim == t[j].ndim &&
+			    x->shape[0] == t[j].shape[0] &&
+			    (t[j].ndim == 1 || x->shape[1] == t[j].shape[1]);
+			if (!ok) {
+				ft_error("%s: tensor '%s': expected F32 of the "
+				    "parameter's shape", path, nm);
+				free(nm);
+				goto out;
+			}
+			free(nm);
+			if (ft_st_read_f32(&f, x, (q ? o->v : o->m) + t[j].off) < 0)
+				goto out;
+		}
+	if (missing) {
+		ft_error("%s: missing tensor%s %s", path, missing > 1 ? "s" : "",
+		    list);
+		goto out;
+	}
+	o->step = step;
+	rc = 0;
+out:
+	ft_st_close(&f);
+	return rc;
+}

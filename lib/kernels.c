@@ -1,0 +1,1059 @@
+/* kernels — see kernels.h.
+ *
+ * Matmuls go to cblas_sgemm.  The elementwise and row kernels are split
+ * over a persistent pthread pool in fixed contiguous ranges; the
+ * exp-heavy loops (softmax, cross-entropy, GELU) use an AVX2+FMA
+ * Cephes-style exp chosen at run time, with a scalar version of the same
+ * polynomial elsewhere.  Vector tails are padded into a full vector so an
+ * element's value never depends on where a range starts. */
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "err.h"
+#include "kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define FT_X86 1
+#endif
+
+/* ---- thread pool ---- */
+
+#define MAX_THREADS 256
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	pthread_mutex_t call;
+	int nworkers;
+	unsigned long gen;
+	int pending;
+	ft_task_fn fn;
+	void *ctx;
+	int nt;
+	unsigned long start_gen[MAX_THREADS];
+} pool = {
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+	PTHREAD_COND_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, NULL,
+	NULL, 0, { 0 }
+};
+
+static void *
+worker(void *arg)
+{
+	int tid = (int)(size_t)arg;
+	unsigned long seen = 0;
+
+	pthread_mutex_lock(&pool.mu);
+	seen = pool.start_gen[tid];
+	for (;;) {
+		while (pool.gen == seen)
+			pthread_cond_wait(&pool.work, &pool.mu);
+		seen = pool.gen;
+		if (tid < pool.nt) {
+			ft_task_fn fn = pool.fn;
+			void *ctx = pool.ctx;
+			int nt = pool.nt;
+			pthread_mutex_unlock(&pool.mu);
+			fn(ctx, tid, nt);
+			pthread_mutex_lock(&pool.mu);
+			if (--pool.pending == 0)
+				pthread_cond_signal(&pool.done);
+		}
+	}
+	return NULL;
+}
+
+void
+ft_parallel(int nt, ft_task_fn fn, void *ctx)
+{
+	if (nt > MAX_THREADS)
+		nt = MAX_THREADS;
+	if (nt <= 1) {
+		fn(ctx, 0, 1);
+		return;
+	}
+	pthread_mutex_lock(&pool.call);
+	pthread_mutex_lock(&pool.mu);
+	while (pool.nworkers < nt - 1) {
+		pthread_t th;
+		pthread_attr_t at;
+
+		pthread_attr_init(&at);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		pool.start_gen[pool.nworkers + 1] = pool.gen;
+		if (pthread_create(&th, &at, worker,
+		    (void *)(size_t)(pool.nworkers + 1)) != 0) {
+			pthread_attr_destroy(&at);
+			break;
+		}
+		pthread_attr_destroy(&at);
+		pool.nworkers++;
+	}
+	if (nt > pool.nworkers + 1)
+		nt = pool.nworkers + 1;
+	pool.fn = fn;
+	pool.ctx = ctx;
+	pool.nt = nt;
+	pool.pending = nt - 1;
+	pool.gen++;
+	pthread_cond_broadcast(&pool.work);
+	pthread_mutex_unlock(&pool.mu);
+	fn(ctx, 0, nt);
+	pthread_mutex_lock(&pool.mu);
+	while (pool.pending > 0)
+		pthread_cond_wait(&pool.done, &pool.mu);
+	pthread_mutex_unlock(&pool.mu);
+	pthread_mutex_unlock(&pool.call);
+}
+
+void
+ft_split(size_t n, int tid, int nt, size_t *lo, size_t *hi)
+{
+	size_t q = n / (size_t)nt, r = n % (size_t)nt, t = (size_t)tid;
+
+	*lo = t * q + (t < r ? t : r);
+	*hi = *lo + q + (t < r ? 1 : 0);
+}
+
+/* ---- dropout hash ---- */
+
+static uint64_t
+splitmix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+uint64_t
+ft_drop_key(uint64_t seed, uint64_t counter, uint64_t site)
+{
+	return splitmix64(splitmix64(splitmix64(seed) ^ counter) ^ site);
+}
+
+static inline uint32_t
+mix32(uint32_t x)
+{
+	x ^= x >> 16;
+	x *= 0x7feb352dU;
+	x ^= x >> 15;
+	x *= 0x846ca68bU;
+	x ^= x >> 16;
+	return x;
+}
+
+static inline uint32_t
+drop_hash(uint64_t key, uint32_t i)
+{
+	return mix32(mix32(i ^ (uint32_t)key) + (uint32_t)(key >> 32));
+}
+
+static uint32_t
+drop_threshold(double p)
+{
+	double t = p * 4294967296.0;
+
+	return t >= 4294967295.0 ? 0xffffffffU : (uint32_t)t;
+}
+
+int
+ft_drop_keep(uint64_t key, uint32_t i, double p)
+{
+	if (p <= 0)
+		return 1;
+	return drop_hash(key, i) >= drop_threshold(p);
+}
+
+struct drop_ctx {
+	float *x;
+	size_t n;
+	uint64_t key;
+	uint32_t thr;
+	float scale;
+};
+
+static void
+drop_task(void *vc, int tid, int nt)
+{
+	struct drop_ctx *c = vc;
+	size_t lo, hi;
+
+	ft_split(c->n, tid, nt, &lo, &hi);
+	for (size_t i = lo; i < hi; i++)
+		c->x[i] = drop_hash(c->key, (uint32_t)i) >= c->thr ?
+		    c->x[i] * c->scale : 0.0f;
+}
+
+void
+ft_dropout(float *x, size_t n, double p, uint64_t key, int threads)
+{
+	struct drop_ctx c = { x, n, key, drop_threshold(p),
+	    (float)(1.0 / (1.0 - p)) };
+
+	if (p <= 0)
+		return;
+	ft_parallel(threads, drop_task, &c);
+}
+
+/* ---- exp ---- */
+
+#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+#define GELU_A 0.044715f
+
+#define EXP_HI 88.3762626647949f
+#define EXP_LO (-87.0f)
+#define LOG2EF 1.44269504088896341f
+#define EXP_C1 0.693359375f
+#define EXP_C2 (-2.12194440e-4f)
+#define EXP_P0 1.9875691500E-4f
+#define EXP_P1 1.3981999507E-3f
+#define EXP_P2 8.3334519073E-3f
+#define EXP_P3 4.1665795894E-2f
+#define EXP_P4 1.6666665459E-1f
+#define EXP_P5 5.0000001201E-1f
+
+float
+ft_expf_fast(float x)
+{
+	float fx, r, y, z;
+	union { float f; int32_t i; } u;
+
+	if (x < EXP_LO)
+		return 0.0f;
+	if (x > EXP_HI)
+		x = EXP_HI;
+	fx = rintf(x * LOG2EF);
+	r = fmaf(-fx, EXP_C1, x);
+	r = fmaf(-fx, EXP_C2, r);
+	z = r * r;
+	y = EXP_P0;
+	y = fmaf(y, r, EXP_P1);
+	y = fmaf(y, r, EXP_P2);
+	y = fmaf(y, r, EXP_P3);
+	y = fmaf(y, r, EXP_P4);
+	y = fmaf(y, r, EXP_P5);
+	y = fmaf(y, z, r);
+	y = y + 1.0f;
+	u.i = ((int32_t)fx + 127) << 23;
+	return y * u.f;
+}
+
+#ifdef FT_X86
+static int
+have_avx2(void)
+{
+	static int v = -1;
+
+	if (v < 0) {
+		__builtin_cpu_init();
+		v = __builtin_cpu_supports("avx2") &&
+		    __builtin_cpu_supports("fma");
+	}
+	return v;
+}
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+AVX2 static inline __m256
+exp8(__m256 x)
+{
+	__m256 lo = _mm256_cmp_ps(x, _mm256_set1_ps(EXP_LO), _CMP_LT_OQ);
+	__m256 fx, r, y, z;
+	__m256i e;
+
+	x = _mm256_min_ps(x, _mm256_set1_ps(EXP_HI));
+	fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2EF)),
+	    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(EXP_C1), x);
+	r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(EXP_C2), r);
+	z = _mm256_mul_ps(r, r);
+	y = _mm256_set1_ps(EXP_P0);
+	y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(EXP_P1));
+	y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(EXP_P2));
+	y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(EXP_P3));
+	y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(EXP_P4));
+	y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(EXP_P5));
+	y = _mm256_fmadd_ps(y, z, r);
+	y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+	e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx),
+	    _mm256_set1_epi32(127)), 23);
+	y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+	return _mm256_andnot_ps(lo, y);
+}
+
+/* Load n < 8 floats, the rest filled with fill. */
+AVX2 static inline __m256
+load_part(const float *p, int n, float fill)
+{
+	float b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = i < n ? p[i] : fill;
+	return _mm256_loadu_ps(b);
+}
+
+AVX2 static inline void
+store_part(float *p, __m256 v, int n)
+{
+	float b[8];
+
+	_mm256_storeu_ps(b, v);
+	memcpy(p, b, (size_t)n * sizeof(float));
+}
+
+AVX2 static inline double
+hsum_d(__m256d a)
+{
+	__m128d lo = _mm256_castpd256_pd128(a), hi = _mm256_extractf128_pd(a, 1);
+	lo = _mm_add_pd(lo, hi);
+	return _mm_cvtsd_f64(lo) + _mm_cvtsd_f64(_mm_unpackhi_pd(lo, lo));
+}
+
+AVX2 static inline float
+hmax8(__m256 a)
+{
+	float b[8], m;
+
+	_mm256_storeu_ps(b, a);
+	m = b[0];
+	for (int i = 1; i < 8; i++)
+		m = b[i] > m ? b[i] : m;
+	return m;
+}
+
+/* max of x[0..n) */
+AVX2 static float
+vmax_avx2(const float *x, int n)
+{
+	__m256 m = _mm256_set1_ps(-INFINITY);
+	int i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+	if (i < n)
+		m = _mm256_max_ps(m, load_part(x + i, n - i, -INFINITY));
+	return hmax8(m);
+}
+
+/* out[i] = exp(a*x[i] - b) (out may alias x); returns Σ out in double. */
+AVX2 static double
+vexp_sum_avx2(float *out, const float *x, int n, float a, float b)
+{
+	__m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+	__m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
+	int i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		__m256 e = exp8(_mm256_fmsub_ps(_mm256_loadu_ps(x + i), va, vb));
+		if (out != NULL)
+			_mm256_storeu_ps(out + i, e);
+		s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+		s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+	}
+	if (i < n) {
+		__m256 e = exp8(_mm256_fmsub_ps(load_part(x + i, n - i, 0), va, vb));
+		float bb[8];
+
+		_mm256_storeu_ps(bb, e);
+		for (int j = n - i; j < 8; j++)
+			bb[j] = 0;
+		e = _mm256_loadu_ps(bb);
+		if (out != NULL)
+			store_part(out + i, e, n - i);
+		s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+		s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+	}
+	return hsum_d(_mm256_add_pd(s0, s1));
+}
+
+/* out[i] = c * (exp(x[i] - b)) */
+AVX2 static void
+vexp_scale_avx2(float *out, const float *x, int n, float b, float c)
+{
+	__m256 vb = _mm256_set1_ps(b), vc = _mm256_set1_ps(c);
+	int i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(out + i, _mm256_mul_ps(vc,
+		    exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vb))));
+	if (i < n)
+		store_part(out + i, _mm256_mul_ps(vc, exp8(_mm256_sub_ps(
+		    load_part(x + i, n - i, 0), vb))), n - i);
+}
+
+AVX2 static inline __m256
+gelu_sig8(__m256 x, __m256 *up)
+{
+	/* s = sigmoid(2u), u = k(x + a x^3); gelu = x s */
+	__m256 x2 = _mm256_mul_ps(x, x);
+	__m256 u = _mm256_mul_ps(_mm256_set1_ps(GELU_K), _mm256_fmadd_ps(
+	    _mm256_mul_ps(_mm256_set1_ps(GELU_A), x2), x, x));
+	__m256 e = exp8(_mm256_mul_ps(u, _mm256_set1_ps(-2.0f)));
+	if (up != NULL)
+		*up = _mm256_mul_ps(_mm256_set1_ps(GELU_K), _mm256_fmadd_ps(
+		    _mm256_set1_ps(3.0f * GELU_A), x2, _mm256_set1_ps(1.0f)));
+	return _mm256_div_ps(_mm256_set1_ps(1.0f),
+	    _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
+AVX2 static void
+gelu_fwd_avx2(float *out, const float *inp, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		__m256 x = _mm256_loadu_ps(inp + i);
+		_mm256_storeu_ps(out + i, _mm256_mul_ps(x, gelu_sig8(x, NULL)));
+	}
+	if (i < n) {
+		__m256 x = load_part(inp + i, (int)(n - i), 0);
+		store_part(out + i, _mm256_mul_ps(x, gelu_sig8(x, NULL)),
+		    (int)(n - i));
+	}
+}
+
+AVX2 static inline __m256
+gelu_grad8(__m256 x, __m256 dy)
+{
+	__m256 up, s = gelu_sig8(x, &up);
+	/* s + 2 x s (1 - s) u' */
+	__m256 t = _mm256_mul_ps(_mm256_mul_ps(_mm256_add_ps(x, x), s),
+	    _mm256_sub_ps(_mm256_set1_ps(1.0f), s));
+	return _mm256_mul_ps(dy, _mm256_fmadd_ps(t, up, s));
+}
+
+AVX2 static void
+gelu_bwd_avx2(float *dinp, const float *inp, const float *dout, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(dinp + i, gelu_grad8(_mm256_loadu_ps(inp + i),
+		    _mm256_loadu_ps(dout + i)));
+	if (i < n)
+		store_part(dinp + i, gelu_grad8(load_part(inp + i, (int)(n - i), 0),
+		    load_part(dout + i, (int)(n - i), 0)), (int)(n - i));
+}
+#else
+static int have_avx2(void) { return 0; }
+#endif
+
+static float
+vmax(const float *x, int n)
+{
+#ifdef FT_X86
+	if (have_avx2())
+		return vmax_avx2(x, n);
+#endif
+	float m = -INFINITY;
+
+	for (int i = 0; i < n; i++)
+		m = x[i] > m ? x[i] : m;
+	return m;
+}
+
+static double
+vexp_sum(float *out, const float *x, int n, float a, float b)
+{
+#ifdef FT_X86
+	if (have_avx2())
+		return vexp_sum_avx2(out, x, n, a, b);
+#endif
+	double s = 0;
+
+	for (int i = 0; i < n; i++) {
+		float e = ft_expf_fast(fmaf(x[i], a, -b));
+		if (out != NULL)
+			out[i] = e;
+		s += e;
+	}
+	return s;
+}
+
+static void
+vexp_scale(float *out, const float *x, int n, float b, float c)
+{
+#ifdef FT_X86
+	if (have_avx2()) {
+		vexp_scale_avx2(out, x, n, b, c);
+		return;
+	}
+#endif
+	for (int i = 0; i < n; i++)
+		out[i] = c * ft_expf_fast(x[i] - b);
+}
+
+/* ---- GELU ---- */
+
+float
+ft_ref_gelu(float x)
+{
+	return 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x)));
+}
+
+static float
+gelu_scalar(float x)
+{
+	float u = GELU_K * fmaf(GELU_A * x * x, x, x);
+
+	return x * (1.0f / (1.0f + ft_expf_fast(-2.0f * u)));
+}
+
+static float
+gelu_grad_scalar(float x, float dy)
+{
+	float x2 = x * x;
+	float u = GELU_K * fmaf(GELU_A * x2, x, x);
+	float up = GELU_K * fmaf(3.0f * GELU_A, x2, 1.0f);
+	float s = 1.0f / (1.0f + ft_expf_fast(-2.0f * u));
+
+	return dy * fmaf((x + x) * s * (1.0f - s), up, s);
+}
+
+struct gelu_ctx {
+	float *out;
+	const float *inp, *dout;
+	size_t n;
+};
+
+static void
+gelu_fwd_task(void *vc, int tid, int nt)
+{
+	struct gelu_ctx *c = vc;
+	size_t lo, hi;
+
+	ft_split(c->n / 8, tid, nt, &lo, &hi);
+	lo *= 8;
+	hi = tid == nt - 1 ? c->n : hi * 8;
+#ifdef FT_X86
+	if (have_avx2()) {
+		gelu_fwd_avx2(c->out + lo, c->inp + lo, hi - lo);
+		return;
+	}
+#endif
+	for (size_t i = lo; i < hi; i++)
+		c->out[i] = gelu_scalar(c->inp[i]);
+}
+
+static void
+gelu_bwd_task(void *vc, int tid, int nt)
+{
+	struct gelu_ctx *c = vc;
+	size_t lo, hi;
+
+	ft_split(c->n / 8, tid, nt, &lo, &hi);
+	lo *= 8;
+	hi = tid == nt - 1 ? c->n : hi * 8;
+#ifdef FT_X86
+	if (have_avx2()) {
+		gelu_bwd_avx2(c->out + lo, c->inp + lo, c->dout + lo, hi - lo);
+		return;
+	}
+#endif
+	for (size_t i = lo; i < hi; i++)
+		c->out[i] = gelu_grad_scalar(c->inp[i], c->dout[i]);
+}
+
+void
+ft_gelu_forward(float *out, const float *inp, size_t n, int threads)
+{
+	struct gelu_ctx c = { out, inp, NULL, n };
+
+	ft_parallel(threads, gelu_fwd_task, &c);
+}
+
+void
+ft_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n,
+    int threads)
+{
+	struct gelu_ctx c = { dinp, inp, dout, n };
+
+	ft_parallel(threads, gelu_bwd_task, &c);
+}
+
+/* ---- matmul ---- */
+
+void
+ft_ref_matmul(float *out, const float *inp, const float *w,
+    const float *bias, int N, int IC, int OC)
+{
+	for (int n = 0; n < N; n++)
+		for (int o = 0; o < OC; o++) {
+			double s = bias != NULL ? bias[o] : 0;
+			for (int i = 0; i < IC; i++)
+				s += (double)inp[(size_t)n * IC + i] *
+				    w[(size_t)i * OC + o];
+			out[(size_t)n * OC + o] = (float)s;
+		}
+}
+
+void
+ft_matmul_forward(float *out, const float *inp, const float *w,
+    const float *bias, int N, int IC, int OC)
+{
+	float beta = 0.0f;
+
+	if (bias != NULL) {
+		for (int n = 0; n < N; n++)
+			memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
+		beta = 1.0f;
+	}
+	/* out[N,OC] = inp[N,IC] · w[IC,OC] */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, IC, 1.0f,
+	    inp, IC, w, OC, beta, out, OC);
+}
+
+struct bias_ctx {
+	float *dbias;
+	const float *dout;
+	int N, OC;
+};
+
+static void
+bias_task(void *vc, int tid, int nt)
+{
+	struct bias_ctx *c = vc;
+	size_t lo, hi;
+	double acc[64];
+
+	ft_split((size_t)c->OC, tid, nt, &lo, &hi);
+	for (size_t o0 = lo; o0 < hi; o0 += 64) {
+		size_t w = hi - o0 < 64 ? hi - o0 : 64;
+		for (size_t j = 0; j < w; j++)
+			acc[j] = 0;
+		for (int n = 0; n < c->N; n++) {
+			const float *r = c->dout + (size_t)n * c->OC + o0;
+			for (size_t j = 0; j < w; j++)
+				acc[j] += r[j];
+		}
+		for (size_t j = 0; j < w; j++)
+			c->dbias[o0 + j] += (float)acc[j];
+	}
+}
+
+void
+ft_bias_backward(float *dbias, const float *dout, int N, int OC, int threads)
+{
+	struct bias_ctx c = { dbias, dout, N, OC };
+
+	ft_parallel(threads, bias_task, &c);
+}
+
+void
+ft_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
+    const float *inp, const float *w, int N, int IC, int OC, int acc,
+    int threads)
+{
+	/* dinp[N,IC] = dout[N,OC] · w[IC,OC]ᵀ */
+	if (dinp != NULL)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, IC, OC,
+		    1.0f, dout, OC, w, OC, acc ? 1.0f : 0.0f, dinp, IC);
+	/* dw[IC,OC] += inp[N,IC]ᵀ · dout[N,OC] */
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IC, OC, N, 1.0f,
+	    inp, IC, dout, OC, 1.0f, dw, OC);
+	if (dbias != NULL)
+		ft_bias_backward(dbias, dout, N, OC, threads);
+}
+
+/* ---- LayerNorm ---- */
+
+struct ln_ctx {
+	float *out, *mean, *rstd, *dinp, *dw, *db;
+	const float *inp, *w, *b, *dout, *cmean, *crstd;
+	int N, C;
+	float eps;
+};
+
+static void
+ln_fwd_task(void *vc, int tid, int nt)
+{
+	struct ln_ctx *c = vc;
+	size_t lo, hi;
+	int C = c->C;
+
+	ft_split((size_t)c->N, tid, nt, &lo, &hi);
+	for (size_t n = lo; n < hi; n++) {
+		const float *x = c->inp + n * C;
+		float *y = c->out + n * C;
+		double s = 0, v = 0;
+		float m, r;
+
+		for (int i = 0; i < C; i++)
+			s += x[i];
+		m = (float)(s / C);
+		for (int i = 0; i < C; i++) {
+			double d = (double)x[i] - (double)m;
+			v += d * d;
+		}
+		r = (float)(1.0 / sqrt(v / C + (double)c->eps));
+		for (int i = 0; i < C; i++)
+			y[i] = (x[i] - m) * r * c->w[i] + c->b[i];
+		c->mean[n] = m;
+		c->rstd[n] = r;
+	}
+}
+
+void
+ft_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+    const float *w, const float *b, int N, int C, float eps, int threads)
+{
+	struct ln_ctx c = { .out = out, .mean = mean, .rstd = rstd, .inp = inp,
+	    .w = w, .b = b, .N = N, .C = C, .eps = eps };
+
+	ft_parallel(threads, ln_fwd_task, &c);
+}
+
+static void
+ln_bwd_rows(void *vc, int tid, int nt)
+{
+	struct ln_ctx *c = vc;
+	size_t lo, hi;
+	int C = c->C;
+
+	ft_split((size_t)c->N, tid, nt, &lo, &hi);
+	for (size_t n = lo; n < hi; n++) {
+		const float *x = c->inp + n * C, *dy = c->dout + n * C;
+		float *dx = c->dinp + n * C;
+		float m = c->cmean[n], r = c->crstd[n];
+		double a = 0, bsum = 0;
+		float fa, fb;
+
+		for (int i = 0; i < C; i++) {
+			float dn = dy[i] * c->w[i];
+			a += dn;
+			bsum += (double)dn * ((x[i] - m) * r);
+		}
+		fa = (float)(a / C);
+		fb = (float)(bsum / C);
+		for (int i = 0; i < C; i++) {
+			float xh = (x[i] - m) * r;
+			dx[i] += (dy[i] * c->w[i] - fa - xh * fb) * r;
+		}
+	}
+}
+
+static void
+ln_bwd_cols(void *vc, int tid, int nt)
+{
+	struct ln_ctx *c = vc;
+	size_t lo, hi;
+	int C = c->C;
+	double aw[64], ab[64];
+
+	ft_split((size_t)C, tid, nt, &lo, &hi);
+	for (size_t i0 = lo; i0 < hi; i0 += 64) {
+		size_t w = hi - i0 < 64 ? hi - i0 : 64;
+		for (size_t j = 0; j < w; j++)
+			aw[j] = ab[j] = 0;
+		for (int n = 0; n < c->N; n++) {
+			const float *x = c->inp + (size_t)n * C + i0;
+			const float *dy = c->dout + (size_t)n * C + i0;
+			float m = c->cmean[n], r = c->crstd[n];
+			for (size_t j = 0; j < w; j++) {
+				aw[j] += (double)dy[j] * ((x[j] - m) * r);
+				ab[j] += dy[j];
+			}
+		}
+		for (size_t j = 0; j < w; j++) {
+			c->dw[i0 + j] += (float)aw[j];
+			c->db[i0 + j] += (float)ab[j];
+		}
+	}
+}
+
+void
+ft_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
+    const float *inp, const float *w, const float *mean, const float *rstd,
+    int N, int C, int threads)
+{
+	struct ln_ctx c = { .dinp = dinp, .dw = dw, .db = db, .dout = dout,
+	    .inp = inp, .w = w, .cmean = mean, .crstd = rstd, .N = N, .C = C };
+
+	ft_parallel(threads, ln_bwd_rows, &c);
+	ft_parallel(threads, ln_bwd_cols, &c);
+}
+
+/* ---- attention ---- */
+
+struct att_ctx {
+	float *P, *Pd, *dP;
+	const uint8_t *mask;
+	int B, T, NH;
+	float inv_div;   /* unused: HF divides */
+	float div;       /* sqrt(hs) as float */
+	double p;
+	uint64_t key;
+	uint32_t thr;
+	float dscale;
+};
+
+/* Rows (b, h, t): scores in P are raw q·k; turn them into softmax
+ * probabilities over visible keys, and Pd = dropped probabilities. */
+static void
+att_softmax_task(void *vc, int tid, int nt)
+{
+	struct att_ctx *c = vc;
+	size_t lo, hi, T = (size_t)c->T;
+	float tmp[4096];
+
+	ft_split((size_t)c->B * c->NH * T, tid, nt, &lo, &hi);
+	for (size_t row = lo; row < hi; row++) {
+		size_t t = row % T, b = row / T / (size_t)c->NH;
+		float *pr = c->P + row * T;
+		const uint8_t *mk = c->mask != NULL ? c->mask + b * T : NULL;
+		int n = (int)t + 1;
+		int full = 1;
+		float mx;
+		double sum;
+
+		if (mk != NULL)
+			for (int s = 0; s < n; s++)
+				if (mk[s] == 0) {
+					full = 0;
+					break;
+				}
+		for (int s = 0; s < n; s++)
+			pr[s] = pr[s] / c->div;
+		if (full) {
+			mx = vmax(pr, n);
+			sum = vexp_sum(pr, pr, n, 1.0f, mx);
+		} else {
+			/* masked keys: excluded (HF adds finfo.min) */
+			int any = 0;
+			mx = -INFINITY;
+			for (int s = 0; s < n; s++)
+				if (mk[s] && pr[s] > mx) {
+					mx = pr[s];
+					any = 1;
+				}
+			sum = 0;
+			for (int s = 0; s < n; s++) {
+				pr[s] = any && mk[s] ? ft_expf_fast(pr[s] - mx) : 0.0f;
+				sum += pr[s];
+			}
+			(void)tmp;
+		}
+		if (sum > 0) {
+			float inv = (float)(1.0 / sum);
+			for (int s = 0; s < n; s++)
+				pr[s] *= inv;
+		}
+		memset(pr + n, 0, (T - (size_t)n) * sizeof(float));
+		if (c->Pd != c->P) {
+			float *pd = c->Pd + row * T;
+			uint32_t base = (uint32_t)(row * T);
+			for (int s = 0; s < n; s++)
+				pd[s] = drop_hash(c->key, base + (uint32_t)s) >= c->thr ?
+				    pr[s] * c->dscale : 0.0f;
+			memset(pd + n, 0, (T - (size_t)n) * sizeof(float));
+		}
+	}
+}
+
+void
+ft_attention_forward(float *out, float *P, float *Pd, const float *qkv,
+    const uint8_t *mask, int B, int T, int C, int NH, double p,
+    uint64_t key, int threads)
+{
+	int hs = C / NH;
+	size_t C3 = 3 * (size_t)C;
+	struct att_ctx c = { .P = P, .Pd = p > 0 ? Pd : P, .mask = mask,
+	    .B = B, .T = T, .NH = NH, .div = (float)sqrt((double)hs), .p = p,
+	    .key = key, .thr = drop_threshold(p),
+	    .dscale = (float)(1.0 / (1.0 - p)) };
+
+	/* P[b,h] = Q[b,h] · K[b,h]ᵀ  ([T,hs]·[hs,T]) */
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < NH; h++) {
+			const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs;
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs,
+			    1.0f, q, (int)C3, q + C, (int)C3, 0.0f,
+			    P + ((size_t)b * NH + h) * T * T, T);
+		}
+	ft_parallel(threads, att_softmax_task, &c);
+	/* out[b,:,h] = Pd[b,h] · V[b,h]  ([T,T]·[T,hs]) */
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < NH; h++) {
+			const float *v = qkv + (size_t)b * T * C3 + 2 * (size_t)C +
+			    (size_t)h * hs;
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T,
+			    1.0f, c.Pd + ((size_t)b * NH + h) * T * T, T, v, (int)C3,
+			    0.0f, out + (size_t)b * T * C + (size_t)h * hs, C);
+		}
+}
+
+/* Recompute Pd rows from P. */
+static void
+att_redrop_task(void *vc, int tid, int nt)
+{
+	struct att_ctx *c = vc;
+	size_t lo, hi, T = (size_t)c->T;
+
+	ft_split((size_t)c->B * c->NH * T, tid, nt, &lo, &hi);
+	for (size_t row = lo; row < hi; row++) {
+		const float *pr = c->P + row * T;
+		float *pd = c->Pd + row * T;
+		uint32_t base = (uint32_t)(row * T);
+		size_t n = row % T + 1;
+
+		for (size_t s = 0; s < n; s++)
+			pd[s] = drop_hash(c->key, base + (uint32_t)s) >= c->thr ?
+			    pr[s] * c->dscale : 0.0f;
+		memset(pd + n, 0, (T - n) * sizeof(float));
+	}
+}
+
+/* dP holds dPd = dout·vᵀ; make it dS/sqrt(hs) (gradient of raw q·k). */
+static void
+att_dsoftmax_task(void *vc, int tid, int nt)
+{
+	struct att_ctx *c = vc;
+	size_t lo, hi, T = (size_t)c->T;
+
+	ft_split((size_t)c->B * c->NH * T, tid, nt, &lo, &hi);
+	for (size_t row = lo; row < hi; row++) {
+		const float *pr = c->P + row * T;
+		float *d = c->dP + row * T;
+		uint32_t base = (uint32_t)(row * T);
+		size_t n = row % T + 1;
+		double dot = 0;
+		float fdot;
+
+		if (c->p > 0)
+			for (size_t s = 0; s < n; s++)
+				d[s] = drop_hash(c->key, base + (uint32_t)s) >= c->thr ?
+				    d[s] * c->dscale : 0.0f;
+		for (size_t s = 0; s < n; s++)
+			dot += (double)pr[s] * d[s];
+		fdot = (float)dot;
+		for (size_t s = 0; s < n; s++)
+			d[s] = pr[s] * (d[s] - fdot) / c->div;
+		memset(d + n, 0, (T - n) * sizeof(float));
+	}
+}
+
+void
+ft_attention_backward(float *dqkv, float *dP, float *Pd, const float *dout,
+    const float *qkv, const float *P, const uint8_t *mask, int B, int T,
+    int C, int NH, double p, uint64_t key, int threads)
+{
+	int hs = C / NH;
+	size_t C3 = 3 * (size_t)C;
+	struct att_ctx c = { .P = (float *)P, .Pd = p > 0 ? Pd : (float *)P,
+	    .dP = dP, .mask = mask, .B = B, .T = T, .NH = NH,
+	    .div = (float)sqrt((double)hs), .p = p, .key = key,
+	    .thr = drop_threshold(p), .dscale = (float)(1.0 / (1.0 - p)) };
+
+	if (p > 0)
+		ft_parallel(threads, att_redrop_task, &c);
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < NH; h++) {
+			size_t bh = ((size_t)b * NH + h) * T * T;
+			const float *v = qkv + (size_t)b * T * C3 + 2 * (size_t)C +
+			    (size_t)h * hs;
+			const float *dy = dout + (size_t)b * T * C + (size_t)h * hs;
+			/* dPd = dY · Vᵀ  ([T,hs]·[hs,T]) */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs,
+			    1.0f, dy, C, v, (int)C3, 0.0f, dP + bh, T);
+			/* dV = Pdᵀ · dY  ([T,T]·[T,hs]) */
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T,
+			    1.0f, c.Pd + bh, T, dy, C, 0.0f,
+			    dqkv + (size_t)b * T * C3 + 2 * (size_t)C + (size_t)h * hs,
+			    (int)C3);
+		}
+	ft_parallel(threads, att_dsoftmax_task, &c);
+	for (int b = 0; b < B; b++)
+		for (int h = 0; h < NH; h++) {
+			size_t bh = ((size_t)b * NH + h) * T * T;
+			const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs;
+			float *dq = dqkv + (size_t)b * T * C3 + (size_t)h * hs;
+			/* dQ = dS · K ; dK = dSᵀ · Q */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T,
+			    1.0f, dP + bh, T, q + C, (int)C3, 0.0f, dq, (int)C3);
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T,
+			    1.0f, dP + bh, T, q, (int)C3, 0.0f, dq + C, (int)C3);
+		}
+}
+
+/* ---- cross-entropy ---- */
+
+struct ce_ctx {
+	float *losses, *lse, *logits;
+	const float *clogits, *clse;
+	const int32_t *targets;
+	int N, V;
+	float scale;
+};
+
+static void
+ce_fwd_task(void *vc, int tid, int nt)
+{
+	struct ce_ctx *c = vc;
+	size_t lo, hi;
+
+	ft_split((size_t)c->N, tid, nt, &lo, &hi);
+	for (size_t n = lo; n < hi; n++) {
+		const float *l = c->clogits + n * c->V;
+		float mx = vmax(l, c->V);
+		double s = vexp_sum(NULL, l, c->V, 1.0f, mx);
+		float lse = mx + (float)log(s);
+		int32_t y = c->targets != NULL ? c->targets[n] : -100;
+
+		c->lse[n] = lse;
+		c->losses[n] = y == -100 ? 0.0f : lse - l[y];
+	}
+}
+
+double
+ft_crossentropy_forward(float *losses, float *lse, const float *logits,
+    const int32_t *targets, int N, int V, int64_t *count, int threads)
+{
+	struct ce_ctx c = { .losses = losses, .lse = lse, .clogits = logits,
+	    .targets = targets, .N = N, .V = V };
+	double total = 0;
+	int64_t cnt = 0;
+
+	ft_parallel(threads, ce_fwd_task, &c);
+	/* sequential sum: independent of the thread count */
+	for (int n = 0; n < N; n++)
+		if (targets != NULL && targets[n] != -100) {
+			total += losses[n];
+			cnt++;
+		}
+	*count = cnt;
+	return total;
+}
+
+static void
+ce_bwd_task(void *vc, int tid, int nt)
+{
+	struct ce_ctx *c = vc;
+	size_t lo, hi;
+
+	ft_split((size_t)c->N, tid, nt, &lo, &hi);
+	for (size_t n = lo; n < hi; n++) {
+		float *l = c->logits + n * c->V;
+		int32_t y = c->targets[n];
+
+		if (y == -100) {
+			memset(l, 0, (size_t)c->V * sizeof(float));
+			continue;
+		}
+		vexp_scale(l, l, c->V, c->clse[n], c->scale);
+		l[y] -= c->scale;
+	}
+}
+
+void
+ft_crossentropy_backward(float *logits, const float *lse,
+    const int32_t *targets, int N, int V, float scale, int threads)
+{
+	struct ce_ctx c = { .logits = logits, .clse = lse, .targets = targets,
+	    .N = N, .V = V, .scale = scale };
+
+	ft_parallel(threads, ce_bwd_task, &c);
+}

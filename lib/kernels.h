@@ -1,0 +1,100 @@
+/* kernels — the numeric building blocks of the GPT-2 engine: a small
+ * thread pool, matmuls over cblas_sgemm, LayerNorm, gelu_new, causal
+ * attention with padding mask, cross-entropy, dropout, each with forward
+ * and backward.  Shapes use B (batch), T (time), C (channels), NH (heads),
+ * V (vocabulary), N = B*T rows.
+ *
+ * Determinism: work is split into fixed contiguous ranges per thread and
+ * every reduction runs in a fixed order inside one range, so a given
+ * thread count gives bit-identical results.  Elementwise results never
+ * depend on the thread count.  Dropout masks come from a counter-based
+ * hash of (key, element index), independent of threads and order.
+ *
+ * Backward kernels ACCUMULATE (+=) into weight and bias gradients and into
+ * dinp where noted. */
+#ifndef FT_KERNELS_H
+#define FT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Run fn(ctx, tid, nthreads) for tid = 0..nthreads-1 on a persistent pool
+ * (the caller runs tid 0) and wait for all. */
+typedef void (*ft_task_fn)(void *ctx, int tid, int nthreads);
+void ft_parallel(int nthreads, ft_task_fn fn, void *ctx);
+/* [lo, hi) of n items for thread tid of nt (contiguous, fixed). */
+void ft_split(size_t n, int tid, int nt, size_t *lo, size_t *hi);
+
+/* Counter-based generator for dropout: a 64-bit key per (seed, counter,
+ * site), then one 32-bit hash per element index. */
+uint64_t ft_drop_key(uint64_t seed, uint64_t counter, uint64_t site);
+/* Nonzero when element i is kept with drop probability p. */
+int ft_drop_keep(uint64_t key, uint32_t i, double p);
+
+/* out[N,OC] = inp[N,IC] · w[IC,OC] + bias[OC] (bias may be NULL). */
+void ft_matmul_forward(float *out, const float *inp, const float *w,
+    const float *bias, int N, int IC, int OC);
+/* dinp[N,IC] (+= if acc, else =) dout·wᵀ; dw[IC,OC] += inpᵀ·dout;
+ * dbias[OC] += Σ_n dout (dbias may be NULL; dinp may be NULL). */
+void ft_matmul_backward(float *dinp, float *dw, float *dbias,
+    const float *dout, const float *inp, const float *w,
+    int N, int IC, int OC, int acc, int threads);
+/* dbias[OC] += Σ_n dout[n, :] (double accumulation, column-parallel). */
+void ft_bias_backward(float *dbias, const float *dout, int N, int OC,
+    int threads);
+
+/* LayerNorm over C: out[N,C], mean[N], rstd[N] (saved for backward). */
+void ft_layernorm_forward(float *out, float *mean, float *rstd,
+    const float *inp, const float *w, const float *b, int N, int C,
+    float eps, int threads);
+/* dinp[N,C] += ...; dw, db [C] += ... */
+void ft_layernorm_backward(float *dinp, float *dw, float *db,
+    const float *dout, const float *inp, const float *w, const float *mean,
+    const float *rstd, int N, int C, int threads);
+
+/* gelu_new (tanh approximation): out[n] = gelu(inp[n]). */
+void ft_gelu_forward(float *out, const float *inp, size_t n, int threads);
+/* dinp[n] = dout[n] * gelu'(inp[n]) (overwrites; dinp may alias dout). */
+void ft_gelu_backward(float *dinp, const float *inp, const float *dout,
+    size_t n, int threads);
+
+/* In-place dropout x[i] *= keep(key, i) ? 1/(1-p) : 0 (also its own
+ * backward on the gradient). p <= 0: no-op. */
+void ft_dropout(float *x, size_t n, double p, uint64_t key, int threads);
+
+/* Causal self-attention of GPT-2.
+ *   qkv [N, 3C] (q | k | v, head h = columns h*hs..h*hs+hs-1 of each)
+ *   mask [B, T] 1/0 key mask or NULL; out [N, C];
+ *   P [B, NH, T, T] softmax probabilities (saved), Pd [B, NH, T, T]
+ *   scratch for dropped probabilities (may equal P when p == 0).
+ * Scores are (q·k)/sqrt(hs); keys s > t or masked get probability 0; a
+ * query with no visible key gets output 0. */
+void ft_attention_forward(float *out, float *P, float *Pd, const float *qkv,
+    const uint8_t *mask, int B, int T, int C, int NH, double p,
+    uint64_t key, int threads);
+/* dqkv [N, 3C] = gradient (overwritten); dout [N, C]; scratch dP, Pd
+ * [B, NH, T, T]. */
+void ft_attention_backward(float *dqkv, float *dP, float *Pd,
+    const float *dout, const float *qkv, const float *P,
+    const uint8_t *mask, int B, int T, int C, int NH, double p,
+    uint64_t key, int threads);
+
+/* Cross-entropy rows: logits [N, V], targets [N] (-100 ignored, others
+ * must be in [0, V)).  losses[N] (0 when ignored), lse[N] (log-sum-exp).
+ * Returns the sum of losses (double); *count = counted targets. */
+double ft_crossentropy_forward(float *losses, float *lse, const float *logits,
+    const int32_t *targets, int N, int V, int64_t *count, int threads);
+/* In place: logits[n] <- scale * (softmax(logits[n]) - onehot(target)),
+ * rows with ignored targets set to 0. */
+void ft_crossentropy_backward(float *logits, const float *lse,
+    const int32_t *targets, int N, int V, float scale, int threads);
+
+/* Simple reference versions for tests. */
+void ft_ref_matmul(float *out, const float *inp, const float *w,
+    const float *bias, int N, int IC, int OC);
+float ft_ref_gelu(float x);
+
+/* Vectorised helpers shared with other modules. */
+float ft_expf_fast(float x); /* same results as the kernels' vector exp */
+
+#endif

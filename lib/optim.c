@@ -1,0 +1,191 @@
+/* optim — see optim.h.  The AdamW update follows torch 1.13's
+ * _single_tensor_adamw operation by operation in float32; the step
+ * scalars (1 - lr*wd, bias corrections) are computed in double as Python
+ * does and rounded to float where torch would.  State save/load is in
+ * optim_io.c. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "kernels.h"
+#include "optim.h"
+
+void
+ft_adamw_init(ft_adamw *o, size_t n)
+{
+	memset(o, 0, sizeof(*o));
+	o->beta1 = 0.9;
+	o->beta2 = 0.999;
+	o->eps = 1e-8;
+	o->weight_decay = 0.0;
+	o->n = n;
+	o->m = ft_calloc(n ? n : 1, sizeof(float));
+	o->v = ft_calloc(n ? n : 1, sizeof(float));
+	o->threads = 1;
+}
+
+void
+ft_adamw_release(ft_adamw *o)
+{
+	if (o == NULL)
+		return;
+	free(o->m);
+	free(o->v);
+	memset(o, 0, sizeof(*o));
+}
+
+struct adam_ctx {
+	float *p, *m, *v;
+	const float *g;
+	size_t n;
+	float decay, b1, omb1, b2, omb2, bc2s, eps, step;
+};
+
+static void
+adam_range(const struct adam_ctx *c, size_t lo, size_t hi)
+{
+	float *p = c->p, *m = c->m, *v = c->v;
+	const float *g = c->g;
+
+	for (size_t i = lo; i < hi; i++) {
+		float pi = p[i] * c->decay;
+		float mi = m[i] * c->b1 + c->omb1 * g[i];
+		float vi = v[i] * c->b2 + c->omb2 * g[i] * g[i];
+		float den = sqrtf(vi) / c->bc2s + c->eps;
+
+		m[i] = mi;
+		v[i] = vi;
+		p[i] = pi + c->step * mi / den;
+	}
+}
+
+static void
+adam_task(void *vc, int tid, int nt)
+{
+	const struct adam_ctx *c = vc;
+	size_t lo, hi;
+
+	ft_split(c->n, tid, nt, &lo, &hi);
+	adam_range(c, lo, hi);
+}
+
+void
+ft_adamw_step(ft_adamw *o, float *params, const float *grads, double lr,
+    const ft_param_tensor *t, size_t nt)
+{
+	double bc1, bc2;
+
+	o->step++;
+	bc1 = 1.0 - pow(o->beta1, (double)o->step);
+	bc2 = 1.0 - pow(o->beta2, (double)o->step);
+	for (size_t i = 0; i < nt; i++) {
+		double wd = t[i].decay ? o->weight_decay : 0.0;
+		struct adam_ctx c = {
+			.p = params + t[i].off, .m = o->m + t[i].off,
+			.v = o->v + t[i].off, .g = grads + t[i].off, .n = t[i].n,
+			.decay = (float)(1.0 - lr * wd),
+			.b1 = (float)o->beta1, .omb1 = (float)(1.0 - o->beta1),
+			.b2 = (float)o->beta2, .omb2 = (float)(1.0 - o->beta2),
+			.bc2s = (float)sqrt(bc2), .eps = (float)o->eps,
+			.step = (float)(-(lr / bc1)),
+		};
+		if (c.n < 65536 || o->threads <= 1)
+			adam_range(&c, 0, c.n);
+		else
+			ft_parallel(o->threads, adam_task, &c);
+	}
+}
+
+struct norm_ctx {
+	float *g;
+	size_t n;
+	double part[256];
+	float coef;
+};
+
+static void
+norm_task(void *vc, int tid, int nt)
+{
+	struct norm_ctx *c = vc;
+	size_t lo, hi;
+	double s[4] = { 0, 0, 0, 0 };
+
+	ft_split(c->n, tid, nt, &lo, &hi);
+	size_t i = lo;
+	for (; i + 4 <= hi; i += 4)
+		for (int j = 0; j < 4; j++)
+			s[j] += (double)c->g[i + j] * c->g[i + j];
+	for (; i < hi; i++)
+		s[0] += (double)c->g[i] * c->g[i];
+	c->part[tid] = (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+static void
+scale_task(void *vc, int tid, int nt)
+{
+	struct norm_ctx *c = vc;
+	size_t lo, hi;
+
+	ft_split(c->n, tid, nt, &lo, &hi);
+	for (size_t i = lo; i < hi; i++)
+		c->g[i] *= c->coef;
+}
+
+double
+ft_clip_grad_norm(float *g, size_t n, double max_norm, int threads)
+{
+	struct norm_ctx c;
+	double total = 0, norm;
+	int nt = threads < 1 ? 1 : threads > 256 ? 256 : threads;
+
+	c.g = g;
+	c.n = n;
+	ft_parallel(nt, norm_task, &c);
+	for (int i = 0; i < nt; i++)
+		total += c.part[i];
+	norm = sqrt(total);
+	if (max_norm > 0) {
+		/* torch: coef = max_norm / (norm + 1e-6), clamped to 1 */
+		double coef = max_norm / (norm + 1e-6);
+		if (coef < 1.0) {
+			c.coef = (float)coef;
+			ft_parallel(nt, scale_task, &c);
+		}
+	}
+	return norm;
+}
+
+double
+ft_lr_lambda(enum ft_lr_kind kind, int64_t s, int64_t W, int64_t S)
+{
+	double p;
+
+	if (s < W)
+		return (double)s / (double)(W > 1 ? W : 1);
+	switch (kind) {
+	case FT_LR_LINEAR:
+		p = (double)(S - s) / (double)(S - W > 1 ? S - W : 1);
+		return p > 0 ? p : 0.0;
+	case FT_LR_COSINE:
+		p = (double)(s - W) / (double)(S - W > 1 ? S - W : 1);
+		p = 0.5 * (1.0 + cos(M_PI * 0.5 * 2.0 * p));
+		return p > 0 ? p : 0.0;
+	case FT_LR_CONSTANT:
+	default:
+		return 1.0;
+	}
+}
+
+int
+ft_lr_kind_parse(const char *name)
+{
+	if (strcmp(name, "linear") == 0)
+		return FT_LR_LINEAR;
+	if (strcmp(name, "cosine") == 0)
+		return FT_LR_COSINE;
+	if (strcmp(name, "constant") == 0 ||
+	    strcmp(name, "constant_with_warmup") == 0)
+		return FT_LR_CONSTANT;
+	return -1;
+}

@@ -1,0 +1,249 @@
+/* GPT-2 weights I/O: loading the fixture model directories (prefixed names
+ * with attn.bias buffers; bare names with a distinct lm_head), saving and
+ * reloading bit-exactly, error messages for missing / unexpected / badly
+ * shaped tensors, refused config keys, F16 conversion, and the optimizer
+ * state round trip. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "err.h"
+#include "gpt2.h"
+#include "gpt2_fixture.h"
+#include "io.h"
+#include "optim.h"
+#include "safetensors.h"
+
+static char tmpdir[] = "/tmp/ft-gpt2-io-XXXXXX";
+
+static char *
+tpath(const char *name)
+{
+	return ft_path_join(tmpdir, name);
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	fputs(text, f);
+	fclose(f);
+}
+
+static int
+same_params(const ft_gpt2 *a, const ft_gpt2 *b)
+{
+	if (a->n_tensors != b->n_tensors)
+		return 0;
+	for (size_t i = 0; i < a->n_tensors; i++)
+		if (strcmp(a->tensors[i].name, b->tensors[i].name) != 0 ||
+		    memcmp(a->params + a->tensors[i].off,
+		    b->params + b->tensors[i].off,
+		    a->tensors[i].n * sizeof(float)) != 0)
+			return 0;
+	return 1;
+}
+
+static void
+test_fixture_dirs(void)
+{
+	ft_gpt2 m, r;
+	struct fix f;
+	size_t n;
+	char *p;
+
+	CHECK(ft_gpt2_load(&m, "tests/fixtures/gpt2/a") == 0);
+	CHECK(!m.untied);
+	CHECK(fix_open(&f, "tests/fixtures/gpt2/a/model.safetensors") == 0);
+	CHECK(memcmp(fix_get(&f, "transformer.h.1.mlp.c_fc.weight", &n),
+	    m.p.h[1].fc_w, 30 * 120 * 4) == 0);
+	fix_close(&f);
+	p = tpath("a");
+	CHECK(ft_gpt2_save_dir(&m, p) == 0);
+	CHECK(ft_gpt2_load(&r, p) == 0);
+	CHECK(same_params(&m, &r));
+	CHECK_EQ_INT(r.cfg.n_inner, 120);
+	ft_gpt2_release(&r);
+	free(p);
+	ft_gpt2_release(&m);
+
+	CHECK(ft_gpt2_load(&m, "tests/fixtures/gpt2/b") == 0);
+	CHECK(m.untied);
+	CHECK(m.p.lm_head != NULL);
+	p = tpath("b");
+	CHECK(ft_gpt2_save_dir(&m, p) == 0);
+	CHECK(ft_gpt2_load(&r, p) == 0);
+	CHECK(r.untied);
+	CHECK(same_params(&m, &r));
+	ft_gpt2_release(&r);
+	free(p);
+	ft_gpt2_release(&m);
+}
+
+static ft_gpt2_config
+tiny(void)
+{
+	ft_gpt2_config c;
+
+	ft_gpt2_config_default(&c);
+	c.n_layer = 1;
+	c.n_embd = 8;
+	c.n_head = 2;
+	c.n_positions = 4;
+	c.vocab_size = 5;
+	c.n_inner = 12;
+	return c;
+}
+
+/* Write the tensors of m under names from fn (NULL skips). */
+static int
+write_variant(const ft_gpt2 *m, const char *path, const char *(*fn)(
+    const char *, char *), int half)
+{
+	ft_st_entry e[64] = { { 0 } };
+	char names[64][96];
+	uint16_t *h[64];
+	size_t k = 0;
+	int rc;
+	int64_t shp[64][2];
+
+	for (size_t i = 0; i < m->n_tensors; i++) {
+		const ft_param_tensor *t = &m->tensors[i];
+		const char *nm = fn(t->name, names[k]);
+		if (nm == NULL)
+			continue;
+		e[k].name = nm;
+		e[k].ndim = t->ndim;
+		memcpy(shp[k], t->shape, sizeof(shp[k]));
+		if (strcmp(t->name, "h.0.mlp.c_fc.weight") == 0 && half == 2)
+			shp[k][1] = 11; /* wrong shape */
+		e[k].shape = shp[k];
+		h[k] = NULL;
+		if (half == 1) {
+			h[k] = malloc(t->n * 2);
+			for (size_t j = 0; j < t->n; j++)
+				h[k][j] = 0x3800; /* 0.5 in F16 */
+			e[k].dtype = FT_F16;
+			e[k].data = h[k];
+		} else {
+			e[k].dtype = FT_F32;
+			e[k].data = m->params + t->off;
+		}
+		k++;
+	}
+	rc = ft_st_write(path, e, k, NULL, NULL, 0);
+	for (size_t i = 0; i < k; i++)
+		free(h[i]);
+	return rc;
+}
+
+static const char *
+same_name(const char *n, char *buf)
+{
+	snprintf(buf, 96, "%s", n);
+	return buf;
+}
+
+static const char *
+drop_fc(const char *n, char *buf)
+{
+	if (strcmp(n, "h.0.mlp.c_fc.bias") == 0)
+		return NULL;
+	return same_name(n, buf);
+}
+
+static const char *
+odd_name(const char *n, char *buf)
+{
+	if (strcmp(n, "ln_f.bias") == 0)
+		n = "ln_g.bias";
+	return same_name(n, buf);
+}
+
+static void
+test_errors(void)
+{
+	ft_gpt2_config c = tiny();
+	ft_gpt2 m;
+	char *p = tpath("w.safetensors"), *cp = tpath("config.json");
+
+	CHECK(ft_gpt2_new(&m, &c, 0) == 0);
+	ft_gpt2_init_random(&m, 7);
+	fprintf(stderr, "expected errors follow:\n");
+	CHECK(write_variant(&m, p, drop_fc, 0) == 0);
+	CHECK(ft_gpt2_load_weights(&m, p) == -1);
+	CHECK(write_variant(&m, p, odd_name, 0) == 0);
+	CHECK(ft_gpt2_load_weights(&m, p) == -1);
+	CHECK(write_variant(&m, p, same_name, 2) == 0);
+	CHECK(ft_gpt2_load_weights(&m, p) == -1);
+	CHECK(write_variant(&m, p, same_name, 1) == 0);
+	CHECK(ft_gpt2_load_weights(&m, p) == 0);
+	CHECK(m.p.h[0].fc_w[3] == 0.5f && m.p.wte[0] == 0.5f);
+
+	write_file(cp, "{\"n_layer\": 1, \"scale_attn_by_inverse_layer_idx\": true}");
+	CHECK(ft_gpt2_config_load(&c, cp) == -1);
+	write_file(cp, "{\"activation_function\": \"relu\"}");
+	CHECK(ft_gpt2_config_load(&c, cp) == -1);
+	write_file(cp, "{\"reorder_and_upcast_attn\": true}");
+	CHECK(ft_gpt2_config_load(&c, cp) == -1);
+	write_file(cp, "{\"n_embd\": 10, \"n_head\": 3}");
+	CHECK(ft_gpt2_config_load(&c, cp) == -1);
+	write_file(cp, "{\"n_layer\": 2, \"n_embd\": 12, \"n_head\": 3, "
+	    "\"n_inner\": null, \"activation_function\": \"gelu_pytorch_tanh\"}");
+	CHECK(ft_gpt2_config_load(&c, cp) == 0);
+	CHECK_EQ_INT(c.n_inner, 48);
+	CHECK_EQ_INT(c.n_layer, 2);
+	CHECK(c.tie_word_embeddings);
+	fprintf(stderr, "end of expected errors\n");
+	ft_gpt2_release(&m);
+	free(p);
+	free(cp);
+}
+
+static void
+test_optim_state(void)
+{
+	ft_gpt2_config c = tiny();
+	ft_gpt2 m;
+	ft_adamw o, r;
+	char *p = tpath("optim.safetensors");
+
+	CHECK(ft_gpt2_new(&m, &c, 0) == 0);
+	ft_adamw_init(&o, m.n_params);
+	for (size_t i = 0; i < m.n_params; i++) {
+		o.m[i] = (float)i * 0.25f;
+		o.v[i] = (float)i * 0.5f;
+	}
+	o.step = 42;
+	CHECK(ft_adamw_save(&o, p, m.tensors, m.n_tensors) == 0);
+	ft_adamw_init(&r, m.n_params);
+	CHECK(ft_adamw_load(&r, p, m.tensors, m.n_tensors) == 0);
+	CHECK_EQ_INT(r.step, 42);
+	for (size_t i = 0; i < m.n_tensors; i++) {
+		const ft_param_tensor *t = &m.tensors[i];
+		CHECK(memcmp(o.m + t->off, r.m + t->off, t->n * 4) == 0);
+		CHECK(memcmp(o.v + t->off, r.v + t->off, t->n * 4) == 0);
+	}
+	/* a model with another table must be refused */
+	CHECK(ft_adamw_load(&r, p, m.tensors, m.n_tensors - 1) == -1);
+	ft_adamw_release(&o);
+	ft_adamw_release(&r);
+	ft_gpt2_release(&m);
+	free(p);
+}
+
+int
+main(void)
+{
+	if (mkdtemp(tmpdir) == NULL)
+		return 1;
+	test_fixture_dirs();
+	test_errors();
+	test_optim_state();
+	ft_remove_tree(tmpdir);
+	return check_done();
+}
