@@ -1,0 +1,738 @@
+/* ft-tokenize — JSONL or text to a token file with the GPT-2 byte-level
+ * BPE; --decode turns a token file back into text.
+ *
+ * Encoding streams: the input is cut into items (a JSONL record, a line,
+ * or a piece of text cut where the pre-tokenizer would cut anyway, see
+ * ft_bpe_cut), a batch of items is encoded by -j threads, each with its
+ * own cache, and the ids are written in input order, so the output is the
+ * same for any -j. */
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bpe.h"
+#include "err.h"
+#include "io.h"
+#include "jsonl.h"
+#include "modeldir.h"
+#include "tokfile.h"
+
+#define ITEM (64 * 1024)       /* text is cut into items of about this */
+#define CHUNK (1024 * 1024)    /* read size */
+#define BATCH (1024 * 1024)    /* bytes of text per thread per batch */
+
+static const char usage_text[] =
+"usage: ft-tokenize [-f] [-j threads] [-m model] [-o file] [--field name]\n"
+"                   [--text | --lines] [--no-special] [--no-eos]\n"
+"                   [--max-length n] [--replace-invalid] [file]\n"
+"       ft-tokenize --decode [--jsonl | --lines] [--skip-special] [file]\n"
+"\n"
+"Tokenize JSONL records (field 'text') or text into a token file with the\n"
+"GPT-2 byte-level BPE, or with --decode turn a token file back into text.\n"
+"\n"
+"  -m, --model DIR|ID     model directory or Hub id (default: $FT_MODEL,\n"
+"                         else distilgpt2 from the Hub cache)\n"
+"      --vocab FILE       vocab.json (with --merges)\n"
+"      --merges FILE      merges.txt (with --vocab)\n"
+"      --tokenizer FILE   tokenizer.json\n"
+"      --field NAME       JSONL field holding the text (default: text)\n"
+"      --text             the whole input is one document\n"
+"      --lines            one document per line\n"
+"      --no-special       treat <|endoftext|> in the text as plain text\n"
+"      --no-eos           do not append <|endoftext|> after each document\n"
+"      --max-length N     keep the first N ids of each document\n"
+"      --replace-invalid  replace invalid UTF-8 with U+FFFD (--text, --lines)\n"
+"  -j, --threads N        encode with N threads (same output for any N)\n"
+"  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
+"  -f, --force            write a token file to a terminal\n"
+"  -d, --decode           token file to text\n"
+"      --jsonl            with --decode: one JSON record per document\n"
+"      --skip-special     with --decode: drop special tokens\n"
+"  -h, --help             show this help\n"
+"  -V, --version          show the version\n";
+
+enum { MODE_JSONL, MODE_TEXT, MODE_LINES };
+
+struct opts {
+	const char *model, *vocab, *merges, *tokenizer, *field, *out, *in;
+	int mode, decode, jsonl_out, skip_special, no_special, no_eos;
+	int replace, force, threads;
+	long max_len;
+};
+
+struct item {
+	size_t off, len;
+	int end;           /* ends a document */
+};
+
+struct batch {
+	char *text;
+	size_t tlen, tcap;
+	struct item *it;
+	size_t n, cap;
+};
+
+struct worker {
+	struct ft_bpe_enc *enc;
+	const struct batch *bt;
+	size_t i0, i1;
+	int flags;
+	uint32_t *ids;
+	size_t n, cap;
+	size_t *cnt;       /* ids per item i0..i1 */
+	size_t ccap;
+	pthread_t th;
+};
+
+struct slot {
+	struct batch bt;
+	struct worker *w;  /* [nw] */
+	int used;          /* workers given items */
+	int running;       /* threads started, not joined */
+};
+
+struct enc {
+	const struct opts *o;
+	const struct ft_bpe *b;
+	struct ft_bpe_enc **enc; /* one per thread, shared by the slots */
+	int nw, flags;
+	struct slot slot[2];
+	int cur;           /* the slot being filled */
+	ft_tokw *tw;
+	const char *oname;
+	uint64_t doc_ids;  /* ids written in the current document */
+	const char *iname;
+	long line;         /* line number at the start of the next item */
+};
+
+/* Standard output held back until HOLD bytes are there or the run
+ * succeeds, so that an early error writes nothing on stdout. */
+#define HOLD (4 * 1024 * 1024)
+struct held {
+	char *buf;
+	size_t len, cap;
+	int passing;
+};
+
+static int
+held_flush(struct held *h)
+{
+	if (h->len > 0 && fwrite(h->buf, 1, h->len, stdout) != h->len)
+		return -1;
+	h->len = 0;
+	return 0;
+}
+
+static ssize_t
+held_write(void *c, const char *p, size_t n)
+{
+	struct held *h = c;
+
+	if (!h->passing && h->len + n > HOLD) {
+		if (held_flush(h) != 0)
+			return -1;
+		h->passing = 1;
+	}
+	if (h->passing)
+		return fwrite(p, 1, n, stdout) == n ? (ssize_t)n : -1;
+	ft_grow((void **)&h->buf, &h->cap, h->len + n, 1);
+	memcpy(h->buf + h->len, p, n);
+	h->len += n;
+	return (ssize_t)n;
+}
+
+static FILE *
+held_open(struct held *h)
+{
+	cookie_io_functions_t io = { NULL, held_write, NULL, NULL };
+
+	memset(h, 0, sizeof *h);
+	return fopencookie(h, "w", io);
+}
+
+static void *
+work(void *arg)
+{
+	struct worker *w = arg;
+	size_t i;
+
+	w->n = 0;
+	ft_grow((void **)&w->cnt, &w->ccap, w->i1 - w->i0 + 1, sizeof *w->cnt);
+	for (i = w->i0; i < w->i1; i++) {
+		size_t before = w->n;
+		ft_bpe_encode(w->enc, w->bt->text + w->bt->it[i].off,
+		    w->bt->it[i].len, w->flags, &w->ids, &w->n, &w->cap);
+		w->cnt[i - w->i0] = w->n - before;
+	}
+	return NULL;
+}
+
+/* Start encoding slot s's batch: synchronously with one thread, else
+ * with E->nw threads that run while the main thread writes the previous
+ * batch and reads the next. */
+static void
+launch(struct enc *E, struct slot *sl)
+{
+	struct batch *bt = &sl->bt;
+	size_t start = 0, per, acc;
+	int t;
+
+	sl->used = 0;
+	if (bt->n == 0)
+		return;
+	per = bt->tlen / (size_t)E->nw + 1;
+	for (t = 0; t < E->nw && start < bt->n; t++) {
+		struct worker *w = &sl->w[t];
+		size_t end = start;
+		acc = 0;
+		while (end < bt->n && (acc < per || t == E->nw - 1)) {
+			acc += bt->it[end].len + 16;
+			end++;
+		}
+		w->enc = E->enc[t];
+		w->flags = E->flags;
+		w->bt = bt;
+		w->i0 = start;
+		w->i1 = end;
+		start = end;
+		sl->used++;
+	}
+	if (E->nw == 1) {
+		work(&sl->w[0]);
+		return;
+	}
+	for (t = 0; t < sl->used; t++)
+		if (pthread_create(&sl->w[t].th, NULL, work, &sl->w[t]))
+			ft_die("cannot start a thread:");
+	sl->running = 1;
+}
+
+static void
+join(struct enc *E, struct slot *sl)
+{
+	int t;
+
+	if (!sl->running)
+		return;
+	for (t = 0; t < sl->used; t++)
+		pthread_join(sl->w[t].th, NULL);
+	sl->running = 0;
+}
+
+/* Write the encoded batch of slot sl, in input order, and empty it. */
+static int
+write_slot(struct enc *E, struct slot *sl)
+{
+	struct batch *bt = &sl->bt;
+	size_t i, k;
+	int t;
+	uint32_t eos = (uint32_t)ft_bpe_eos_id(E->b);
+
+	for (t = 0; t < sl->used; t++) {
+		struct worker *w = &sl->w[t];
+		size_t off = 0;
+		for (i = w->i0; i < w->i1; i++) {
+			size_t c = w->cnt[i - w->i0];
+			k = c;
+			if (E->o->max_len >= 0 &&
+			    E->doc_ids + k > (uint64_t)E->o->max_len)
+				k = E->doc_ids >= (uint64_t)E->o->max_len ? 0 :
+				    (size_t)((uint64_t)E->o->max_len - E->doc_ids);
+			if (ft_tokw_write(E->tw, w->ids + off, k) != 0)
+				return -1;
+			E->doc_ids += k;
+			off += c;
+			if (bt->it[i].end) {
+				if (!E->o->no_eos && ft_tokw_write(E->tw, &eos, 1))
+					return -1;
+				if (ft_tokw_end_doc(E->tw) != 0)
+					return -1;
+				E->doc_ids = 0;
+			}
+		}
+	}
+	sl->used = 0;
+	bt->n = 0;
+	bt->tlen = 0;
+	return 0;
+}
+
+/* The filling batch is full (or the input ended): start encoding it,
+ * write the previous one meanwhile, and fill the other slot next. */
+static int
+flush_batch(struct enc *E, int final)
+{
+	struct slot *cur = &E->slot[E->cur], *prev = &E->slot[!E->cur];
+
+	join(E, prev);
+	launch(E, cur);
+	if (write_slot(E, prev) != 0) {
+		join(E, cur);
+		return -1;
+	}
+	E->cur = !E->cur;
+	if (final) {
+		join(E, cur);
+		return write_slot(E, cur);
+	}
+	return 0;
+}
+
+/* Wait for any running workers (after an error). */
+static void
+drain(struct enc *E)
+{
+	join(E, &E->slot[0]);
+	join(E, &E->slot[1]);
+}
+
+static long
+count_nl(const char *s, size_t n)
+{
+	long c = 0;
+	const char *p = s, *e = s + n;
+
+	while ((p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+		c++;
+		p++;
+	}
+	return c;
+}
+
+/* Add one item (validated, or repaired with --replace-invalid). */
+static int
+add_item(struct enc *E, const char *s, size_t n, int end, long line)
+{
+	struct batch *bt = &E->slot[E->cur].bt;
+	struct item *it;
+	size_t v = ft_utf8_valid_prefix(s, n);
+
+	if (v < n && !E->o->replace)
+		return ft_error("%s:%ld: invalid UTF-8",
+		    E->iname, line + count_nl(s, v));
+	ft_grow((void **)&bt->it, &bt->cap, bt->n + 1, sizeof *bt->it);
+	it = &bt->it[bt->n++];
+	it->off = bt->tlen;
+	it->end = end;
+	if (v < n) {
+		ft_utf8_repair(s, n, 0, &bt->text, &bt->tlen, &bt->tcap);
+	} else {
+		ft_grow((void **)&bt->text, &bt->tcap, bt->tlen + n + 1, 1);
+		memcpy(bt->text + bt->tlen, s, n);
+		bt->tlen += n;
+	}
+	it->len = bt->tlen - it->off;
+	if (bt->tlen >= (size_t)E->nw * BATCH || bt->n >= 65536)
+		return flush_batch(E, 0);
+	return 0;
+}
+
+/* Add s[0..n) as items of about ITEM bytes; the last ends a document
+ * when `end`.  s[n] must be a place where the text may be cut. */
+static int
+add_region(struct enc *E, const char *s, size_t n, int end)
+{
+	while (n > ITEM + FT_BPE_CUT_MARGIN) {
+		size_t cut = ft_bpe_cut(E->b, s, n, ITEM, ITEM);
+		if (cut == 0)
+			cut = ft_bpe_cut(E->b, s, n, n - FT_BPE_CUT_MARGIN,
+			    n - FT_BPE_CUT_MARGIN);
+		if (cut == 0)
+			break;
+		if (add_item(E, s, cut, 0, E->line) != 0)
+			return -1;
+		E->line += count_nl(s, cut);
+		s += cut;
+		n -= cut;
+	}
+	if (!end && n == 0)
+		return 0;
+	if (add_item(E, s, n, end, E->line) != 0)
+		return -1;
+	E->line += count_nl(s, n);
+	return 0;
+}
+
+/* --text and --lines: stream the input in CHUNK reads. */
+static int
+encode_stream(struct enc *E, FILE *fp)
+{
+	char *buf = NULL;
+	size_t cap = 0, beg = 0, end = 0, want = CHUNK;
+	int eof = 0, lines = E->o->mode == MODE_LINES;
+
+	for (;;) {
+		size_t avail = end - beg;
+		char *s = buf + beg, *nl;
+		if (lines && avail > 0 &&
+		    (nl = memchr(s, '\n', avail)) != NULL) {
+			if (add_region(E, s, (size_t)(nl - s), 1) != 0)
+				goto fail;
+			E->line++;
+			beg += (size_t)(nl - s) + 1;
+			continue;
+		}
+		if (!eof && avail < want) {
+			size_t got;
+			if (beg > 0) {
+				memmove(buf, buf + beg, avail);
+				beg = 0;
+				end = avail;
+			}
+			ft_grow((void **)&buf, &cap, end + want + 1, 1);
+			got = fread(buf + end, 1, cap - end - 1, fp);
+			if (got == 0) {
+				if (ferror(fp)) {
+					ft_error("cannot read '%s':", E->iname);
+					goto fail;
+				}
+				eof = 1;
+			}
+			end += got;
+			continue;
+		}
+		if (eof) {
+			if (!lines || avail > 0)
+				if (add_region(E, s, avail, 1) != 0)
+					goto fail;
+			break;
+		}
+		/* a long document: emit what can be cut off, keep the rest */
+		{
+			size_t cut = ft_bpe_cut(E->b, s, avail,
+			    avail - FT_BPE_CUT_MARGIN, avail - FT_BPE_CUT_MARGIN);
+			if (cut == 0) {
+				want *= 2;      /* no cut yet: read more */
+				continue;
+			}
+			if (add_region(E, s, cut, 0) != 0)
+				goto fail;
+			beg += cut;
+			want = CHUNK;
+		}
+	}
+	free(buf);
+	return flush_batch(E, 1);
+fail:
+	free(buf);
+	return -1;
+}
+
+static int
+encode_jsonl(struct enc *E)
+{
+	ft_jsonl *r = ft_jsonl_open(E->o->in);
+	cJSON *obj;
+	int rc;
+
+	if (r == NULL)
+		return -1;
+	while ((rc = ft_jsonl_next(r, &obj)) == 1) {
+		const char *s;
+		size_t n;
+		if (ft_jsonl_text(r, obj, E->o->field, &s, &n) != 0) {
+			rc = -1;
+			break;
+		}
+		if (add_item(E, s, n, 1, ft_jsonl_lineno(r)) != 0) {
+			rc = -1;
+			break;
+		}
+	}
+	ft_jsonl_close(r);
+	if (rc < 0)
+		return -1;
+	return flush_batch(E, 1);
+}
+
+static int
+run_encode(const struct opts *o, const struct ft_bpe *b)
+{
+	struct enc E;
+	ft_tok_info info;
+	ft_atomic a;
+	int t, i, rc = -1;
+	FILE *fp = NULL, *of;
+	struct held held;
+
+	memset(&E, 0, sizeof E);
+	E.o = o;
+	E.b = b;
+	E.nw = o->threads;
+	E.iname = ft_in_name(o->in);
+	E.line = 1;
+	if (!o->no_eos && ft_bpe_eos_id(b) < 0)
+		return ft_error("the tokenizer has no <|endoftext|> token; "
+		    "use --no-eos");
+	if ((o->out == NULL || strcmp(o->out, "-") == 0) && !o->force &&
+	    isatty(STDOUT_FILENO))
+		return ft_error("refusing to write a token file to a terminal "
+		    "(use -o FILE or -f)");
+	memset(&info, 0, sizeof info);
+	info.vocab_size = ft_bpe_vocab_size(b);
+	info.eos_id = ft_bpe_eos_id(b);
+	ft_bpe_hash(b, info.tok_hash);
+	if (o->mode != MODE_JSONL)
+		fp = ft_open_in(o->in);
+	if (ft_atomic_open(&a, o->out ? o->out : "-") != 0)
+		goto out;
+	E.oname = ft_out_name(o->out ? o->out : "-");
+	of = a.fp;
+	if (a.fp == stdout && (of = held_open(&held)) == NULL)
+		ft_die("cannot buffer standard output:");
+	E.tw = ft_tokw_open(of, E.oname, &info, 0);
+	if (E.tw == NULL) {
+		if (of != a.fp)
+			fclose(of);
+		ft_atomic_abort(&a);
+		goto out;
+	}
+	E.flags = o->no_special ? FT_BPE_NO_SPECIAL : 0;
+	E.enc = ft_calloc((size_t)E.nw, sizeof *E.enc);
+	for (t = 0; t < E.nw; t++)
+		E.enc[t] = ft_bpe_enc_new(b);
+	for (i = 0; i < 2; i++)
+		E.slot[i].w = ft_calloc((size_t)E.nw, sizeof *E.slot[i].w);
+	rc = o->mode == MODE_JSONL ? encode_jsonl(&E) : encode_stream(&E, fp);
+	drain(&E);
+	if (rc == 0)
+		rc = ft_tokw_finish(E.tw);
+	else
+		ft_tokw_abort(E.tw);
+	if (of != a.fp) {
+		if (fflush(of) != 0 || (rc == 0 && held_flush(&held) != 0))
+			rc = ft_error("cannot write '%s':", E.oname);
+		fclose(of);
+		free(held.buf);
+	}
+	if (rc == 0)
+		rc = ft_atomic_commit(&a);
+	else
+		ft_atomic_abort(&a);
+	for (t = 0; t < E.nw; t++)
+		ft_bpe_enc_free(E.enc[t]);
+	free(E.enc);
+	for (i = 0; i < 2; i++) {
+		for (t = 0; t < E.nw; t++) {
+			free(E.slot[i].w[t].ids);
+			free(E.slot[i].w[t].cnt);
+		}
+		free(E.slot[i].w);
+		free(E.slot[i].bt.text);
+		free(E.slot[i].bt.it);
+	}
+out:
+	if (fp != NULL)
+		ft_close_in(fp);
+	return rc;
+}
+
+/* Write s[0..n) as a JSON string (the escapes of json.dumps with
+ * ensure_ascii=False). */
+static int
+put_json_string(FILE *fp, const char *s, size_t n)
+{
+	size_t i;
+
+	putc('"', fp);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		switch (c) {
+		case '"': fputs("\\\"", fp); break;
+		case '\\': fputs("\\\\", fp); break;
+		case '\n': fputs("\\n", fp); break;
+		case '\r': fputs("\\r", fp); break;
+		case '\t': fputs("\\t", fp); break;
+		case '\b': fputs("\\b", fp); break;
+		case '\f': fputs("\\f", fp); break;
+		default:
+			if (c < 0x20)
+				fprintf(fp, "\\u%04x", c);
+			else
+				putc(c, fp);
+		}
+	}
+	putc('"', fp);
+	return ferror(fp) ? -1 : 0;
+}
+
+static int
+run_decode(const struct opts *o, const struct ft_bpe *b)
+{
+	ft_tokr *r = ft_tokr_open(o->in ? o->in : "-");
+	const ft_tok_info *info;
+	uint8_t h[32], zero[32] = { 0 };
+	uint32_t *ids = ft_malloc(65536 * sizeof *ids);
+	char *raw = NULL, *txt = NULL;
+	size_t rlen = 0, rcap = 0, tlen = 0, tcap = 0, n, keep;
+	int doc_end, rc, ret = -1;
+	const char *oname = ft_out_name(o->out ? o->out : "-");
+	ft_atomic a;
+
+	if (r == NULL) {
+		free(ids);
+		return -1;
+	}
+	info = ft_tokr_info(r);
+	ft_bpe_hash(b, h);
+	if (memcmp(info->tok_hash, zero, 32) != 0 &&
+	    memcmp(info->tok_hash, h, 32) != 0) {
+		ft_error("%s: made with a different tokenizer",
+		    ft_in_name(o->in));
+		goto out;
+	}
+	if (ft_atomic_open(&a, o->out ? o->out : "-") != 0)
+		goto out;
+	while ((rc = ft_tokr_read(r, ids, 65536, &n, &doc_end)) == 1) {
+		if (ft_bpe_decode(b, ids, n, o->skip_special, &raw, &rlen,
+		    &rcap) != 0)
+			break;
+		if (!doc_end && (o->jsonl_out || rlen < 65536))
+			continue;
+		tlen = 0;
+		keep = ft_utf8_repair(raw, rlen, !doc_end, &txt, &tlen, &tcap);
+		memmove(raw, raw + rlen - keep, keep);
+		rlen = keep;
+		if (o->jsonl_out) {
+			fputc('{', a.fp);
+			put_json_string(a.fp, o->field, strlen(o->field));
+			fputc(':', a.fp);
+			put_json_string(a.fp, txt, tlen);
+			fputs("}\n", a.fp);
+		} else {
+			fwrite(txt, 1, tlen, a.fp);
+			if (doc_end && o->mode == MODE_LINES)
+				fputc('\n', a.fp);
+		}
+		if (ferror(a.fp)) {
+			ft_error("cannot write '%s':", oname);
+			break;
+		}
+	}
+	if (rc == 0)
+		ret = ft_atomic_commit(&a);
+	else
+		ft_atomic_abort(&a);
+out:
+	ft_tokr_close(r);
+	free(ids);
+	free(raw);
+	free(txt);
+	return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { O_VOCAB = 256, O_MERGES, O_TOKENIZER, O_FIELD, O_TEXT, O_LINES,
+		O_NOSPECIAL, O_NOEOS, O_MAXLEN, O_REPLACE, O_JSONL, O_SKIP };
+	static const struct option lo[] = {
+		{ "model", required_argument, NULL, 'm' },
+		{ "vocab", required_argument, NULL, O_VOCAB },
+		{ "merges", required_argument, NULL, O_MERGES },
+		{ "tokenizer", required_argument, NULL, O_TOKENIZER },
+		{ "field", required_argument, NULL, O_FIELD },
+		{ "text", no_argument, NULL, O_TEXT },
+		{ "lines", no_argument, NULL, O_LINES },
+		{ "no-special", no_argument, NULL, O_NOSPECIAL },
+		{ "no-eos", no_argument, NULL, O_NOEOS },
+		{ "max-length", required_argument, NULL, O_MAXLEN },
+		{ "replace-invalid", no_argument, NULL, O_REPLACE },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "decode", no_argument, NULL, 'd' },
+		{ "jsonl", no_argument, NULL, O_JSONL },
+		{ "skip-special", no_argument, NULL, O_SKIP },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o;
+	struct ft_bpe *b;
+	char *dir = NULL;
+	int c, rc;
+
+	ft_setprog(argv[0]);
+	ft_io_install_signal_cleanup();
+	memset(&o, 0, sizeof o);
+	o.field = "text";
+	o.threads = 1;
+	o.max_len = -1;
+	while ((c = getopt_long(argc, argv, "m:j:o:fdhV", lo, NULL)) != -1) {
+		switch (c) {
+		case 'm': o.model = optarg; break;
+		case O_VOCAB: o.vocab = optarg; break;
+		case O_MERGES: o.merges = optarg; break;
+		case O_TOKENIZER: o.tokenizer = optarg; break;
+		case O_FIELD: o.field = optarg; break;
+		case O_TEXT: o.mode = MODE_TEXT; break;
+		case O_LINES: o.mode = MODE_LINES; break;
+		case O_NOSPECIAL: o.no_special = 1; break;
+		case O_NOEOS: o.no_eos = 1; break;
+		case O_MAXLEN:
+			o.max_len = ft_parse_long("--max-length", optarg, 0,
+			    (long)1 << 40);
+			break;
+		case O_REPLACE: o.replace = 1; break;
+		case 'j':
+			o.threads = (int)ft_parse_long("--threads", optarg, 1,
+			    256);
+			break;
+		case 'o': o.out = optarg; break;
+		case 'f': o.force = 1; break;
+		case 'd': o.decode = 1; break;
+		case O_JSONL: o.jsonl_out = 1; break;
+		case O_SKIP: o.skip_special = 1; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return ft_close_stdout() ? 1 : 0;
+		case 'V':
+			ft_print_version();
+			return ft_close_stdout() ? 1 : 0;
+		default:
+			fprintf(stderr, "Try '%s --help' for more information.\n",
+			    ft_prog());
+			return FT_EXIT_USAGE;
+		}
+	}
+	if (argc - optind > 1)
+		ft_usage_error("too many operands");
+	o.in = optind < argc ? argv[optind] : "-";
+	if ((o.vocab != NULL) != (o.merges != NULL))
+		ft_usage_error("--vocab and --merges go together");
+	if ((o.vocab != NULL) + (o.tokenizer != NULL) + (o.model != NULL) > 1)
+		ft_usage_error("give one of -m, --tokenizer, --vocab/--merges");
+	if (o.jsonl_out && !o.decode)
+		ft_usage_error("--jsonl goes with --decode");
+	if (o.jsonl_out && o.mode == MODE_LINES)
+		ft_usage_error("--jsonl and --lines exclude each other");
+	if (o.decode && (o.mode == MODE_TEXT || o.no_eos || o.no_special ||
+	    o.max_len >= 0 || o.replace))
+		ft_usage_error("--decode takes only --jsonl, --lines, "
+		    "--skip-special, --field, -o");
+	if (!o.decode && o.skip_special)
+		ft_usage_error("--skip-special goes with --decode");
+	if (o.decode && o.mode == MODE_JSONL && !o.jsonl_out)
+		o.mode = MODE_TEXT;
+
+	if (o.tokenizer != NULL)
+		b = ft_bpe_load_json(o.tokenizer);
+	else if (o.vocab != NULL)
+		b = ft_bpe_load_files(o.vocab, o.merges);
+	else if ((dir = ft_model_resolve(o.model)) != NULL)
+		b = ft_bpe_load_dir(dir);
+	else
+		b = NULL;
+	free(dir);
+	if (b == NULL)
+		return FT_EXIT_FAIL;
+	rc = o.decode ? run_decode(&o, b) : run_encode(&o, b);
+	ft_bpe_free(b);
+	if (ft_close_stdout() != 0)
+		rc = -1;
+	return rc == 0 ? FT_EXIT_OK : FT_EXIT_FAIL;
+}

@@ -1,0 +1,95 @@
+/* bpe — GPT-2 byte-level BPE: load, encode, decode.
+ *
+ * Loads `vocab.json` + `merges.txt` or a Hugging Face `tokenizer.json`
+ * (merges as "a b" strings or ["a","b"] pairs; `added_tokens`), and encodes
+ * exactly as the Hugging Face `tokenizers` ByteLevel/BPE pipeline and
+ * OpenAI's tiktoken `gpt2` do: added tokens are split out first (leftmost,
+ * longest), the rest is pre-tokenized with the GPT-2 regex
+ *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ * (Unicode 16.0 classes, lib/bpe_tables.h), and each piece's UTF-8 bytes
+ * are merged by merge rank.
+ *
+ * A loaded struct ft_bpe is immutable and may be shared by threads; each
+ * thread encodes with its own struct ft_bpe_enc (a cache of recent pieces
+ * plus scratch space).  Tokens are kept as raw bytes (the byte-to-unicode
+ * alphabet of the files is undone at load time).
+ *
+ * Errors are reported once with ft_error() naming the file (and line for
+ * merges.txt); loaders return NULL after that. */
+#ifndef FT_BPE_H
+#define FT_BPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ft_bpe;
+struct ft_bpe_enc;
+
+/* Load from vocab.json + merges.txt.  "<|endoftext|>", when in the
+ * vocabulary, is the one special token (as the slow GPT2Tokenizer). */
+struct ft_bpe *ft_bpe_load_files(const char *vocab_path,
+    const char *merges_path);
+/* Load a tokenizer.json (model type BPE, ByteLevel pre-tokenizer). */
+struct ft_bpe *ft_bpe_load_json(const char *path);
+/* Load a model directory: tokenizer.json if present, else vocab.json +
+ * merges.txt. */
+struct ft_bpe *ft_bpe_load_dir(const char *dir);
+void ft_bpe_free(struct ft_bpe *b);
+
+/* Number of ids (largest id + 1). */
+uint32_t ft_bpe_vocab_size(const struct ft_bpe *b);
+/* Id of "<|endoftext|>", or -1 when the tokenizer has none. */
+int32_t ft_bpe_eos_id(const struct ft_bpe *b);
+/* The raw bytes of token id (NULL for an id without a token). */
+const char *ft_bpe_token(const struct ft_bpe *b, uint32_t id, size_t *len);
+/* Is id an added token marked special (dropped by skip_special_tokens)? */
+int ft_bpe_is_special(const struct ft_bpe *b, uint32_t id);
+/* SHA-256 over a canonical form of the tokenizer: every token's bytes by
+ * id, the merges by rank, the added tokens.  vocab.json + merges.txt and
+ * the equivalent tokenizer.json hash the same. */
+void ft_bpe_hash(const struct ft_bpe *b, uint8_t out[32]);
+
+/* ---- encoding ---- */
+enum {
+	FT_BPE_NO_SPECIAL = 1, /* added tokens in the text are plain text */
+};
+
+struct ft_bpe_enc *ft_bpe_enc_new(const struct ft_bpe *b);
+void ft_bpe_enc_free(struct ft_bpe_enc *e);
+
+/* Encode s[0..n) (UTF-8; invalid bytes are not rejected here, validate
+ * first) and append the ids to *ids (a malloc'd array of *cap entries
+ * holding *n_ids; grown as needed). */
+void ft_bpe_encode(struct ft_bpe_enc *e, const char *s, size_t n, int flags,
+    uint32_t **ids, size_t *n_ids, size_t *cap);
+
+/* A place to cut text for streaming or parallel encoding: the largest
+ * p <= lim with 0 < p such that encoding s[0..p) and s[p..) separately
+ * gives the same ids as encoding them together, judged from s[0..n)
+ * only (so whatever follows s[n-1] does not matter).  lim must leave
+ * FT_BPE_CUT_MARGIN bytes: lim + FT_BPE_CUT_MARGIN <= n.  The search looks
+ * back at most `back` bytes; 0 when no such place is found. */
+#define FT_BPE_CUT_MARGIN 64
+size_t ft_bpe_cut(const struct ft_bpe *b, const char *s, size_t n,
+    size_t lim, size_t back);
+
+/* ---- decoding ---- */
+/* Append the bytes of ids[0..n) to *buf (malloc'd, *cap bytes, *len used);
+ * special tokens are skipped when skip_special.  Returns 0, or -1 after a
+ * message for an id outside the vocabulary. */
+int ft_bpe_decode(const struct ft_bpe *b, const uint32_t *ids, size_t n,
+    int skip_special, char **buf, size_t *len, size_t *cap);
+
+/* ---- UTF-8 ---- */
+/* Length of the longest prefix of s[0..n) that is valid UTF-8, except that
+ * a valid but incomplete sequence at the very end is not counted: the
+ * caller may complete it with more bytes. */
+size_t ft_utf8_valid_prefix(const char *s, size_t n);
+/* Append s[0..n) to *buf with every maximal invalid subsequence replaced
+ * by U+FFFD, as Python's bytes.decode("utf-8", "replace") does.  When
+ * `partial`, an incomplete sequence at the end is left out and its length
+ * returned (the caller keeps it for the next call); otherwise returns 0. */
+size_t ft_utf8_repair(const char *s, size_t n, int partial, char **buf,
+    size_t *len, size_t *cap);
+
+#endif
