@@ -21,7 +21,8 @@ struct ft_gen {
 	ft_gpt2 *m;
 	const struct ft_bpe *tok;
 	struct ft_gen_opts o;
-	int B, V, max_T;
+	int B, V, max_T;    /* max_T: positions a row may reach */
+	int kv_T;           /* positions the cache holds now */
 	struct ft_sampler s;
 	ft_gpt2_kv *kv;
 	struct row *rows;
@@ -61,7 +62,6 @@ ft_gen_new(ft_gpt2 *m, const struct ft_bpe *tok, int batch,
 	g->max_T = P;
 	if (o->max_new_tokens <= 0 && o->max_length < P)
 		g->max_T = o->max_length;
-	g->kv = ft_gpt2_kv_new(m, batch, g->max_T);
 	g->rows = ft_calloc((size_t)batch, sizeof(*g->rows));
 	for (int b = 0; b < batch; b++)
 		ft_stopper_init(&g->rows[b].stop, o->stops, o->nstops);
@@ -198,6 +198,13 @@ ft_gen_run(struct ft_gen *g, const int32_t *ids, int n,
 		    n, g->max_T);
 	if (g->o.max_new_tokens > 0 && n + g->o.max_new_tokens < limit)
 		limit = n + g->o.max_new_tokens;
+	/* the cache grows to what a run needs (the last token is not fed) */
+	if (g->kv == NULL || g->kv_T < limit - 1) {
+		ft_gpt2_kv_free(g->kv);
+		g->kv_T = limit - 1;
+		if ((g->kv = ft_gpt2_kv_new(g->m, g->B, g->kv_T)) == NULL)
+			return -1;
+	}
 	ft_gpt2_kv_reset(g->kv, -1);
 	t0 = now();
 	for (int b = 0; b < g->B; b++) {
