@@ -128,7 +128,7 @@ run_case(const char *name, int B, int T, int threads)
 			get_batch(&rf, k * accum + j, B, T, ids, mask, tg);
 			loss = ft_gpt2_forward(&m, ids, mask, tg, B, T);
 			if (k == 0 && j == 0) {
-				size_t n;
+				size_t n = 0;
 				const float *rl = fix_get(&rf, "logits", &n);
 				double e = relerr(ft_gpt2_logits(&m), rl, n);
 				printf("  logits rel err %.3g\n", e);
@@ -144,7 +144,7 @@ run_case(const char *name, int B, int T, int threads)
 			double worst = 0;
 			for (size_t i = 0; i < m.n_tensors; i++) {
 				const ft_param_tensor *t = &m.tensors[i];
-				size_t n;
+				size_t n = 0;
 				const float *rg;
 				double e;
 				snprintf(nm, sizeof(nm), "grad.%s", t->name);
@@ -170,7 +170,7 @@ run_case(const char *name, int B, int T, int threads)
 		double worst = 0;
 		for (size_t i = 0; i < m.n_tensors; i++) {
 			const ft_param_tensor *t = &m.tensors[i];
-			size_t n;
+			size_t n = 0;
 			const float *rp;
 			double e;
 			snprintf(nm, sizeof(nm), "final.%s", t->name);

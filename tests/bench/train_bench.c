@@ -1,0 +1,129 @@
+/* Timing driver for tests/bench/train: a distilgpt2-shaped model (random
+ * init) trained on random tokens.
+ * usage: train_bench B T DROPOUT THREADS STEPS MODE(train|eval|sgemm)
+ * Prints one line: "ms_per_step MEDIAN_MS min MIN_MS" (or "gflops G" for
+ * sgemm), plus "rss_mb" and the OpenBLAS core. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <cblas.h>
+
+#include "blas.h"
+#include "err.h"
+#include "gpt2.h"
+#include "optim.h"
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int
+cmpd(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int
+main(int argc, char **argv)
+{
+	int B, T, threads, steps;
+	double p;
+	const char *mode;
+	double t[64];
+
+	ft_blas_init(argc, argv);
+	ft_setprog(argv[0]);
+	if (argc != 7)
+		ft_die("usage: train_bench B T DROPOUT THREADS STEPS MODE");
+	B = atoi(argv[1]);
+	T = atoi(argv[2]);
+	p = strtod(argv[3], NULL);
+	threads = atoi(argv[4]);
+	steps = atoi(argv[5]);
+	mode = argv[6];
+	if (steps > 64)
+		steps = 64;
+	ft_blas_set_threads(threads);
+	if (strcmp(mode, "sgemm") == 0) {
+		/* the step's dominant shape: [1024,768] x [768,3072] and friends */
+		int M = 1024, N = 3072, K = 768;
+		float *a = calloc((size_t)M * K, 4), *b = calloc((size_t)K * N, 4);
+		float *c = calloc((size_t)M * N, 4);
+		for (int i = 0; i < M * K; i++)
+			a[i] = (float)(i % 7) * 0.1f;
+		for (int i = 0; i < K * N; i++)
+			b[i] = (float)(i % 5) * 0.1f;
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a,
+		    K, b, N, 0, c, N);
+		for (int s = 0; s < steps; s++) {
+			double t0 = now();
+			for (int r = 0; r < 5; r++)
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N,
+				    K, 1, a, K, b, N, 0, c, N);
+			t[s] = 2.0 * M * N * K * 5 / (now() - t0) / 1e9;
+		}
+		qsort(t, (size_t)steps, sizeof(double), cmpd);
+		printf("gflops %.1f core %s\n", t[steps - 1], ft_blas_corename());
+		return 0;
+	}
+	{
+		ft_gpt2_config cfg;
+		ft_gpt2 m;
+		ft_adamw opt;
+		int32_t *ids = malloc((size_t)B * T * 4), *tg = malloc((size_t)B * T * 4);
+		uint64_t s = 12345;
+		struct rusage ru;
+
+		ft_gpt2_config_default(&cfg);
+		cfg.embd_pdrop = cfg.attn_pdrop = cfg.resid_pdrop = p;
+		if (ft_gpt2_new(&m, &cfg, 0) < 0)
+			return 1;
+		ft_gpt2_init_random(&m, 1);
+		ft_gpt2_set_threads(&m, threads);
+		ft_gpt2_set_dropout_seed(&m, 42);
+		ft_adamw_init(&opt, m.n_params);
+		opt.weight_decay = 0.01;
+		opt.threads = threads;
+		for (int i = 0; i < B * T; i++) {
+			s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+			ids[i] = (int32_t)((s >> 33) % 50257);
+		}
+		for (int i = 0; i < B * T; i++)
+			tg[i] = (i + 1) % T == 0 ? -100 : ids[i + 1];
+		m.training = strcmp(mode, "train") == 0;
+		for (int k = 0; k <= steps; k++) {
+			double t0 = now();
+			float loss;
+			if (m.training) {
+				ft_gpt2_zero_grad(&m);
+				loss = ft_gpt2_forward(&m, ids, NULL, tg, B, T);
+				ft_gpt2_backward(&m, 1.0 / m.n_targets);
+				ft_clip_grad_norm(m.grads, m.n_params, 1.0, threads);
+				ft_adamw_step(&opt, m.params, m.grads, 5e-5, m.tensors,
+				    m.n_tensors);
+			} else {
+				loss = ft_gpt2_forward(&m, ids, NULL, tg, B, T);
+			}
+			if (k > 0)
+				t[k - 1] = (now() - t0) * 1000;
+			if (k == 0)
+				fprintf(stderr, "loss %.4f\n", loss);
+		}
+		qsort(t, (size_t)steps, sizeof(double), cmpd);
+		getrusage(RUSAGE_SELF, &ru);
+		printf("ms_per_step %.1f min %.1f rss_mb %.0f model_mb %.0f "
+		    "core %s\n", t[steps / 2], t[0], ru.ru_maxrss / 1024.0,
+		    (ft_gpt2_memory(&m) + 2.0 * m.n_params * 4) / 1048576.0,
+		    ft_blas_corename());
+	}
+	return 0;
+}

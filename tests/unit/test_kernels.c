@@ -1,0 +1,300 @@
+/* Kernels: finite-difference checks of every backward kernel (LayerNorm,
+ * GELU, matmul, attention with padding mask and dropout, cross-entropy),
+ * the fast exp against expf, dropout statistics, and thread-count
+ * independence of elementwise kernels. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "kernels.h"
+
+static uint64_t rs = 88172645463325252ULL;
+
+static float
+frand(void)
+{
+	rs ^= rs << 13;
+	rs ^= rs >> 7;
+	rs ^= rs << 17;
+	return (float)((rs >> 11) * 0x1.0p-53 * 2.0 - 1.0);
+}
+
+static float *
+rnd(size_t n, float scale)
+{
+	float *x = malloc(n * sizeof(float));
+
+	for (size_t i = 0; i < n; i++)
+		x[i] = frand() * scale;
+	return x;
+}
+
+static double
+dot(const float *a, const float *b, size_t n)
+{
+	double s = 0;
+
+	for (size_t i = 0; i < n; i++)
+		s += (double)a[i] * b[i];
+	return s;
+}
+
+/* Compare analytic g[idx] with central differences of f over x[idx]. */
+typedef double (*lossfn)(void *ctx);
+static double
+fd_check(const char *what, float *x, const float *g, size_t n, lossfn f,
+    void *ctx, float h)
+{
+	double worst = 0, gmax = 0;
+
+	for (size_t i = 0; i < n; i++)
+		gmax = fmax(gmax, fabs(g[i]));
+	for (int k = 0; k < 24; k++) {
+		size_t i = (size_t)(k * 7919) % n;
+		float old = x[i];
+		double lp, lm, num;
+		x[i] = old + h;
+		lp = f(ctx);
+		x[i] = old - h;
+		lm = f(ctx);
+		x[i] = old;
+		num = (lp - lm) / (2.0 * h);
+		worst = fmax(worst, fabs(num - g[i]) / fmax(gmax, 1e-6));
+	}
+	printf("%-12s finite-difference rel err %.2g\n", what, worst);
+	return worst;
+}
+
+/* ---- LayerNorm ---- */
+struct lnc { float *x, *w, *b, *dy, *y, *mean, *rstd; int N, C; };
+static double
+ln_loss(void *vc)
+{
+	struct lnc *c = vc;
+
+	ft_layernorm_forward(c->y, c->mean, c->rstd, c->x, c->w, c->b, c->N,
+	    c->C, 1e-5f, 2);
+	return dot(c->y, c->dy, (size_t)c->N * c->C);
+}
+
+static void
+test_layernorm(void)
+{
+	int N = 6, C = 37;
+	struct lnc c = { rnd((size_t)N * C, 2), rnd((size_t)C, 1),
+	    rnd((size_t)C, 1), rnd((size_t)N * C, 1),
+	    malloc((size_t)N * C * 4), malloc((size_t)N * 4),
+	    malloc((size_t)N * 4), N, C };
+	float *dx = calloc((size_t)N * C, 4), *dw = calloc((size_t)C, 4);
+	float *db = calloc((size_t)C, 4);
+
+	ln_loss(&c);
+	ft_layernorm_backward(dx, dw, db, c.dy, c.x, c.w, c.mean, c.rstd, N, C, 2);
+	CHECK(fd_check("ln dx", c.x, dx, (size_t)N * C, ln_loss, &c, 1e-2f) < 1e-2);
+	CHECK(fd_check("ln dw", c.w, dw, (size_t)C, ln_loss, &c, 1e-2f) < 1e-2);
+	CHECK(fd_check("ln db", c.b, db, (size_t)C, ln_loss, &c, 1e-2f) < 1e-2);
+	free(c.x); free(c.w); free(c.b); free(c.dy); free(c.y); free(c.mean);
+	free(c.rstd); free(dx); free(dw); free(db);
+}
+
+/* ---- GELU ---- */
+struct gc { float *x, *y, *dy; size_t n; };
+static double
+gelu_loss(void *vc)
+{
+	struct gc *c = vc;
+
+	ft_gelu_forward(c->y, c->x, c->n, 2);
+	return dot(c->y, c->dy, c->n);
+}
+
+static void
+test_gelu(void)
+{
+	size_t n = 203;
+	struct gc c = { rnd(n, 4), malloc(n * 4), rnd(n, 1), n };
+	float *dx = malloc(n * 4);
+	double worst = 0;
+
+	gelu_loss(&c);
+	for (size_t i = 0; i < n; i++)
+		worst = fmax(worst, fabs(c.y[i] - ft_ref_gelu(c.x[i])));
+	printf("gelu vs tanh formula max abs err %.2g\n", worst);
+	CHECK(worst < 2e-6);
+	ft_gelu_backward(dx, c.x, c.dy, n, 2);
+	CHECK(fd_check("gelu", c.x, dx, n, gelu_loss, &c, 1e-2f) < 1e-2);
+	free(c.x); free(c.y); free(c.dy); free(dx);
+}
+
+/* ---- matmul ---- */
+struct mc { float *x, *w, *b, *y, *dy; int N, IC, OC; };
+static double
+mm_loss(void *vc)
+{
+	struct mc *c = vc;
+
+	ft_matmul_forward(c->y, c->x, c->w, c->b, c->N, c->IC, c->OC);
+	return dot(c->y, c->dy, (size_t)c->N * c->OC);
+}
+
+static void
+test_matmul(void)
+{
+	int N = 5, IC = 13, OC = 11;
+	struct mc c = { rnd((size_t)N * IC, 1), rnd((size_t)IC * OC, 1),
+	    rnd((size_t)OC, 1), malloc((size_t)N * OC * 4), rnd((size_t)N * OC, 1),
+	    N, IC, OC };
+	float *ref = malloc((size_t)N * OC * 4), *dx = calloc((size_t)N * IC, 4);
+	float *dw = calloc((size_t)IC * OC, 4), *db = calloc((size_t)OC, 4);
+	double worst = 0;
+
+	mm_loss(&c);
+	ft_ref_matmul(ref, c.x, c.w, c.b, N, IC, OC);
+	for (int i = 0; i < N * OC; i++)
+		worst = fmax(worst, fabs(ref[i] - c.y[i]));
+	CHECK(worst < 1e-5);
+	ft_matmul_backward(dx, dw, db, c.dy, c.x, c.w, N, IC, OC, 0, 2);
+	CHECK(fd_check("matmul dx", c.x, dx, (size_t)N * IC, mm_loss, &c, 1e-2f) < 1e-2);
+	CHECK(fd_check("matmul dw", c.w, dw, (size_t)IC * OC, mm_loss, &c, 1e-2f) < 1e-2);
+	CHECK(fd_check("matmul db", c.b, db, (size_t)OC, mm_loss, &c, 1e-2f) < 1e-2);
+	free(c.x); free(c.w); free(c.b); free(c.y); free(c.dy); free(ref);
+	free(dx); free(dw); free(db);
+}
+
+/* ---- attention ---- */
+struct ac { float *qkv, *y, *dy, *P, *Pd; uint8_t *mask; int B, T, C, NH;
+	double p; };
+static double
+att_loss(void *vc)
+{
+	struct ac *c = vc;
+
+	ft_attention_forward(c->y, c->P, c->Pd, c->qkv, c->mask, c->B, c->T,
+	    c->C, c->NH, c->p, 99, 2);
+	return dot(c->y, c->dy, (size_t)c->B * c->T * c->C);
+}
+
+static void
+test_attention(double p)
+{
+	int B = 2, T = 7, C = 15, NH = 3;
+	size_t att = (size_t)B * NH * T * T;
+	struct ac c = { rnd((size_t)B * T * 3 * C, 1.5f),
+	    malloc((size_t)B * T * C * 4), rnd((size_t)B * T * C, 1),
+	    malloc(att * 4), malloc(att * 4), malloc((size_t)B * T), B, T, C, NH,
+	    p };
+	float *dqkv = malloc((size_t)B * T * 3 * C * 4), *dP = malloc(att * 4);
+	float *Pd2 = malloc(att * 4);
+
+	for (int i = 0; i < B * T; i++)
+		c.mask[i] = !(i / T == 1 && i % T >= 4); /* row 1: 4 real tokens */
+	att_loss(&c);
+	/* probabilities: rows sum to 1; masked keys get 0 */
+	{
+		double worst = 0;
+		for (int r = 0; r < B * NH * T; r++) {
+			double s = 0;
+			for (int k = 0; k < T; k++)
+				s += c.P[(size_t)r * T + k];
+			worst = fmax(worst, fabs(s - 1));
+		}
+		CHECK(worst < 1e-6);
+		CHECK(c.P[((size_t)(1 * NH + 0) * T + 6) * T + 5] == 0.0f);
+		CHECK(c.P[((size_t)(0 * NH + 1) * T + 2) * T + 3] == 0.0f);
+	}
+	ft_attention_backward(dqkv, dP, Pd2, c.dy, c.qkv, c.P, c.mask, B, T, C,
+	    NH, p, 99, 2);
+	CHECK(fd_check(p > 0 ? "attn+drop" : "attention", c.qkv, dqkv,
+	    (size_t)B * T * 3 * C, att_loss, &c, 1e-2f) < 1e-2);
+	free(c.qkv); free(c.y); free(c.dy); free(c.P); free(c.Pd); free(c.mask);
+	free(dqkv); free(dP); free(Pd2);
+}
+
+/* ---- cross-entropy ---- */
+struct cc { float *l, *losses, *lse; int32_t *t; int N, V; };
+static double
+ce_loss(void *vc)
+{
+	struct cc *c = vc;
+	int64_t n;
+
+	return ft_crossentropy_forward(c->losses, c->lse, c->l, c->t, c->N, c->V,
+	    &n, 2);
+}
+
+static void
+test_crossentropy(void)
+{
+	int N = 5, V = 67;
+	int32_t t[5] = { 3, -100, 66, 0, 12 };
+	struct cc c = { rnd((size_t)N * V, 3), malloc((size_t)N * 4),
+	    malloc((size_t)N * 4), t, N, V };
+	float *g = malloc((size_t)N * V * 4);
+	int64_t n;
+	double s = ft_crossentropy_forward(c.losses, c.lse, c.l, t, N, V, &n, 2);
+	double ref = 0;
+
+	CHECK_EQ_INT(n, 4);
+	for (int r = 0; r < N; r++) {
+		double mx = -1e30, z = 0;
+		if (t[r] == -100)
+			continue;
+		for (int v = 0; v < V; v++)
+			mx = fmax(mx, c.l[r * V + v]);
+		for (int v = 0; v < V; v++)
+			z += exp(c.l[r * V + v] - mx);
+		ref += mx + log(z) - c.l[r * V + t[r]];
+	}
+	CHECK_NEAR(s, ref, 1e-6);
+	memcpy(g, c.l, (size_t)N * V * 4);
+	ft_crossentropy_backward(g, c.lse, t, N, V, 1.0f, 2);
+	CHECK(fd_check("cross-ent", c.l, g, (size_t)N * V, ce_loss, &c, 1e-2f) < 1e-2);
+	free(c.l); free(c.losses); free(c.lse); free(g);
+}
+
+static void
+test_exp_and_dropout(void)
+{
+	double worst = 0;
+	size_t n = 100000, kept = 0;
+	float *x = malloc(n * 4), *y = malloc(n * 4);
+
+	for (float v = -87.0f; v < 88.0f; v += 0.013f)
+		worst = fmax(worst, fabs(ft_expf_fast(v) - expf(v)) / expf(v));
+	printf("fast exp max rel err %.2g\n", worst);
+	CHECK(worst < 5e-7);
+	CHECK(ft_expf_fast(-1000.0f) == 0.0f);
+	for (size_t i = 0; i < n; i++)
+		x[i] = 1.0f;
+	memcpy(y, x, n * 4);
+	ft_dropout(x, n, 0.1, ft_drop_key(1, 2, 3), 1);
+	ft_dropout(y, n, 0.1, ft_drop_key(1, 2, 3), 2);
+	CHECK(memcmp(x, y, n * 4) == 0);
+	for (size_t i = 0; i < n; i++) {
+		kept += x[i] != 0;
+		if (x[i] != 0 && x[i] != (float)(1.0 / 0.9))
+			worst = 1;
+		if ((x[i] != 0) != ft_drop_keep(ft_drop_key(1, 2, 3), (uint32_t)i, 0.1))
+			worst = 1;
+	}
+	CHECK(worst < 1);
+	printf("dropout kept %.4f\n", (double)kept / n);
+	CHECK(fabs((double)kept / n - 0.9) < 0.005);
+	free(x);
+	free(y);
+}
+
+int
+main(void)
+{
+	test_layernorm();
+	test_gelu();
+	test_matmul();
+	test_attention(0.0);
+	test_attention(0.2);
+	test_crossentropy();
+	test_exp_and_dropout();
+	return check_done();
+}
