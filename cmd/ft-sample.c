@@ -188,6 +188,16 @@ check_tokenizer(const char *dir)
 	return rc;
 }
 
+/* Set obj[key] = item, replacing a field of that name. */
+static void
+set_field(cJSON *obj, const char *key, cJSON *item)
+{
+	if (cJSON_GetObjectItemCaseSensitive(obj, key) != NULL)
+		cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item);
+	else
+		cJSON_AddItemToObject(obj, key, item);
+}
+
 struct ctx {
 	ft_gpt2 *m;
 	struct ft_bpe *tok;
@@ -252,14 +262,12 @@ sample_one(struct ctx *c, const char *prompt, size_t n, const char *where,
 			cJSON *r = rec ? cJSON_Duplicate(rec, 1) : cJSON_CreateObject();
 
 			if (rec == NULL)
-				cJSON_AddItemToObject(r, "prompt",
-				    cJSON_CreateString(prompt));
+				set_field(r, "prompt", cJSON_CreateString(prompt));
 			if (o->B > 1)
-				cJSON_AddNumberToObject(r, "sample", b);
+				set_field(r, "sample", cJSON_CreateNumber(b));
 			ft_grow((void **)&o->buf[b], &o->cap[b], o->len[b] + 1, 1);
 			o->buf[b][o->len[b]] = '\0';
-			cJSON_AddItemToObject(r, "completion",
-			    cJSON_CreateString(o->buf[b]));
+			set_field(r, "completion", cJSON_CreateString(o->buf[b]));
 			rc = ft_jsonl_write(stdout, r, "<stdout>");
 			cJSON_Delete(r);
 			if (rc != 0)

@@ -59,12 +59,13 @@ cmp -s "$T/s1" "$T/s4" && t_fail "--seed 6 gave the output of --seed 5"
 [ "$(wc -l <"$T/s1")" -ge 6 ] || t_fail "want 6 samples"
 
 # 6. JSONL in and out.
-printf '{"id":7,"prompt":"Shall I compare thee"}\n{"id":8,"prompt":""}\n' |
+printf '{"id":7,"prompt":"Shall I compare thee","completion":"old"}\n{"id":8,"prompt":""}\n' |
 	ft-sample -m "$M" --greedy --max-length 40 --jsonl >"$T/out.jsonl" || t_fail jsonl
 python3 - "$T/out.jsonl" "$full" <<'EOF' || t_fail "jsonl records"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 assert [r["id"] for r in rows] == [7, 8], rows
+assert open(sys.argv[1]).read().count('"completion"') == 2
 assert rows[0]["completion"] == sys.argv[2], rows[0]
 assert rows[0]["prompt"] == "Shall I compare thee"
 EOF
