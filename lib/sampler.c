@@ -63,6 +63,45 @@ ft_sampler_argmax(const float *logits, int V)
 	return best;
 }
 
+/* Sift h[i] down a min-heap of n entries. */
+static void
+sift_down(float *h, int n, int i)
+{
+	float x = h[i];
+
+	for (;;) {
+		int c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && h[c + 1] < h[c])
+			c++;
+		if (!(h[c] < x))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = x;
+}
+
+/* The k-th largest (1-based, counting equal values separately) of
+ * a[0..n) without NaN: a min-heap of the k largest seen so far.  Most
+ * values fail the one comparison with the heap's root, so for k << n this
+ * is one read of a[] (the sampler's usual top-k 50 of 50257). */
+static float
+kth_largest_heap(const float *a, int n, int k, float *h)
+{
+	memcpy(h, a, (size_t)k * sizeof(*h));
+	for (int i = k / 2 - 1; i >= 0; i--)
+		sift_down(h, k, i);
+	for (int i = k; i < n; i++)
+		if (a[i] > h[0]) {
+			h[0] = a[i];
+			sift_down(h, k, 0);
+		}
+	return h[0];
+}
+
 /* The k-th largest (1-based) of a[0..n), reordering a.  Hoare-style
  * quickselect with median-of-three pivots: O(n) expected. */
 static float
@@ -166,11 +205,12 @@ ft_sampler_warp(struct ft_sampler *s, float *logits)
 		float t = (float)s->p.temperature;
 
 		for (int i = 0; i < V; i++)
-			logits[i] = logits[i] / t;
+			logits[i] = isnan(logits[i]) ? -INFINITY : logits[i] / t;
+	} else {
+		for (int i = 0; i < V; i++)
+			if (isnan(logits[i]))
+				logits[i] = -INFINITY;
 	}
-	for (int i = 0; i < V; i++)
-		if (isnan(logits[i]))
-			logits[i] = -INFINITY;
 	if (s->p.top_k > 0) {
 		long k = s->p.top_k;
 		float thr;
@@ -179,8 +219,12 @@ ft_sampler_warp(struct ft_sampler *s, float *logits)
 			k = s->p.min_tokens_to_keep;
 		if (k > V)
 			k = V;
-		memcpy(s->tmp, logits, (size_t)V * sizeof(*logits));
-		thr = kth_largest(s->tmp, V, (int)k);
+		if (k <= V / 16) {
+			thr = kth_largest_heap(logits, V, (int)k, s->tmp);
+		} else {
+			memcpy(s->tmp, logits, (size_t)V * sizeof(*logits));
+			thr = kth_largest(s->tmp, V, (int)k);
+		}
 		for (int i = 0; i < V; i++) {
 			if (logits[i] < thr)
 				logits[i] = -INFINITY;
