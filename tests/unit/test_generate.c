@@ -3,7 +3,8 @@
  *  - KV-cache logits (prefill + decode steps, several rows at different
  *    lengths) equal full-recompute logits within 1e-5 relative;
  *  - the prompt's last logits equal PyTorch's within 1e-4;
- *  - ft_gen_run's greedy ids equal the reference's for every prompt, and
+ *  - greedy ids through the cache equal the reference's for every prompt;
+ *  - ft_gen_run's greedy text equals the reference's, and
  *    a batch of samples repeats per seed and row. */
 #include "check.h"
 #include "bpe.h"
@@ -237,6 +238,25 @@ main(void)
 		    sizeof(int32_t));
 		if (i == 0 && T >= 12)
 			test_kv(&m, seq, T);
+	}
+
+	/* greedy ids through the cache equal the reference's ids */
+	for (int i = 0; i < nref; i++) {
+		const int V = m.cfg.vocab_size;
+		ft_gpt2_kv *kv = ft_gpt2_kv_new(&m, 1, 40);
+		float *lg = ft_malloc((size_t)V * sizeof(float));
+		int ok = ft_gpt2_kv_prefill(&m, kv, 0, rc[i].ids, rc[i].n, lg) == 0;
+
+		for (int t = 0; ok && t < rc[i].nnew; t++) {
+			int32_t id = ft_sampler_argmax(lg, V);
+
+			ok = id == rc[i].new[t];
+			if (ok && t + 1 < rc[i].nnew)
+				ok = ft_gpt2_decode_step(&m, kv, &id, NULL, lg) == 0;
+		}
+		CHECK(ok);
+		ft_gpt2_kv_free(kv);
+		free(lg);
 	}
 
 	/* greedy through ft_gen_run: the reference text, 2 rows alike */
