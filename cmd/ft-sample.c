@@ -1,0 +1,463 @@
+/* ft-sample — generate text from a GPT-2-family model directory with a KV
+ * cache: the notebook's model.generate(max_length=250, temperature=0.9,
+ * top_p=0.92, do_sample=True) (hf-reference §14). */
+#include "bpe.h"
+#include "err.h"
+#include "generate.h"
+#include "gpt2.h"
+#include "io.h"
+#include "jsonl.h"
+#include "modeldir.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+"usage: ft-sample [-m MODEL_DIR] [options] [PROMPT...]\n"
+"Generate text after each PROMPT (or each line of stdin) with a KV cache.\n"
+"  -m, --model DIR         model directory or Hub id (default $FT_MODEL,\n"
+"                          else distilgpt2 from the Hub cache)\n"
+"      --max-length N      total tokens, prompt included (default 250)\n"
+"      --max-new-tokens N  new tokens (overrides --max-length)\n"
+"      --temperature T     softmax temperature (0.9; 0 means --greedy)\n"
+"      --top-k K           keep the K most likely tokens (50; 0: off)\n"
+"      --top-p P           keep the smallest set with mass >= P (0.92; 1: off)\n"
+"      --greedy            always take the most likely token\n"
+"      --seed N            random seed (default 42)\n"
+"  -n, --num-samples N     samples per prompt, generated as one batch (1)\n"
+"      --stop STR          end a sample where STR appears (repeatable)\n"
+"      --echo              print the prompt before its continuation\n"
+"      --no-stream         print each sample only when it is complete\n"
+"      --jsonl             read JSONL records with a \"prompt\" field (stdin),\n"
+"                          write them back with \"completion\" added\n"
+"      --keep-special      keep special tokens in the text\n"
+"  -j, --threads N         threads (default: the number of CPUs)\n"
+"  -v, --verbose           print speed on stderr\n"
+"  -h, --help              this help\n"
+"      --version           print the version\n";
+
+enum { O_MAXLEN = 256, O_MAXNEW, O_TEMP, O_TOPK, O_TOPP, O_GREEDY, O_SEED,
+	O_STOP, O_ECHO, O_NOSTREAM, O_JSONL, O_KEEPSPECIAL, O_VERSION };
+
+static const struct option longopts[] = {
+	{ "model", required_argument, NULL, 'm' },
+	{ "max-length", required_argument, NULL, O_MAXLEN },
+	{ "max-new-tokens", required_argument, NULL, O_MAXNEW },
+	{ "temperature", required_argument, NULL, O_TEMP },
+	{ "top-k", required_argument, NULL, O_TOPK },
+	{ "top-p", required_argument, NULL, O_TOPP },
+	{ "greedy", no_argument, NULL, O_GREEDY },
+	{ "seed", required_argument, NULL, O_SEED },
+	{ "num-samples", required_argument, NULL, 'n' },
+	{ "stop", required_argument, NULL, O_STOP },
+	{ "echo", no_argument, NULL, O_ECHO },
+	{ "no-stream", no_argument, NULL, O_NOSTREAM },
+	{ "jsonl", no_argument, NULL, O_JSONL },
+	{ "keep-special", no_argument, NULL, O_KEEPSPECIAL },
+	{ "threads", required_argument, NULL, 'j' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, O_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Output of the samples of one prompt.  Sample 0 streams live; sample i
+ * streams once samples 0..i-1 are complete, and is buffered until then,
+ * so the output is the samples in order whatever their speed. */
+struct out {
+	int B, cur, stream, jsonl;
+	char **buf;
+	size_t *len, *cap;
+	uint8_t *done;
+	const char *echo;   /* prompt text printed before each sample */
+	size_t echo_len;
+	int fail;
+};
+
+static int
+put(struct out *o, const char *s, size_t n)
+{
+	if (n > 0 && fwrite(s, 1, n, stdout) != n) {
+		o->fail = 1;
+		return ft_error("<stdout>: write failed:");
+	}
+	if (o->stream && fflush(stdout) != 0) {
+		o->fail = 1;
+		return ft_error("<stdout>: write failed:");
+	}
+	return 0;
+}
+
+static int
+on_text(void *ctx, int row, const char *s, size_t n)
+{
+	struct out *o = ctx;
+
+	if (o->stream && row == o->cur)
+		return put(o, s, n);
+	ft_grow((void **)&o->buf[row], &o->cap[row], o->len[row] + n + 1, 1);
+	memcpy(o->buf[row] + o->len[row], s, n);
+	o->len[row] += n;
+	return 0;
+}
+
+/* Print sample row (whatever is buffered) and its end. */
+static int
+finish_row(struct out *o, int row)
+{
+	if (o->jsonl)
+		return 0;
+	if (!o->stream && put(o, o->echo, o->echo_len) != 0)
+		return -1;
+	if (put(o, o->buf[row], o->len[row]) != 0 || put(o, "\n", 1) != 0)
+		return -1;
+	o->len[row] = 0;
+	return 0;
+}
+
+static int
+on_end(void *ctx, int row, enum ft_gen_end why)
+{
+	struct out *o = ctx;
+
+	o->done[row] = 1;
+	if (!o->stream)
+		return 0;
+	while (o->cur < o->B && o->done[o->cur]) {
+		if (finish_row(o, o->cur) != 0)
+			return -1;
+		if (++o->cur < o->B) {
+			if (put(o, o->echo, o->echo_len) != 0)
+				return -1;
+			if (put(o, o->buf[o->cur], o->len[o->cur]) != 0)
+				return -1;
+			o->len[o->cur] = 0;
+		}
+	}
+	return 0;
+}
+
+/* The eos ids: generation_config.json's eos_token_id (a number or a
+ * list), else config.json's. */
+static int
+load_eos(const char *dir, const ft_gpt2 *m, int32_t *eos, int max)
+{
+	char *path = ft_path_join(dir, "generation_config.json"), *text;
+	size_t len;
+	int n = 0;
+	cJSON *j, *e;
+
+	if (ft_exists(path) && ft_read_file(path, &text, &len) == 0) {
+		j = cJSON_Parse(text);
+		e = j ? cJSON_GetObjectItemCaseSensitive(j, "eos_token_id") : NULL;
+		if (cJSON_IsNumber(e))
+			eos[n++] = (int32_t)e->valuedouble;
+		else if (cJSON_IsArray(e))
+			for (cJSON *x = e->child; x != NULL && n < max; x = x->next)
+				if (cJSON_IsNumber(x))
+					eos[n++] = (int32_t)x->valuedouble;
+		cJSON_Delete(j);
+		free(text);
+	}
+	free(path);
+	if (n == 0 && m->cfg.eos_token_id >= 0)
+		eos[n++] = m->cfg.eos_token_id;
+	return n;
+}
+
+/* Refuse a model directory without tokenizer files, naming them.  0 or
+ * -1 after a message. */
+static int
+check_tokenizer(const char *dir)
+{
+	char *tj = ft_path_join(dir, "tokenizer.json");
+	char *vj = ft_path_join(dir, "vocab.json");
+	char *mt = ft_path_join(dir, "merges.txt");
+	int v = ft_exists(vj), mg = ft_exists(mt), rc = 0;
+
+	if (!ft_exists(tj) && !(v && mg))
+		rc = ft_error("%s: no tokenizer: missing %s%s%s (or "
+		    "tokenizer.json)", dir, v ? "" : "vocab.json",
+		    !v && !mg ? " and " : "", mg ? "" : "merges.txt");
+	free(tj);
+	free(vj);
+	free(mt);
+	return rc;
+}
+
+/* Set obj[key] = item, replacing a field of that name. */
+static void
+set_field(cJSON *obj, const char *key, cJSON *item)
+{
+	if (cJSON_GetObjectItemCaseSensitive(obj, key) != NULL)
+		cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item);
+	else
+		cJSON_AddItemToObject(obj, key, item);
+}
+
+struct ctx {
+	ft_gpt2 *m;
+	struct ft_bpe *tok;
+	struct ft_bpe_enc *enc;
+	struct ft_gen *gen;
+	struct out o;
+	int bos, jsonl, echo, skip_special;
+	uint32_t *ids;
+	size_t nids, capids;
+	char *echo_text;
+	size_t echo_len, echo_cap;
+};
+
+/* Generate for one prompt; rec (JSONL mode) is the input record.
+ * 0 or -1. */
+static int
+sample_one(struct ctx *c, const char *prompt, size_t n, const char *where,
+    const cJSON *rec)
+{
+	struct out *o = &c->o;
+	int32_t *ids;
+	int limit = ft_gen_max_prompt(c->gen), rc;
+
+	if (ft_utf8_check(prompt, n) != n)
+		return ft_error("%s: prompt is not valid UTF-8", where);
+	c->nids = 0;
+	ft_bpe_encode(c->enc, prompt, n, 0, &c->ids, &c->nids, &c->capids);
+	if (c->nids == 0) {	/* an empty prompt starts from bos */
+		ft_grow((void **)&c->ids, &c->capids, 1, sizeof(*c->ids));
+		c->ids[c->nids++] = (uint32_t)c->bos;
+	}
+	if ((long)c->nids > limit)
+		return ft_error("%s: prompt has %zu tokens; the model's %d "
+		    "positions and --max-length/--max-new-tokens leave room for "
+		    "%d", where, c->nids, c->m->cfg.n_positions, limit);
+	for (size_t i = 0; i < c->nids; i++)
+		if (c->ids[i] >= (uint32_t)c->m->cfg.vocab_size)
+			return ft_error("%s: token id %u is outside the model's "
+			    "vocabulary of %d", where, c->ids[i],
+			    c->m->cfg.vocab_size);
+	c->echo_len = 0;
+	if (c->echo && ft_bpe_decode(c->tok, c->ids, c->nids, c->skip_special,
+	    &c->echo_text, &c->echo_len, &c->echo_cap) != 0)
+		return -1;
+	o->echo = c->echo_len ? c->echo_text : "";
+	o->echo_len = c->echo_len;
+	o->cur = 0;
+	for (int b = 0; b < o->B; b++)
+		o->len[b] = 0, o->done[b] = 0;
+	if (o->stream && put(o, o->echo, o->echo_len) != 0)
+		return -1;
+	ids = (int32_t *)c->ids;   /* ids < vocab_size <= INT32_MAX */
+	rc = ft_gen_run(c->gen, ids, (int)c->nids, on_text, on_end, o);
+	if (rc != 0)
+		return -1;
+	if (!o->stream && !o->jsonl)
+		for (int b = 0; b < o->B; b++)
+			if (finish_row(o, b) != 0)
+				return -1;
+	if (o->jsonl)
+		for (int b = 0; b < o->B; b++) {
+			cJSON *r = rec ? cJSON_Duplicate(rec, 1) : cJSON_CreateObject();
+
+			if (rec == NULL)
+				set_field(r, "prompt", cJSON_CreateString(prompt));
+			if (o->B > 1)
+				set_field(r, "sample", cJSON_CreateNumber(b));
+			ft_grow((void **)&o->buf[b], &o->cap[b], o->len[b] + 1, 1);
+			o->buf[b][o->len[b]] = '\0';
+			set_field(r, "completion", cJSON_CreateString(o->buf[b]));
+			rc = ft_jsonl_write(stdout, r, "<stdout>");
+			cJSON_Delete(r);
+			if (rc != 0)
+				return -1;
+		}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctx c = { 0 };
+	struct ft_gen_opts go = { .sampler = FT_SAMPLER_DEFAULTS, .seed = 42,
+	    .max_length = 250, .skip_special = 1 };
+	const char *marg = NULL, **stops = NULL;
+	char *dir;
+	int ch, nsamples = 1, threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	int stream = 1, verbose = 0, status = 0;
+	int32_t eos[16];
+	size_t nstops = 0;
+
+	ft_setprog(argv[0]);
+	ft_io_install_signal_cleanup();
+	c.skip_special = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":m:n:j:vh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'm': marg = optarg; break;
+		case O_MAXLEN:
+			go.max_length = (int)ft_parse_long("--max-length", optarg,
+			    1, 1 << 24);
+			break;
+		case O_MAXNEW:
+			go.max_new_tokens = (int)ft_parse_long("--max-new-tokens",
+			    optarg, 1, 1 << 24);
+			break;
+		case O_TEMP:
+			go.sampler.temperature = ft_parse_double("--temperature",
+			    optarg, 0, 1e6);
+			break;
+		case O_TOPK:
+			go.sampler.top_k = ft_parse_long("--top-k", optarg, 0,
+			    1 << 30);
+			break;
+		case O_TOPP:
+			go.sampler.top_p = ft_parse_double("--top-p", optarg,
+			    1e-9, 1);
+			break;
+		case O_GREEDY: go.sampler.greedy = 1; break;
+		case O_SEED:
+			go.seed = (uint64_t)ft_parse_long("--seed", optarg, 0,
+			    0x7fffffffffffffffL);
+			break;
+		case 'n':
+			nsamples = (int)ft_parse_long("--num-samples", optarg, 1,
+			    1024);
+			break;
+		case O_STOP:
+			if (*optarg == '\0')
+				ft_usage_error("--stop needs a non-empty string");
+			stops = ft_realloc(stops, (nstops + 1) * sizeof(*stops));
+			stops[nstops++] = optarg;
+			break;
+		case O_ECHO: c.echo = 1; break;
+		case O_NOSTREAM: stream = 0; break;
+		case O_JSONL: c.jsonl = 1; break;
+		case O_KEEPSPECIAL: c.skip_special = 0; break;
+		case 'j':
+			threads = (int)ft_parse_long("--threads", optarg, 1, 1024);
+			break;
+		case 'v': verbose = 1; break;
+		case 'h': fputs(usage, stdout); return ft_close_stdout() ? 1 : 0;
+		case O_VERSION:
+			ft_print_version();
+			return ft_close_stdout() ? 1 : 0;
+		case ':':
+			ft_usage_error("option '%s' needs an argument",
+			    argv[optind - 1]);
+		default:
+			if (optopt > 0 && optopt < 128)
+				ft_usage_error("unrecognized option '-%c'", optopt);
+			ft_usage_error("unrecognized option '%s'", argv[optind - 1]);
+		}
+	}
+	if ((dir = ft_model_resolve(marg)) == NULL)
+		return FT_EXIT_FAIL;
+	status = FT_EXIT_FAIL;
+	if (check_tokenizer(dir) != 0
+	    || (c.tok = ft_bpe_load_dir(dir)) == NULL)
+		goto out;
+	c.m = ft_calloc(1, sizeof(*c.m));
+	if (ft_gpt2_load(c.m, dir) != 0)
+		goto out;
+	ft_gpt2_set_threads(c.m, threads > 0 ? threads : 1);
+	c.bos = c.m->cfg.bos_token_id >= 0 ? c.m->cfg.bos_token_id
+	    : ft_bpe_eos_id(c.tok);
+	if (c.bos < 0 || c.bos >= c.m->cfg.vocab_size) {
+		ft_error("%s: no bos_token_id in config.json", dir);
+		goto out;
+	}
+	go.eos = eos;
+	go.neos = load_eos(dir, c.m, eos, 16);
+	go.stops = stops;
+	go.nstops = nstops;
+	go.skip_special = c.skip_special;
+	if ((c.gen = ft_gen_new(c.m, c.tok, nsamples, &go)) == NULL) {
+		status = FT_EXIT_USAGE;
+		goto out;
+	}
+	status = 0;
+	c.enc = ft_bpe_enc_new(c.tok);
+	c.o.B = nsamples;
+	c.o.stream = stream && !c.jsonl;
+	c.o.jsonl = c.jsonl;
+	c.o.buf = ft_calloc((size_t)nsamples, sizeof(*c.o.buf));
+	c.o.len = ft_calloc((size_t)nsamples, sizeof(*c.o.len));
+	c.o.cap = ft_calloc((size_t)nsamples, sizeof(*c.o.cap));
+	c.o.done = ft_calloc((size_t)nsamples, 1);
+
+	if (optind < argc) {
+		for (int i = optind; i < argc && status == 0; i++) {
+			char *where = ft_asprintf("argument %d", i - optind + 1);
+
+			status = sample_one(&c, argv[i], strlen(argv[i]), where,
+			    NULL) ? FT_EXIT_FAIL : 0;
+			free(where);
+		}
+	} else if (c.jsonl) {
+		ft_jsonl *r = ft_jsonl_open("-");
+		cJSON *obj;
+		const char *s;
+		size_t n;
+		int k;
+
+		while (status == 0 && (k = ft_jsonl_next(r, &obj)) == 1) {
+			char *where = ft_asprintf("%s:%ld", ft_jsonl_name(r),
+			    ft_jsonl_lineno(r));
+
+			if (ft_jsonl_text(r, obj, "prompt", &s, &n) != 0
+			    || sample_one(&c, s, n, where, obj) != 0)
+				status = FT_EXIT_FAIL;
+			free(where);
+		}
+		if (k < 0)
+			status = FT_EXIT_FAIL;
+		ft_jsonl_close(r);
+	} else {
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t n;
+		long lineno = 0;
+
+		while (status == 0 && (n = getline(&line, &cap, stdin)) >= 0) {
+			char *where = ft_asprintf("<stdin>:%ld", ++lineno);
+
+			if (n > 0 && line[n - 1] == '\n')
+				line[--n] = '\0';
+			if (n > 0 && line[n - 1] == '\r')
+				line[--n] = '\0';
+			status = sample_one(&c, line, (size_t)n, where, NULL)
+			    ? FT_EXIT_FAIL : 0;
+			free(where);
+		}
+		free(line);
+	}
+	if (verbose) {
+		struct ft_gen_stats st;
+
+		ft_gen_stats(c.gen, &st);
+		ft_note("%lld new tokens in %.3f s (%.1f tokens/s), prompt %lld "
+		    "tokens in %.3f s, %d threads, batch %d", st.new_tokens,
+		    st.decode_s, st.decode_s > 0 ? st.new_tokens / st.decode_s : 0,
+		    st.prompt_tokens, st.prefill_s, threads, nsamples);
+	}
+out:
+	for (int b = 0; c.o.buf != NULL && b < nsamples; b++)
+		free(c.o.buf[b]);
+	free(c.o.buf);
+	free(c.o.len);
+	free(c.o.cap);
+	free(c.o.done);
+	free(c.ids);
+	free(c.echo_text);
+	free(stops);
+	free(dir);
+	ft_gen_free(c.gen);
+	ft_bpe_enc_free(c.enc);
+	ft_bpe_free(c.tok);
+	if (c.m != NULL)
+		ft_gpt2_release(c.m);
+	free(c.m);
+	return ft_close_stdout() ? FT_EXIT_FAIL : status;
+}
