@@ -22,6 +22,7 @@
 #include "gpt2.h"
 #include "io.h"
 #include "kernels.h"
+#include "rng.h"
 
 #define ALIGN_FLOATS 16
 
@@ -442,23 +443,13 @@ ft_gpt2_release(ft_gpt2 *m)
 
 /* ---- random init ---- */
 
-static uint64_t
-sm64(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 static void
 fill_normal(float *x, size_t n, double std, uint64_t *s)
 {
 	for (size_t i = 0; i < n; i += 2) {
 		/* Box-Muller over two uniforms in (0, 1] */
-		double u1 = ((sm64(s) >> 11) + 1) * 0x1.0p-53;
-		double u2 = (sm64(s) >> 11) * 0x1.0p-53;
+		double u1 = ((ft_splitmix64(s) >> 11) + 1) * 0x1.0p-53;
+		double u2 = (ft_splitmix64(s) >> 11) * 0x1.0p-53;
 		double r = sqrt(-2.0 * log(u1)) * std;
 		x[i] = (float)(r * cos(2 * M_PI * u2));
 		if (i + 1 < n)

@@ -13,6 +13,7 @@
 
 #include "err.h"
 #include "kernels.h"
+#include "rng.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -120,13 +121,11 @@ ft_split(size_t n, int tid, int nt, size_t *lo, size_t *hi)
 
 /* ---- dropout hash ---- */
 
+/* splitmix64 of a value (one step from state x) */
 static uint64_t
 splitmix64(uint64_t x)
 {
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
+	return ft_splitmix64(&x);
 }
 
 uint64_t
@@ -903,6 +902,7 @@ ft_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
 /* ---- attention ---- */
 
 struct att_ctx {
+	int bwd;
 	float *P, *Pd, *dP, *out, *dqkv;
 	const float *qkv, *dout;
 	int C;
@@ -1047,37 +1047,29 @@ att_bwd_bh(struct att_ctx *c, size_t bh)
 }
 
 static void
-att_fwd_task(void *vc, int tid, int nt)
+att_task(void *vc, int tid, int nt)
 {
 	struct att_ctx *c = vc;
 	size_t lo, hi;
 
 	ft_split((size_t)c->B * c->NH, tid, nt, &lo, &hi);
 	for (size_t bh = lo; bh < hi; bh++)
-		att_fwd_bh(c, bh);
-}
-
-static void
-att_bwd_task(void *vc, int tid, int nt)
-{
-	struct att_ctx *c = vc;
-	size_t lo, hi;
-
-	ft_split((size_t)c->B * c->NH, tid, nt, &lo, &hi);
-	for (size_t bh = lo; bh < hi; bh++)
-		att_bwd_bh(c, bh);
+		if (c->bwd)
+			att_bwd_bh(c, bh);
+		else
+			att_fwd_bh(c, bh);
 }
 
 /* The (b, h) pairs run on the pool, each calling a single-threaded sgemm:
  * OpenBLAS's own threading costs more than it gains at these sizes. */
 static void
-att_run(int threads, ft_task_fn fn, struct att_ctx *c)
+att_run(int threads, struct att_ctx *c)
 {
 	int ob = openblas_get_num_threads();
 
 	if (threads > 1 && ob != 1)
 		openblas_set_num_threads(1);
-	ft_parallel(threads, fn, c);
+	ft_parallel(threads, att_task, c);
 	if (threads > 1 && ob != 1)
 		openblas_set_num_threads(ob);
 }
@@ -1093,7 +1085,7 @@ ft_attention_forward(float *out, float *P, float *Pd, const float *qkv,
 	    .div = (float)sqrt((double)hs), .p = p, .key = key,
 	    .thr = drop_threshold(p), .dscale = (float)(1.0 / (1.0 - p)) };
 
-	att_run(threads, att_fwd_task, &c);
+	att_run(threads, &c);
 }
 
 /* Recompute Pd rows from P. */
@@ -1149,7 +1141,8 @@ ft_attention_backward(float *dqkv, float *dP, float *Pd, const float *dout,
 	    .div = (float)sqrt((double)hs), .p = p, .key = key,
 	    .thr = drop_threshold(p), .dscale = (float)(1.0 / (1.0 - p)) };
 
-	att_run(threads, att_bwd_task, &c);
+	c.bwd = 1;
+	att_run(threads, &c);
 }
 
 /* ---- cross-entropy ---- */
