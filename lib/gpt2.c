@@ -701,18 +701,21 @@ ft_gpt2_forward(ft_gpt2 *m, const int32_t *ids, const uint8_t *mask,
 	if (B < 1 || T < 1 || T > cf->n_positions) {
 		ft_error("batch shape %dx%d invalid (T must be 1..%d)", B, T,
 		    cf->n_positions);
+		m->n_targets = -1;
 		return NAN;
 	}
 	for (size_t n = 0; n < N; n++) {
 		if (ids[n] < 0 || ids[n] >= V) {
 			ft_error("token id %d at row %zu, position %zu out of range "
 			    "(vocabulary %d)", ids[n], n / T, n % T, V);
+			m->n_targets = -1;
 			return NAN;
 		}
 		if (targets != NULL && targets[n] != -100 &&
 		    (targets[n] < 0 || targets[n] >= V)) {
 			ft_error("target %d at row %zu, position %zu out of range "
 			    "(vocabulary %d)", targets[n], n / T, n % T, V);
+			m->n_targets = -1;
 			return NAN;
 		}
 	}

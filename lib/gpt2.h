@@ -165,8 +165,9 @@ void ft_gpt2_set_dropout_seed(ft_gpt2 *m, uint64_t seed);
  * B*T may vary between calls; buffers grow as needed.  Dropout applies when
  * m->training is set and the probabilities are > 0.
  * Returns the mean CE over targets != -100 (loss_sum / n_targets; NAN when
- * there are none or targets is NULL; NAN after a message naming the
- * position when an id or target is out of range).  Logits stay available
+ * there are none or targets is NULL; NAN with n_targets = -1 after a
+ * message naming the position when the shape, an id or a target is out of
+ * range).  Logits stay available
  * through ft_gpt2_logits() until the next forward or backward. */
 float ft_gpt2_forward(ft_gpt2 *m, const int32_t *ids, const uint8_t *mask,
     const int32_t *targets, int B, int T);
