@@ -78,6 +78,9 @@ main(void)
 		int32_t many[17] = { 0 };
 		fprintf(stderr, "expected error follows:\n");
 		CHECK(ft_gpt2_kv_prefill(&m, kv, 0, many, 17, one) == -1);
+		many[3] = V;
+		CHECK(isnan(ft_gpt2_forward(&m, many, NULL, NULL, 1, 5)));
+		CHECK_EQ_INT(m.n_targets, -1);
 	}
 	ft_gpt2_kv_free(kv);
 	free(lg);
