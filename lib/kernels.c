@@ -564,6 +564,106 @@ ft_axpy(float *y, float a, const float *x, int n)
 		y[i] += a * x[i];
 }
 
+
+/* x[i] = x[i] / d  (IEEE division, as the scalar loop) */
+#ifdef FT_X86
+AVX2 static int
+vdiv_avx2(float *x, int n, float d)
+{
+	__m256 vd = _mm256_set1_ps(d);
+	int i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(x + i, _mm256_div_ps(_mm256_loadu_ps(x + i), vd));
+	return i;
+}
+
+AVX2 static int
+vmul_avx2(float *x, int n, float a)
+{
+	__m256 va = _mm256_set1_ps(a);
+	int i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), va));
+	return i;
+}
+
+/* d[i] = p[i] * (d[i] - dot) / div, dot = Σ p d in double */
+AVX2 static void
+dsoft_avx2(const float *p, float *d, int n, float div)
+{
+	__m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+	__m256 vdot, vdiv = _mm256_set1_ps(div);
+	double dot;
+	float fdot;
+	int i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		__m256 pd = _mm256_mul_ps(_mm256_loadu_ps(p + i),
+		    _mm256_loadu_ps(d + i));
+		s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(pd)));
+		s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(pd, 1)));
+	}
+	dot = hsum_d(_mm256_add_pd(s0, s1));
+	for (int j = i; j < n; j++)
+		dot += (double)(p[j] * d[j]);
+	fdot = (float)dot;
+	vdot = _mm256_set1_ps(fdot);
+	for (i = 0; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(d + i, _mm256_div_ps(_mm256_mul_ps(
+		    _mm256_loadu_ps(p + i), _mm256_sub_ps(_mm256_loadu_ps(d + i),
+		    vdot)), vdiv));
+	for (; i < n; i++)
+		d[i] = p[i] * (d[i] - fdot) / div;
+}
+#endif
+
+static void
+vdiv(float *x, int n, float d)
+{
+	int i = 0;
+
+#ifdef FT_X86
+	if (have_avx2())
+		i = vdiv_avx2(x, n, d);
+#endif
+	for (; i < n; i++)
+		x[i] = x[i] / d;
+}
+
+static void
+vmul(float *x, int n, float a)
+{
+	int i = 0;
+
+#ifdef FT_X86
+	if (have_avx2())
+		i = vmul_avx2(x, n, a);
+#endif
+	for (; i < n; i++)
+		x[i] *= a;
+}
+
+static void
+dsoft(const float *p, float *d, int n, float div)
+{
+	double dot = 0;
+	float fdot;
+
+#ifdef FT_X86
+	if (have_avx2()) {
+		dsoft_avx2(p, d, n, div);
+		return;
+	}
+#endif
+	for (int i = 0; i < n; i++)
+		dot += (double)(p[i] * d[i]);
+	fdot = (float)dot;
+	for (int i = 0; i < n; i++)
+		d[i] = p[i] * (d[i] - fdot) / div;
+}
+
 static float
 vmax(const float *x, int n)
 {
@@ -937,8 +1037,7 @@ softmax_rows(struct att_ctx *c, size_t lo, size_t hi)
 					full = 0;
 					break;
 				}
-		for (int s = 0; s < n; s++)
-			pr[s] = pr[s] / c->div;
+		vdiv(pr, n, c->div);
 		if (full) {
 			mx = vmax(pr, n);
 			sum = vexp_sum(pr, pr, n, 1.0f, mx);
@@ -957,11 +1056,8 @@ softmax_rows(struct att_ctx *c, size_t lo, size_t hi)
 				sum += pr[s];
 			}
 		}
-		if (sum > 0) {
-			float inv = (float)(1.0 / sum);
-			for (int s = 0; s < n; s++)
-				pr[s] *= inv;
-		}
+		if (sum > 0)
+			vmul(pr, n, (float)(1.0 / sum));
 		memset(pr + n, 0, (T - (size_t)n) * sizeof(float));
 		if (c->Pd != c->P) {
 			float *pd = c->Pd + row * T;
@@ -1115,16 +1211,10 @@ dsoftmax_rows(struct att_ctx *c, size_t lo, size_t hi)
 		float *d = c->dP + row * T;
 		uint32_t base = (uint32_t)(row * T);
 		size_t n = row % T + 1;
-		double dot = 0;
-		float fdot;
 
 		if (c->p > 0)
 			drop_mul(d, d, n, c->key, base, c->thr, c->dscale);
-		for (size_t s = 0; s < n; s++)
-			dot += (double)pr[s] * d[s];
-		fdot = (float)dot;
-		for (size_t s = 0; s < n; s++)
-			d[s] = pr[s] * (d[s] - fdot) / c->div;
+		dsoft(pr, d, (int)n, c->div);
 		memset(d + n, 0, (T - n) * sizeof(float));
 	}
 }
