@@ -222,17 +222,6 @@ clean(ft_jsonl *r, cJSON *obj, const struct opts *o, struct work *w,
 	return 1;
 }
 
-static void
-bad_option(int c, char **argv)
-{
-	const char *arg = argv[optind - 1];
-
-	if (c == ':')
-		ft_usage_error("option '%s' requires an argument", arg);
-	if (optopt != 0)
-		ft_usage_error("invalid option -- '%c'", optopt);
-	ft_usage_error("unrecognized option '%s'", arg);
-}
 
 static void
 check_utf8_arg(const char *opt, const char *s)
@@ -287,7 +276,7 @@ main(int argc, char **argv)
 		case 'v': verbose = 1; break;
 		case 'h': fputs(usage_text, stdout); return ft_close_stdout() ? 1 : 0;
 		case O_VERSION: ft_print_version(); return ft_close_stdout() ? 1 : 0;
-		default: bad_option(c, argv);
+		default: ft_getopt_error(c, argv);
 		}
 	}
 	if (o.max_chars >= 0 && o.min_chars > o.max_chars)

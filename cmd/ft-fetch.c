@@ -435,11 +435,7 @@ main(int argc, char **argv)
 		case 'q': quiet = 1; break;
 		case 'h': fputs(usage_text, stdout); return ft_close_stdout() ? 1 : 0;
 		case 'V': ft_print_version(); return ft_close_stdout() ? 1 : 0;
-		case ':': ft_usage_error("option '%s' requires an argument", argv[optind - 1]);
-		default:
-			if (optopt != 0)
-				ft_usage_error("unrecognized option '-%c'", optopt);
-			ft_usage_error("unrecognized option '%s'", argv[optind - 1]);
+		default: ft_getopt_error(c, argv);
 		}
 	}
 	if (optind >= argc)

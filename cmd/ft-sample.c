@@ -343,13 +343,8 @@ main(int argc, char **argv)
 		case O_VERSION:
 			ft_print_version();
 			return ft_close_stdout() ? 1 : 0;
-		case ':':
-			ft_usage_error("option '%s' needs an argument",
-			    argv[optind - 1]);
 		default:
-			if (optopt > 0 && optopt < 128)
-				ft_usage_error("unrecognized option '-%c'", optopt);
-			ft_usage_error("unrecognized option '%s'", argv[optind - 1]);
+			ft_getopt_error(ch, argv);
 		}
 	}
 	if ((dir = ft_model_resolve(marg)) == NULL)

@@ -175,18 +175,6 @@ put(int fd, const struct recs *rs, size_t i, char *buf, ft_atomic *a,
 	return ft_write(a->fp, buf, got + 1, name);
 }
 
-/* One-line usage errors for getopt's complaints (opterr is off). */
-static void
-bad_option(int c, char **argv)
-{
-	const char *arg = argv[optind - 1];
-
-	if (c == ':')
-		ft_usage_error("option '%s' requires an argument", arg);
-	if (optopt != 0)
-		ft_usage_error("invalid option -- '%c'", optopt);
-	ft_usage_error("unrecognized option '%s'", arg);
-}
 
 int
 main(int argc, char **argv)
@@ -234,7 +222,7 @@ main(int argc, char **argv)
 		case 'v': verbose = 1; break;
 		case 'h': fputs(usage_text, stdout); return ft_close_stdout() ? 1 : 0;
 		case O_VERSION: ft_print_version(); return ft_close_stdout() ? 1 : 0;
-		default: bad_option(c, argv);
+		default: ft_getopt_error(c, argv);
 		}
 	}
 	if (argc - optind > 1)

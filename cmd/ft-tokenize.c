@@ -494,7 +494,8 @@ main(int argc, char **argv)
 	o.field = "text";
 	o.threads = 1;
 	o.max_len = -1;
-	while ((c = getopt_long(argc, argv, "m:j:o:fdhV", lo, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:j:o:fdhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm': o.model = optarg; break;
 		case O_VOCAB: o.vocab = optarg; break;
@@ -526,9 +527,7 @@ main(int argc, char **argv)
 			ft_print_version();
 			return ft_close_stdout() ? 1 : 0;
 		default:
-			fprintf(stderr, "Try '%s --help' for more information.\n",
-			    ft_prog());
-			return FT_EXIT_USAGE;
+			ft_getopt_error(c, argv);
 		}
 	}
 	if (argc - optind > 1)

@@ -133,7 +133,8 @@ main(int argc, char **argv)
 	ft_train_opts_default(&o);
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	o.threads = cpus > 0 ? (int)cpus : 1;
-	while ((c = getopt_long(argc, argv, "m:o:s:j:qh", longopts, NULL))
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":m:o:s:j:qh", longopts, NULL))
 	    != -1) {
 		switch (c) {
 		case 'm': model_arg = optarg; break;
@@ -230,11 +231,9 @@ main(int argc, char **argv)
 			break;
 		case 'q': o.quiet = 1; break;
 		case 'h': usage(); return ft_close_stdout() ? 1 : 0;
-		case O_VERSION: ft_print_version(); return ft_close_stdout();
+		case O_VERSION: ft_print_version(); return ft_close_stdout() ? 1 : 0;
 		default:
-			fprintf(stderr, "Try '%s --help' for more information.\n",
-			    ft_prog());
-			return FT_EXIT_USAGE;
+			ft_getopt_error(c, argv);
 		}
 	}
 	/* "--resume CHECKPOINT": the tool takes no operands otherwise */

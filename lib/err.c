@@ -2,6 +2,7 @@
 #include "err.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -97,6 +98,18 @@ ft_usage_error(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "Try '%s --help' for more information.\n", prog);
 	exit(FT_EXIT_USAGE);
+}
+
+noreturn void
+ft_getopt_error(int c, char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (c == ':')
+		ft_usage_error("option '%s' requires an argument", arg);
+	if (optopt > 0 && optopt < 128)
+		ft_usage_error("invalid option -- '%c'", optopt);
+	ft_usage_error("unrecognized option '%s'", arg);
 }
 
 static noreturn void

@@ -36,6 +36,9 @@ void ft_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void ft_usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 void ft_vmsg(const char *kind, const char *fmt, va_list ap);
+/* For getopt_long's '?' and ':' returns (with opterr = 0 and optstring
+ * starting with ':'): a one-line usage error naming the option, exit 2. */
+noreturn void ft_getopt_error(int c, char **argv);
 
 /* Allocation that dies with a message instead of returning NULL. */
 void *ft_malloc(size_t n);

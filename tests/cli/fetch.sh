@@ -5,23 +5,9 @@
 . "${FT_TOP:-.}/tests/cli/lib.sh"
 t_tmp
 HUB=$TOP/tests/hub
-S=$T/srv
-mkdir -p "$S"
-: >"$S/log"
-python3 "$HUB/server.py" "$HUB" "$S" &
-SRV=$!
-trap 'kill $SRV 2>/dev/null; wait $SRV 2>/dev/null; rm -rf "$T"' EXIT
-trap 'exit 1' INT TERM HUP
-i=0
-while [ ! -s "$S/ports" ]; do
-	i=$((i + 1))
-	[ $i -lt 200 ] || t_fail "the test server did not start"
-	sleep 0.05
-done
-read -r HP CP <"$S/ports"
+t_hub_start "$HUB"
 TOKEN=hf_fake_secret_token_1234
 unset HF_HUB_OFFLINE TRANSFORMERS_OFFLINE HF_TOKEN_PATH XDG_CACHE_HOME HF_HUB_ETAG_TIMEOUT HF_HUB_DOWNLOAD_TIMEOUT
-export HF_ENDPOINT=http://127.0.0.1:$HP HF_DATASETS_SERVER_URL=http://127.0.0.1:$HP
 export HF_HOME=$T/home FT_HUB_RETRY_DELAY_MS=5
 C=$HF_HOME/hub
 R=$HUB/repos/models/org

@@ -42,6 +42,28 @@ t_shared() {
 	if [ -d "$TOP/../shared/data" ]; then (cd "$TOP/../shared/data" && pwd); fi
 }
 
+# Start tests/hub/server.py on ROOT (a loopback Hub, CDN and dataset
+# viewer); sets S (its state folder), SRV (pid), HP and CP (Hub and CDN
+# ports), exports HF_ENDPOINT and HF_DATASETS_SERVER_URL, and stops the
+# server at exit.  Needs t_tmp first.
+t_hub_start() {
+	S=$T/srv
+	mkdir -p "$S"
+	: >"$S/log"
+	python3 "$TOP/tests/hub/server.py" "$1" "$S" &
+	SRV=$!
+	trap 'kill $SRV 2>/dev/null; wait $SRV 2>/dev/null; rm -rf "$T"' EXIT
+	trap 'exit 1' INT TERM HUP
+	i=0
+	while [ ! -s "$S/ports" ]; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || t_fail "the test server did not start"
+		sleep 0.05
+	done
+	read -r HP CP <"$S/ports"
+	export HF_ENDPOINT=http://127.0.0.1:$HP HF_DATASETS_SERVER_URL=http://127.0.0.1:$HP
+}
+
 # Every long option printed by --help appears in the man page, and
 # --version/--help exit 0 with output on stdout only.
 t_help_and_man() {

@@ -34,20 +34,7 @@ for f in config.json generation_config.json model.safetensors vocab.json merges.
 done
 printf '{"model_max_length": 1024}\n' >"$M/tokenizer_config.json"
 
-S=$T/srv
-mkdir -p "$S"
-python3 "$TOP/tests/hub/server.py" "$H" "$S" &
-SRV=$!
-trap 'kill $SRV 2>/dev/null; wait $SRV 2>/dev/null; rm -rf "$T"' EXIT
-trap 'exit 1' INT TERM HUP
-i=0
-while [ ! -s "$S/ports" ]; do
-	i=$((i + 1))
-	[ $i -lt 200 ] || t_fail "the test server did not start"
-	sleep 0.05
-done
-read -r HP CP <"$S/ports"
-export HF_ENDPOINT=http://127.0.0.1:$HP HF_DATASETS_SERVER_URL=http://127.0.0.1:$HP
+t_hub_start "$H"
 export HF_HOME=$T/home
 unset HF_HUB_OFFLINE
 
@@ -69,7 +56,7 @@ done
 
 # The demo's Makefile parses and plans the whole pipeline.
 cp -r "$TOP/examples/sonnets" "$T/ex"
-make -s -n -C "$T/ex" clean all OFFLINE=1 FT_BIN="$FT_BIN" >"$T/plan" ||
+env -u MAKEFLAGS -u MAKELEVEL make -s -n -C "$T/ex" clean all OFFLINE=1 FT_BIN="$FT_BIN" >"$T/plan" ||
 	t_fail "make -n examples/sonnets"
 for tool in ft-split ft-clean ft-tokenize ft-train ft-sample; do
 	grep -q "$tool" "$T/plan" || t_fail "the demo plan lacks $tool"
