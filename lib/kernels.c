@@ -824,9 +824,15 @@ ft_matmul_forward(float *out, const float *inp, const float *w,
 			memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
 		beta = 1.0f;
 	}
-	/* out[N,OC] = inp[N,IC] · w[IC,OC] */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, IC, 1.0f,
-	    inp, IC, w, OC, beta, out, OC);
+	/* out[N,OC] = inp[N,IC] · w[IC,OC].  One row (a decode step) is a
+	 * matrix-vector product: sgemv streams w once, where sgemm would
+	 * first copy (pack) all of it. */
+	if (N == 1)
+		cblas_sgemv(CblasRowMajor, CblasTrans, IC, OC, 1.0f, w, OC, inp,
+		    1, beta, out, 1);
+	else
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, IC,
+		    1.0f, inp, IC, w, OC, beta, out, OC);
 }
 
 struct bias_ctx {
