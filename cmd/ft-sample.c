@@ -2,6 +2,7 @@
  * cache: the notebook's model.generate(max_length=250, temperature=0.9,
  * top_p=0.92, do_sample=True) (hf-reference §14). */
 #include "bpe.h"
+#include "blas.h"
 #include "err.h"
 #include "generate.h"
 #include "gpt2.h"
@@ -289,6 +290,7 @@ main(int argc, char **argv)
 	int32_t eos[16];
 	size_t nstops = 0;
 
+	ft_blas_init(argc, argv); /* may re-exec with faster BLAS kernels */
 	ft_setprog(argv[0]);
 	ft_io_install_signal_cleanup();
 	c.skip_special = 1;
