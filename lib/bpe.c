@@ -28,6 +28,7 @@
 #include "bpe_tables.h"
 #include "err.h"
 #include "io.h"
+#include "jsonl.h"
 #include "sha256.h"
 
 enum { C_O = 0, C_L = 1, C_N = 2, C_S = 3 };
@@ -621,22 +622,6 @@ complete(struct ft_bpe *b, struct loader *L)
 	return finish(b);
 }
 
-static cJSON *
-parse_json_file(const char *path)
-{
-	char *buf;
-	size_t len;
-	cJSON *j;
-
-	if (ft_read_file(path, &buf, &len) != 0)
-		return NULL;
-	j = cJSON_ParseWithLength(buf, len);
-	free(buf);
-	if (j == NULL)
-		ft_error("%s: invalid JSON", path);
-	return j;
-}
-
 struct ft_bpe *
 ft_bpe_load_files(const char *vocab_path, const char *merges_path)
 {
@@ -650,7 +635,7 @@ ft_bpe_load_files(const char *vocab_path, const char *merges_path)
 
 	memset(&L, 0, sizeof L);
 	L.vname = vocab_path;
-	if ((vj = parse_json_file(vocab_path)) == NULL)
+	if ((vj = ft_json_load(vocab_path)) == NULL)
 		goto fail;
 	if (load_vocab(&L, vj) != 0) {
 		cJSON_Delete(vj);
@@ -751,7 +736,7 @@ ft_bpe_load_json(const char *path)
 
 	memset(&L, 0, sizeof L);
 	L.vname = path;
-	if ((j = parse_json_file(path)) == NULL)
+	if ((j = ft_json_load(path)) == NULL)
 		goto fail;
 	model = cJSON_GetObjectItemCaseSensitive(j, "model");
 	if (!cJSON_IsObject(model)) {

@@ -21,6 +21,7 @@
 #include "err.h"
 #include "gpt2.h"
 #include "io.h"
+#include "jsonl.h"
 #include "kernels.h"
 #include "rng.h"
 
@@ -183,9 +184,7 @@ want_bool(const cJSON *o, const char *k, int ok, const char *path)
 int
 ft_gpt2_config_load(ft_gpt2_config *c, const char *path)
 {
-	char *buf = NULL;
-	size_t len;
-	cJSON *o = NULL;
+	cJSON *o;
 	const cJSON *it;
 	int rc = -1;
 
@@ -193,13 +192,8 @@ ft_gpt2_config_load(ft_gpt2_config *c, const char *path)
 	ft_gpt2_config_default(c);
 	c->n_layer = 12;
 	c->n_inner = 0;
-	if (ft_read_file(path, &buf, &len) < 0)
+	if ((o = ft_json_load(path)) == NULL)
 		return -1;
-	o = cJSON_ParseWithLength(buf, len);
-	if (o == NULL || !cJSON_IsObject(o)) {
-		ft_error("%s: not a JSON object", path);
-		goto out;
-	}
 	it = cJSON_GetObjectItemCaseSensitive(o, "model_type");
 	if (it != NULL && !(cJSON_IsString(it) &&
 	    strcmp(it->valuestring, "gpt2") == 0)) {
@@ -251,7 +245,6 @@ ft_gpt2_config_load(ft_gpt2_config *c, const char *path)
 	rc = 0;
 out:
 	cJSON_Delete(o);
-	free(buf);
 	return rc;
 }
 

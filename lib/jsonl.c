@@ -504,3 +504,26 @@ ft_json_escape(char *d, const char *str, size_t n)
 	d[o++] = '"';
 	return o;
 }
+
+cJSON *
+ft_json_load(const char *path)
+{
+	char *buf;
+	size_t len;
+	cJSON *o;
+
+	if (ft_read_file(path, &buf, &len) != 0)
+		return NULL;
+	o = cJSON_ParseWithLength(buf, len);
+	free(buf);
+	if (o == NULL) {
+		ft_error("%s: invalid JSON", path);
+		return NULL;
+	}
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		ft_error("%s: not a JSON object", path);
+		return NULL;
+	}
+	return o;
+}

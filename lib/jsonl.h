@@ -40,6 +40,11 @@ ft_jsonl *ft_jsonl_from_fp(FILE *fp, const char *name);
  * Returns the offset of the first bad byte, or n when all is valid. */
 size_t ft_utf8_check(const char *s, size_t n);
 
+/* Read and parse a whole JSON file that must hold an object (config.json,
+ * trainer state, index files).  NULL after "PATH: invalid JSON" or
+ * "PATH: not a JSON object"; free with cJSON_Delete. */
+cJSON *ft_json_load(const char *path);
+
 /* Write obj compactly plus '\n'.  0 or -1 (message names `name`). */
 int ft_jsonl_write(FILE *fp, const cJSON *obj, const char *name);
 

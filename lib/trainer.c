@@ -17,6 +17,7 @@
 
 #include "err.h"
 #include "io.h"
+#include "jsonl.h"
 #include "rng.h"
 #include "trainer.h"
 
@@ -530,20 +531,13 @@ get_int64(const cJSON *o, const char *key, int64_t *v, const char *name)
 int
 ft_trainer_state_load(ft_trainer_state *st, const char *path)
 {
-	char *buf = NULL;
-	size_t len;
-	cJSON *root = NULL;
+	cJSON *root;
 	const cJSON *log, *it;
 	int rc = -1;
 
 	memset(st, 0, sizeof *st);
-	if (ft_read_file(path, &buf, &len) != 0)
+	if ((root = ft_json_load(path)) == NULL)
 		return -1;
-	root = cJSON_ParseWithLength(buf, len);
-	if (root == NULL || !cJSON_IsObject(root)) {
-		ft_error("%s: invalid JSON", path);
-		goto out;
-	}
 	it = cJSON_GetObjectItemCaseSensitive(root, "epoch");
 	if (!cJSON_IsNumber(it)) {
 		ft_error("%s: missing number 'epoch'", path);
@@ -577,7 +571,6 @@ out:
 	if (rc != 0)
 		ft_trainer_state_release(st);
 	cJSON_Delete(root);
-	free(buf);
 	return rc;
 }
 

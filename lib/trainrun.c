@@ -30,6 +30,7 @@
 #include "err.h"
 #include "gpt2.h"
 #include "io.h"
+#include "jsonl.h"
 #include "optim.h"
 #include "plot.h"
 #include "progress.h"
@@ -426,21 +427,14 @@ check_args(const run *r, const cJSON *saved, const char *name)
 static int
 load_ft_state(run *r, const char *path)
 {
-	char *buf = NULL;
-	size_t len;
-	cJSON *root = NULL;
+	cJSON *root;
 	const cJSON *it;
 	double gs = 0, ls = 0;
 	uint64_t seed, counter;
 	int rc = -1;
 
-	if (ft_read_file(path, &buf, &len) != 0)
+	if ((root = ft_json_load(path)) == NULL)
 		return -1;
-	root = cJSON_ParseWithLength(buf, len);
-	if (root == NULL || !cJSON_IsObject(root)) {
-		ft_error("%s: invalid JSON", path);
-		goto out;
-	}
 	it = cJSON_GetObjectItemCaseSensitive(root, "format");
 	if (!cJSON_IsString(it) || strcmp(it->valuestring, FT_STATE_FORMAT)) {
 		ft_error("%s: not an ft-train state file", path);
@@ -475,7 +469,6 @@ load_ft_state(run *r, const char *path)
 	rc = 0;
 out:
 	cJSON_Delete(root);
-	free(buf);
 	return rc;
 }
 
