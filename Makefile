@@ -150,7 +150,8 @@ demo: $(BINS)
 	$(MAKE) -C examples/sonnets FT_BIN=$(CURDIR)/$(B)/bin
 
 bench: $(BINS)
-	@for b in tests/bench/*; do [ -x "$$b" ] && FT_BIN=$(CURDIR)/$(B)/bin "$$b"; done; true
+	@for b in tests/bench/*; do case $$b in *.c|*.py) continue;; esac; \
+		[ -x "$$b" ] && FT_BIN=$(CURDIR)/$(B)/bin "$$b"; done; true
 
 install: $(BINS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
@@ -163,7 +164,7 @@ uninstall:
 
 clean:
 	rm -rf build
-	-$(MAKE) -C examples/sonnets clean 2>/dev/null
+	-@for e in examples/*/; do $(MAKE) -s -C $$e clean; done
 
 -include $(wildcard $(B)/lib/*.d $(B)/cmd/*.d $(B)/tests/*.d)
 .SECONDARY:
