@@ -389,7 +389,7 @@ cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
 			goto out;
 		}
 		if (ferror(stdout)) {
-			ft_error("<stdout>: write failed:");
+			ft_stdout_error();
 			goto out;
 		}
 	}

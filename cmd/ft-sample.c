@@ -83,11 +83,11 @@ put(struct out *o, const char *s, size_t n)
 {
 	if (n > 0 && fwrite(s, 1, n, stdout) != n) {
 		o->fail = 1;
-		return ft_error("<stdout>: write failed:");
+		return ft_stdout_error();
 	}
 	if (o->stream && fflush(stdout) != 0) {
 		o->fail = 1;
-		return ft_error("<stdout>: write failed:");
+		return ft_stdout_error();
 	}
 	return 0;
 }

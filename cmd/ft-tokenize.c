@@ -341,7 +341,7 @@ run_encode(const struct opts *o, const struct ft_bpe *b)
 		ft_tokw_abort(E.tw);
 	if (of != a.fp) {
 		if (fflush(of) != 0 || (rc == 0 && held_flush(&held) != 0))
-			rc = ft_error("cannot write '%s':", E.oname);
+			rc = ft_stdout_error(); /* of holds stdout's bytes */
 		fclose(of);
 		free(held.buf);
 	}
@@ -440,7 +440,10 @@ run_decode(const struct opts *o, const struct ft_bpe *b)
 				fputc('\n', a.fp);
 		}
 		if (ferror(a.fp)) {
-			ft_error("cannot write '%s':", oname);
+			if (a.fp == stdout)
+				ft_stdout_error();
+			else
+				ft_error("cannot write '%s':", oname);
 			break;
 		}
 	}

@@ -270,7 +270,7 @@ ft_atomic_commit(ft_atomic *a)
 
 	if (a->fp == stdout) {
 		if (fflush(stdout) != 0 || ferror(stdout))
-			rc = ft_error("%s: write failed:", "<stdout>");
+			rc = ft_stdout_error();
 		memset(a, 0, sizeof *a);
 		return rc;
 	}
@@ -312,6 +312,17 @@ ft_atomic_abort(ft_atomic *a)
 }
 
 int
+ft_stdout_error(void)
+{
+	static int reported;
+
+	if (reported)
+		return -1;
+	reported = 1;
+	return ft_error("<stdout>: write failed:");
+}
+
+int
 ft_close_stdout(void)
 {
 	int err = 0;
@@ -321,7 +332,7 @@ ft_close_stdout(void)
 	if (fclose(stdout) != 0 && errno != EBADF)
 		err = 1;
 	if (err)
-		return ft_error("<stdout>: write failed:");
+		return ft_stdout_error();
 	return 0;
 }
 
@@ -329,7 +340,8 @@ int
 ft_write(FILE *fp, const void *buf, size_t n, const char *name)
 {
 	if (n != 0 && fwrite(buf, 1, n, fp) != n)
-		return ft_error("%s: write failed:", name);
+		return fp == stdout ? ft_stdout_error() :
+		    ft_error("%s: write failed:", name);
 	return 0;
 }
 

@@ -61,6 +61,10 @@ void ft_tmp_unregister(int slot);
  * /dev/full) as "PROG: error: <stdout>: ...".  Returns 0 or -1.
  * Tools end with: return ft_close_stdout() ? 1 : status; */
 int ft_close_stdout(void);
+/* Report "PROG: error: <stdout>: write failed: REASON" once per process
+ * (later calls stay silent) and return -1.  For every stdout write error,
+ * so that a full disk gives one line, not one per layer. */
+int ft_stdout_error(void);
 
 /* fwrite that reports errors naming the output.  Returns 0 or -1. */
 int ft_write(FILE *fp, const void *buf, size_t n, const char *name);

@@ -155,9 +155,7 @@ struct ft_tokw {
 static int
 w_put(ft_tokw *w, const void *buf, size_t n)
 {
-	if (n > 0 && fwrite(buf, 1, n, w->fp) != n)
-		return ft_error("cannot write '%s':", w->name);
-	return 0;
+	return ft_write(w->fp, buf, n, w->name);
 }
 
 /* One skippable frame: magic, payload size, payload (CRC already in). */
