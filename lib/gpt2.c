@@ -253,20 +253,26 @@ ft_gpt2_config_save(const ft_gpt2_config *c, const char *path)
 {
 	ft_atomic a;
 	FILE *f;
+	char ap[32], ep[32], rp[32], eps[32];
 
 	if (ft_atomic_open(&a, path) < 0)
 		return -1;
 	f = a.fp;
+	/* floats as Python writes them: 0.1, not 0.10000000000000001 */
+	ft_pyfloat(ap, sizeof ap, c->attn_pdrop);
+	ft_pyfloat(ep, sizeof ep, c->embd_pdrop);
+	ft_pyfloat(rp, sizeof rp, c->resid_pdrop);
+	ft_pyfloat(eps, sizeof eps, c->layer_norm_epsilon);
 	/* GPT2Config fields, sorted, as save_pretrained writes them */
 	fprintf(f, "{\n"
 	    "  \"activation_function\": \"gelu_new\",\n"
 	    "  \"architectures\": [\n    \"GPT2LMHeadModel\"\n  ],\n"
-	    "  \"attn_pdrop\": %.17g,\n"
+	    "  \"attn_pdrop\": %s,\n"
 	    "  \"bos_token_id\": %d,\n"
-	    "  \"embd_pdrop\": %.17g,\n"
+	    "  \"embd_pdrop\": %s,\n"
 	    "  \"eos_token_id\": %d,\n"
 	    "  \"initializer_range\": 0.02,\n"
-	    "  \"layer_norm_epsilon\": %.17g,\n"
+	    "  \"layer_norm_epsilon\": %s,\n"
 	    "  \"model_type\": \"gpt2\",\n"
 	    "  \"n_ctx\": %d,\n"
 	    "  \"n_embd\": %d,\n"
@@ -275,7 +281,7 @@ ft_gpt2_config_save(const ft_gpt2_config *c, const char *path)
 	    "  \"n_layer\": %d,\n"
 	    "  \"n_positions\": %d,\n"
 	    "  \"reorder_and_upcast_attn\": false,\n"
-	    "  \"resid_pdrop\": %.17g,\n"
+	    "  \"resid_pdrop\": %s,\n"
 	    "  \"scale_attn_by_inverse_layer_idx\": false,\n"
 	    "  \"scale_attn_weights\": true,\n"
 	    "  \"summary_activation\": null,\n"
@@ -287,9 +293,9 @@ ft_gpt2_config_save(const ft_gpt2_config *c, const char *path)
 	    "  \"torch_dtype\": \"float32\",\n"
 	    "  \"use_cache\": true,\n"
 	    "  \"vocab_size\": %d\n"
-	    "}\n", c->attn_pdrop, c->bos_token_id, c->embd_pdrop,
-	    c->eos_token_id, c->layer_norm_epsilon, c->n_positions, c->n_embd,
-	    c->n_head, c->n_inner, c->n_layer, c->n_positions, c->resid_pdrop,
+	    "}\n", ap, c->bos_token_id, ep,
+	    c->eos_token_id, eps, c->n_positions, c->n_embd,
+	    c->n_head, c->n_inner, c->n_layer, c->n_positions, rp,
 	    c->tie_word_embeddings ? "" : "  \"tie_word_embeddings\": false,\n",
 	    c->vocab_size);
 	return ft_atomic_commit(&a);

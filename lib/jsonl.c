@@ -11,6 +11,7 @@
 #include "io.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -526,4 +527,79 @@ ft_json_load(const char *path)
 		return NULL;
 	}
 	return o;
+}
+
+void
+ft_pyfloat(char *buf, size_t cap, double x)
+{
+	char tmp[40], digits[24];
+	int prec, exp10, nd = 0;
+	char *p;
+
+	if (isnan(x)) {
+		snprintf(buf, cap, "NaN");
+		return;
+	}
+	if (isinf(x)) {
+		snprintf(buf, cap, x > 0 ? "Infinity" : "-Infinity");
+		return;
+	}
+	if (x == 0) {
+		snprintf(buf, cap, signbit(x) ? "-0.0" : "0.0");
+		return;
+	}
+	/* shortest digits that read back to x */
+	for (prec = 1; prec <= 17; prec++) {
+		snprintf(tmp, sizeof tmp, "%.*e", prec - 1, x);
+		if (strtod(tmp, NULL) == x)
+			break;
+	}
+	/* tmp = [-]d.ddde[+-]XX */
+	p = tmp;
+	if (*p == '-')
+		p++;
+	for (; *p != 'e'; p++)
+		if (*p != '.')
+			digits[nd++] = *p;
+	digits[nd] = '\0';
+	exp10 = (int)strtol(p + 1, NULL, 10);
+	while (nd > 1 && digits[nd - 1] == '0')
+		digits[--nd] = '\0';
+	if (exp10 >= -4 && exp10 < 16) {
+		char out[40];
+		size_t k = 0;
+
+		if (exp10 < 0) {
+			out[k++] = '0';
+			out[k++] = '.';
+			for (int i = -1; i > exp10; i--)
+				out[k++] = '0';
+			for (int i = 0; i < nd; i++)
+				out[k++] = digits[i];
+		} else {
+			for (int i = 0; i <= exp10; i++)
+				out[k++] = i < nd ? digits[i] : '0';
+			out[k++] = '.';
+			if (nd > exp10 + 1)
+				for (int i = exp10 + 1; i < nd; i++)
+					out[k++] = digits[i];
+			else
+				out[k++] = '0';
+		}
+		out[k] = '\0';
+		snprintf(buf, cap, "%s%s", x < 0 ? "-" : "", out);
+	} else {
+		char mant[24];
+		size_t k = 0;
+
+		mant[k++] = digits[0];
+		if (nd > 1) {
+			mant[k++] = '.';
+			for (int i = 1; i < nd; i++)
+				mant[k++] = digits[i];
+		}
+		mant[k] = '\0';
+		snprintf(buf, cap, "%s%se%c%02d", x < 0 ? "-" : "", mant,
+		    exp10 < 0 ? '-' : '+', abs(exp10));
+	}
 }

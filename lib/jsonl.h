@@ -45,6 +45,12 @@ size_t ft_utf8_check(const char *s, size_t n);
  * "PATH: not a JSON object"; free with cJSON_Delete. */
 cJSON *ft_json_load(const char *path);
 
+/* repr(float(x)) as Python prints it, for JSON numbers: the shortest
+ * digits that read back to x, "1.0" for integral values, "5e-07" style
+ * exponents, "NaN" and "Infinity" as json.dumps writes them.  buf needs
+ * 32 bytes. */
+void ft_pyfloat(char *buf, size_t cap, double x);
+
 /* Write obj compactly plus '\n'.  0 or -1 (message names `name`). */
 int ft_jsonl_write(FILE *fp, const cJSON *obj, const char *name);
 

@@ -14,14 +14,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "jsonl.h" /* ft_pyfloat */
 #include "tokfile.h"
 
 /* ---- Python-compatible number text ---- */
 
-/* repr(float(x)) as Python prints it: the shortest digits that read back
- * to x, "1.0" for integral values, "5e-07" style exponents, "NaN" and
- * "Infinity" as json.dumps writes them.  buf needs 32 bytes. */
-void ft_pyfloat(char *buf, size_t cap, double x);
 /* round(x, nd) as Python computes it (correctly rounded, ties to even on
  * the exact binary value). */
 double ft_pyround(double x, int nd);
