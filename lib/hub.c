@@ -11,6 +11,7 @@
 #include "io.h"
 #include "modeldir.h"
 #include "progress.h"
+#include "sha1.h"
 #include "sha256.h"
 
 #include <ctype.h>
@@ -745,8 +746,12 @@ curl_why(CURLcode rc, const char *errbuf)
 struct meta {
 	char *commit, *etag, *url; /* url: where to GET */
 	long long size;            /* -1 unknown */
-	int lfs;                   /* etag is the sha256 of the content */
+	int sum;                   /* SUM_*: what the etag says of the content */
 };
+
+/* An LFS etag (X-Linked-Etag) is the sha256 of the content; the plain
+ * ETag of a regular file served by the Hub itself is its git blob id. */
+enum { SUM_NONE, SUM_SHA256, SUM_GIT_SHA1 };
 
 static void
 meta_free(struct meta *m)
@@ -883,12 +888,16 @@ head_meta(struct ft_hub *h, const char *url0, const char *what, int cached,
 	}
 	if (r.linked_size >= 0)
 		m->size = r.linked_size;
-	/* LFS files are named by the sha256 of their content. */
-	m->lfs = r.linked_etag != NULL && strlen(m->etag) == 64;
-	if (m->lfs)
+	m->sum = SUM_NONE;
+	if (r.linked_etag != NULL && strlen(m->etag) == 64) {
+		m->sum = SUM_SHA256;
 		for (char *p = m->etag; *p; p++)
 			if (!isxdigit((unsigned char)*p))
-				m->lfs = 0;
+				m->sum = SUM_NONE;
+	} else if (r.linked_etag == NULL && r.status >= 200 && r.status < 300 &&
+		ft_hub_is_commit(m->etag)) {
+		m->sum = SUM_GIT_SHA1; /* 40 lowercase hex digits, like a commit */
+	}
 	ret = META_OK;
 out:
 	if (ret != META_OK && ret != META_MISSING)
@@ -1012,27 +1021,67 @@ out:
 	return rc;
 }
 
+/* The digest of the whole file behind fd in hex, of the kind sum names:
+ * the sha256 of the content, or its git blob id (sha1 of "blob SIZE\0" +
+ * content).  Read from the start, so a resumed download is checked whole. */
 static int
-sha256_file(int fd, char hex[65])
+digest_file(int fd, int sum, char hex[65])
 {
-	ft_sha256 ctx;
-	uint8_t d[32];
 	static char buf[1 << 16];
+	ft_sha256 c256;
+	ft_sha1 c1;
+	uint8_t d[32];
+	struct stat st;
 	ssize_t n;
 
-	if (lseek(fd, 0, SEEK_SET) != 0)
+	if (fstat(fd, &st) != 0 || lseek(fd, 0, SEEK_SET) != 0)
 		return -1;
-	ft_sha256_init(&ctx);
+	if (sum == SUM_SHA256)
+		ft_sha256_init(&c256);
+	else
+		ft_sha1_git_blob_init(&c1, (uint64_t)st.st_size);
 	while ((n = read(fd, buf, sizeof buf)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
-		ft_sha256_update(&ctx, buf, (size_t)n);
+		if (sum == SUM_SHA256)
+			ft_sha256_update(&c256, buf, (size_t)n);
+		else
+			ft_sha1_update(&c1, buf, (size_t)n);
 	}
-	ft_sha256_final(&ctx, d);
-	ft_sha256_hex(d, hex);
+	if (sum == SUM_SHA256) {
+		ft_sha256_final(&c256, d);
+		ft_sha256_hex(d, hex);
+	} else {
+		ft_sha1_final(&c1, d);
+		ft_sha1_hex(d, hex);
+	}
+	return 0;
+}
+
+/* Check the finished inc (open as fd) against m->etag when the etag is a
+ * checksum; on a mismatch delete it (a rerun must start clean) and fail
+ * with one line naming repo and file.  0 or -1. */
+static int
+verify_blob(const struct meta *m, int fd, const char *inc, const char *what)
+{
+	char hex[65];
+
+	if (m->sum == SUM_NONE)
+		return 0;
+	if (digest_file(fd, m->sum, hex) != 0) {
+		ft_error("cannot read '%s':", inc);
+		return -1;
+	}
+	if (strcmp(hex, m->etag) != 0) {
+		unlink(inc);
+		ft_error("%s: checksum mismatch: %s %s, the Hub says %s "
+			"(the partial download was deleted)", what,
+			m->sum == SUM_SHA256 ? "sha256" : "git blob sha1", hex, m->etag);
+		return -1;
+	}
 	return 0;
 }
 
@@ -1042,7 +1091,7 @@ download(struct ft_hub *h, const struct meta *m, const char *blob,
 	const char *what, const char *file)
 {
 	char *inc = ft_asprintf("%s.incomplete", blob), *url = NULL;
-	char errbuf[CURL_ERROR_SIZE], hex[65];
+	char errbuf[CURL_ERROR_SIZE];
 	struct ft_progress prog;
 	struct resp r;
 	struct stat st;
@@ -1165,18 +1214,8 @@ download(struct ft_hub *h, const struct meta *m, const char *blob,
 		break;
 	}
 	ft_progress_finish(&prog);
-	if (m->lfs) {
-		if (sha256_file(fd, hex) != 0) {
-			ft_error("cannot read '%s':", inc);
-			goto out;
-		}
-		if (strcmp(hex, m->etag) != 0) {
-			unlink(inc);
-			ft_error("%s: checksum mismatch: sha256 %s, the Hub says %s "
-				"(the partial download was deleted)", what, hex, m->etag);
-			goto out;
-		}
-	}
+	if (verify_blob(m, fd, inc, what) != 0)
+		goto out;
 	if (fsync(fd) != 0 && errno != EINVAL) {
 		ft_error("cannot sync '%s':", inc);
 		goto out;

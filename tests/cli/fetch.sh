@@ -139,10 +139,21 @@ HF_TOKEN=$TOKEN ft-fetch file org/gated config.json >/dev/null || t_fail "gated 
 grep -rq "$TOKEN" "$T/home" "$T/err" "$T/c2" && t_fail "the token was written somewhere"
 
 # --- integrity, resume, retries ----------------------------------------------
+# corrupt flips the last byte of every file body, LFS or not: the sha256
+# of an LFS file and the git blob sha1 (the ETag) of a regular file catch it.
 fresh 2
 setmode corrupt
-t_expect_fail 1 'org/tiny: model.safetensors: checksum mismatch' ft-fetch -q model org/tiny
+t_expect_fail 1 'org/tiny: model.safetensors: checksum mismatch: sha256 [0-9a-f]{64}, the Hub says '"$sha" \
+	ft-fetch -q file org/tiny model.safetensors
 [ -z "$(find "$C" -path '*blobs*' -name "$sha*")" ] || t_fail "corrupt blob kept"
+t_expect_fail 1 'org/tiny: config.json: checksum mismatch: git blob sha1 [0-9a-f]{40}, the Hub says '"$gsha" \
+	ft-fetch -q file org/tiny config.json
+t_expect_fail 1 'org/tiny: config.json: checksum mismatch: git blob sha1' ft-fetch -q model org/tiny
+[ -z "$(find "$C" -type f -path '*blobs*')" ] || t_fail "corrupt regular blob kept"
+[ -z "$(find "$C" -path '*snapshots*' ! -type d)" ] || t_fail "corrupt file linked"
+setmode
+ft-fetch -q file org/tiny config.json >/dev/null || t_fail "config.json after corrupt"
+t_cmp "$R/tiny/config.json" "$C/models--org--tiny/blobs/$gsha"
 
 fresh 3
 setmode cut
@@ -178,6 +189,20 @@ t_expect_fail 1 'model.safetensors: checksum mismatch' ft-fetch -q file org/tiny
 [ ! -e "$b/$sha.incomplete" ] || t_fail "bad .incomplete kept"
 ft-fetch -q file org/tiny model.safetensors >/dev/null || t_fail "after a bad .incomplete"
 t_cmp "$R/tiny/model.safetensors" "$b/$sha"
+# Regular files too: a good prefix is resumed and checked whole, a wrong
+# one fails the git blob sha1 and is deleted.
+rm -rf "$C/models--org--tiny/snapshots" "$b/$gsha"
+head -c 10 "$R/tiny/config.json" >"$b/$gsha.incomplete"
+mark
+ft-fetch -q file org/tiny config.json >/dev/null || t_fail "config.json resumed"
+since | grep -q "GET /org/tiny/resolve/main/config.json range=bytes=10-" || t_fail "config.json not resumed"
+t_cmp "$R/tiny/config.json" "$b/$gsha"
+rm -rf "$C/models--org--tiny/snapshots" "$b/$gsha"
+printf 'XXXXXXXXXX' >"$b/$gsha.incomplete"
+t_expect_fail 1 'org/tiny: config.json: checksum mismatch: git blob sha1' ft-fetch -q file org/tiny config.json
+[ ! -e "$b/$gsha.incomplete" ] && [ ! -e "$b/$gsha" ] || t_fail "bad config.json .incomplete kept"
+ft-fetch -q file org/tiny config.json >/dev/null || t_fail "config.json after a bad .incomplete"
+t_cmp "$R/tiny/config.json" "$b/$gsha"
 
 fresh 5
 setmode fail 3 503
