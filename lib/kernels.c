@@ -1,7 +1,9 @@
 /* kernels — see kernels.h.
  *
- * Matmuls go to cblas_sgemm.  The elementwise and row kernels are split
- * over a persistent pthread pool in fixed contiguous ranges; the
+ * Matmuls go to cblas_sgemm, except a few rows (batched decode), which
+ * use a register-tiled kernel that reads w once without packing it.  The
+ * elementwise and row kernels are split over a persistent pthread pool in
+ * fixed contiguous ranges; the
  * exp-heavy loops (softmax, cross-entropy, GELU) use an AVX2+FMA
  * Cephes-style exp chosen at run time, with a scalar version of the same
  * polynomial elsewhere.  Vector tails are padded into a full vector so an
