@@ -1,7 +1,9 @@
 /* kernels — see kernels.h.
  *
- * Matmuls go to cblas_sgemm.  The elementwise and row kernels are split
- * over a persistent pthread pool in fixed contiguous ranges; the
+ * Matmuls go to cblas_sgemm, except a few rows (batched decode), which
+ * use a register-tiled kernel that reads w once without packing it.  The
+ * elementwise and row kernels are split over a persistent pthread pool in
+ * fixed contiguous ranges; the
  * exp-heavy loops (softmax, cross-entropy, GELU) use an AVX2+FMA
  * Cephes-style exp chosen at run time, with a scalar version of the same
  * polynomial elsewhere.  Vector tails are padded into a full vector so an
@@ -565,6 +567,263 @@ ft_axpy(float *y, float a, const float *x, int n)
 }
 
 
+/* ---- small-N matmul: no packing ----
+ * With a few rows (batched decode) sgemm spends most of its time copying
+ * (packing) the whole weight matrix.  Here each thread owns a range of
+ * 16-column tiles; w is walked in chunks of MM_KC input rows, and for each
+ * tile of the chunk (MM_KC x 64 bytes, in L1) every 4 rows of inp
+ * accumulate in a 4 x 16 register tile that is then added to out, so w is
+ * read from memory once per call.  The rows of a chunk are MM_KC strided
+ * streams, so the next piece of each is prefetched MM_PF floats ahead.
+ * An output element sums its chunks in order whatever the thread count. */
+#define MM_KC 16	/* input rows per chunk */
+#define MM_PF 64	/* prefetch distance in floats along a row of w */
+
+struct mms_ctx {
+	float *out;
+	const float *inp, *w;
+	int N, IC, OC;
+};
+
+#ifdef FT_X86
+/* out[R rows, 16 cols] += inp[R, i0..i1) · w[i0..i1, 16 cols], R = 4, 2
+ * or 1 (a constant where it is inlined: the sums stay in registers) */
+#define MMS_ADD(o, acc) _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), \
+	acc))
+AVX2 static inline __attribute__((always_inline)) void
+mms_tile(float *out, const float *inp, const float *w, int R, int IC,
+    int OC, int i0, int i1)
+{
+	__m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, c0 = a0;
+	__m256 c1 = a0, d0 = a0, d1 = a0;
+	const float *x0 = inp, *x1 = inp + IC, *x2 = x1 + IC, *x3 = x2 + IC;
+
+	for (int i = i0; i < i1; i++) {
+		const float *wr = w + (size_t)i * OC;
+		__m256 w0 = _mm256_loadu_ps(wr), w1 = _mm256_loadu_ps(wr + 8), x;
+
+		_mm_prefetch((const char *)(wr + MM_PF), _MM_HINT_T0);
+		x = _mm256_broadcast_ss(x0 + i);
+		a0 = _mm256_fmadd_ps(x, w0, a0);
+		a1 = _mm256_fmadd_ps(x, w1, a1);
+		if (R > 1) {
+			x = _mm256_broadcast_ss(x1 + i);
+			b0 = _mm256_fmadd_ps(x, w0, b0);
+			b1 = _mm256_fmadd_ps(x, w1, b1);
+		}
+		if (R > 2) {
+			x = _mm256_broadcast_ss(x2 + i);
+			c0 = _mm256_fmadd_ps(x, w0, c0);
+			c1 = _mm256_fmadd_ps(x, w1, c1);
+			x = _mm256_broadcast_ss(x3 + i);
+			d0 = _mm256_fmadd_ps(x, w0, d0);
+			d1 = _mm256_fmadd_ps(x, w1, d1);
+		}
+	}
+	MMS_ADD(out, a0);
+	MMS_ADD(out + 8, a1);
+	if (R > 1) {
+		MMS_ADD(out + OC, b0);
+		MMS_ADD(out + OC + 8, b1);
+	}
+	if (R > 2) {
+		MMS_ADD(out + 2 * OC, c0);
+		MMS_ADD(out + 2 * OC + 8, c1);
+		MMS_ADD(out + 3 * OC, d0);
+		MMS_ADD(out + 3 * OC + 8, d1);
+	}
+}
+
+/* every row over one 16-column tile at o */
+AVX2 static void
+mms_col(const struct mms_ctx *c, int o, int i0, int i1)
+{
+	int N = c->N, IC = c->IC, OC = c->OC, n = 0;
+
+	for (; n + 4 <= N; n += 4)
+		mms_tile(c->out + (size_t)n * OC + o, c->inp + (size_t)n * IC,
+		    c->w + o, 4, IC, OC, i0, i1);
+	if (n + 2 <= N) {
+		mms_tile(c->out + (size_t)n * OC + o, c->inp + (size_t)n * IC,
+		    c->w + o, 2, IC, OC, i0, i1);
+		n += 2;
+	}
+	if (n < N)
+		mms_tile(c->out + (size_t)n * OC + o, c->inp + (size_t)n * IC,
+		    c->w + o, 1, IC, OC, i0, i1);
+}
+
+AVX2 static void
+mms_task(void *vc, int tid, int nt)
+{
+	struct mms_ctx *c = vc;
+	int N = c->N, IC = c->IC, OC = c->OC, o0, o1;
+	size_t lo, hi;
+
+	/* whole 16-column tiles per thread; the last thread also takes the
+	 * columns past the last full tile */
+	ft_split((size_t)OC / 16, tid, nt, &lo, &hi);
+	o0 = (int)lo * 16;
+	o1 = (int)hi * 16;
+	for (int i0 = 0; i0 < IC; i0 += MM_KC) {
+		int i1 = i0 + MM_KC > IC ? IC : i0 + MM_KC;
+
+		for (int o = o0; o < o1; o += 16)
+			mms_col(c, o, i0, i1);
+		if (tid == nt - 1)
+			for (int o = OC / 16 * 16; o < OC; o++)
+				for (int n = 0; n < N; n++) {
+					const float *x = c->inp + (size_t)n * IC;
+					float s = 0;
+					for (int i = i0; i < i1; i++)
+						s += x[i] * c->w[(size_t)i * OC + o];
+					c->out[(size_t)n * OC + o] += s;
+				}
+	}
+}
+#endif
+
+int
+ft_matmul_small_ok(int N)
+{
+#ifdef FT_X86
+	return N >= 2 && N <= FT_MATMUL_SMALL_MAX && have_avx2();
+#else
+	(void)N;
+	return 0;
+#endif
+}
+
+void
+ft_matmul_forward_small(float *out, const float *inp, const float *w,
+    const float *bias, int N, int IC, int OC, int threads)
+{
+	for (int n = 0; n < N; n++)
+		if (bias != NULL)
+			memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
+		else
+			memset(out + (size_t)n * OC, 0, (size_t)OC * sizeof(float));
+#ifdef FT_X86
+	if (have_avx2()) {
+		struct mms_ctx c = { out, inp, w, N, IC, OC };
+		ft_parallel(threads, mms_task, &c);
+		return;
+	}
+#endif
+	(void)threads;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, IC,
+	    1.0f, inp, IC, w, OC, 1.0f, out, OC);
+}
+
+/* ---- small-k dot products against the rows of a matrix ----
+ * out[k,V] = a[k,C] · m[V,C]ᵀ: each thread owns a range of m's rows and
+ * reads each row once, computing its k dot products while it is in L1. */
+struct mdots_ctx {
+	float *out;
+	const float *a, *m;
+	int k, V, C;
+};
+
+#ifdef FT_X86
+static float
+hsum8(const float *t)
+{
+	return ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
+}
+
+/* out[r * V] = a[r, :] · mr for r < R (R = 4, 2 or 1); two sums per row
+ * (even and odd vectors) so eight are in flight at R = 4 */
+AVX2 static inline __attribute__((always_inline)) void
+mdots_rows(float *out, const float *a, const float *mr, int R, int V, int C)
+{
+	__m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+	__m256 u0 = s0, u1 = s0, u2 = s0, u3 = s0;
+	const float *a0 = a, *a1 = a + (R > 1 ? C : 0);
+	const float *a2 = a + (R > 2 ? 2 * C : 0), *a3 = a + (R > 3 ? 3 * C : 0);
+	float t[8][8];
+	int i = 0;
+
+	for (; i + 16 <= C; i += 16) {
+		__m256 x = _mm256_loadu_ps(mr + i), y = _mm256_loadu_ps(mr + i + 8);
+
+		s0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(a0 + i), s0);
+		u0 = _mm256_fmadd_ps(y, _mm256_loadu_ps(a0 + i + 8), u0);
+		if (R > 1) {
+			s1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(a1 + i), s1);
+			u1 = _mm256_fmadd_ps(y, _mm256_loadu_ps(a1 + i + 8), u1);
+		}
+		if (R > 2) {
+			s2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(a2 + i), s2);
+			u2 = _mm256_fmadd_ps(y, _mm256_loadu_ps(a2 + i + 8), u2);
+			s3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(a3 + i), s3);
+			u3 = _mm256_fmadd_ps(y, _mm256_loadu_ps(a3 + i + 8), u3);
+		}
+	}
+	if (i + 8 <= C) {
+		__m256 x = _mm256_loadu_ps(mr + i);
+
+		s0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(a0 + i), s0);
+		s1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(a1 + i), s1);
+		s2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(a2 + i), s2);
+		s3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(a3 + i), s3);
+		i += 8;
+	}
+	_mm256_storeu_ps(t[0], _mm256_add_ps(s0, u0));
+	_mm256_storeu_ps(t[1], _mm256_add_ps(s1, u1));
+	_mm256_storeu_ps(t[2], _mm256_add_ps(s2, u2));
+	_mm256_storeu_ps(t[3], _mm256_add_ps(s3, u3));
+	for (int r = 0; r < R; r++) {
+		const float *ar = a + (size_t)r * C;
+		float p = 0;
+		for (int j = i; j < C; j++)
+			p += mr[j] * ar[j];
+		out[(size_t)r * V] = hsum8(t[r]) + p;
+	}
+}
+
+AVX2 static void
+mdots_task(void *vc, int tid, int nt)
+{
+	struct mdots_ctx *c = vc;
+	size_t lo, hi;
+
+	ft_split((size_t)c->V, tid, nt, &lo, &hi);
+	for (size_t v = lo; v < hi; v++) {
+		const float *mr = c->m + v * (size_t)c->C;
+		float *o = c->out + v;
+		int r = 0, V = c->V, C = c->C;
+
+		for (; r + 4 <= c->k; r += 4)
+			mdots_rows(o + (size_t)r * V, c->a + (size_t)r * C, mr, 4, V,
+			    C);
+		if (r + 2 <= c->k) {
+			mdots_rows(o + (size_t)r * V, c->a + (size_t)r * C, mr, 2, V,
+			    C);
+			r += 2;
+		}
+		if (r < c->k)
+			mdots_rows(o + (size_t)r * V, c->a + (size_t)r * C, mr, 1, V,
+			    C);
+	}
+}
+#endif
+
+void
+ft_matmul_rows_small(float *out, const float *a, const float *m, int k,
+    int V, int C, int threads)
+{
+#ifdef FT_X86
+	if (have_avx2()) {
+		struct mdots_ctx c = { out, a, m, k, V, C };
+		ft_parallel(threads, mdots_task, &c);
+		return;
+	}
+#endif
+	(void)threads;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k, V, C, 1.0f, a,
+	    C, m, C, 0.0f, out, V);
+}
+
 /* x[i] = x[i] / d  (IEEE division, as the scalar loop) */
 #ifdef FT_X86
 AVX2 static int
@@ -819,6 +1078,13 @@ ft_matmul_forward(float *out, const float *inp, const float *w,
 {
 	float beta = 0.0f;
 
+	/* a few rows: stream w once instead of packing it (the thread
+	 * count is the one the BLAS was given) */
+	if (ft_matmul_small_ok(N)) {
+		ft_matmul_forward_small(out, inp, w, bias, N, IC, OC,
+		    openblas_get_num_threads());
+		return;
+	}
 	if (bias != NULL) {
 		for (int n = 0; n < N; n++)
 			memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));

@@ -34,6 +34,18 @@ int ft_drop_keep(uint64_t key, uint32_t i, double p);
 /* out[N,OC] = inp[N,IC] · w[IC,OC] + bias[OC] (bias may be NULL). */
 void ft_matmul_forward(float *out, const float *inp, const float *w,
     const float *bias, int N, int IC, int OC);
+/* The same for a few rows (2 <= N <= FT_MATMUL_SMALL_MAX, batched decode)
+ * without sgemm's packing: w is streamed once, OC split over threads.
+ * Results depend on nothing but the inputs (not the thread count). */
+#define FT_MATMUL_SMALL_MAX 12
+void ft_matmul_forward_small(float *out, const float *inp, const float *w,
+    const float *bias, int N, int IC, int OC, int threads);
+/* Nonzero when ft_matmul_forward_small has its fast kernel for N rows. */
+int ft_matmul_small_ok(int N);
+/* out[k,V] = a[k,C] · m[V,C]ᵀ for a few rows k, each row of m read once
+ * (V split over threads). */
+void ft_matmul_rows_small(float *out, const float *a, const float *m, int k,
+    int V, int C, int threads);
 /* dinp[N,IC] (+= if acc, else =) dout·wᵀ; dw[IC,OC] += inpᵀ·dout;
  * dbias[OC] += Σ_n dout (dbias may be NULL; dinp may be NULL). */
 void ft_matmul_backward(float *dinp, float *dw, float *dbias,

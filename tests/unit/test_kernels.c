@@ -163,6 +163,49 @@ test_matmul(void)
 	free(dx); free(dw); free(db);
 }
 
+/* few-row matmuls (batched decode) against the reference, 1 and 2
+ * threads, sizes that are not multiples of the vector or block widths */
+static void
+test_matmul_small(void)
+{
+	int IC = 77, OC = 203;
+	float *x = rnd((size_t)16 * IC, 1), *w = rnd((size_t)IC * OC, 1);
+	float *b = rnd((size_t)OC, 1), *y = malloc((size_t)16 * OC * 4);
+	float *ref = malloc((size_t)16 * OC * 4), *wt = malloc((size_t)IC * OC * 4);
+	float *y2 = malloc((size_t)16 * OC * 4);
+
+	for (int i = 0; i < IC; i++)
+		for (int o = 0; o < OC; o++)
+			wt[(size_t)o * IC + i] = w[(size_t)i * OC + o];
+	for (int N = 2; N <= 16; N++)
+		for (int th = 1; th <= 2; th++) {
+			double worst = 0;
+
+			ft_ref_matmul(ref, x, w, b, N, IC, OC);
+			ft_matmul_forward_small(y, x, w, b, N, IC, OC, th);
+			for (int i = 0; i < N * OC; i++)
+				worst = fmax(worst, fabs(ref[i] - y[i]) /
+				    fmax(1, fabs(ref[i])));
+			CHECK(worst < 1e-5);
+			ft_matmul_forward_small(y2, x, w, NULL, N, IC, OC, th);
+			worst = 0;
+			for (int i = 0; i < N * OC; i++)
+				worst = fmax(worst, fabs(ref[i] - b[i % OC] - y2[i]) /
+				    fmax(1, fabs(ref[i])));
+			CHECK(worst < 1e-5);
+			/* out[N,OC] = x[N,IC] · wtᵀ with wt [OC,IC] */
+			ft_matmul_rows_small(y2, x, wt, N, OC, IC, th);
+			worst = 0;
+			for (int i = 0; i < N * OC; i++)
+				worst = fmax(worst, fabs(ref[i] - b[i % OC] - y2[i]) /
+				    fmax(1, fabs(ref[i])));
+			CHECK(worst < 1e-5);
+			if (worst >= 1e-5)
+				printf("matmul small N %d threads %d: %g\n", N, th, worst);
+		}
+	free(x); free(w); free(b); free(y); free(ref); free(wt); free(y2);
+}
+
 /* ---- attention ---- */
 struct ac { float *qkv, *y, *dy, *P, *Pd; uint8_t *mask; int B, T, C, NH;
 	double p; };
@@ -353,6 +396,7 @@ main(void)
 	test_layernorm();
 	test_gelu();
 	test_matmul();
+	test_matmul_small();
 	test_attention(0.0, 7);
 	test_attention(0.2, 7);
 	test_attention(0.0, 150);
