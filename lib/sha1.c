@@ -9,7 +9,7 @@
 #define ROL(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
 
 static void
-block(uint32_t h[5], const uint8_t *p)
+block(uint32_t *h, const uint8_t *p)
 {
 	uint32_t w[80], a, b, c, d, e, f, k, t;
 	int i;
@@ -43,66 +43,23 @@ block(uint32_t h[5], const uint8_t *p)
 void
 ft_sha1_init(ft_sha1 *c)
 {
-	c->h[0] = 0x67452301;
-	c->h[1] = 0xefcdab89;
-	c->h[2] = 0x98badcfe;
-	c->h[3] = 0x10325476;
-	c->h[4] = 0xc3d2e1f0;
-	c->len = 0;
-	c->nbuf = 0;
+	static const uint32_t iv[5] = {
+		0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0,
+	};
+
+	ft_md_init(&c->md, iv, 5, block);
 }
 
 void
 ft_sha1_update(ft_sha1 *c, const void *data, size_t n)
 {
-	const uint8_t *p = data;
-
-	c->len += n;
-	if (c->nbuf > 0) {
-		size_t k = 64 - c->nbuf;
-
-		if (k > n)
-			k = n;
-		memcpy(c->buf + c->nbuf, p, k);
-		c->nbuf += k;
-		p += k;
-		n -= k;
-		if (c->nbuf < 64)
-			return;
-		block(c->h, c->buf);
-		c->nbuf = 0;
-	}
-	for (; n >= 64; p += 64, n -= 64)
-		block(c->h, p);
-	if (n > 0) {
-		memcpy(c->buf, p, n);
-		c->nbuf = n;
-	}
+	ft_md_update(&c->md, data, n);
 }
 
 void
 ft_sha1_final(ft_sha1 *c, uint8_t out[20])
 {
-	uint64_t bits = c->len * 8;
-	int i;
-
-	c->buf[c->nbuf++] = 0x80;
-	if (c->nbuf > 56) {
-		memset(c->buf + c->nbuf, 0, 64 - c->nbuf);
-		block(c->h, c->buf);
-		c->nbuf = 0;
-	}
-	memset(c->buf + c->nbuf, 0, 56 - c->nbuf);
-	for (i = 0; i < 8; i++)
-		c->buf[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
-	block(c->h, c->buf);
-	for (i = 0; i < 5; i++) {
-		out[4 * i] = (uint8_t)(c->h[i] >> 24);
-		out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
-		out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
-		out[4 * i + 3] = (uint8_t)c->h[i];
-	}
-	memset(c, 0, sizeof *c);
+	ft_md_final(&c->md, out);
 }
 
 void
@@ -118,13 +75,7 @@ ft_sha1_buf(const void *data, size_t n, uint8_t out[20])
 void
 ft_sha1_hex(const uint8_t d[20], char hex[41])
 {
-	static const char digits[] = "0123456789abcdef";
-
-	for (int i = 0; i < 20; i++) {
-		hex[2 * i] = digits[d[i] >> 4];
-		hex[2 * i + 1] = digits[d[i] & 15];
-	}
-	hex[40] = '\0';
+	ft_hex(d, 20, hex);
 }
 
 void

@@ -7,11 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mdhash.h"
+
 typedef struct ft_sha1 {
-	uint32_t h[5];
-	uint64_t len;
-	uint8_t buf[64];
-	size_t nbuf;
+	ft_md md;
 } ft_sha1;
 
 void ft_sha1_init(ft_sha1 *c);

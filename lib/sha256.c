@@ -22,7 +22,7 @@ static const uint32_t K[64] = {
 #define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
 static void
-block(uint32_t h[8], const uint8_t *p)
+block(uint32_t *h, const uint8_t *p)
 {
 	uint32_t w[64], a, b, c, d, e, f, g, hh, t1, t2;
 	int i;
@@ -59,62 +59,19 @@ ft_sha256_init(ft_sha256 *c)
 		0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 	};
 
-	memcpy(c->h, iv, sizeof iv);
-	c->len = 0;
-	c->nbuf = 0;
+	ft_md_init(&c->md, iv, 8, block);
 }
 
 void
 ft_sha256_update(ft_sha256 *c, const void *data, size_t n)
 {
-	const uint8_t *p = data;
-
-	c->len += n;
-	if (c->nbuf > 0) {
-		size_t k = 64 - c->nbuf;
-
-		if (k > n)
-			k = n;
-		memcpy(c->buf + c->nbuf, p, k);
-		c->nbuf += k;
-		p += k;
-		n -= k;
-		if (c->nbuf < 64)
-			return;
-		block(c->h, c->buf);
-		c->nbuf = 0;
-	}
-	for (; n >= 64; p += 64, n -= 64)
-		block(c->h, p);
-	if (n > 0) {
-		memcpy(c->buf, p, n);
-		c->nbuf = n;
-	}
+	ft_md_update(&c->md, data, n);
 }
 
 void
 ft_sha256_final(ft_sha256 *c, uint8_t out[32])
 {
-	uint64_t bits = c->len * 8;
-	int i;
-
-	c->buf[c->nbuf++] = 0x80;
-	if (c->nbuf > 56) {
-		memset(c->buf + c->nbuf, 0, 64 - c->nbuf);
-		block(c->h, c->buf);
-		c->nbuf = 0;
-	}
-	memset(c->buf + c->nbuf, 0, 56 - c->nbuf);
-	for (i = 0; i < 8; i++)
-		c->buf[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
-	block(c->h, c->buf);
-	for (i = 0; i < 8; i++) {
-		out[4 * i] = (uint8_t)(c->h[i] >> 24);
-		out[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
-		out[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
-		out[4 * i + 3] = (uint8_t)c->h[i];
-	}
-	memset(c, 0, sizeof *c);
+	ft_md_final(&c->md, out);
 }
 
 void
@@ -130,11 +87,5 @@ ft_sha256_buf(const void *data, size_t n, uint8_t out[32])
 void
 ft_sha256_hex(const uint8_t d[32], char hex[65])
 {
-	static const char digits[] = "0123456789abcdef";
-
-	for (int i = 0; i < 32; i++) {
-		hex[2 * i] = digits[d[i] >> 4];
-		hex[2 * i + 1] = digits[d[i] & 15];
-	}
-	hex[64] = '\0';
+	ft_hex(d, 32, hex);
 }

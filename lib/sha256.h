@@ -6,11 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mdhash.h"
+
 typedef struct ft_sha256 {
-	uint32_t h[8];
-	uint64_t len;
-	uint8_t buf[64];
-	size_t nbuf;
+	ft_md md;
 } ft_sha256;
 
 void ft_sha256_init(ft_sha256 *c);
