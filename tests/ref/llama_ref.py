@@ -191,6 +191,31 @@ def param_shapes(a):
     return out
 
 
+# Real shapes for the benchmarks (hf-reference §16), random weights.
+PRESETS = {
+    "smollm2-135m": make_config("llama", C=576, L=30, H=9, KV=3, F_=1536,
+                                V=49152, theta=100000.0, eps=1e-5,
+                                max_pos=8192),
+    "qwen3-0.6b": make_config("qwen3", C=1024, L=28, H=16, KV=8, F_=3072,
+                              V=151936, head_dim=128, theta=1000000.0,
+                              eps=1e-6, max_pos=40960),
+}
+
+
+def hf_init(a, g=None, std=0.02):
+    """_init_weights of these models: N(0, initializer_range) for Linear
+    and Embedding weights, zero biases, norm weights one."""
+    P = {}
+    for n, s in param_shapes(a):
+        if is_norm(n):
+            P[n] = torch.ones(s)
+        elif n.endswith("bias"):
+            P[n] = torch.zeros(s)
+        else:
+            P[n] = torch.empty(s).normal_(0.0, std, generator=g)
+    return P
+
+
 def is_norm(name):
     return name.endswith("norm.weight")
 
