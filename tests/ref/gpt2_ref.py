@@ -45,8 +45,8 @@ ST_DTYPE = {torch.float32: "F32", torch.int32: "I32"}
 
 def write_safetensors(path, tensors, meta=None, dtype=None):
     """Minimal safetensors writer (hf-reference §7 layout): F32 and I32
-    tensors; dtype "BF16" stores the F32 ones rounded to bf16 (nearest
-    even).  Replaces path atomically."""
+    tensors; dtype "BF16" or "F16" stores the F32 ones rounded to it
+    (nearest even).  Replaces path atomically."""
     header = {}
     if meta:
         header["__metadata__"] = meta
@@ -57,6 +57,9 @@ def write_safetensors(path, tensors, meta=None, dtype=None):
         if dtype == "BF16" and t.dtype == torch.float32:
             b = t.to(torch.bfloat16).view(torch.int16).numpy().tobytes()
             dt = "BF16"
+        elif dtype == "F16" and t.dtype == torch.float32:
+            b = t.to(torch.float16).numpy().tobytes()
+            dt = "F16"
         else:
             b = t.numpy().tobytes()
             dt = ST_DTYPE[t.dtype]

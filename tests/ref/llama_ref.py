@@ -54,9 +54,12 @@ Deterministic: the same torch version gives byte-identical files.
 
 For each case it writes OUTDIR/CASE/:
   config.json        the model config with the keys of the real Hub configs
-  model.safetensors  initial weights, HF names (F32; BF16 for the cases with
-                     torch_dtype bfloat16: the reference then computes from
-                     the bf16 values converted to fp32)
+  model.safetensors  initial weights, HF names (mistral: sharded, two
+                     model-0000K-of-00002.safetensors and
+                     model.safetensors.index.json): F32, or BF16 / F16 for the
+                     cases with torch_dtype bfloat16 / float16 (the
+                     reference then computes from the stored values
+                     converted to fp32)
   ref.safetensors    the keys of the GPT-2 fixtures (tests/ref/gpt2_ref.py):
     ids.i mask.i labels.i   I32 [B, T], micro-batch i = step * accum + j;
                             right padding (mask 0, label -100, id pad)
@@ -103,7 +106,7 @@ GEN_NEW = 10
 
 def make_config(model_type, C, L, H, KV, F_, V, head_dim=None, theta=10000.0,
                 eps=1e-5, tied=True, rope_scaling=None, max_pos=128,
-                bf16=False, pad=None, **extra):
+                dtype="float32", pad=None, **extra):
     cfg = {"architectures": [ARCH[model_type]], "model_type": model_type,
            "hidden_act": "silu", "hidden_size": C, "intermediate_size": F_,
            "num_hidden_layers": L, "num_attention_heads": H,
@@ -112,7 +115,7 @@ def make_config(model_type, C, L, H, KV, F_, V, head_dim=None, theta=10000.0,
            "rope_theta": theta, "tie_word_embeddings": tied,
            "initializer_range": 0.02, "attention_dropout": 0.0,
            "bos_token_id": 1, "eos_token_id": 2, "use_cache": True,
-           "torch_dtype": "bfloat16" if bf16 else "float32",
+           "torch_dtype": dtype,
            "transformers_version": "4.51.0"}
     if head_dim is not None:
         cfg["head_dim"] = head_dim
@@ -529,9 +532,57 @@ def greedy_cached(a, P, prompt, n_new):
 
 # ---- files ----
 
-def to_bf16(t):
-    """Round to nearest even bf16 and back to fp32 (what a loader sees)."""
-    return t.to(torch.bfloat16).to(torch.float32)
+FILE_DTYPE = {"float32": None, "bfloat16": "BF16", "float16": "F16"}
+
+
+def stored(t, torch_dtype):
+    """What a loader sees of t in a checkpoint of config torch_dtype: t
+    rounded (nearest even) to bf16 / f16 and back to fp32."""
+    dt = {"float32": torch.float32, "bfloat16": torch.bfloat16,
+          "float16": torch.float16}[torch_dtype]
+    return t.to(dt).to(torch.float32)
+
+
+def write_model(d, P, names, dtype=None, shards=1):
+    """d/model.safetensors, or with shards > 1 what save_pretrained writes
+    for a sharded checkpoint: model-0000K-of-0000N.safetensors (tensors in
+    state_dict order, cut into N runs of about equal bytes) and
+    model.safetensors.index.json {"metadata": {"total_size"}, "weight_map"}."""
+    if shards == 1:
+        write_safetensors(os.path.join(d, "model.safetensors"), P,
+                          {"format": "pt"}, dtype)
+        return
+    esize = {None: 4, "BF16": 2, "F16": 2}[dtype]
+    total = sum(P[n].numel() for n in names) * esize
+    wmap, part, acc, k = {}, {}, 0, 1
+    for i, n in enumerate(names):
+        part[n] = P[n]
+        acc += P[n].numel() * esize
+        if acc >= total * k / shards or i == len(names) - 1:
+            f = "model-%05d-of-%05d.safetensors" % (k, shards)
+            write_safetensors(os.path.join(d, f), part, {"format": "pt"},
+                              dtype)
+            wmap.update({m: f for m in part})
+            part, k = {}, k + 1
+    assert k - 1 == shards
+    write_json(os.path.join(d, "model.safetensors.index.json"),
+               {"metadata": {"total_size": total}, "weight_map": wmap})
+
+
+def read_model(d):
+    """The tensors of d/model.safetensors or of the shards its index names."""
+    idx = os.path.join(d, "model.safetensors.index.json")
+    if not os.path.exists(idx):
+        return read_safetensors(os.path.join(d, "model.safetensors"))[0]
+    with open(idx) as f:
+        wmap = json.load(f)["weight_map"]
+    P = {}
+    for fn in sorted(set(wmap.values())):
+        t, _ = read_safetensors(os.path.join(d, fn))
+        assert all(wmap[n] == fn for n in t)
+        P.update(t)
+    assert sorted(P) == sorted(wmap)
+    return P
 
 
 def write_json(path, obj):
@@ -557,12 +608,13 @@ CASES = [
          B=3, T=10, lengths=[[10, 7, 2]], steps=4, accum=1, warmup=2,
          max_norm=1.0, lr=5e-3),
     # explicit head_dim 14 (4 * 14 != 24), attention_bias + mlp_bias,
-    # linear rope_scaling (old "type" key), untied
+    # linear rope_scaling (old "type" key), untied, F16 checkpoint
     dict(name="llama_hd",
          cfg=make_config("llama", C=24, L=2, H=4, KV=2, F_=40, V=59,
                          head_dim=14, tied=False,
                          rope_scaling={"type": "linear", "factor": 2.0},
-                         attention_bias=True, mlp_bias=True),
+                         attention_bias=True, mlp_bias=True,
+                         dtype="float16"),
          B=3, T=8, lengths=[[8, 5, 8]], steps=3, accum=1, warmup=1,
          max_norm=0.7, lr=1e-2),
     # llama3 rope_scaling, original_max_position_embeddings 32 and theta 100:
@@ -570,7 +622,8 @@ CASES = [
     # (divided by factor); BF16 checkpoint, tied
     dict(name="llama3",
          cfg=make_config("llama", C=32, L=2, H=2, KV=1, F_=48, V=61,
-                         head_dim=16, theta=100.0, max_pos=256, bf16=True,
+                         head_dim=16, theta=100.0, max_pos=256,
+                         dtype="bfloat16",
                          rope_scaling={"factor": 8.0, "low_freq_factor": 1.0,
                                        "high_freq_factor": 4.0,
                                        "original_max_position_embeddings": 32,
@@ -587,15 +640,17 @@ CASES = [
     # tied, BF16 checkpoint
     dict(name="qwen3",
          cfg=make_config("qwen3", C=40, L=2, H=4, KV=2, F_=56, V=79,
-                         head_dim=12, theta=1000000.0, eps=1e-6, bf16=True),
+                         head_dim=12, theta=1000000.0, eps=1e-6,
+                         dtype="bfloat16"),
          B=3, T=10, lengths=[[10, 6, 3]], steps=4, accum=1, warmup=2,
          max_norm=1.0, lr=1e-2),
-    # mistral (sliding_window 4096 >= T), untied, gradient accumulation 2
+    # mistral (sliding_window 4096 >= T), untied, gradient accumulation 2,
+    # a sharded checkpoint (2 shards and model.safetensors.index.json)
     dict(name="mistral",
          cfg=make_config("mistral", C=32, L=2, H=4, KV=2, F_=46, V=67,
                          tied=False),
          B=2, T=11, lengths=[[11, 8], [6, 11]], steps=3, accum=2, warmup=1,
-         max_norm=1.0, lr=5e-3),
+         max_norm=1.0, lr=5e-3, shards=2),
 ]
 
 
@@ -624,12 +679,10 @@ def run_case(c, outdir):
     os.makedirs(d, exist_ok=True)
     write_json(os.path.join(d, "config.json"), cfg)
     P = init_params(a, g)
-    bf16 = cfg["torch_dtype"] == "bfloat16"
-    if bf16:
-        P = {n: to_bf16(t) for n, t in P.items()}
-    write_safetensors(os.path.join(d, "model.safetensors"), P,
-                      {"format": "pt"}, "BF16" if bf16 else None)
+    P = {n: stored(t, cfg["torch_dtype"]) for n, t in P.items()}
     names = [n for n, _ in param_shapes(a)]
+    write_model(d, P, names, FILE_DTYPE[cfg["torch_dtype"]],
+                c.get("shards", 1))
     P0 = {n: t.clone() for n, t in P.items()}
     for t in P.values():
         t.requires_grad_(True)
@@ -742,7 +795,7 @@ def check():
             continue
         with open(os.path.join(d, "config.json")) as f:
             a = Arch(json.load(f))
-        P, _ = read_safetensors(os.path.join(d, "model.safetensors"))
+        P = read_model(d)
         R, meta = read_safetensors(os.path.join(d, "ref.safetensors"))
         assert sorted(P) == sorted(n for n, _ in param_shapes(a))
         with torch.no_grad():

@@ -99,7 +99,7 @@ CASES = [
     # v_proj, nonzero B, BF16 base file, accumulation 2
     dict(name="qwen2", arch="llama",
          cfg=L.make_config("qwen2", C=24, L=2, H=4, KV=1, F_=34, V=47,
-                           theta=1000000.0, eps=1e-6, bf16=True),
+                           theta=1000000.0, eps=1e-6, dtype="bfloat16"),
          B=2, T=9, lengths=[[9, 6], [5, 9]], targets=["q_proj", "v_proj"],
          r=2, alpha=4, rslora=False, random_b=True, steps=3, accum=2,
          warmup=1, max_norm=1.0, lr=1e-2),
@@ -133,9 +133,8 @@ class Base:
         else:
             self.a = L.Arch(c["cfg"])
             P = L.init_params(self.a, g)
-            if c["cfg"]["torch_dtype"] == "bfloat16":
-                P = {n: L.to_bf16(t) for n, t in P.items()}
-            self.P = P
+            self.P = {n: L.stored(t, c["cfg"]["torch_dtype"])
+                      for n, t in P.items()}
             self.names = [n for n, _ in L.param_shapes(self.a)]
             self.prefix = ""
             self.modules = ["model.layers.%d.%s" % (i, m)
@@ -186,8 +185,7 @@ class Base:
         cfg = self.c["cfg"]
         L.write_json(os.path.join(d, "config.json"), cfg)
         L.write_safetensors(os.path.join(d, "model.safetensors"), self.P,
-                            {"format": "pt"},
-                            "BF16" if cfg["torch_dtype"] == "bfloat16" else None)
+                            {"format": "pt"}, L.FILE_DTYPE[cfg["torch_dtype"]])
 
 
 def init_adapters(base, c, g):
