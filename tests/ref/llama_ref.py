@@ -39,8 +39,9 @@ modeling_rope_utils) written directly in torch (no transformers needed):
               (safetensors I/O, the loss and these steps are
               tests/ref/gpt2_ref.py's, imported)
 head_dim is config.head_dim when present, else hidden_size // heads; rotary
-uses head_dim (as transformers >= 4.48).  Positions are 0 .. T-1 for
-right-padded batches (what the Trainer passes: no position_ids).
+uses head_dim too (modeling_rope_utils: getattr(config, "head_dim", ...)).
+Positions are 0 .. T-1 for right-padded batches (what the Trainer passes:
+no position_ids); padding uses pad_token_id, or V - 1 when there is none.
 mistral's sliding_window must be >= every length used (then it has no effect).
 
 Usage: /usr/bin/python3 tests/ref/llama_ref.py [OUTDIR]   (default
