@@ -901,7 +901,7 @@ train_loop(run *r)
 		ft_progress_clear(&r->bar);
 	if (rc == -2 && r->last_saved != r->step && r->step > 0) {
 		/* SIGINT/SIGTERM: leave a resumable checkpoint */
-		if (save_checkpoint(r) == 0)
+		if (save_checkpoint(r) == 0 && ft_dist_rank() == 0)
 			ft_note("checkpoint-%" PRId64 " written; continue with "
 			    "--resume", r->step);
 	}

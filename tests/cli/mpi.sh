@@ -137,3 +137,28 @@ mpr 2 ft-train $A --train "$T/train8.tok" --batch-size 2 --lr 0.01 \
 	--resume 2>"$T/kill2.err" || { cat "$T/kill2.err"; t_fail "resume after the kill"; }
 [ -s "$T/kill/model.safetensors" ] || t_fail "no model after the resume"
 echo "killed rank: the job ended in ${el}s; checkpoint-$last resumed"
+
+# ---- SIGTERM to one rank: all stop at the same step, rank 0 checkpoints ----
+# shellcheck disable=SC2086
+mpr 2 ft-train $A --train "$T/train8.tok" --batch-size 2 --lr 0.01 \
+	--max-steps 100000000 --save-steps 100000 --eval-steps 0 -o "$T/term" \
+	>"$T/term.out" 2>&1 &
+mp=$!
+i=0
+while ! grep -q '"step": 20}' "$T/term/metrics.jsonl" 2>/dev/null; do
+	i=$((i + 1)); [ $i -lt 600 ] || { kill $mp; t_fail "no step 20"; }
+	sleep 0.1
+done
+pid=""
+for p in $(pgrep -f "ft-train.*$T/term"); do
+	tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
+		grep -qx 'OMPI_COMM_WORLD_RANK=1' && pid=$p
+done
+[ -n "$pid" ] || { kill $mp; t_fail "rank 1 not found"; }
+kill -TERM "$pid"
+wait $mp && t_fail "the job exited 0 after SIGTERM"
+step=$(sed -n 's/.*rank 1): error: interrupted by signal 15 at step \([0-9]*\)$/\1/p' "$T/term.out")
+[ -n "$step" ] || { cat "$T/term.out"; t_fail "no interruption message"; }
+grep -q "^ft-train: checkpoint-$step written" "$T/term.out" ||
+	{ cat "$T/term.out"; t_fail "rank 0 did not checkpoint step $step"; }
+[ -s "$T/term/checkpoint-$step/ft_state.json" ] || t_fail "checkpoint-$step incomplete"
