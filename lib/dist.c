@@ -6,7 +6,6 @@
 
 #include "dist.h"
 #include "err.h"
-#include "sha256.h"
 
 /* Elements per all-reduce bucket: 4 Mi (16 MiB of floats, DDP's 25 MiB
  * order of magnitude); bounds the scratch memory. */
@@ -214,6 +213,39 @@ ft_dist_any(int flag)
 	return out;
 }
 
+/* A 256-bit digest of p[0..n) for ft_dist_same: four lanes of xxHash64's
+ * round (acc = rotl(acc + w * P2, 31) * P1) over 8-byte words.  It only
+ * has to catch accidental differences, and runs at memory speed where
+ * SHA-256 would take seconds per gigabyte of weights on every rank. */
+static void
+digest(const void *p, size_t n, uint8_t out[32])
+{
+	static const uint64_t P1 = 0x9E3779B185EBCA87ULL,
+	    P2 = 0xC2B2AE3D27D4EB4FULL;
+	const uint8_t *b = p;
+	uint64_t acc[4] = { 1, 2, 3, 4 }, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t *a = &acc[(i / 8) & 3];
+
+		memcpy(&w, b + i, 8);
+		*a += w * P2;
+		*a = ((*a << 31) | (*a >> 33)) * P1;
+	}
+	w = 0;
+	if (n > i)
+		memcpy(&w, b + i, n - i);
+	acc[0] ^= (w + (uint64_t)n) * P2;
+	for (int k = 0; k < 4; k++) {
+		uint64_t h = acc[k] ^ (acc[(k + 1) & 3] >> 29) ^ (uint64_t)n;
+
+		h *= P1;
+		h ^= h >> 32;
+		memcpy(out + 8 * k, &h, 8);
+	}
+}
+
 int
 ft_dist_same(const ft_dist_part *parts, int n)
 {
@@ -224,9 +256,9 @@ ft_dist_same(const ft_dist_part *parts, int n)
 		return 0;
 	mine = ft_malloc((size_t)(n + 1) * sizeof *mine);
 	root = ft_malloc((size_t)(n + 1) * sizeof *root);
-	ft_sha256_buf(d.flags != NULL ? d.flags : "", d.flags_len, mine[0]);
+	digest(d.flags != NULL ? d.flags : "", d.flags_len, mine[0]);
 	for (int i = 0; i < n; i++)
-		ft_sha256_buf(parts[i].p, parts[i].n, mine[i + 1]);
+		digest(parts[i].p, parts[i].n, mine[i + 1]);
 	memcpy(root, mine, (size_t)(n + 1) * sizeof *mine);
 	MPI_Bcast(root, (n + 1) * 32, MPI_BYTE, 0, MPI_COMM_WORLD);
 	for (int i = 0; i <= n && bad < 0; i++)

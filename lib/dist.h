@@ -63,8 +63,9 @@ typedef struct ft_dist_part {
 } ft_dist_part;
 
 /* Check that every rank got the same flags (the argv given to
- * ft_dist_init) and the same parts: rank 0 broadcasts the SHA-256 of
- * each; a rank that differs says which in one line.  0 on every rank, or
+ * ft_dist_init) and the same parts: rank 0 broadcasts a 256-bit digest of
+ * each (not cryptographic: it catches mistakes at memory speed); a rank
+ * that differs says which in one line.  0 on every rank, or
  * -1 on every rank. */
 int ft_dist_same(const ft_dist_part *parts, int n);
 
