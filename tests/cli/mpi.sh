@@ -63,6 +63,19 @@ for x, y in zip(a, b):
 PY
 	t_fail "2 x 2 metrics differ from 1 x 4"
 
+# 3 ranks x batch 1 = 1 process x batch 3 (the gradient slices of unequal
+# length; 9 of the 11 samples, no padded round); the evaluation is exact
+C3="$A --train $T/train.tok --max-steps 3 --warmup-steps 1 --lr 0.01
+--adam-eps 1e-4 --eval-steps 3 --save-steps 0"
+# shellcheck disable=SC2086
+ft-train $C3 --batch-size 3 -o "$T/p1" || t_fail "ft-train batch 3"
+# shellcheck disable=SC2086
+mpr 3 ft-train $C3 --batch-size 1 -o "$T/p3" || t_fail "mpirun -np 3"
+python3 "$TOP/tests/cli/stcmp.py" "$T/p1/model.safetensors" \
+	"$T/p3/model.safetensors" 1e-5 || t_fail "3 x 1 differs from 1 x 3"
+t_eq "$(grep -o '"eval_loss": [^,]*' "$T/p1/metrics.jsonl")" \
+	"$(grep -o '"eval_loss": [^,]*' "$T/p3/metrics.jsonl")" "sharded eval_loss"
+
 # ---- bit-identical repeat; resume under mpirun ----
 # shellcheck disable=SC2086
 mpr 2 ft-train $B --batch-size 2 -o "$T/two2" || t_fail "mpirun repeat"
