@@ -1,7 +1,8 @@
 #!/bin/sh
 # ft-train under mpirun (lib/dist.h): 2 ranks x batch 2 equal 1 process x
 # batch 4 (parameters within 1e-5 after steps with warmup, decay, clipping,
-# and the evaluation); the PyTorch reference of 2 processes x batch 2
+# and the evaluation), as do 2 ranks x 1 x 2 accumulated, and 3 ranks x 1
+# equal 1 x 3; the PyTorch reference of 2 processes x batch 2
 # (tests/fixtures/train/e2e/d1, accelerate's shards, the padded last round);
 # a repeat is bit-identical; resume under mpirun is bit-identical, resume
 # with another N works and says so; a rank given other flags or data
@@ -75,6 +76,12 @@ python3 "$TOP/tests/cli/stcmp.py" "$T/p1/model.safetensors" \
 	"$T/p3/model.safetensors" 1e-5 || t_fail "3 x 1 differs from 1 x 3"
 t_eq "$(grep -o '"eval_loss": [^,]*' "$T/p1/metrics.jsonl")" \
 	"$(grep -o '"eval_loss": [^,]*' "$T/p3/metrics.jsonl")" "sharded eval_loss"
+
+# with accumulation: 2 ranks x batch 1 x 2 accumulated = 1 x batch 4
+# shellcheck disable=SC2086
+mpr 2 ft-train $B --batch-size 1 --grad-accum 2 -o "$T/ga" || t_fail "mpirun --grad-accum"
+python3 "$TOP/tests/cli/stcmp.py" "$T/one/model.safetensors" \
+	"$T/ga/model.safetensors" 1e-5 || t_fail "2 x 1 x 2 differs from 1 x 4"
 
 # ---- bit-identical repeat; resume under mpirun ----
 # shellcheck disable=SC2086
