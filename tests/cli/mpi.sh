@@ -127,23 +127,29 @@ mkdir "$T/e"; ln -s "$T/v3.tok" "$T/e/v.tok"
 grep -q '^ft-train (rank 1): error: its validation data differs' "$T/bad.err" ||
 	{ cat "$T/bad.err"; t_fail "other data: message"; }
 
+# rank1_when RUN_DIR CONDITION: wait (60 s at most) until CONDITION holds
+# for the job started last ($!), then set pid to its rank 1's process
+rank1_when() {
+	mp=$!
+	i=0
+	until eval "$2"; do
+		i=$((i + 1)); [ $i -lt 600 ] || { kill $mp; t_fail "never: $2"; }
+		sleep 0.1
+	done
+	pid=""
+	for p in $(pgrep -f "ft-train.*$1"); do
+		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
+			grep -qx 'OMPI_COMM_WORLD_RANK=1' && pid=$p
+	done
+	[ -n "$pid" ] || { kill $mp; t_fail "rank 1 not found"; }
+}
+
 # ---- a killed rank ends the job; the last checkpoint is intact ----
 # shellcheck disable=SC2086
 mpr 2 ft-train $A --train "$T/train8.tok" --batch-size 2 --lr 0.01 \
 	--max-steps 100000000 --save-steps 40 --eval-steps 0 -o "$T/kill" \
 	>"$T/kill.out" 2>&1 &
-mp=$!
-i=0
-while [ ! -d "$T/kill/checkpoint-80" ]; do
-	i=$((i + 1)); [ $i -lt 600 ] || { kill $mp; t_fail "no checkpoint-80"; }
-	sleep 0.1
-done
-pid=""
-for p in $(pgrep -f "ft-train.*$T/kill"); do
-	tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
-		grep -qx 'OMPI_COMM_WORLD_RANK=1' && pid=$p
-done
-[ -n "$pid" ] || { kill $mp; t_fail "rank 1 not found"; }
+rank1_when "$T/kill" '[ -d "$T/kill/checkpoint-80" ]'
 start=$(date +%s)
 kill -9 "$pid"
 wait $mp && t_fail "the job exited 0 after rank 1 was killed"
@@ -163,18 +169,7 @@ echo "killed rank: the job ended in ${el}s; checkpoint-$last resumed"
 mpr 2 ft-train $A --train "$T/train8.tok" --batch-size 2 --lr 0.01 \
 	--max-steps 100000000 --save-steps 100000 --eval-steps 0 -o "$T/term" \
 	>"$T/term.out" 2>&1 &
-mp=$!
-i=0
-while ! grep -q '"step": 20}' "$T/term/metrics.jsonl" 2>/dev/null; do
-	i=$((i + 1)); [ $i -lt 600 ] || { kill $mp; t_fail "no step 20"; }
-	sleep 0.1
-done
-pid=""
-for p in $(pgrep -f "ft-train.*$T/term"); do
-	tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
-		grep -qx 'OMPI_COMM_WORLD_RANK=1' && pid=$p
-done
-[ -n "$pid" ] || { kill $mp; t_fail "rank 1 not found"; }
+rank1_when "$T/term" 'grep -q '\''"step": 20}'\'' "$T/term/metrics.jsonl" 2>/dev/null'
 kill -TERM "$pid"
 wait $mp && t_fail "the job exited 0 after SIGTERM"
 step=$(sed -n 's/.*rank 1): error: interrupted by signal 15 at step \([0-9]*\)$/\1/p' "$T/term.out")
