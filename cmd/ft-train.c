@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "blas.h"
+#include "dist.h"
 #include "err.h"
 #include "io.h"
 #include "modeldir.h"
@@ -261,9 +262,14 @@ main(int argc, char **argv)
 	} else {
 		o.model_dir = model_dir;
 	}
+	/* under mpirun: join the job (lib/dist.h); rank 0 speaks for it */
+	if (ft_dist_init(argc, argv) != 0)
+		return FT_EXIT_FAIL;
+	if (ft_dist_rank() > 0)
+		o.quiet = 1;
 	rc = ft_train_run(&o);
 	free(model_dir);
 	if (ft_close_stdout() != 0)
 		rc = FT_EXIT_FAIL;
-	return rc;
+	return ft_dist_end(rc);
 }

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "bpe.h"
+#include "dist.h"
 #include "err.h"
 #include "gpt2.h"
 #include "io.h"
@@ -325,6 +326,8 @@ args_json(const run *r)
 	cJSON_AddNumberToObject(a, "embd_pdrop", r->m.embd_pdrop);
 	cJSON_AddNumberToObject(a, "attn_pdrop", r->m.attn_pdrop);
 	cJSON_AddNumberToObject(a, "resid_pdrop", r->m.resid_pdrop);
+	if (ft_dist_size() > 1) /* mpirun -np N; absent = one process */
+		cJSON_AddNumberToObject(a, "world_size", ft_dist_size());
 	return a;
 }
 
@@ -394,7 +397,7 @@ check_args(const run *r, const cJSON *saved, const char *name)
 	static const char *const should[] = {
 		"max_steps", "lr", "warmup_steps", "schedule", "weight_decay",
 		"adam_beta1", "adam_beta2", "adam_eps", "max_grad_norm",
-		"embd_pdrop", "attn_pdrop", "resid_pdrop",
+		"embd_pdrop", "attn_pdrop", "resid_pdrop", "world_size",
 	};
 	cJSON *now_args = args_json(r);
 	int rc = 0;
@@ -415,7 +418,8 @@ check_args(const run *r, const cJSON *saved, const char *name)
 		const cJSON *b = cJSON_GetObjectItemCaseSensitive(now_args,
 		    should[i]);
 
-		if (a == NULL || !cJSON_Compare(a, b, 1))
+		if ((a != NULL || b != NULL) &&
+		    (a == NULL || !cJSON_Compare(a, b, 1)))
 			ft_warn("%s: %s differs from the checkpoint's; the "
 			    "result will differ from an uninterrupted run",
 			    name, should[i]);
@@ -584,6 +588,10 @@ save_checkpoint(run *r)
 	char *tmp, *p;
 	int rc = -1;
 
+	if (ft_dist_rank() != 0) { /* rank 0 writes the run directory */
+		r->last_saved = r->step;
+		return 0;
+	}
 	tmp = ft_ckpt_begin(r->o->run_dir, r->step);
 	if (tmp == NULL)
 		return -1;
@@ -619,6 +627,8 @@ fail:
 static int
 metrics_append(run *r, const ft_log_entry *e)
 {
+	if (r->metrics == NULL) /* not rank 0 */
+		return 0;
 	ft_log_entry_write(r->metrics, e, -1);
 	fputc('\n', r->metrics);
 	if (fflush(r->metrics) != 0 || ferror(r->metrics))
@@ -685,28 +695,46 @@ evaluate(run *r, ft_log_entry *e)
 	int bs = r->o->eval_batch_size;
 	ft_batch b = { 0 };
 	size_t *idx = ft_malloc((size_t)bs * sizeof *idx);
+	int64_t steps = (int64_t)((s->n + (size_t)bs - 1) / (size_t)bs);
+	/* per batch: its loss, and whether it counts (has targets); under
+	 * mpirun each rank fills its batches (b mod N == rank), the others
+	 * stay 0, and the sums across ranks (exact: x + 0) are added in batch
+	 * order, so the loss is the one-process loss */
+	double *bl = ft_calloc((size_t)steps, sizeof *bl);
+	int64_t *bc = ft_calloc((size_t)steps, sizeof *bc);
 	double sum = 0, t0 = now(), rt;
-	int64_t nb = 0, steps = 0;
+	int64_t nb = 0;
 
 	r->m.training = 0;
-	for (size_t i = 0; i < s->n; i += (size_t)bs) {
+	for (int64_t j = 0; j < steps; j++) {
+		size_t i = (size_t)j * (size_t)bs;
 		int B = (int)(s->n - i < (size_t)bs ? s->n - i : (size_t)bs);
 		float loss;
 
+		if (!ft_dist_mine(j))
+			continue;
 		for (int k = 0; k < B; k++)
 			idx[k] = i + (size_t)k;
 		ft_batch_make(&b, s, idx, B, r->pad_id, r->mask_id);
 		loss = ft_gpt2_forward(&r->m, b.ids, b.mask, b.targets, b.B,
 		    b.T);
-		steps++;
 		if (b.n_targets == 0)
 			continue;
-		sum += loss;
-		nb++;
+		bl[j] = loss;
+		bc[j] = 1;
 	}
+	ft_dist_sum_f64(bl, (size_t)steps);
+	ft_dist_sum_i64(bc, (size_t)steps);
+	for (int64_t j = 0; j < steps; j++)
+		if (bc[j]) {
+			sum += bl[j];
+			nb++;
+		}
 	r->m.training = 1;
 	ft_batch_free(&b);
 	free(idx);
+	free(bl);
+	free(bc);
 	rt = now() - t0;
 	e->kind = FT_LOG_EVAL;
 	e->eval_loss = nb > 0 ? (double)(float)(sum / (double)nb) : NAN;
@@ -729,17 +757,23 @@ train_step(run *r, const size_t *order, int64_t epoch, int64_t b0,
 	const ft_train_opts *o = r->o;
 	const ft_plan *p = &r->plan;
 	int64_t total = 0, nmb = b1 - b0 + 1;
-	double loss_sum = 0, norm, lr, loss;
+	double loss_sum = 0, norm, lr, loss, sums[3] = { 0, 0, 0 };
+	size_t n_order = ft_dist_order_len(p->n_samples, o->batch_size);
 
 	for (int64_t j = 0; j < nmb; j++) {
-		size_t first = (size_t)(b0 + j) * (size_t)o->batch_size;
-		int B = (int)(p->n_samples - first < (size_t)o->batch_size ?
-		    p->n_samples - first : (size_t)o->batch_size);
+		/* this rank's part of global batch b0 + j (dist.h; with one
+		 * process: batch b0 + j) */
+		size_t first = ft_dist_batch_first(b0 + j, o->batch_size);
+		int B = (int)(n_order - first < (size_t)o->batch_size ?
+		    n_order - first : (size_t)o->batch_size);
 
 		ft_batch_make(&mb[j], &r->strain, order + first, B, r->pad_id,
 		    r->mask_id);
 		total += mb[j].n_targets;
 	}
+	/* the loss is normalised by the targets of the whole global batch
+	 * (all ranks, all micro-batches): num_items_in_batch */
+	ft_dist_sum_i64(&total, 1);
 	ft_gpt2_zero_grad(&r->m);
 	for (int64_t j = 0; j < nmb; j++) {
 		ft_gpt2_forward(&r->m, mb[j].ids, mb[j].mask, mb[j].targets,
@@ -747,10 +781,18 @@ train_step(run *r, const size_t *order, int64_t epoch, int64_t b0,
 		loss_sum += r->m.loss_sum;
 		if (total > 0)
 			ft_gpt2_backward(&r->m, 1.0 / (double)total);
-		r->tokens += (uint64_t)mb[j].n_real;
-		r->flos += 6.0 * (double)mb[j].B * (double)mb[j].T *
+		sums[1] += (double)mb[j].n_real;
+		sums[2] += 6.0 * (double)mb[j].B * (double)mb[j].T *
 		    r->nonembed_params;
 	}
+	/* the sums over ranks: gradients (before clipping, so every rank
+	 * clips and steps identically), loss, tokens, flos */
+	ft_dist_sum_f32(r->m.grads, r->m.n_params);
+	sums[0] = loss_sum;
+	ft_dist_sum_f64(sums, 3);
+	loss_sum = sums[0];
+	r->tokens += (uint64_t)sums[1];
+	r->flos += sums[2];
 	loss = total > 0 ? (double)(float)(loss_sum / (double)total) : 0;
 	if (!isfinite(loss))
 		ft_progress_clear(&r->bar);
@@ -780,7 +822,8 @@ train_loop(run *r)
 {
 	const ft_train_opts *o = r->o;
 	const ft_plan *p = &r->plan;
-	size_t *order = ft_malloc(p->n_samples * sizeof *order);
+	size_t *order = ft_malloc(ft_dist_order_len(p->n_samples,
+	    o->batch_size) * sizeof *order);
 	ft_batch *mb = ft_calloc((size_t)o->grad_accum, sizeof *mb);
 	int64_t cur_epoch = -1;
 	int rc = 0;
@@ -791,10 +834,11 @@ train_loop(run *r)
 		double loss = 0, norm = 0, lr;
 		ft_log_entry e;
 
-		if (stop_signal) {
+		if (ft_dist_any(stop_signal)) { /* all ranks stop together */
 			ft_progress_clear(&r->bar);
-			ft_error("interrupted by signal %d at step %" PRId64,
-			    (int)stop_signal, r->step);
+			if (stop_signal)
+				ft_error("interrupted by signal %d at step %"
+				    PRId64, (int)stop_signal, r->step);
 			rc = -2;
 			break;
 		}
@@ -802,6 +846,7 @@ train_loop(run *r)
 		if (epoch != cur_epoch) {
 			ft_epoch_order(o->seed, epoch, p->n_samples, o->shuffle,
 			    order);
+			ft_dist_order_pad(order, p->n_samples, o->batch_size);
 			cur_epoch = epoch;
 		}
 		lr = o->lr * ft_lr_lambda((enum ft_lr_kind)o->schedule, r->step,
@@ -856,7 +901,7 @@ train_loop(run *r)
 		ft_progress_clear(&r->bar);
 	if (rc == -2 && r->last_saved != r->step && r->step > 0) {
 		/* SIGINT/SIGTERM: leave a resumable checkpoint */
-		if (save_checkpoint(r) == 0)
+		if (save_checkpoint(r) == 0 && ft_dist_rank() == 0)
 			ft_note("checkpoint-%" PRId64 " written; continue with "
 			    "--resume", r->step);
 	}
@@ -973,8 +1018,11 @@ finish(run *r)
 	e.step = r->step;
 	fill_state_header(r);
 	e.epoch = r->st.epoch;
+	if (ft_dist_rank() != 0) /* rank 0 writes the run directory */
+		return 0;
 	samples = r->o->max_steps > 0 ? (double)r->plan.max_steps *
-	    r->o->batch_size * r->o->grad_accum : (double)r->strain.n *
+	    r->o->batch_size * r->o->grad_accum * ft_dist_size() :
+	    (double)r->strain.n *
 	    (double)r->plan.num_epochs;
 	e.train_runtime = ft_pyround(rt, 4);
 	e.train_samples_per_second = ft_pyround(rt > 0 ? samples / rt : 0, 3);
@@ -1016,11 +1064,14 @@ ft_train_run(const ft_train_opts *o)
 			free(g);
 	}
 
-	/* the run directory */
+	/* the run directory (under mpirun rank 0 writes it; the others read
+	 * the checkpoint to resume from there too) */
 	if (o->resume) {
 		ckpt = find_resume_checkpoint(o);
 		if (ckpt == NULL)
 			goto out;
+	} else if (ft_dist_rank() != 0) {
+		/* nothing to prepare */
 	} else if (ft_exists(o->run_dir) && !dir_is_empty(o->run_dir)) {
 		if (!o->overwrite) {
 			ft_error("'%s' holds another run; use "
@@ -1031,9 +1082,11 @@ ft_train_run(const ft_train_opts *o)
 		if (clear_run_dir(o->run_dir) != 0)
 			goto out;
 	}
-	if (ft_mkdir_p(o->run_dir, 0777) != 0)
-		goto out;
-	ft_ckpt_clean_tmp(o->run_dir);
+	if (ft_dist_rank() == 0) {
+		if (ft_mkdir_p(o->run_dir, 0777) != 0)
+			goto out;
+		ft_ckpt_clean_tmp(o->run_dir);
+	}
 
 	/* data first (an --init model takes its vocabulary from it) */
 	if (ft_tok_load(o->train_path, &r.train) != 0)
@@ -1097,8 +1150,10 @@ ft_train_run(const ft_train_opts *o)
 		ft_sha256_final(&h, d);
 		ft_sha256_hex(d, r.train_hash);
 	}
-	if (ft_plan_init(&r.plan, r.strain.n, o->batch_size, o->grad_accum,
-	    o->epochs, o->max_steps) != 0)
+	/* under mpirun a step takes N per-process batches: the plan counts
+	 * per-process batches of one global batch N * batch_size */
+	if (ft_plan_init(&r.plan, r.strain.n, o->batch_size * ft_dist_size(),
+	    o->grad_accum, o->epochs, o->max_steps) != 0)
 		goto out;
 
 	/* model and optimizer settings */
@@ -1136,7 +1191,7 @@ ft_train_run(const ft_train_opts *o)
 		ft_trainer_state_truncate(&r.st, r.step);
 		r.last_saved = r.step;
 		/* checkpoints past this one belong to the abandoned future */
-		{
+		if (ft_dist_rank() == 0) {
 			int64_t *steps;
 			size_t n;
 
@@ -1149,7 +1204,20 @@ ft_train_run(const ft_train_opts *o)
 			}
 		}
 	}
-	if (metrics_open(&r) != 0)
+	{
+		/* mpirun: every rank has what rank 0 has, or all refuse */
+		ft_dist_part same[] = {
+			{ "thread count", &o->threads, sizeof o->threads },
+			{ "model", r.m.params, r.m.n_params * sizeof *r.m.params },
+			{ "training data", r.train_hash, sizeof r.train_hash },
+			{ "validation data", r.val.ids, r.val.n_ids *
+			    sizeof *r.val.ids },
+		};
+
+		if (ft_dist_same(same, sizeof same / sizeof *same) != 0)
+			goto out;
+	}
+	if (ft_dist_rank() == 0 && metrics_open(&r) != 0)
 		goto out;
 
 	install_stop_handlers();
