@@ -15,7 +15,7 @@
 
 #include "blas.h"
 #include "err.h"
-#include "gpt2.h"
+#include "model/model.h"
 #include "optim.h"
 
 static double
@@ -79,8 +79,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	{
-		ft_gpt2_config cfg;
-		ft_gpt2 m;
+		ft_model_config cfg;
+		ft_model m;
 		ft_adamw opt;
 		int32_t *ids = malloc((size_t)B * T * 4), *tg = malloc((size_t)B * T * 4);
 		uint8_t *mask = malloc((size_t)B * T);
@@ -88,13 +88,14 @@ main(int argc, char **argv)
 		uint64_t s = 12345;
 		struct rusage ru;
 
-		ft_gpt2_config_default(&cfg);
+		ft_model_preset("distilgpt2", &cfg);
+		cfg.vocab_size = 50257;
 		cfg.embd_pdrop = cfg.attn_pdrop = cfg.resid_pdrop = p;
-		if (ft_gpt2_new(&m, &cfg, 0) < 0)
+		if (ft_model_new(&m, &cfg, 0) < 0)
 			return 1;
-		ft_gpt2_init_random(&m, 1);
-		ft_gpt2_set_threads(&m, threads);
-		ft_gpt2_set_dropout_seed(&m, 42);
+		ft_model_init_random(&m, 1);
+		ft_model_set_threads(&m, threads);
+		ft_model_set_dropout_seed(&m, 42);
 		ft_adamw_init(&opt, m.n_params);
 		opt.weight_decay = 0.01;
 		opt.threads = threads;
@@ -114,14 +115,14 @@ main(int argc, char **argv)
 			double t0 = now();
 			float loss;
 			if (m.training) {
-				ft_gpt2_zero_grad(&m);
-				loss = ft_gpt2_forward(&m, ids, mask, tg, B, T);
-				ft_gpt2_backward(&m, 1.0 / m.n_targets);
+				ft_model_zero_grad(&m);
+				loss = ft_model_forward(&m, ids, mask, tg, B, T);
+				ft_model_backward(&m, 1.0 / m.n_targets);
 				ft_clip_grad_norm(m.grads, m.n_params, 1.0, threads);
 				ft_adamw_step(&opt, m.params, m.grads, 5e-5, m.tensors,
 				    m.n_tensors);
 			} else {
-				loss = ft_gpt2_forward(&m, ids, NULL, tg, B, T);
+				loss = ft_model_forward(&m, ids, NULL, tg, B, T);
 			}
 			if (k > 0)
 				t[k - 1] = (now() - t0) * 1000;
@@ -132,9 +133,9 @@ main(int argc, char **argv)
 		getrusage(RUSAGE_SELF, &ru);
 		printf("ms_per_step %.1f min %.1f rss_mb %.0f model_mb %.0f "
 		    "core %s\n", t[steps / 2], t[0], ru.ru_maxrss / 1024.0,
-		    (ft_gpt2_memory(&m) + 2.0 * m.n_params * 4) / 1048576.0,
+		    (ft_model_memory(&m) + 2.0 * m.n_params * 4) / 1048576.0,
 		    ft_blas_corename());
-		ft_gpt2_release(&m);
+		ft_model_release(&m);
 		ft_adamw_release(&opt);
 		free(ids);
 		free(tg);

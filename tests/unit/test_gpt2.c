@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "gpt2.h"
+#include "model/model.h"
 #include "gpt2_fixture.h"
 #include "optim.h"
 
@@ -29,7 +29,7 @@ relerr(const float *a, const float *b, size_t n)
 }
 
 static int
-load_fix_weights(ft_gpt2 *m, const struct fix *f)
+load_fix_weights(ft_model *m, const struct fix *f)
 {
 	char name[256];
 
@@ -68,7 +68,7 @@ get_batch(const struct fix *r, int i, int B, int T, int32_t *ids,
 	snprintf(nm, sizeof(nm), "labels.%d", i);
 	p = fix_get(r, nm, NULL);
 	memcpy(lab, p, (size_t)B * T * sizeof(int32_t));
-	ft_gpt2_shift_labels(lab, targets, B, T);
+	ft_model_shift_labels(lab, targets, B, T);
 	free(lab);
 }
 
@@ -76,8 +76,8 @@ static void
 run_case(const char *name, int B, int T, int threads, int skip)
 {
 	char path[256], nm[256];
-	ft_gpt2_config cfg;
-	ft_gpt2 m;
+	ft_model_config cfg;
+	ft_model m;
 	ft_adamw opt;
 	struct fix mf, rf;
 	int steps, accum, warmup;
@@ -89,8 +89,8 @@ run_case(const char *name, int B, int T, int threads, int skip)
 	printf("case %s (threads %d%s)\n", name, threads,
 	    skip ? ", logits only where targets" : "");
 	snprintf(path, sizeof(path), "tests/fixtures/gpt2/%s/config.json", name);
-	CHECK(ft_gpt2_config_load(&cfg, path) == 0);
-	CHECK(ft_gpt2_new(&m, &cfg, !cfg.tie_word_embeddings) == 0);
+	CHECK(ft_model_config_load(&cfg, path) == 0);
+	CHECK(ft_model_new(&m, &cfg, !cfg.tie_word_embeddings) == 0);
 	snprintf(path, sizeof(path), "tests/fixtures/gpt2/%s/model.safetensors",
 	    name);
 	CHECK(fix_open(&mf, path) == 0);
@@ -108,7 +108,7 @@ run_case(const char *name, int B, int T, int threads, int skip)
 	ref_lr = fix_get(&rf, "lr", NULL);
 	ref_step_loss = fix_get(&rf, "step_loss", NULL);
 
-	ft_gpt2_set_threads(&m, threads);
+	ft_model_set_threads(&m, threads);
 	ft_adamw_init(&opt, m.n_params);
 	opt.weight_decay = 0.01;
 	opt.threads = threads;
@@ -124,11 +124,11 @@ run_case(const char *name, int B, int T, int threads, int skip)
 			for (int i = 0; i < B * T; i++)
 				total += tg[i] != -100;
 		}
-		ft_gpt2_zero_grad(&m);
+		ft_model_zero_grad(&m);
 		for (int j = 0; j < accum; j++) {
 			float loss;
 			get_batch(&rf, k * accum + j, B, T, ids, mask, tg);
-			loss = ft_gpt2_forward(&m, ids, mask, tg, B, T);
+			loss = ft_model_forward(&m, ids, mask, tg, B, T);
 			if (k == 0 && j == 0) {
 				size_t n = 0;
 				const float *rl = fix_get(&rf, "logits", &n);
@@ -141,7 +141,7 @@ run_case(const char *name, int B, int T, int threads, int skip)
 					for (int i = 0; i < B * T; i++)
 						if (tg[i] != -100) {
 							memcpy(full + (size_t)i * V,
-							    ft_gpt2_logits(&m) + r++ * V, V * 4);
+							    ft_model_logits(&m) + r++ * V, V * 4);
 							memcpy(want + (size_t)i * V, rl +
 							    (size_t)i * V, V * 4);
 						}
@@ -149,7 +149,7 @@ run_case(const char *name, int B, int T, int threads, int skip)
 					free(full);
 					free(want);
 				} else {
-					e = relerr(ft_gpt2_logits(&m), rl, n);
+					e = relerr(ft_model_logits(&m), rl, n);
 				}
 				printf("  logits rel err %.3g\n", e);
 				CHECK(n == (size_t)B * T * cfg.vocab_size);
@@ -157,7 +157,7 @@ run_case(const char *name, int B, int T, int threads, int skip)
 				CHECK_NEAR(loss, ref_loss[0], 1e-5);
 			}
 			step_loss += m.loss_sum / (double)total;
-			ft_gpt2_backward(&m, 1.0 / (double)total);
+			ft_model_backward(&m, 1.0 / (double)total);
 		}
 		CHECK_NEAR(step_loss, ref_step_loss[k], 1e-5);
 		if (k == 0) {
@@ -220,7 +220,7 @@ run_case(const char *name, int B, int T, int threads, int skip)
 		    worst);
 	}
 	ft_adamw_release(&opt);
-	ft_gpt2_release(&m);
+	ft_model_release(&m);
 	fix_close(&mf);
 	fix_close(&rf);
 	free(ids);

@@ -207,7 +207,8 @@ test_matmul_small(void)
 }
 
 /* ---- attention ---- */
-struct ac { float *qkv, *y, *dy, *P, *Pd; uint8_t *mask; int B, T, C, NH;
+/* qkv rows [q heads | k heads | v heads], S = (NH + 2 KV) hs floats. */
+struct ac { float *qkv, *y, *dy, *P, *Pd; uint8_t *mask; int B, T, NH, KV, hs;
 	double p; };
 static double
 att_loss(void *vc)
@@ -215,25 +216,28 @@ att_loss(void *vc)
 	struct ac *c = vc;
 
 	ft_attention_forward(c->y, c->P, c->Pd, c->qkv, c->mask, c->B, c->T,
-	    c->C, c->NH, c->p, 99, 2);
-	return dot(c->y, c->dy, (size_t)c->B * c->T * c->C);
+	    c->NH, c->KV, c->hs, c->p, 99, 2);
+	return dot(c->y, c->dy, (size_t)c->B * c->T * c->NH * c->hs);
 }
 
-/* Plain causal attention with key mask (no dropout) in double. */
+/* Plain causal attention with key mask (no dropout) in double; query
+ * head h reads key/value head h / (NH / KV). */
 static double
 att_ref_err(const struct ac *c)
 {
-	int B = c->B, T = c->T, C = c->C, NH = c->NH, hs = C / NH;
+	int B = c->B, T = c->T, NH = c->NH, hs = c->hs, C = NH * hs;
+	int S = (NH + 2 * c->KV) * hs;
 	double worst = 0, mx = 0;
 
 	for (int b = 0; b < B; b++)
 		for (int h = 0; h < NH; h++)
 			for (int t = 0; t < T; t++) {
 				double w[200], m = -1e300, z = 0;
-				const float *q = c->qkv + ((size_t)b * T + t) * 3 * C + h * hs;
+				int j = h / (NH / c->KV);
+				const float *q = c->qkv + ((size_t)b * T + t) * S + h * hs;
 				for (int s = 0; s <= t; s++) {
-					const float *k = c->qkv + ((size_t)b * T + s) * 3 * C + C +
-					    h * hs;
+					const float *k = c->qkv + ((size_t)b * T + s) * S + C +
+					    j * hs;
 					w[s] = -1e300;
 					if (!c->mask[b * T + s])
 						continue;
@@ -244,13 +248,13 @@ att_ref_err(const struct ac *c)
 					w[s] = c->mask[b * T + s] ? exp(w[s] - m) : 0;
 					z += w[s];
 				}
-				for (int j = 0; j < hs; j++) {
+				for (int i = 0; i < hs; i++) {
 					double o = 0;
 					for (int s = 0; s <= t; s++)
-						o += w[s] / z * c->qkv[((size_t)b * T + s) * 3 * C +
-						    2 * C + h * hs + j];
+						o += w[s] / z * c->qkv[((size_t)b * T + s) * S +
+						    C + c->KV * hs + j * hs + i];
 					worst = fmax(worst, fabs(o -
-					    c->y[((size_t)b * T + t) * C + h * hs + j]));
+					    c->y[((size_t)b * T + t) * C + h * hs + i]));
 					mx = fmax(mx, fabs(o));
 				}
 			}
@@ -258,23 +262,25 @@ att_ref_err(const struct ac *c)
 }
 
 static void
-test_attention(double p, int T)
+test_attention(double p, int T, int NH, int KV, int hs)
 {
-	int B = 2, C = 15, NH = 3;
+	int B = 2, C = NH * hs, S = (NH + 2 * KV) * hs;
 	size_t att = (size_t)B * NH * T * T;
-	struct ac c = { rnd((size_t)B * T * 3 * C, 1.5f),
+	struct ac c = { rnd((size_t)B * T * S, 1.5f),
 	    malloc((size_t)B * T * C * 4), rnd((size_t)B * T * C, 1),
-	    malloc(att * 4), malloc(att * 4), malloc((size_t)B * T), B, T, C, NH,
-	    p };
-	float *dqkv = malloc((size_t)B * T * 3 * C * 4), *dP = malloc(att * 4);
+	    malloc(att * 4), malloc(att * 4), malloc((size_t)B * T), B, T, NH,
+	    KV, hs, p };
+	float *dqkv = malloc((size_t)B * T * S * 4), *dP = malloc(att * 4);
 	float *Pd2 = malloc(att * 4);
+	char what[64];
 
 	for (int i = 0; i < B * T; i++)
 		c.mask[i] = !(i / T == 1 && i % T >= 4); /* row 1: 4 real tokens */
 	att_loss(&c);
 	if (p == 0) {
 		double e = att_ref_err(&c);
-		printf("attention T=%d vs plain reference rel err %.2g\n", T, e);
+		printf("attention T=%d heads %d/%d vs plain reference rel err "
+		    "%.2g\n", T, NH, KV, e);
 		CHECK(e < 1e-5);
 	}
 	/* probabilities: rows sum to 1; masked keys get 0 */
@@ -290,10 +296,12 @@ test_attention(double p, int T)
 		CHECK(c.P[((size_t)(1 * NH + 0) * T + 6) * T + 5] == 0.0f);
 		CHECK(c.P[((size_t)(0 * NH + 1) * T + 2) * T + 3] == 0.0f);
 	}
-	ft_attention_backward(dqkv, dP, Pd2, c.dy, c.qkv, c.P, c.mask, B, T, C,
-	    NH, p, 99, 2);
-	CHECK(fd_check(p > 0 ? "attn+drop" : "attention", c.qkv, dqkv,
-	    (size_t)B * T * 3 * C, att_loss, &c, 1e-2f) < 1e-2);
+	ft_attention_backward(dqkv, dP, Pd2, c.dy, c.qkv, c.P, c.mask, B, T,
+	    NH, KV, hs, p, 99, 2);
+	snprintf(what, sizeof what, "attn%s %d/%d", p > 0 ? "+drop" : "", NH,
+	    KV);
+	CHECK(fd_check(what, c.qkv, dqkv, (size_t)B * T * S, att_loss, &c,
+	    1e-2f) < 1e-2);
 	free(c.qkv); free(c.y); free(c.dy); free(c.P); free(c.Pd); free(c.mask);
 	free(dqkv); free(dP); free(Pd2);
 }
@@ -397,10 +405,15 @@ main(void)
 	test_gelu();
 	test_matmul();
 	test_matmul_small();
-	test_attention(0.0, 7);
-	test_attention(0.2, 7);
-	test_attention(0.0, 150);
-	test_attention(0.2, 150);
+	test_attention(0.0, 7, 3, 3, 5);
+	test_attention(0.2, 7, 3, 3, 5);
+	test_attention(0.0, 150, 3, 3, 5);
+	test_attention(0.2, 150, 3, 3, 5);
+	/* grouped-query (3 KV heads for 9) and multi-query (1 KV head) */
+	test_attention(0.0, 9, 9, 3, 6);
+	test_attention(0.2, 9, 9, 3, 6);
+	test_attention(0.0, 70, 3, 1, 7);
+	test_attention(0.0, 7, 4, 2, 3);
 	test_crossentropy();
 	test_exp_and_dropout();
 	return check_done();
