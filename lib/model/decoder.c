@@ -805,6 +805,8 @@ emb_bwd_task(void *vc, int tid, int nt)
 	for (size_t n = 0; n < c->N; n++) {
 		const float *d = c->dx + n * C;
 		float *e = c->dwte + (size_t)c->ids[n] * C;
+		if (c->ids[n] == m->cfg.pad_token_id) /* padding_idx */
+			continue;
 		if (c->dwpe != NULL) {
 			float *p = c->dwpe + (size_t)c->pos[n] * C;
 			for (size_t i = lo; i < hi; i++) {

@@ -26,6 +26,7 @@ gpt2_default(ft_model_config *c)
 	c->norm_eps = 1e-5;
 	c->embd_pdrop = c->attn_pdrop = c->resid_pdrop = 0.1;
 	c->bos_token_id = c->eos_token_id = 50256;
+	c->pad_token_id = -1; /* GPT-2's wte has no padding_idx */
 	c->tie_word_embeddings = 1;
 	c->norm = FT_NORM_LAYER;
 	c->mlp = FT_MLP_GELU;

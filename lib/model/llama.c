@@ -50,6 +50,7 @@ family_default(ft_model_config *c, int kind)
 	c->norm_eps = 1e-6;
 	c->bos_token_id = kind == LLAMA || kind == MISTRAL ? 1 : -1;
 	c->eos_token_id = kind == LLAMA || kind == MISTRAL ? 2 : -1;
+	c->pad_token_id = -1;
 	c->tie_word_embeddings = 0;
 	c->rope_theta = 10000.0;
 	c->rope_type = FT_ROPE_DEFAULT;
@@ -143,11 +144,15 @@ family_read(ft_model_config *c, const cJSON *o, const char *path)
 	    ft_cfg_num(o, "rms_norm_eps", &c->norm_eps, path) < 0 ||
 	    ft_cfg_token(o, "bos_token_id", &c->bos_token_id, path) < 0 ||
 	    ft_cfg_token(o, "eos_token_id", &c->eos_token_id, path) < 0 ||
+	    ft_cfg_int(o, "pad_token_id", &c->pad_token_id, path) < 0 ||
 	    ft_cfg_bool(o, "tie_word_embeddings", &c->tie_word_embeddings,
 	    path) < 0 ||
 	    ft_cfg_num(o, "rope_theta", &c->rope_theta, path) < 0 ||
 	    ft_cfg_num(o, "attention_dropout", &c->attn_pdrop, path) < 0)
 		return -1;
+	if (c->pad_token_id >= c->vocab_size)
+		return ft_error("%s: \"pad_token_id\": %d is not below vocab_size "
+		    "%d", path, c->pad_token_id, c->vocab_size);
 	if (c->n_kv_head == 0)
 		c->n_kv_head = c->n_head;
 	if (c->head_dim == 0 && c->n_head > 0)
@@ -224,6 +229,8 @@ family_write(const ft_model_config *c, int untied, cJSON *o)
 		set_default(o, "bos_token_id", cJSON_CreateNumber(c->bos_token_id));
 	if (c->eos_token_id >= 0)
 		set_default(o, "eos_token_id", cJSON_CreateNumber(c->eos_token_id));
+	if (c->pad_token_id >= 0)
+		set_default(o, "pad_token_id", cJSON_CreateNumber(c->pad_token_id));
 	{
 		char b[32];
 		ft_pyfloat(b, sizeof b, c->attn_pdrop);
@@ -316,6 +323,9 @@ family_init(ft_model *m, uint64_t seed)
 				x[j] = 1.0f;
 		else
 			memset(x, 0, t->n * sizeof(float));
+		if (x == m->p.emb && m->cfg.pad_token_id >= 0) /* padding_idx */
+			memset(x + (size_t)m->cfg.pad_token_id * m->cfg.n_embd, 0,
+			    (size_t)m->cfg.n_embd * sizeof(float));
 	}
 }
 

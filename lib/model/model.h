@@ -66,6 +66,8 @@ typedef struct ft_model_config {
 	double embd_pdrop, attn_pdrop, resid_pdrop; /* GPT-2 0.1; Llama
 	                                 * attention_dropout, others 0 */
 	int bos_token_id, eos_token_id; /* -1 when absent; a list: its first */
+	int pad_token_id;   /* Llama family: nn.Embedding's padding_idx (its
+	                     * row gets no lookup gradient); -1 none */
 	int tie_word_embeddings;        /* 1: lm_head = embedding */
 
 	/* the choices the block is parametrised by */

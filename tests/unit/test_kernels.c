@@ -1,5 +1,6 @@
 /* Kernels: finite-difference checks of every backward kernel (LayerNorm,
- * GELU, matmul, attention with padding mask and dropout, cross-entropy),
+ * RMSNorm, GELU, SwiGLU, rotary, matmul in both weight layouts,
+ * grouped-query attention with padding mask and dropout, cross-entropy),
  * the fast exp against expf, dropout statistics, and thread-count
  * independence of elementwise kernels. */
 #include <math.h>
@@ -161,6 +162,184 @@ test_matmul(void)
 	CHECK(fd_check("matmul db", c.b, db, (size_t)OC, mm_loss, &c, 1e-2f) < 1e-2);
 	free(c.x); free(c.w); free(c.b); free(c.y); free(c.dy); free(ref);
 	free(dx); free(dw); free(db);
+}
+
+/* ---- nn.Linear layout: w [OC, IC] ---- */
+static double
+lin_loss(void *vc)
+{
+	struct mc *c = vc;
+
+	ft_linear_forward(c->y, c->x, c->w, c->b, c->N, c->IC, c->OC);
+	return dot(c->y, c->dy, (size_t)c->N * c->OC);
+}
+
+static void
+test_linear(void)
+{
+	int IC = 13, OC = 11;
+
+	/* N 1 (sgemv), 3 (few-row kernel), 17 (sgemm) */
+	for (int N = 1; N <= 17; N += N == 1 ? 2 : 14) {
+		struct mc c = { rnd((size_t)N * IC, 1), rnd((size_t)IC * OC, 1),
+		    rnd((size_t)OC, 1), malloc((size_t)N * OC * 4),
+		    rnd((size_t)N * OC, 1), N, IC, OC };
+		float *wt = malloc((size_t)IC * OC * 4);
+		float *ref = malloc((size_t)N * OC * 4), *dx = calloc((size_t)N * IC, 4);
+		float *dw = calloc((size_t)IC * OC, 4), *db = calloc((size_t)OC, 4);
+		double worst = 0;
+
+		for (int o = 0; o < OC; o++)
+			for (int i = 0; i < IC; i++)
+				wt[i * OC + o] = c.w[o * IC + i];
+		lin_loss(&c);
+		ft_ref_matmul(ref, c.x, wt, c.b, N, IC, OC);
+		for (int i = 0; i < N * OC; i++)
+			worst = fmax(worst, fabs(ref[i] - c.y[i]));
+		CHECK(worst < 1e-5);
+		ft_linear_backward(dx, dw, db, c.dy, c.x, c.w, N, IC, OC, 0, 2);
+		CHECK(fd_check("linear dx", c.x, dx, (size_t)N * IC, lin_loss, &c,
+		    1e-2f) < 1e-2);
+		CHECK(fd_check("linear dw", c.w, dw, (size_t)IC * OC, lin_loss, &c,
+		    1e-2f) < 1e-2);
+		CHECK(fd_check("linear db", c.b, db, (size_t)OC, lin_loss, &c,
+		    1e-2f) < 1e-2);
+		free(c.x); free(c.w); free(c.b); free(c.y); free(c.dy); free(ref);
+		free(dx); free(dw); free(db); free(wt);
+	}
+}
+
+/* ---- RMSNorm ---- */
+static double
+rms_loss(void *vc)
+{
+	struct lnc *c = vc;
+
+	ft_rmsnorm_forward(c->y, c->rstd, c->x, c->w, c->N, c->C, 1e-5f, 2);
+	return dot(c->y, c->dy, (size_t)c->N * c->C);
+}
+
+static void
+test_rmsnorm(void)
+{
+	int N = 7, C = 37;
+	struct lnc c = { rnd((size_t)N * C, 2), rnd((size_t)C, 1), NULL,
+	    rnd((size_t)N * C, 1), malloc((size_t)N * C * 4), NULL,
+	    malloc((size_t)N * 4), N, C };
+	float *dx = calloc((size_t)N * C, 4), *dw = calloc((size_t)C, 4);
+	double worst = 0;
+
+	rms_loss(&c);
+	/* y = w x / sqrt(mean x² + eps), in double */
+	for (int n = 0; n < N; n++) {
+		double ms = 0;
+		for (int i = 0; i < C; i++)
+			ms += (double)c.x[n * C + i] * c.x[n * C + i];
+		ms = 1 / sqrt(ms / C + 1e-5);
+		for (int i = 0; i < C; i++)
+			worst = fmax(worst, fabs(c.y[n * C + i] -
+			    c.w[i] * c.x[n * C + i] * ms));
+	}
+	printf("rmsnorm vs formula max abs err %.2g\n", worst);
+	CHECK(worst < 1e-5);
+	ft_rmsnorm_backward(dx, dw, c.dy, c.x, c.w, c.rstd, N, C, 2);
+	CHECK(fd_check("rms dx", c.x, dx, (size_t)N * C, rms_loss, &c, 1e-2f) < 1e-2);
+	CHECK(fd_check("rms dw", c.w, dw, (size_t)C, rms_loss, &c, 1e-2f) < 1e-2);
+	free(c.x); free(c.w); free(c.dy); free(c.y); free(c.rstd); free(dx);
+	free(dw);
+}
+
+/* ---- rotary ---- */
+struct rc { float *x, *x0, *dy, *cs, *sn; int32_t *pos; int N, S, nh, hs; };
+static double
+rope_loss(void *vc)
+{
+	struct rc *c = vc;
+
+	memcpy(c->x, c->x0, (size_t)c->N * c->S * 4);
+	ft_rope_apply(c->x, c->pos, c->N, c->S, c->nh, c->hs, c->cs, c->sn, 0,
+	    2);
+	return dot(c->x, c->dy, (size_t)c->N * c->S);
+}
+
+static void
+test_rope(void)
+{
+	/* 5 rows of 3 rotated heads of 6 plus 4 untouched columns */
+	int N = 5, nh = 3, hs = 6, S = nh * hs + 4, half = hs / 2, P = 9;
+	struct rc c = { malloc((size_t)N * S * 4), rnd((size_t)N * S, 1),
+	    rnd((size_t)N * S, 1), malloc((size_t)P * half * 4),
+	    malloc((size_t)P * half * 4), malloc((size_t)N * 4), N, S, nh, hs };
+	float *g = malloc((size_t)N * S * 4);
+	double worst = 0;
+
+	for (int p = 0; p < P; p++)
+		for (int i = 0; i < half; i++) {
+			double a = p / pow(10000.0, 2.0 * i / hs);
+			c.cs[p * half + i] = (float)cos(a);
+			c.sn[p * half + i] = (float)sin(a);
+		}
+	for (int n = 0; n < N; n++)
+		c.pos[n] = (n * 4 + 1) % P;
+	rope_loss(&c);
+	/* rotate-half: x' = x cos + rotate_half(x) sin */
+	for (int n = 0; n < N; n++)
+		for (int h = 0; h < nh; h++)
+			for (int i = 0; i < hs; i++) {
+				const float *x = c.x0 + n * S + h * hs;
+				int j = i % half, p = c.pos[n];
+				double rh = i < half ? -x[i + half] : x[i - half];
+				double want = x[i] * c.cs[p * half + j] +
+				    rh * c.sn[p * half + j];
+				worst = fmax(worst, fabs(c.x[n * S + h * hs + i] - want));
+			}
+	for (int n = 0; n < N; n++)
+		for (int i = nh * hs; i < S; i++)
+			worst = fmax(worst, fabs(c.x[n * S + i] - c.x0[n * S + i]));
+	printf("rotary vs rotate-half formula max abs err %.2g\n", worst);
+	CHECK(worst < 1e-6);
+	/* backward: the inverse rotation of dy */
+	memcpy(g, c.dy, (size_t)N * S * 4);
+	ft_rope_apply(g, c.pos, N, S, nh, hs, c.cs, c.sn, 1, 2);
+	CHECK(fd_check("rotary", c.x0, g, (size_t)N * S, rope_loss, &c,
+	    1e-2f) < 1e-2);
+	free(c.x); free(c.x0); free(c.dy); free(c.cs); free(c.sn); free(c.pos);
+	free(g);
+}
+
+/* ---- SwiGLU ---- */
+struct sc { float *gu, *y, *dy; size_t N; int F; };
+static double
+swiglu_loss(void *vc)
+{
+	struct sc *c = vc;
+
+	ft_swiglu_forward(c->y, c->gu, c->N, c->F, 2);
+	return dot(c->y, c->dy, c->N * (size_t)c->F);
+}
+
+static void
+test_swiglu(void)
+{
+	size_t N = 6;
+	int F = 19;
+	struct sc c = { rnd(N * 2 * F, 4), malloc(N * F * 4), rnd(N * F, 1), N,
+	    F };
+	float *dgu = malloc(N * 2 * F * 4);
+	double worst = 0;
+
+	swiglu_loss(&c);
+	for (size_t n = 0; n < N; n++)
+		for (int i = 0; i < F; i++) {
+			double g = c.gu[n * 2 * F + i], u = c.gu[n * 2 * F + F + i];
+			worst = fmax(worst, fabs(c.y[n * F + i] - g / (1 + exp(-g)) * u));
+		}
+	printf("swiglu vs silu(g)*u max abs err %.2g\n", worst);
+	CHECK(worst < 1e-5);
+	ft_swiglu_backward(dgu, c.gu, c.dy, N, F, 2);
+	CHECK(fd_check("swiglu", c.gu, dgu, N * 2 * F, swiglu_loss, &c,
+	    1e-2f) < 1e-2);
+	free(c.gu); free(c.y); free(c.dy); free(dgu);
 }
 
 /* few-row matmuls (batched decode) against the reference, 1 and 2
@@ -405,6 +584,10 @@ main(void)
 	test_gelu();
 	test_matmul();
 	test_matmul_small();
+	test_linear();
+	test_rmsnorm();
+	test_rope();
+	test_swiglu();
 	test_attention(0.0, 7, 3, 3, 5);
 	test_attention(0.2, 7, 3, 3, 5);
 	test_attention(0.0, 150, 3, 3, 5);
