@@ -14,6 +14,7 @@
 #include "model/model.h"
 #include "gpt2_fixture.h"
 #include "io.h"
+#include "jsonl.h"
 #include "optim.h"
 #include "safetensors.h"
 
@@ -82,6 +83,53 @@ test_fixture_dirs(void)
 	ft_model_release(&r);
 	free(p);
 	ft_model_release(&m);
+}
+
+/* Saving keeps the keys of the config the model was loaded from. */
+static void
+test_config_keys(void)
+{
+	ft_model m, r;
+	char *d = tpath("keys"), *d2 = tpath("keys2"), *p, *text = NULL;
+	size_t len;
+	cJSON *o;
+
+	CHECK(ft_model_load(&m, "tests/fixtures/gpt2/a") == 0);
+	CHECK(ft_read_file("tests/fixtures/gpt2/a/config.json", &text,
+	    &len) == 0);
+	CHECK(ft_mkdir_p(d, 0777) == 0);
+	p = ft_path_join(d, "config.json");
+	/* the fixture's keys plus two that ft has no use for */
+	text[len - 2] = '\0'; /* drop "}\n" */
+	{
+		FILE *f = fopen(p, "w");
+		fprintf(f, "%s,\n  \"_name_or_path\": \"distilgpt2\",\n"
+		    "  \"task_specific_params\": {\"text-generation\": "
+		    "{\"do_sample\": true, \"max_length\": 50}}\n}\n", text);
+		fclose(f);
+	}
+	free(p);
+	p = ft_path_join(d, "model.safetensors");
+	CHECK(ft_model_save(&m, p) == 0);
+	free(p);
+	CHECK(ft_model_load(&r, d) == 0);
+	CHECK(ft_model_save_dir(&r, d2) == 0);
+	p = ft_path_join(d2, "config.json");
+	o = ft_json_load(p);
+	CHECK(o != NULL);
+	CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o,
+	    "_name_or_path")));
+	CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o,
+	    "task_specific_params"), "text-generation"), "do_sample")));
+	CHECK(cJSON_GetObjectItemCaseSensitive(o, "n_embd")->valuedouble == 30);
+	cJSON_Delete(o);
+	ft_model_release(&r);
+	ft_model_release(&m);
+	free(p);
+	free(text);
+	free(d);
+	free(d2);
 }
 
 static ft_model_config
@@ -183,6 +231,16 @@ test_errors(void)
 	CHECK(write_variant(&m, p, same_name, 1) == 0);
 	CHECK(ft_model_load_weights(&m, p) == 0);
 	CHECK(m.p.h[0].up_w[3] == 0.5f && m.p.emb[0] == 0.5f);
+	/* non-finite weights are refused naming the tensor */
+	m.p.h[0].o_w[5] = NAN;
+	CHECK(ft_model_save(&m, p) == 0);
+	CHECK(ft_model_load_weights(&m, p) == -1);
+	m.p.h[0].o_w[5] = -INFINITY;
+	CHECK(ft_model_save(&m, p) == 0);
+	CHECK(ft_model_load_weights(&m, p) == -1);
+	m.p.h[0].o_w[5] = 0.25f;
+	CHECK(ft_model_save(&m, p) == 0);
+	CHECK(ft_model_load_weights(&m, p) == 0);
 
 	write_file(cp, "{\"n_layer\": 1, \"scale_attn_by_inverse_layer_idx\": true}");
 	CHECK(ft_model_config_load(&c, cp) == -1);
@@ -191,6 +249,9 @@ test_errors(void)
 	write_file(cp, "{\"reorder_and_upcast_attn\": true}");
 	CHECK(ft_model_config_load(&c, cp) == -1);
 	write_file(cp, "{\"n_embd\": 10, \"n_head\": 3}");
+	CHECK(ft_model_config_load(&c, cp) == -1);
+	/* transformers would build a 0-wide MLP */
+	write_file(cp, "{\"n_inner\": 0}");
 	CHECK(ft_model_config_load(&c, cp) == -1);
 	write_file(cp, "{\"n_layer\": 2, \"n_embd\": 12, \"n_head\": 3, "
 	    "\"n_inner\": null, \"activation_function\": \"gelu_pytorch_tanh\"}");
@@ -292,6 +353,7 @@ main(void)
 	if (mkdtemp(tmpdir) == NULL)
 		return 1;
 	test_fixture_dirs();
+	test_config_keys();
 	test_errors();
 	test_shards();
 	test_optim_state();
