@@ -461,10 +461,13 @@ write_generation_config(const run *r, const char *path)
 		return ft_copy_file(r->gen_src, path);
 	if (ft_atomic_open(&a, path) != 0)
 		return -1;
-	fprintf(a.fp, "{\n  \"_from_model_config\": true,\n"
-	    "  \"bos_token_id\": %d,\n  \"eos_token_id\": %d,\n"
-	    "  \"transformers_version\": \"4.46.0\"\n}\n",
-	    r->m.cfg.bos_token_id, r->m.cfg.eos_token_id);
+	fprintf(a.fp, "{\n  \"_from_model_config\": true,\n");
+	/* a config without these ids (Qwen's bos) gives no key */
+	if (r->m.cfg.bos_token_id >= 0)
+		fprintf(a.fp, "  \"bos_token_id\": %d,\n", r->m.cfg.bos_token_id);
+	if (r->m.cfg.eos_token_id >= 0)
+		fprintf(a.fp, "  \"eos_token_id\": %d,\n", r->m.cfg.eos_token_id);
+	fprintf(a.fp, "  \"transformers_version\": \"4.46.0\"\n}\n");
 	if (ferror(a.fp)) {
 		ft_error("cannot write '%s':", path);
 		ft_atomic_abort(&a);
@@ -1082,7 +1085,7 @@ ft_train_run(const ft_train_opts *o)
 	/* model and optimizer settings */
 	ft_model_set_threads(&r.m, o->threads);
 	if (o->dropout >= 0)
-		r.m.embd_pdrop = r.m.attn_pdrop = r.m.resid_pdrop = o->dropout;
+		ft_model_set_dropout(&r.m, o->dropout);
 	ft_model_set_dropout_seed(&r.m, o->seed);
 	ft_adamw_init(&r.opt, r.m.n_params);
 	r.opt.beta1 = o->adam_beta1;

@@ -370,6 +370,14 @@ ft_model_set_threads(ft_model *m, int threads)
 }
 
 void
+ft_model_set_dropout(ft_model *m, double p)
+{
+	m->attn_pdrop = p;
+	if (m->cfg.resid_dropout)
+		m->embd_pdrop = m->resid_pdrop = p;
+}
+
+void
 ft_model_set_dropout_seed(ft_model *m, uint64_t seed)
 {
 	m->dropout_seed = seed;

@@ -33,6 +33,7 @@ gpt2_default(ft_model_config *c)
 	c->pos = FT_POS_LEARNED;
 	c->linear = 0;
 	c->qkv_bias = c->o_bias = c->mlp_bias = 1;
+	c->resid_dropout = 1;
 }
 
 static int

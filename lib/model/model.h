@@ -85,6 +85,7 @@ typedef struct ft_model_config {
 	                                 * low/high_freq_factor */
 	int rope_orig;      /* llama3 original_max_position_embeddings */
 	int sliding_window; /* Mistral: 0 none; else forward refuses T > it */
+	int resid_dropout;  /* 1: embedding and residual dropout exist (GPT-2) */
 } ft_model_config;
 
 /* Architecture presets for training from scratch (--init NAME): gpt2-micro,
@@ -200,6 +201,9 @@ int ft_model_save_dir(const ft_model *m, const char *dir);
 
 /* Threads for the kernels and for OpenBLAS (>= 1). */
 void ft_model_set_threads(ft_model *m, int threads);
+/* Set every dropout probability the architecture has (GPT-2: embedding,
+ * attention and residuals; the Llama family: attention_dropout only). */
+void ft_model_set_dropout(ft_model *m, double p);
 /* Seed the dropout generator and reset its counter. */
 void ft_model_set_dropout_seed(ft_model *m, uint64_t seed);
 
