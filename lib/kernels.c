@@ -1072,11 +1072,22 @@ ft_ref_matmul(float *out, const float *inp, const float *w,
 		}
 }
 
+/* Rows of out = bias before an sgemm that adds to them: its beta. */
+static float
+fill_bias(float *out, const float *bias, int N, int OC)
+{
+	if (bias == NULL)
+		return 0.0f;
+	for (int n = 0; n < N; n++)
+		memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
+	return 1.0f;
+}
+
 void
 ft_matmul_forward(float *out, const float *inp, const float *w,
     const float *bias, int N, int IC, int OC)
 {
-	float beta = 0.0f;
+	float beta;
 
 	/* a few rows: stream w once instead of packing it (the thread
 	 * count is the one the BLAS was given) */
@@ -1085,11 +1096,7 @@ ft_matmul_forward(float *out, const float *inp, const float *w,
 		    openblas_get_num_threads());
 		return;
 	}
-	if (bias != NULL) {
-		for (int n = 0; n < N; n++)
-			memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
-		beta = 1.0f;
-	}
+	beta = fill_bias(out, bias, N, OC);
 	/* out[N,OC] = inp[N,IC] · w[IC,OC].  One row (a decode step) is a
 	 * matrix-vector product: sgemv streams w once, where sgemm would
 	 * first copy (pack) all of it. */
@@ -1277,7 +1284,7 @@ void
 ft_linear_forward(float *out, const float *inp, const float *w,
     const float *bias, int N, int IC, int OC)
 {
-	float beta = 0.0f;
+	float beta;
 
 	if (ft_matmul_small_ok(N)) {
 		ft_matmul_rows_small(out, inp, w, N, OC, IC,
@@ -1288,11 +1295,7 @@ ft_linear_forward(float *out, const float *inp, const float *w,
 					out[(size_t)n * OC + o] += bias[o];
 		return;
 	}
-	if (bias != NULL) {
-		for (int n = 0; n < N; n++)
-			memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
-		beta = 1.0f;
-	}
+	beta = fill_bias(out, bias, N, OC);
 	/* out[N,OC] = inp[N,IC] · w[OC,IC]ᵀ */
 	if (N == 1)
 		cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, IC, 1.0f, w, IC, inp,

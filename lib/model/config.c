@@ -101,6 +101,15 @@ ft_cfg_set(cJSON *o, const char *k, cJSON *item)
 }
 
 void
+ft_cfg_default(cJSON *o, const char *k, cJSON *item)
+{
+	if (cJSON_GetObjectItemCaseSensitive(o, k) == NULL)
+		cJSON_AddItemToObject(o, k, item);
+	else
+		cJSON_Delete(item);
+}
+
+void
 ft_cfg_set_float(cJSON *o, const char *k, double v)
 {
 	char b[32];

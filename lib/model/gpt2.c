@@ -90,28 +90,19 @@ gpt2_read(ft_model_config *c, const cJSON *o, const char *path)
 	return 0;
 }
 
-static void
-set_default(cJSON *o, const char *k, cJSON *v)
-{
-	if (cJSON_GetObjectItemCaseSensitive(o, k) == NULL)
-		cJSON_AddItemToObject(o, k, v);
-	else
-		cJSON_Delete(v);
-}
-
 /* All GPT2Config fields, as save_pretrained writes them. */
 static void
 gpt2_write(const ft_model_config *c, int untied, cJSON *o)
 {
 	const char *arch[1] = { "GPT2LMHeadModel" };
 
-	set_default(o, "activation_function", cJSON_CreateString("gelu_new"));
+	ft_cfg_default(o, "activation_function", cJSON_CreateString("gelu_new"));
 	ft_cfg_set(o, "architectures", cJSON_CreateStringArray(arch, 1));
 	ft_cfg_set_float(o, "attn_pdrop", c->attn_pdrop);
 	ft_cfg_set_int(o, "bos_token_id", c->bos_token_id);
 	ft_cfg_set_float(o, "embd_pdrop", c->embd_pdrop);
 	ft_cfg_set_int(o, "eos_token_id", c->eos_token_id);
-	set_default(o, "initializer_range", cJSON_CreateRaw("0.02"));
+	ft_cfg_default(o, "initializer_range", cJSON_CreateRaw("0.02"));
 	ft_cfg_set_float(o, "layer_norm_epsilon", c->norm_eps);
 	ft_cfg_set_str(o, "model_type", "gpt2");
 	ft_cfg_set_int(o, "n_ctx", c->n_positions);
@@ -124,16 +115,16 @@ gpt2_write(const ft_model_config *c, int untied, cJSON *o)
 	ft_cfg_set_float(o, "resid_pdrop", c->resid_pdrop);
 	ft_cfg_set_bool(o, "scale_attn_by_inverse_layer_idx", 0);
 	ft_cfg_set_bool(o, "scale_attn_weights", 1);
-	set_default(o, "summary_activation", cJSON_CreateNull());
-	set_default(o, "summary_first_dropout", cJSON_CreateRaw("0.1"));
-	set_default(o, "summary_proj_to_labels", cJSON_CreateTrue());
-	set_default(o, "summary_type", cJSON_CreateString("cls_index"));
-	set_default(o, "summary_use_proj", cJSON_CreateTrue());
+	ft_cfg_default(o, "summary_activation", cJSON_CreateNull());
+	ft_cfg_default(o, "summary_first_dropout", cJSON_CreateRaw("0.1"));
+	ft_cfg_default(o, "summary_proj_to_labels", cJSON_CreateTrue());
+	ft_cfg_default(o, "summary_type", cJSON_CreateString("cls_index"));
+	ft_cfg_default(o, "summary_use_proj", cJSON_CreateTrue());
 	if (untied || cJSON_GetObjectItemCaseSensitive(o,
 	    "tie_word_embeddings") != NULL)
 		ft_cfg_set_bool(o, "tie_word_embeddings", !untied);
 	ft_cfg_set_str(o, "torch_dtype", "float32");
-	set_default(o, "use_cache", cJSON_CreateTrue());
+	ft_cfg_default(o, "use_cache", cJSON_CreateTrue());
 	ft_cfg_set_int(o, "vocab_size", c->vocab_size);
 }
 

@@ -192,15 +192,6 @@ family_read(ft_model_config *c, const cJSON *o, const char *path)
 }
 
 static void
-set_default(cJSON *o, const char *k, cJSON *v)
-{
-	if (cJSON_GetObjectItemCaseSensitive(o, k) == NULL)
-		cJSON_AddItemToObject(o, k, v);
-	else
-		cJSON_Delete(v);
-}
-
-static void
 family_write(const ft_model_config *c, int untied, cJSON *o)
 {
 	int kind = kind_of(c);
@@ -226,23 +217,23 @@ family_write(const ft_model_config *c, int untied, cJSON *o)
 	if (kind == LLAMA)
 		ft_cfg_set_bool(o, "mlp_bias", c->mlp_bias);
 	if (c->bos_token_id >= 0)
-		set_default(o, "bos_token_id", cJSON_CreateNumber(c->bos_token_id));
+		ft_cfg_default(o, "bos_token_id", cJSON_CreateNumber(c->bos_token_id));
 	if (c->eos_token_id >= 0)
-		set_default(o, "eos_token_id", cJSON_CreateNumber(c->eos_token_id));
+		ft_cfg_default(o, "eos_token_id", cJSON_CreateNumber(c->eos_token_id));
 	if (c->pad_token_id >= 0)
-		set_default(o, "pad_token_id", cJSON_CreateNumber(c->pad_token_id));
+		ft_cfg_default(o, "pad_token_id", cJSON_CreateNumber(c->pad_token_id));
 	{
 		char b[32];
 		ft_pyfloat(b, sizeof b, c->attn_pdrop);
-		set_default(o, "attention_dropout", cJSON_CreateRaw(b));
+		ft_cfg_default(o, "attention_dropout", cJSON_CreateRaw(b));
 	}
-	set_default(o, "initializer_range", cJSON_CreateRaw("0.02"));
-	set_default(o, "rope_scaling", cJSON_CreateNull());
-	set_default(o, "use_cache", cJSON_CreateTrue());
+	ft_cfg_default(o, "initializer_range", cJSON_CreateRaw("0.02"));
+	ft_cfg_default(o, "rope_scaling", cJSON_CreateNull());
+	ft_cfg_default(o, "use_cache", cJSON_CreateTrue());
 	if (kind == MISTRAL && c->sliding_window == 0)
-		set_default(o, "sliding_window", cJSON_CreateNull());
+		ft_cfg_default(o, "sliding_window", cJSON_CreateNull());
 	if (kind == QWEN2 || kind == QWEN3)
-		set_default(o, "use_sliding_window", cJSON_CreateFalse());
+		ft_cfg_default(o, "use_sliding_window", cJSON_CreateFalse());
 }
 
 static void
