@@ -7,6 +7,8 @@
  * through the KV cache (the reference's token ids, its logits within 1e-5
  * at every step), saving and reloading (weights bit-exact, config keys
  * kept), and the refusals of what the engine does not implement. */
+#include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -167,6 +169,14 @@ run_case(const char *name, int threads, int skip)
 	fix_close(&rf);
 }
 
+static const char *
+realpath_or(const char *path)
+{
+	static char buf[4096];
+
+	return realpath(path, buf) != NULL ? buf : path;
+}
+
 static void
 write_file(const char *path, const char *text)
 {
@@ -229,6 +239,52 @@ test_refusals(void)
 	free(cp);
 }
 
+/* A file whose tensors do not fit the config: named, nothing loaded. */
+static void
+test_mismatch(void)
+{
+	char *d = ft_path_join(tmpdir, "mismatch"), *p;
+	ft_model m;
+
+	CHECK(ft_mkdir_p(d, 0777) == 0);
+	p = ft_path_join(d, "model.safetensors");
+	unlink(p);
+	CHECK(symlink(realpath_or("tests/fixtures/llama/qwen2/model.safetensors"),
+	    p) == 0);
+	free(p);
+	p = ft_path_join(d, "config.json");
+	fprintf(stderr, "expected errors follow:\n");
+	/* qwen2's q/k/v biases under a llama config without attention_bias */
+	write_file(p, "{\"model_type\": \"llama\", \"hidden_size\": 36, "
+	    "\"intermediate_size\": 50, \"num_hidden_layers\": 2, "
+	    "\"num_attention_heads\": 6, \"num_key_value_heads\": 2, "
+	    "\"vocab_size\": 73, \"tie_word_embeddings\": true}");
+	CHECK(ft_model_load(&m, d) == -1);
+	/* ... and with attention_bias the o_proj bias is missing */
+	write_file(p, "{\"model_type\": \"llama\", \"hidden_size\": 36, "
+	    "\"intermediate_size\": 50, \"num_hidden_layers\": 2, "
+	    "\"num_attention_heads\": 6, \"num_key_value_heads\": 2, "
+	    "\"vocab_size\": 73, \"tie_word_embeddings\": true, "
+	    "\"attention_bias\": true}");
+	CHECK(ft_model_load(&m, d) == -1);
+	/* wrong number of KV heads: k_proj's shape */
+	write_file(p, "{\"model_type\": \"qwen2\", \"hidden_size\": 36, "
+	    "\"intermediate_size\": 50, \"num_hidden_layers\": 2, "
+	    "\"num_attention_heads\": 6, \"num_key_value_heads\": 3, "
+	    "\"vocab_size\": 73, \"tie_word_embeddings\": true}");
+	CHECK(ft_model_load(&m, d) == -1);
+	/* the right config loads */
+	write_file(p, "{\"model_type\": \"qwen2\", \"hidden_size\": 36, "
+	    "\"intermediate_size\": 50, \"num_hidden_layers\": 2, "
+	    "\"num_attention_heads\": 6, \"num_key_value_heads\": 2, "
+	    "\"vocab_size\": 73, \"tie_word_embeddings\": true}");
+	CHECK(ft_model_load(&m, d) == 0);
+	fprintf(stderr, "end of expected errors\n");
+	ft_model_release(&m);
+	free(p);
+	free(d);
+}
+
 /* Weight decay on every >= 2-D tensor, none on biases and norm weights. */
 static void
 test_decay_groups(void)
@@ -255,6 +311,7 @@ main(void)
 	run_case("llama_gqa", 1, 1);
 	run_case("mistral", 2, 1);
 	test_refusals();
+	test_mismatch();
 	test_decay_groups();
 	ft_remove_tree(tmpdir);
 	return check_done();
