@@ -206,7 +206,7 @@ const char *
 ft_model_preset_names(void)
 {
 	return "gpt2-micro, gpt2-tiny, gpt2-mini, distilgpt2, gpt2, "
-	    "llama-micro, llama-tiny, smollm2-135m, qwen3-tiny";
+	    "llama-micro, llama-tiny, smollm2-135m, qwen3-tiny, qwen3-0.6b";
 }
 
 /* ---- save ---- */

@@ -332,6 +332,9 @@ static const struct preset {
 	 * tokenizer */
 	{ "smollm2-135m", &ft_arch_llama, 30, 576, 9, 3, 64, 1536, 8192, 0,
 	  1e5, 1e-5 },
+	/* Qwen3-0.6B's shape */
+	{ "qwen3-0.6b", &ft_arch_qwen3, 28, 1024, 16, 8, 128, 3072, 40960, 0,
+	  1e6, 1e-6 },
 	/* Qwen3's choices at a tiny size: head_dim != hidden / heads */
 	{ "qwen3-tiny", &ft_arch_qwen3, 2, 128, 4, 2, 48, 256, 256, 0, 1e6,
 	  1e-6 },

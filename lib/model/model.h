@@ -90,7 +90,8 @@ typedef struct ft_model_config {
 
 /* Architecture presets for training from scratch (--init NAME): gpt2-micro,
  * gpt2-tiny, gpt2-mini, distilgpt2, gpt2, llama-micro, llama-tiny,
- * smollm2-135m, qwen3-tiny.  vocab_size 0 (take it from the tokenizer).
+ * smollm2-135m, qwen3-tiny, qwen3-0.6b.  vocab_size 0 (take it from the
+ * tokenizer).
  * 0, or -1 if name is not a preset (no message). */
 int ft_model_preset(const char *name, ft_model_config *c);
 /* Their names, comma-separated (for --help). */
