@@ -73,23 +73,38 @@ refuse_str(const char *path, const char *key, const cJSON *v,
 	    "this value", cJSON_IsString(v) ? "'" : "", what);
 }
 
+/* rope_scaling, or transformers 5's rope_parameters (which also holds
+ * rope_theta). */
 static int
 read_rope_scaling(ft_model_config *c, const cJSON *o, const char *path)
 {
-	const cJSON *rs = cJSON_GetObjectItemCaseSensitive(o, "rope_scaling");
+	const char *key = "rope_scaling";
+	const cJSON *rs = cJSON_GetObjectItemCaseSensitive(o, key);
 	const cJSON *t;
-	double orig = -1;
+	double orig = -1, part = 1;
 
+	if (ft_cfg_num(o, "partial_rotary_factor", &part, path) < 0)
+		return -1;
+	if (part != 1)
+		return ft_error("%s: \"partial_rotary_factor\": %g is not "
+		    "supported (1 only)", path, part);
+	if (rs == NULL || cJSON_IsNull(rs)) {
+		key = "rope_parameters";
+		rs = cJSON_GetObjectItemCaseSensitive(o, key);
+		if (cJSON_IsObject(rs) &&
+		    ft_cfg_num(rs, "rope_theta", &c->rope_theta, path) < 0)
+			return -1;
+	}
 	if (rs == NULL || cJSON_IsNull(rs))
 		return 0;
 	if (!cJSON_IsObject(rs))
-		return ft_error("%s: \"rope_scaling\" must be an object or null",
-		    path);
+		return ft_error("%s: \"%s\" must be an object or null", path,
+		    key);
 	t = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
 	if (t == NULL)
 		t = cJSON_GetObjectItemCaseSensitive(rs, "type");
 	if (t == NULL || !cJSON_IsString(t))
-		return ft_error("%s: \"rope_scaling\": no \"rope_type\"", path);
+		return ft_error("%s: \"%s\": no \"rope_type\"", path, key);
 	if (strcmp(t->valuestring, "default") == 0)
 		return 0;
 	if (strcmp(t->valuestring, "linear") == 0)
@@ -97,7 +112,8 @@ read_rope_scaling(ft_model_config *c, const cJSON *o, const char *path)
 	else if (strcmp(t->valuestring, "llama3") == 0)
 		c->rope_type = FT_ROPE_LLAMA3;
 	else
-		return refuse_str(path, "rope_scaling.rope_type", t,
+		return refuse_str(path, strcmp(key, "rope_scaling") == 0 ?
+		    "rope_scaling.rope_type" : "rope_parameters.rope_type", t,
 		    " (default, linear or llama3)");
 	c->rope_factor = 0;
 	if (ft_cfg_num(rs, "factor", &c->rope_factor, path) < 0)
@@ -179,6 +195,16 @@ family_read(ft_model_config *c, const cJSON *o, const char *path)
 		if (swin)
 			return ft_error("%s: \"use_sliding_window\": true is not "
 			    "supported", path);
+	}
+	/* transformers 5 lists each layer's attention */
+	it = cJSON_GetObjectItemCaseSensitive(o, "layer_types");
+	if (cJSON_IsArray(it)) {
+		const cJSON *x;
+		cJSON_ArrayForEach(x, it)
+			if (!cJSON_IsString(x) ||
+			    strcmp(x->valuestring, "full_attention") != 0)
+				return refuse_str(path, "layer_types", x,
+				    " (full_attention only)");
 	}
 	if (read_rope_scaling(c, o, path) < 0)
 		return -1;

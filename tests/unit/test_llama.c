@@ -202,6 +202,11 @@ test_refusals(void)
 		    "\"num_key_value_heads\": 4}",
 		"{\"model_type\": \"llama\", \"hidden_size\": 30, "
 		    "\"num_attention_heads\": 2, \"head_dim\": 15}",
+		"{\"model_type\": \"llama\", \"partial_rotary_factor\": 0.5}",
+		"{\"model_type\": \"qwen3\", \"layer_types\": "
+		    "[\"full_attention\", \"sliding_attention\"]}",
+		"{\"model_type\": \"llama\", \"rope_parameters\": "
+		    "{\"rope_type\": \"yarn\", \"rope_theta\": 10000.0}}",
 	};
 	char *cp = ft_path_join(tmpdir, "config.json");
 	ft_model_config c;
@@ -235,6 +240,11 @@ test_refusals(void)
 	CHECK(ft_model_config_load(&c, cp) == 0);
 	CHECK_EQ_INT(c.eos_token_id, 7);
 	CHECK_EQ_INT(c.rope_type, FT_ROPE_LINEAR);
+	/* transformers 5: rope_theta inside rope_parameters */
+	write_file(cp, "{\"model_type\": \"llama\", \"rope_parameters\": "
+	    "{\"rope_type\": \"default\", \"rope_theta\": 500000.0}}");
+	CHECK(ft_model_config_load(&c, cp) == 0);
+	CHECK(c.rope_theta == 500000.0 && c.rope_type == FT_ROPE_DEFAULT);
 	fprintf(stderr, "end of expected errors\n");
 	free(cp);
 }
