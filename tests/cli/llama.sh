@@ -63,6 +63,19 @@ paste -d ' ' "$T/p" "$T/n" | while read -r _ ph _ ids; do
 	t_eq "${want}0a" "$got" "greedy continuation of '$p'"
 done || exit 1
 
+# An eos_token_id list (Llama 3 has several): any of its ids ends the
+# sample.  The first prompt's continuation starts 281 93 72 ...
+first=$(head -n 1 "$T/p" | cut -d' ' -f2)
+ids=$(head -n 1 "$T/n" | cut -d' ' -f2-)
+set -- $ids
+mkdir "$T/eos"
+cp -L "$M"/* "$T/eos/"
+printf '{"bos_token_id": 0, "eos_token_id": [511, %s, 0]}\n' "$3" \
+	>"$T/eos/generation_config.json"
+got=$(ft-sample -m "$T/eos" --greedy --max-new-tokens 16 -j 1 \
+	"$(unhex "$first")" | hex)
+t_eq "$(decode "$1" "$2")0a" "$got" "stop at the second id of an eos list"
+
 # 2. Finetune: the output directory has the HF names, the input config's
 #    keys, the tokenizer files; it reloads and samples.
 python3 -c 'import json; print("\n".join(json.dumps({"text": "From fairest creatures we desire increase, %d" % i}) for i in range(40)))' |
