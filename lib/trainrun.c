@@ -1,4 +1,4 @@
-/* trainrun — the Trainer's loop (hf-reference §12) over the GPT-2 engine.
+/* trainrun — the Trainer's loop (hf-reference §12) over the decoder (lib/model).
  *
  * Per optimizer step k = 1..max_steps: the step's micro-batches (ga of
  * them, the last group of an epoch may be shorter) are forward/backward'ed

@@ -1,6 +1,6 @@
 /* trainrun — ft-train's training loop: transformers' Trainer over the
- * GPT-2 engine (hf-reference §11-§13), with a run directory, checkpoints
- * and bit-identical resume.
+ * decoder of lib/model (hf-reference §11-§13), with a run directory,
+ * checkpoints and bit-identical resume.
  *
  * Run directory RUN_DIR:
  *   checkpoint-STEP/   config.json, generation_config.json,
