@@ -1,5 +1,6 @@
-/* Determinism and resume: the same seed and thread count give bit-identical
- * parameters after N training steps with dropout; stopping after k steps
+/* Determinism and resume (GPT-2 and the Llama-family choices): the same
+ * seed and thread count give bit-identical parameters after N training
+ * steps with dropout; stopping after k steps
  * and resuming from (params, AdamW state, dropout counter) gives the same
  * bits as running straight through.  And the OpenBLAS kernels chosen by
  * ft_blas_init give the same results as the generic Prescott kernels. */
@@ -17,9 +18,26 @@
 
 enum { B = 2, T = 9 };
 
+/* arch 1: the Llama-family choices (Qwen3: GQA, head_dim != C/H, q/k
+ * norm, rotary, SwiGLU, RMSNorm) with attention dropout */
+static int arch;
+
 static void
 tiny(ft_model_config *c)
 {
+	if (arch == 1) {
+		ft_model_preset("qwen3-tiny", c);
+		c->n_layer = 2;
+		c->n_embd = 24;
+		c->n_head = 4;
+		c->n_kv_head = 2;
+		c->head_dim = 10;
+		c->n_positions = 16;
+		c->vocab_size = 53;
+		c->n_inner = 40;
+		c->attn_pdrop = 0.1;
+		return;
+	}
 	ft_model_preset("distilgpt2", c);
 	c->n_layer = 2;
 	c->n_embd = 24;
@@ -216,6 +234,10 @@ main(int argc, char **argv)
 		return child(argc, argv);
 	test_determinism(1);
 	test_determinism(2);
+	arch = 1;
+	test_determinism(1);
+	test_determinism(2);
+	arch = 0;
 	test_blas_paths();
 	return check_done();
 }
