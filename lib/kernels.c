@@ -1144,20 +1144,33 @@ ft_bias_backward(float *dbias, const float *dout, int N, int OC, int threads)
 	ft_parallel(threads, bias_task, &c);
 }
 
+/* Both layouts: w [IC,OC] (Conv1D) or, with linear, [OC,IC]. */
+static void
+mm_backward(float *dinp, float *dw, float *dbias, const float *dout,
+    const float *inp, const float *w, int N, int IC, int OC, int acc,
+    int threads, int linear)
+{
+	/* dinp[N,IC] = dout[N,OC] · w[IC,OC]ᵀ, or dout · w[OC,IC] */
+	if (dinp != NULL)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans,
+		    linear ? CblasNoTrans : CblasTrans, N, IC, OC, 1.0f, dout, OC,
+		    w, linear ? IC : OC, acc ? 1.0f : 0.0f, dinp, IC);
+	if (linear) /* dw[OC,IC] += dout[N,OC]ᵀ · inp[N,IC] */
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N,
+		    1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
+	else /* dw[IC,OC] += inp[N,IC]ᵀ · dout[N,OC] */
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IC, OC, N,
+		    1.0f, inp, IC, dout, OC, 1.0f, dw, OC);
+	if (dbias != NULL)
+		ft_bias_backward(dbias, dout, N, OC, threads);
+}
+
 void
 ft_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
     const float *inp, const float *w, int N, int IC, int OC, int acc,
     int threads)
 {
-	/* dinp[N,IC] = dout[N,OC] · w[IC,OC]ᵀ */
-	if (dinp != NULL)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, IC, OC,
-		    1.0f, dout, OC, w, OC, acc ? 1.0f : 0.0f, dinp, IC);
-	/* dw[IC,OC] += inp[N,IC]ᵀ · dout[N,OC] */
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IC, OC, N, 1.0f,
-	    inp, IC, dout, OC, 1.0f, dw, OC);
-	if (dbias != NULL)
-		ft_bias_backward(dbias, dout, N, OC, threads);
+	mm_backward(dinp, dw, dbias, dout, inp, w, N, IC, OC, acc, threads, 0);
 }
 
 /* ---- LayerNorm ---- */
@@ -1310,15 +1323,7 @@ ft_linear_backward(float *dinp, float *dw, float *dbias, const float *dout,
     const float *inp, const float *w, int N, int IC, int OC, int acc,
     int threads)
 {
-	/* dinp[N,IC] = dout[N,OC] · w[OC,IC] */
-	if (dinp != NULL)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC,
-		    1.0f, dout, OC, w, IC, acc ? 1.0f : 0.0f, dinp, IC);
-	/* dw[OC,IC] += dout[N,OC]ᵀ · inp[N,IC] */
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f,
-	    dout, OC, inp, IC, 1.0f, dw, IC);
-	if (dbias != NULL)
-		ft_bias_backward(dbias, dout, N, OC, threads);
+	mm_backward(dinp, dw, dbias, dout, inp, w, N, IC, OC, acc, threads, 1);
 }
 
 /* ---- RMSNorm ---- */
