@@ -4,7 +4,7 @@
  * use a register-tiled kernel that reads w once without packing it.  The
  * elementwise and row kernels are split over a persistent pthread pool in
  * fixed contiguous ranges; the
- * exp-heavy loops (softmax, cross-entropy, GELU) use an AVX2+FMA
+ * exp-heavy loops (softmax, cross-entropy, GELU, SwiGLU) use an AVX2+FMA
  * Cephes-style exp chosen at run time, with a scalar version of the same
  * polynomial elsewhere.  Vector tails are padded into a full vector so an
  * element's value never depends on where a range starts. */
@@ -441,6 +441,53 @@ gelu_bwd_avx2(float *dinp, const float *inp, const float *dout, size_t n)
 		store_part(dinp + i, gelu_grad8(load_part(inp + i, (int)(n - i), 0),
 		    load_part(dout + i, (int)(n - i), 0)), (int)(n - i));
 }
+/* SwiGLU on n gate/up pairs: out = g / (1 + exp(-g)) * u. */
+AVX2 static void
+swiglu_fwd_avx2(float *out, const float *g, const float *u, int n)
+{
+	const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+
+	for (int i = 0; i < n; i += 8) {
+		int k = n - i < 8 ? n - i : 8;
+		__m256 x = k == 8 ? _mm256_loadu_ps(g + i) : load_part(g + i, k, 0);
+		__m256 v = k == 8 ? _mm256_loadu_ps(u + i) : load_part(u + i, k, 0);
+		__m256 e = exp8(_mm256_sub_ps(zero, x));
+		__m256 y = _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), v);
+		if (k == 8)
+			_mm256_storeu_ps(out + i, y);
+		else
+			store_part(out + i, y, k);
+	}
+}
+
+/* dg = d u s (1 + g (1 - s)), du = d g s, s = sigmoid(g). */
+AVX2 static void
+swiglu_bwd_avx2(float *dg, float *du, const float *g, const float *u,
+    const float *d, int n)
+{
+	const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+
+	for (int i = 0; i < n; i += 8) {
+		int k = n - i < 8 ? n - i : 8;
+		__m256 x = k == 8 ? _mm256_loadu_ps(g + i) : load_part(g + i, k, 0);
+		__m256 v = k == 8 ? _mm256_loadu_ps(u + i) : load_part(u + i, k, 0);
+		__m256 dd = k == 8 ? _mm256_loadu_ps(d + i) : load_part(d + i, k, 0);
+		__m256 sg = _mm256_div_ps(one, _mm256_add_ps(one,
+		    exp8(_mm256_sub_ps(zero, x))));
+		__m256 si = _mm256_mul_ps(x, sg);
+		__m256 a = _mm256_mul_ps(dd, si);
+		__m256 b = _mm256_mul_ps(_mm256_mul_ps(dd, v), _mm256_add_ps(sg,
+		    _mm256_mul_ps(si, _mm256_sub_ps(one, sg))));
+		if (k == 8) {
+			_mm256_storeu_ps(du + i, a);
+			_mm256_storeu_ps(dg + i, b);
+		} else {
+			store_part(du + i, a, k);
+			store_part(dg + i, b, k);
+		}
+	}
+}
+
 #else
 static int have_avx2(void) { return 0; }
 #endif
@@ -1489,8 +1536,14 @@ swiglu_fwd_task(void *vc, int tid, int nt)
 	for (size_t n = lo; n < hi; n++) {
 		const float *g = c->gu + n * 2 * F, *u = g + F;
 		float *o = c->out + n * F;
+#ifdef FT_X86
+		if (have_avx2()) {
+			swiglu_fwd_avx2(o, g, u, c->F);
+			continue;
+		}
+#endif
 		for (size_t i = 0; i < F; i++)
-			o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+			o[i] = g[i] / (1.0f + ft_expf_fast(-g[i])) * u[i];
 	}
 }
 
@@ -1505,8 +1558,14 @@ swiglu_bwd_task(void *vc, int tid, int nt)
 		const float *g = c->gu + n * 2 * F, *u = g + F;
 		const float *d = c->dout + n * F;
 		float *dg = c->out + n * 2 * F, *du = dg + F;
+#ifdef FT_X86
+		if (have_avx2()) {
+			swiglu_bwd_avx2(dg, du, g, u, d, c->F);
+			continue;
+		}
+#endif
 		for (size_t i = 0; i < F; i++) {
-			float s = 1.0f / (1.0f + expf(-g[i])), si = g[i] * s;
+			float s = 1.0f / (1.0f + ft_expf_fast(-g[i])), si = g[i] * s;
 			float dd = d[i], uu = u[i];
 			du[i] = dd * si;
 			dg[i] = dd * uu * (s + si * (1.0f - s));

@@ -127,7 +127,8 @@ void ft_rope_apply(float *x, const int32_t *pos, int N, int stride, int nh,
     int threads);
 
 /* SwiGLU: gu [N, 2F] holds gate (columns 0..F-1) and up (F..2F-1);
- * out[N,F] = silu(gate) * up. */
+ * out[N,F] = silu(gate) * up = gate / (1 + exp(-gate)) * up (the fast exp).
+ * Rows split over threads; values independent of the thread count. */
 void ft_swiglu_forward(float *out, const float *gu, size_t N, int F,
     int threads);
 /* dgu [N, 2F] = gradient of gate and up given dout [N, F] (overwrites). */
