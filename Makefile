@@ -48,7 +48,7 @@ ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) -pthread $(LDFLAGS)
 ALL_LDLIBS = $(PKG_LIBS) -lm -ldl $(LDLIBS)
 
-LIB_SRC  = $(sort $(wildcard lib/*.c))
+LIB_SRC  = $(sort $(wildcard lib/*.c lib/model/*.c))
 LIB_OBJ  = $(patsubst lib/%.c,$(B)/lib/%.o,$(LIB_SRC))
 CMD_SRC  = $(sort $(wildcard cmd/ft-*.c))
 BINS     = $(patsubst cmd/%.c,$(B)/bin/%,$(CMD_SRC))
@@ -177,5 +177,5 @@ clean:
 	rm -rf build
 	-@for e in examples/*/; do $(MAKE) -s -C $$e clean; done
 
--include $(wildcard $(B)/lib/*.d $(B)/cmd/*.d $(B)/tests/*.d)
+-include $(wildcard $(B)/lib/*.d $(B)/lib/model/*.d $(B)/cmd/*.d $(B)/tests/*.d)
 .SECONDARY:

@@ -1,5 +1,5 @@
-/* ft-train — finetune (or train from scratch) a GPT-2 model on token
- * files, as transformers' Trainer does.  Options -> ft_train_opts; the
+/* ft-train — finetune (or train from scratch) a GPT-2 or Llama-family
+ * model on token files, as transformers' Trainer does.  Options -> ft_train_opts; the
  * work is in lib/trainrun.c and lib/trainer.c. */
 #include <getopt.h>
 #include <stdio.h>
@@ -21,8 +21,8 @@ usage(void)
 	printf("usage: ft-train [-q] [-m model] [--init config|preset] "
 	    "--train file [--val file]\n"
 	    "                -o run_dir [options]\n"
-	    "Finetune a GPT-2 model on token files (ft-tokenize) as the "
-	    "transformers\nTrainer does.\n\n"
+	    "Finetune a GPT-2 or Llama-family model on token files (ft-tokenize)\n"
+	    "as the transformers Trainer does.\n\n"
 	    "  -m, --model DIR|ID         model to finetune (default $FT_MODEL "
 	    "or distilgpt2)\n"
 	    "      --init CONFIG|PRESET   train from scratch: a config.json or "

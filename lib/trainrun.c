@@ -1,4 +1,4 @@
-/* trainrun — the Trainer's loop (hf-reference §12) over the GPT-2 engine.
+/* trainrun — the Trainer's loop (hf-reference §12) over the decoder (lib/model).
  *
  * Per optimizer step k = 1..max_steps: the step's micro-batches (ga of
  * them, the last group of an epoch may be shorter) are forward/backward'ed
@@ -29,7 +29,7 @@
 #include "bpe.h"
 #include "dist.h"
 #include "err.h"
-#include "gpt2.h"
+#include "model/model.h"
 #include "io.h"
 #include "jsonl.h"
 #include "optim.h"
@@ -79,38 +79,16 @@ ft_train_opts_default(ft_train_opts *o)
 
 /* ---- presets ---- */
 
-static const struct preset {
-	const char *name;
-	int n_layer, n_embd, n_head, n_positions;
-} presets[] = {
-	{ "gpt2-micro", 1, 32, 2, 128 },
-	{ "gpt2-tiny", 2, 128, 4, 256 },
-	{ "gpt2-mini", 4, 256, 4, 512 },
-	{ "distilgpt2", 6, 768, 12, 1024 },
-	{ "gpt2", 12, 768, 12, 1024 },
-};
-
 int
-ft_train_preset(const char *name, struct ft_gpt2_config *c)
+ft_train_preset(const char *name, struct ft_model_config *c)
 {
-	for (size_t i = 0; i < sizeof presets / sizeof *presets; i++)
-		if (strcmp(name, presets[i].name) == 0) {
-			ft_gpt2_config_default(c);
-			c->n_layer = presets[i].n_layer;
-			c->n_embd = presets[i].n_embd;
-			c->n_head = presets[i].n_head;
-			c->n_positions = presets[i].n_positions;
-			c->n_inner = 4 * c->n_embd;
-			c->vocab_size = 0;
-			return 0;
-		}
-	return -1;
+	return ft_model_preset(name, c);
 }
 
 const char *
 ft_train_preset_names(void)
 {
-	return "gpt2-micro, gpt2-tiny, gpt2-mini, distilgpt2, gpt2";
+	return ft_model_preset_names();
 }
 
 /* ---- signals ---- */
@@ -139,7 +117,7 @@ install_stop_handlers(void)
 
 typedef struct run {
 	const ft_train_opts *o;
-	ft_gpt2 m;
+	ft_model m;
 	ft_adamw opt;
 	ft_tok_data train, val;
 	ft_samples strain, sval;
@@ -233,7 +211,7 @@ clear_run_dir(const char *dir)
  * vocabulary size (the first offender is named by position), the same
  * tokenizer as the reference (hash and vocabulary size), if any. */
 static int
-check_tokens(const ft_tok_data *d, const char *path, const ft_gpt2 *m,
+check_tokens(const ft_tok_data *d, const char *path, const ft_model *m,
     const ft_tok_info *ref, const char *ref_name)
 {
 	uint32_t V = (uint32_t)m->cfg.vocab_size;
@@ -468,7 +446,7 @@ load_ft_state(run *r, const char *path)
 		goto out;
 	r->step = (int64_t)gs;
 	r->log_steps = (int64_t)ls;
-	ft_gpt2_set_dropout_seed(&r->m, seed);
+	ft_model_set_dropout_seed(&r->m, seed);
 	r->m.dropout_counter = counter;
 	rc = 0;
 out:
@@ -487,10 +465,13 @@ write_generation_config(const run *r, const char *path)
 		return ft_copy_file(r->gen_src, path);
 	if (ft_atomic_open(&a, path) != 0)
 		return -1;
-	fprintf(a.fp, "{\n  \"_from_model_config\": true,\n"
-	    "  \"bos_token_id\": %d,\n  \"eos_token_id\": %d,\n"
-	    "  \"transformers_version\": \"4.46.0\"\n}\n",
-	    r->m.cfg.bos_token_id, r->m.cfg.eos_token_id);
+	fprintf(a.fp, "{\n  \"_from_model_config\": true,\n");
+	/* a config without these ids (Qwen's bos) gives no key */
+	if (r->m.cfg.bos_token_id >= 0)
+		fprintf(a.fp, "  \"bos_token_id\": %d,\n", r->m.cfg.bos_token_id);
+	if (r->m.cfg.eos_token_id >= 0)
+		fprintf(a.fp, "  \"eos_token_id\": %d,\n", r->m.cfg.eos_token_id);
+	fprintf(a.fp, "  \"transformers_version\": \"4.46.0\"\n}\n");
 	if (ferror(a.fp)) {
 		ft_error("cannot write '%s':", path);
 		ft_atomic_abort(&a);
@@ -507,7 +488,7 @@ write_model_dir(const run *r, const char *dir)
 	char *p;
 	int rc;
 
-	if (ft_gpt2_save_dir(&r->m, dir) != 0)
+	if (ft_model_save_dir(&r->m, dir) != 0)
 		return -1;
 	p = ft_path_join(dir, "generation_config.json");
 	rc = write_generation_config(r, p);
@@ -716,7 +697,7 @@ evaluate(run *r, ft_log_entry *e)
 		for (int k = 0; k < B; k++)
 			idx[k] = i + (size_t)k;
 		ft_batch_make(&b, s, idx, B, r->pad_id, r->mask_id);
-		loss = ft_gpt2_forward(&r->m, b.ids, b.mask, b.targets, b.B,
+		loss = ft_model_forward(&r->m, b.ids, b.mask, b.targets, b.B,
 		    b.T);
 		if (b.n_targets == 0)
 			continue;
@@ -774,13 +755,13 @@ train_step(run *r, const size_t *order, int64_t epoch, int64_t b0,
 	/* the loss is normalised by the targets of the whole global batch
 	 * (all ranks, all micro-batches): num_items_in_batch */
 	ft_dist_sum_i64(&total, 1);
-	ft_gpt2_zero_grad(&r->m);
+	ft_model_zero_grad(&r->m);
 	for (int64_t j = 0; j < nmb; j++) {
-		ft_gpt2_forward(&r->m, mb[j].ids, mb[j].mask, mb[j].targets,
+		ft_model_forward(&r->m, mb[j].ids, mb[j].mask, mb[j].targets,
 		    mb[j].B, mb[j].T);
 		loss_sum += r->m.loss_sum;
 		if (total > 0)
-			ft_gpt2_backward(&r->m, 1.0 / (double)total);
+			ft_model_backward(&r->m, 1.0 / (double)total);
 		sums[1] += (double)mb[j].n_real;
 		sums[2] += 6.0 * (double)mb[j].B * (double)mb[j].T *
 		    r->nonembed_params;
@@ -966,12 +947,12 @@ setup_model(run *r, const char *ckpt)
 	const ft_train_opts *o = r->o;
 
 	if (ckpt != NULL)
-		return ft_gpt2_load(&r->m, ckpt);
+		return ft_model_load(&r->m, ckpt);
 	if (o->init != NULL) {
-		ft_gpt2_config c;
+		ft_model_config c;
 
 		if (ft_train_preset(o->init, &c) != 0 &&
-		    ft_gpt2_config_load(&c, o->init) != 0)
+		    ft_model_config_load(&c, o->init) != 0)
 			return -1;
 		if (c.vocab_size <= 0)
 			c.vocab_size = (int)r->train.info.vocab_size;
@@ -979,12 +960,12 @@ setup_model(run *r, const char *ckpt)
 			c.eos_token_id = r->train.info.eos_id;
 			c.bos_token_id = r->train.info.eos_id;
 		}
-		if (ft_gpt2_new(&r->m, &c, 0) != 0)
+		if (ft_model_new(&r->m, &c, !c.tie_word_embeddings) != 0)
 			return -1;
-		ft_gpt2_init_random(&r->m, o->seed);
+		ft_model_init_random(&r->m, o->seed);
 		return 0;
 	}
-	return ft_gpt2_load(&r->m, o->model_dir);
+	return ft_model_load(&r->m, o->model_dir);
 }
 
 static void
@@ -993,7 +974,7 @@ run_release(run *r)
 	if (r->metrics != NULL)
 		fclose(r->metrics);
 	free(r->metrics_path);
-	ft_gpt2_release(&r->m);
+	ft_model_release(&r->m);
 	ft_adamw_release(&r->opt);
 	ft_samples_free(&r->strain);
 	ft_samples_free(&r->sval);
@@ -1157,10 +1138,10 @@ ft_train_run(const ft_train_opts *o)
 		goto out;
 
 	/* model and optimizer settings */
-	ft_gpt2_set_threads(&r.m, o->threads);
+	ft_model_set_threads(&r.m, o->threads);
 	if (o->dropout >= 0)
-		r.m.embd_pdrop = r.m.attn_pdrop = r.m.resid_pdrop = o->dropout;
-	ft_gpt2_set_dropout_seed(&r.m, o->seed);
+		ft_model_set_dropout(&r.m, o->dropout);
+	ft_model_set_dropout_seed(&r.m, o->seed);
 	ft_adamw_init(&r.opt, r.m.n_params);
 	r.opt.beta1 = o->adam_beta1;
 	r.opt.beta2 = o->adam_beta2;
@@ -1168,8 +1149,7 @@ ft_train_run(const ft_train_opts *o)
 	r.opt.weight_decay = o->weight_decay;
 	r.opt.threads = o->threads;
 	r.nonembed_params = (double)r.m.n_params -
-	    (double)r.m.cfg.vocab_size * r.m.cfg.n_embd -
-	    (double)r.m.cfg.n_positions * r.m.cfg.n_embd;
+	    (double)ft_model_embedding_params(&r.m);
 
 	if (ckpt != NULL) {
 		char *p = ft_path_join(ckpt, "optimizer.safetensors");
