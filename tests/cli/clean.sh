@@ -65,7 +65,7 @@ for x, y in zip(a, b):
     assert x == y, (x, y)
 PY
 else
-	echo "skipped: ../shared not present"
+	t_skip_part "the sonnets against Python: no ../shared or no python3"
 fi
 
 # Errors: one line naming FILE:LINE, exit 1; nothing left at -o.
