@@ -1,6 +1,6 @@
 /* ft-sample — generate text from a GPT-2-family model directory with a KV
  * cache: the notebook's model.generate(max_length=250, temperature=0.9,
- * top_p=0.92, do_sample=True) (hf-reference §14). */
+ * top_p=0.92, do_sample=True) (docs/hf-reference.md §14). */
 #include "bpe.h"
 #include "blas.h"
 #include "err.h"

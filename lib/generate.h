@@ -1,5 +1,5 @@
 /* generate — the loop of transformers' generate(do_sample=True) over a KV
- * cache (hf-reference §14), for a batch of samples of one prompt.
+ * cache (docs/hf-reference.md §14), for a batch of samples of one prompt.
  *
  * Each of the `batch` rows holds the prompt and then its own continuation:
  * the prompt is prefilled once per row, then every step feeds each

@@ -1,9 +1,9 @@
 /* optim — AdamW exactly as torch.optim.AdamW computes it, global-norm
  * gradient clipping as torch.nn.utils.clip_grad_norm_, and the learning
- * rate schedules of transformers (hf-reference §12).
+ * rate schedules of transformers (docs/hf-reference.md §12).
  *
  * Parameters and gradients are flat float slabs; a table of named tensors
- * (struct ft_param_tensor, usually from ft_gpt2_tensors()) says where each
+ * (struct ft_param_tensor; for a model, its ft_gpt2.tensors) says where each
  * tensor lives in the slab and whether it gets weight decay.  The optimizer
  * state (m, v: one float each per parameter, and the step count) saves to
  * and loads from safetensors with one tensor per parameter tensor:

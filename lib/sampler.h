@@ -1,5 +1,5 @@
 /* sampler — turn one row of next-token logits into a token id, the way
- * transformers' `generate(do_sample=True)` does (hf-reference §14).
+ * transformers' `generate(do_sample=True)` does (docs/hf-reference.md §14).
  *
  * The logits processors run in the reference order, each exactly as its
  * transformers class and only when generate would add it:

@@ -53,7 +53,7 @@ t_eq 1939 "$(wc -l <"$T/b.t" | tr -d ' ')" "train size"
 ft-split --train "$T/e.t" --val "$T/e.v" "$T/empty.jsonl" || t_fail "empty input"
 [ -f "$T/e.t" ] && [ ! -s "$T/e.t" ] && [ ! -s "$T/e.v" ] || t_fail "empty outputs"
 
-# The sonnets: validation rows as in hf-reference §4 (ids are 1-based rows).
+# The sonnets: validation rows as in docs/hf-reference.md §4 (ids are 1-based rows).
 S=$(t_shared)
 if [ -n "$S" ]; then
 	ft-split --train "$T/s.t" --val "$T/s.v" "$S/sonnets.jsonl" || t_fail sonnets

@@ -25,7 +25,7 @@ tokens) applied before the argmax, as generate() does:
     case <repetition_penalty> <no_repeat_ngram_size> <min_new_tokens>
     prompt / new / text / margin as above
 
-The model is GPT2LMHeadModel's math (hf-reference §10) written out in torch
+The model is GPT2LMHeadModel's math (docs/hf-reference.md §10) written out in torch
 (no transformers here): every step recomputes the whole sequence, so the C
 tool's KV-cache path is checked against a full recompute.  The module also
 serves tests/bench/sample (KV-cache decode loop, safetensors writer).
@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 
-# ---- safetensors (hf-reference §7 writer rules) ----
+# ---- safetensors (docs/hf-reference.md §7 writer rules) ----
 
 def save_safetensors(path, tensors):
     names = sorted(tensors)
@@ -78,7 +78,7 @@ def load_safetensors(path):
     return out
 
 
-# ---- GPT-2 (hf-reference §10) ----
+# ---- GPT-2 (docs/hf-reference.md §10) ----
 
 class GPT2:
     def __init__(self, cfg, w):

@@ -237,7 +237,7 @@ def emit(name, logits, temperature, top_k, top_p, min_keep=1):
 
 def main():
     gen = torch.Generator().manual_seed(1234)
-    # hf-reference §14 example: 4 tokens remain (top-p only).
+    # docs/hf-reference.md §14 example: 4 tokens remain (top-p only).
     ex = torch.tensor([2, 1, 0.5, 0, -1, 3])
     emit("s14", ex, 1.0, 0, 0.92)
     emit("s14-notebook", ex, 0.9, 50, 0.92)

@@ -223,7 +223,7 @@ test_processors_greedy(void)
 static void
 test_s14(void)
 {
-	/* hf-reference §14: logits [2, 1, 0.5, 0, -1, 3], top-p 0.92 alone
+	/* docs/hf-reference.md §14: logits [2, 1, 0.5, 0, -1, 3], top-p 0.92 alone
 	 * removes the tokens with logits -1 and 0. */
 	float x[6] = { 2, 1, 0.5f, 0, -1, 3 };
 	struct ft_sampler_params p = { 1.0, 0, 0.92, 0, 1, 1, 0, 0 };
