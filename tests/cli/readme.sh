@@ -53,5 +53,10 @@ for f in runs/sonnets/model.safetensors runs/sonnets/config.json runs/sonnets/me
 	[ -s "$f" ] || t_fail "no $f"
 done
 [ -s "$T/out" ] || t_fail "ft-sample printed nothing"
+# "Your own data"
+[ "$(wc -l <poems.train.jsonl)" -eq 2 ] && [ "$(wc -l <poems.val.jsonl)" -eq 1 ] || t_fail "poems 2/1"
+[ "$(wc -l <reviews.train.jsonl)" -eq 2 ] && [ -s reviews.train.tok ] || t_fail "reviews"
+grep -q '"review":"He said \\"no\\" and left"' reviews.train.jsonl reviews.val.jsonl || t_fail "CSV quoting"
+[ "$(cat lines.train.jsonl lines.val.jsonl | wc -l)" -eq 12 ] || t_fail "lines of two files"
 
 echo "README commands ran: $(grep -c . "$T/readme.sh")"
