@@ -292,13 +292,16 @@ PROMPTS = ["Forsooth for I shall not", "Shall I compare thee", "a", "",
            "the summer's day", "Death brag thou wander"]
 
 
-def greedy(model, ids, max_length, eos):
-    """Full recompute every step, as generate() without a cache."""
+def greedy(model, ids, max_length, eos, procs=()):
+    """Full recompute every step, as generate() without a cache; the
+    logits processors procs (if any) run on the last logits first."""
     ids, new, margin = list(ids), [], math.inf
     first = None
     while len(ids) < max_length:
         logits, _ = model.forward(torch.tensor([ids]))
         last = logits[0, -1]
+        for f in procs:
+            last = f(torch.tensor([ids]), last.view(1, -1)).view(-1)
         if first is None:
             first = last
         top = torch.topk(last, 2).values
@@ -309,24 +312,6 @@ def greedy(model, ids, max_length, eos):
         if t == eos:
             break
     return new, margin, first
-
-
-def greedy_proc(model, ids, max_length, eos, procs):
-    ids, new, margin, n0 = list(ids), [], math.inf, len(ids)
-    while len(ids) < max_length:
-        logits, _ = model.forward(torch.tensor([ids]))
-        last = logits[0, -1].view(1, -1)
-        for f in procs:
-            last = f(torch.tensor([ids]), last)
-        last = last.view(-1)
-        top = torch.topk(last, 2).values
-        margin = min(margin, (top[0] - top[1]).item())
-        t = int(torch.argmax(last))
-        ids.append(t)
-        new.append(t)
-        if t == eos:
-            break
-    return new, margin
 
 
 def main_processors(out):
@@ -347,7 +332,7 @@ def main_processors(out):
             for p in PROMPTS[:3]:
                 ids = tok.encode(p) or [model.cfg["bos_token_id"]]
                 procs = sampler_ref.processors(pen, ng, mn, len(ids), [eos])
-                new, margin = greedy_proc(model, ids, 40, eos, procs)
+                new, margin, _ = greedy(model, ids, 40, eos, procs)
                 text = tok.decode_bytes(new, skip=(eos,)).decode("utf-8", "replace")
                 f.write("case %r %d %d\n" % (pen, ng, mn))
                 f.write("prompt %s\n" % (p.encode().hex() or "-"))

@@ -18,6 +18,24 @@ fixture_path(const char *name)
 	return ft_asprintf("%s/tests/fixtures/sample/%s", top ? top : ".", name);
 }
 
+/* Read tests/fixtures/sample/NAME into *buf (NULL when it cannot be read:
+ * a failed check) and return its first line (strtok_r state in *save). */
+static char *
+fixture_first(const char *name, char **buf, char **save)
+{
+	char *path = fixture_path(name);
+	size_t len;
+
+	*buf = NULL;
+	if (ft_read_file(path, buf, &len) != 0) {
+		CHECK(0);
+		free(path);
+		return NULL;
+	}
+	free(path);
+	return strtok_r(*buf, "\n", save);
+}
+
 /* Parse "WORD x x x ..." into v (n numbers); returns count. */
 static int
 parse_floats(char *line, const char *word, float *v, int max)
@@ -44,16 +62,9 @@ parse_floats(char *line, const char *word, float *v, int max)
 static void
 test_fixture(void)
 {
-	char *path = fixture_path("sampler.txt"), *buf, *save = NULL, *line;
-	size_t len;
+	char *buf, *save = NULL, *line = fixture_first("sampler.txt", &buf, &save);
 	int ncase = 0, nties = 0;
 
-	if (ft_read_file(path, &buf, &len) != 0) {
-		CHECK(0);
-		free(path);
-		return;
-	}
-	line = strtok_r(buf, "\n", &save);
 	while (line != NULL) {
 		char name[64];
 		int V, tie, mink, nk, nv;
@@ -103,7 +114,6 @@ test_fixture(void)
 	CHECK(ncase >= 60);
 	CHECK(nties >= 1); /* the fixture covers top-p cuts inside ties */
 	free(buf);
-	free(path);
 }
 
 /* The sequence processors against tests/fixtures/sample/processors.txt
@@ -113,16 +123,9 @@ test_fixture(void)
 static void
 test_processors(void)
 {
-	char *path = fixture_path("processors.txt"), *buf, *save = NULL, *line;
-	size_t len;
+	char *buf, *save = NULL, *line = fixture_first("processors.txt", &buf, &save);
 	int ncase = 0;
 
-	if (ft_read_file(path, &buf, &len) != 0) {
-		CHECK(0);
-		free(path);
-		return;
-	}
-	line = strtok_r(buf, "\n", &save);
 	while (line != NULL) {
 		char name[64];
 		int V, ngram, minnew, plen, nids, neos, bad = 0;
@@ -181,7 +184,6 @@ test_processors(void)
 	CHECK(ncase >= 100);
 	printf("processors: %d cases\n", ncase);
 	free(buf);
-	free(path);
 }
 
 /* Processors with a greedy pick (generate applies them before argmax too),
