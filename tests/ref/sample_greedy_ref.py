@@ -314,16 +314,20 @@ def greedy(model, ids, max_length, eos, procs=()):
     return new, margin, first
 
 
-def main_processors(out):
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import sampler_ref
-    tiny = os.path.join(out, "tiny")
+def load_tiny(tiny):
     model = load_model(tiny)
     with open(os.path.join(tiny, "vocab.json"), encoding="utf-8") as f:
         vocab = json.load(f)
     with open(os.path.join(tiny, "merges.txt"), encoding="utf-8") as f:
         merges = [tuple(l.split(" ")) for l in f.read().split("\n")[1:-1]]
-    tok = Tokenizer(vocab, merges)
+    return model, Tokenizer(vocab, merges)
+
+
+def main_processors(out):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import sampler_ref
+    tiny = os.path.join(out, "tiny")
+    model, tok = load_tiny(tiny)
     eos = model.cfg["eos_token_id"]
     cases = [(1.3, 0, 0), (2.0, 0, 0), (0.8, 0, 0), (1.0, 1, 0), (1.0, 2, 0),
              (1.0, 3, 0), (1.0, 0, 30), (1.2, 2, 30)]
@@ -350,12 +354,7 @@ def main():
         return
     tiny = os.path.join(out, "tiny")
     make_tiny(tiny)
-    model = load_model(tiny)
-    with open(os.path.join(tiny, "vocab.json"), encoding="utf-8") as f:
-        vocab = json.load(f)
-    with open(os.path.join(tiny, "merges.txt"), encoding="utf-8") as f:
-        merges = [tuple(l.split(" ")) for l in f.read().split("\n")[1:-1]]
-    tok = Tokenizer(vocab, merges)
+    model, tok = load_tiny(tiny)
     eos = model.cfg["eos_token_id"]
     with open(os.path.join(out, "greedy.txt"), "w") as f:
         for p in PROMPTS:
