@@ -378,7 +378,12 @@ ft_hub_init(struct ft_hub *h)
 	n = strlen(h->endpoint);
 	while (n > 0 && h->endpoint[n - 1] == '/')
 		h->endpoint[--n] = '\0';
+	/* The viewer: HF_DATASETS_SERVER_URL; else, with HF_ENDPOINT set (a
+	 * mirror), the mirror itself (its /splits, /rows): rows never go to
+	 * the public viewer when only HF_ENDPOINT names another host. */
 	v = env("HF_DATASETS_SERVER_URL");
+	if (v == NULL && env("HF_ENDPOINT") != NULL)
+		v = h->endpoint;
 	h->viewer = ft_strdup(v ? v : DEFAULT_VIEWER);
 	n = strlen(h->viewer);
 	while (n > 0 && h->viewer[n - 1] == '/')

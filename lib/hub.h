@@ -30,7 +30,8 @@
 
 struct ft_hub {
 	char *endpoint;        /* HF_ENDPOINT or https://huggingface.co, no final '/' */
-	char *viewer;          /* HF_DATASETS_SERVER_URL or the public viewer */
+	char *viewer;          /* HF_DATASETS_SERVER_URL, else HF_ENDPOINT when
+	                        * set, else the public viewer; no final '/' */
 	char *cache;           /* cache root (ft_hub_cache_dir) */
 	char *token;           /* NULL when none; never printed */
 	int offline;           /* HF_HUB_OFFLINE: no network at all */

@@ -45,17 +45,11 @@ ft_close_in(FILE *fp)
 }
 
 int
-ft_read_file(const char *path, char **buf, size_t *len)
+ft_read_fp(FILE *fp, const char *name, char **buf, size_t *len)
 {
-	FILE *fp;
 	char *b = NULL;
 	size_t cap = 0, n = 0, got;
 
-	if (path == NULL || strcmp(path, "-") == 0) {
-		fp = stdin;
-	} else if ((fp = fopen(path, "rb")) == NULL) {
-		return ft_error("cannot open '%s':", path);
-	}
 	for (;;) {
 		ft_grow((void **)&b, &cap, n + 65536 + 1, 1);
 		got = fread(b + n, 1, cap - n - 1, fp);
@@ -64,16 +58,30 @@ ft_read_file(const char *path, char **buf, size_t *len)
 			break;
 	}
 	if (ferror(fp)) {
-		ft_error("cannot read '%s':", ft_in_name(path));
+		ft_error("cannot read '%s':", name);
 		free(b);
-		ft_close_in(fp);
 		return -1;
 	}
-	ft_close_in(fp);
 	b[n] = '\0';
 	*buf = b;
 	*len = n;
 	return 0;
+}
+
+int
+ft_read_file(const char *path, char **buf, size_t *len)
+{
+	FILE *fp;
+	int rc;
+
+	if (path == NULL || strcmp(path, "-") == 0) {
+		fp = stdin;
+	} else if ((fp = fopen(path, "rb")) == NULL) {
+		return ft_error("cannot open '%s':", path);
+	}
+	rc = ft_read_fp(fp, ft_in_name(path), buf, len);
+	ft_close_in(fp);
+	return rc;
 }
 
 int

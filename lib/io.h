@@ -23,6 +23,9 @@ void ft_close_in(FILE *fp);
 /* Read a whole file ("-" = stdin) into a NUL-terminated buffer.
  * Returns 0, or -1 after printing an error naming the file. */
 int ft_read_file(const char *path, char **buf, size_t *len);
+/* The same for the rest of an open stream (not closed); name is used in
+ * messages. */
+int ft_read_fp(FILE *fp, const char *name, char **buf, size_t *len);
 
 /* Read-only mapping of a whole regular file.  Returns 0 or -1 (message
  * printed).  A zero-length file maps to a non-NULL empty buffer. */

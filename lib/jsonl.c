@@ -164,8 +164,7 @@ ft_jsonl_text(const ft_jsonl *r, const cJSON *obj, const char *field,
 	size_t vs, ve;
 
 	if (it == NULL)
-		return ft_error("%s:%ld: field '%s' is missing", r->name,
-		    r->lineno, field);
+		return ft_json_missing_field(r->name, r->lineno, obj, field);
 	if (!cJSON_IsString(it) || it->valuestring == NULL)
 		return ft_error("%s:%ld: field '%s' is not a string", r->name,
 		    r->lineno, field);
@@ -182,6 +181,32 @@ ft_jsonl_text(const ft_jsonl *r, const cJSON *obj, const char *field,
 	*s = it->valuestring;
 	*n = strlen(it->valuestring);
 	return 0;
+}
+
+int
+ft_json_missing_field(const char *name, long lineno, const cJSON *obj,
+    const char *field)
+{
+	char keys[160];
+	size_t k = 0;
+	int nk = 0;
+
+	keys[0] = '\0';
+	for (const cJSON *it = obj ? obj->child : NULL; it != NULL; it = it->next) {
+		const char *key = it->string ? it->string : "";
+		int w = snprintf(keys + k, sizeof keys - k, "%s'%s'",
+		    nk++ ? ", " : "", key);
+		if (w < 0 || (size_t)w >= sizeof keys - k) {
+			snprintf(keys + k, sizeof keys - k, "%s...", k ? ", " : "");
+			break;
+		}
+		k += (size_t)w;
+	}
+	if (nk == 0)
+		return ft_error("%s:%ld: field '%s' is missing (the record has "
+		    "no fields)", name, lineno, field);
+	return ft_error("%s:%ld: field '%s' is missing (the record has %s; "
+	    "--field NAME reads another)", name, lineno, field, keys);
 }
 
 void

@@ -32,6 +32,10 @@ const char *ft_jsonl_name(const ft_jsonl *r);
 int ft_jsonl_text(const ft_jsonl *r, const cJSON *obj, const char *field,
     const char **s, size_t *n);
 void ft_jsonl_close(ft_jsonl *r);
+/* The message for a string field missing from obj at name:lineno: lists
+ * obj's keys and suggests --field.  Returns -1. */
+int ft_json_missing_field(const char *name, long lineno, const cJSON *obj,
+    const char *field);
 /* A reader over an open stream (not closed by ft_jsonl_close); name is
  * used in messages. */
 ft_jsonl *ft_jsonl_from_fp(FILE *fp, const char *name);

@@ -250,11 +250,18 @@ t_expect_fail 1 'org/sonnets: /splits: .*(refused|connect)' ft-fetch dataset --v
 HF_DATASETS_SERVER_URL=http://127.0.0.1:1 ft-fetch dataset --viewer "http://127.0.0.1:$HP/" org/sonnets >"$T/rows2.jsonl" \
 	|| t_fail "--viewer over the environment"
 t_cmp "$HUB/expected/sonnets-train.jsonl" "$T/rows2.jsonl"
+# HF_ENDPOINT alone is enough for a mirror: the rows come from it, never
+# from the public viewer (unreachable here)
+env -u HF_DATASETS_SERVER_URL ft-fetch dataset org/sonnets >"$T/rows4.jsonl" ||
+	t_fail "HF_ENDPOINT alone: dataset rows"
+t_cmp "$HUB/expected/sonnets-train.jsonl" "$T/rows4.jsonl"
 setmode fail 2 503
 ft-fetch dataset org/sonnets >"$T/rows3.jsonl" || t_fail "viewer retry"
 t_cmp "$HUB/expected/sonnets-train.jsonl" "$T/rows3.jsonl"
 setmode
 if [ -w /dev/full ]; then
 	t_expect_fail 1 'stdout' sh -c 'ft-fetch dataset org/sonnets >/dev/full'
+else
+	t_skip_part "a full stdout: no /dev/full"
 fi
 echo "fetch: ok"

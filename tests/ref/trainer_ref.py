@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference fixtures for ft-train's Trainer bookkeeping (hf-reference §12).
+"""Reference fixtures for ft-train's Trainer bookkeeping (docs/hf-reference.md §12).
 
 Run with Debian's /usr/bin/python3 (torch 1.13, numpy):
     /usr/bin/python3 tests/ref/trainer_ref.py
@@ -25,7 +25,7 @@ Writes tests/fixtures/train/:
                      2 processes x batch 2: mpirun -np 2, tests/cli/mpi.sh)
 
 transformers is not installed here, so the arithmetic is written out from the
-Trainer's source as summarised in hf-reference §12.
+Trainer's source as summarised in docs/hf-reference.md §12.
 """
 import json
 import math
