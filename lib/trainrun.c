@@ -175,26 +175,64 @@ now(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The lock file in the run directory (ft_lock_path): held for the whole
+ * run; its name is ignored when judging whether the folder is empty. */
+#define LOCK_NAME ".ft-train.lock"
+
+/* What a run directory holds: anything besides the lock file, signs of an
+ * ft-train run (metrics.jsonl, a lock file this process did not create, a
+ * checkpoint with ft_state.json), checkpoints. */
+typedef struct dir_survey {
+	int any, ours, n_ckpt;
+} dir_survey;
+
 static int
-dir_is_empty(const char *path)
+ckpt_is_ours(const char *run_dir, int64_t step)
+{
+	char *c = ft_ckpt_path(run_dir, step);
+	char *st = ft_path_join(c, "ft_state.json");
+	int ok = ft_exists(st);
+
+	free(st);
+	free(c);
+	return ok;
+}
+
+static void
+survey_dir(const char *path, int lock_is_new, dir_survey *s)
 {
 	DIR *d = opendir(path);
 	struct dirent *de;
-	int empty = 1;
+	int64_t *steps;
+	size_t n;
 
+	memset(s, 0, sizeof *s);
 	if (d == NULL)
-		return 1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
-			empty = 0;
-			break;
-		}
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((strcmp(de->d_name, LOCK_NAME) == 0 && !lock_is_new) ||
+		    strcmp(de->d_name, "metrics.jsonl") == 0)
+			s->ours = 1;
+		if (strcmp(de->d_name, LOCK_NAME) != 0)
+			s->any = 1;
+	}
 	closedir(d);
-	return empty;
+	if (ft_ckpt_list(path, &steps, &n) == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (ckpt_is_ours(path, steps[i])) {
+				s->ours = 1;
+				s->n_ckpt++;
+			}
+		free(steps);
+	}
 }
 
 /* Remove what an earlier run left in run_dir (--overwrite-output-dir):
- * only names ft-train writes. */
+ * only names ft-train writes; anything else stays.  A checkpoint-STEP
+ * folder that ft-train did not write (no ft_state.json) is refused by
+ * name before anything is removed: rotation would delete it later. */
 static int
 clear_run_dir(const char *dir)
 {
@@ -206,9 +244,20 @@ clear_run_dir(const char *dir)
 	size_t n;
 	int rc = 0;
 
-	ft_ckpt_clean_tmp(dir);
 	if (ft_ckpt_list(dir, &steps, &n) != 0)
 		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!ckpt_is_ours(dir, steps[i])) {
+			char *c = ft_ckpt_path(dir, steps[i]);
+
+			ft_error("'%s' was not written by ft-train (no "
+			    "ft_state.json); move it away before "
+			    "--overwrite-output-dir", c);
+			free(c);
+			free(steps);
+			return -1;
+		}
+	ft_ckpt_clean_tmp(dir);
 	for (size_t i = 0; i < n; i++)
 		rc |= ft_ckpt_remove(dir, steps[i]);
 	free(steps);
@@ -225,6 +274,109 @@ clear_run_dir(const char *dir)
 		unlink(p);
 		free(p);
 	}
+	return rc;
+}
+
+/* The run directory must neither be, hold, nor lie inside an input
+ * (compared by identity, not by spelling): --overwrite-output-dir and the
+ * final outputs would replace it.  0, or -1 with one message. */
+static int
+check_inputs(const ft_train_opts *o)
+{
+	const struct { const char *what, *path; } in[] = {
+		{ "the model (-m)", o->model_dir },
+		{ "the tokenizer (--tokenizer-dir)", o->tokenizer_dir },
+		{ "the config (--init)", o->init },
+		{ "the training file (--train)", o->train_path },
+		{ "the validation file (--val)", o->val_path },
+	};
+
+	for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+		const char *p = in[i].path;
+
+		if (p == NULL || strcmp(p, "-") == 0 || !ft_exists(p))
+			continue;
+		if (ft_path_within(p, o->run_dir))
+			return ft_error("the output directory '%s' holds %s "
+			    "'%s'; choose another -o", o->run_dir, in[i].what, p);
+		if (ft_path_within(o->run_dir, p))
+			return ft_error("the output directory '%s' is inside %s "
+			    "'%s'; choose another -o", o->run_dir, in[i].what, p);
+	}
+	return 0;
+}
+
+/* Make (if need be) and lock the run directory, then check what it holds
+ * against --resume / --overwrite-output-dir and clear it for a new run.
+ * Returns the checkpoint to resume from (*ckpt, malloc'd, or NULL) and 0,
+ * or -1 after one message; the lock stays held until the process ends. */
+static char *find_resume_checkpoint(const ft_train_opts *o);
+
+static int
+setup_run_dir(const ft_train_opts *o, char **ckpt)
+{
+	dir_survey s;
+	char *lock, *what;
+	int fd, created = 0, rc = -1;
+
+	*ckpt = NULL;
+	if (check_inputs(o) != 0)
+		return -1;
+	if (o->resume && o->resume_from == NULL && !ft_exists(o->run_dir))
+		return ft_error("no checkpoint to resume from: '%s' does not "
+		    "exist", o->run_dir);
+	if (ft_mkdir_p(o->run_dir, 0777) != 0)
+		return -1;
+	lock = ft_path_join(o->run_dir, LOCK_NAME);
+	what = ft_asprintf("the run directory '%s'", o->run_dir);
+	fd = ft_lock_path(lock, what, &created);
+	free(what);
+	if (fd < 0)
+		goto out;
+	survey_dir(o->run_dir, created, &s);
+	if (o->resume) {
+		if (o->resume_from == NULL && s.n_ckpt == 0) {
+			if (s.ours)
+				ft_error("no checkpoint to resume from in '%s': "
+				    "its run stopped before the first "
+				    "checkpoint; start it again with "
+				    "--overwrite-output-dir", o->run_dir);
+			else
+				ft_error("no checkpoint to resume from in '%s'",
+				    o->run_dir);
+			goto refuse;
+		}
+		if ((*ckpt = find_resume_checkpoint(o)) == NULL)
+			goto refuse;
+	} else if (s.any) {
+		if (!s.ours) {
+			ft_error("'%s' is not empty and holds no ft-train run; "
+			    "choose another -o", o->run_dir);
+			goto refuse;
+		}
+		if (!o->overwrite) {
+			if (s.n_ckpt == 0)
+				ft_error("'%s' holds a run that stopped before "
+				    "its first checkpoint; start it again with "
+				    "--overwrite-output-dir", o->run_dir);
+			else
+				ft_error("'%s' holds another run; use "
+				    "--overwrite-output-dir to replace it or "
+				    "--resume to continue it", o->run_dir);
+			goto refuse;
+		}
+		if (clear_run_dir(o->run_dir) != 0)
+			goto out;
+	}
+	ft_ckpt_clean_tmp(o->run_dir);
+	rc = 0;
+	goto out;
+refuse:
+	/* leave the folder as it was found */
+	if (created)
+		unlink(lock);
+out:
+	free(lock);
 	return rc;
 }
 
@@ -890,6 +1042,9 @@ find_resume_checkpoint(const ft_train_opts *o)
 	}
 	if (ft_ckpt_list(o->run_dir, &steps, &n) != 0)
 		return NULL;
+	/* the newest that ft-train wrote (setup_run_dir saw one) */
+	while (n > 0 && !ckpt_is_ours(o->run_dir, steps[n - 1]))
+		n--;
 	if (n == 0) {
 		free(steps);
 		ft_error("no checkpoint to resume from in '%s'", o->run_dir);
@@ -1017,23 +1172,8 @@ ft_train_run(const ft_train_opts *o)
 	}
 
 	/* the run directory */
-	if (o->resume) {
-		ckpt = find_resume_checkpoint(o);
-		if (ckpt == NULL)
-			goto out;
-	} else if (ft_exists(o->run_dir) && !dir_is_empty(o->run_dir)) {
-		if (!o->overwrite) {
-			ft_error("'%s' holds another run; use "
-			    "--overwrite-output-dir to replace it or --resume "
-			    "to continue it", o->run_dir);
-			goto out;
-		}
-		if (clear_run_dir(o->run_dir) != 0)
-			goto out;
-	}
-	if (ft_mkdir_p(o->run_dir, 0777) != 0)
+	if (setup_run_dir(o, &ckpt) != 0)
 		goto out;
-	ft_ckpt_clean_tmp(o->run_dir);
 
 	/* data first (an --init model takes its vocabulary from it) */
 	if (ft_tok_load(o->train_path, &r.train) != 0)
