@@ -631,6 +631,19 @@ ft_json_escape(char *d, const char *str, size_t n)
 }
 
 cJSON *
+ft_json_parse(const char *s, size_t n, const char *name)
+{
+	cJSON *o = parse_json(s, n, 1, name);
+
+	if (o != NULL && !cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		ft_error("%s: not a JSON object", name);
+		return NULL;
+	}
+	return o;
+}
+
+cJSON *
 ft_json_load(const char *path)
 {
 	char *buf;
@@ -639,15 +652,8 @@ ft_json_load(const char *path)
 
 	if (ft_read_file(path, &buf, &len) != 0)
 		return NULL;
-	o = parse_json(buf, len, 1, path);
+	o = ft_json_parse(buf, len, path);
 	free(buf);
-	if (o == NULL)
-		return NULL;
-	if (!cJSON_IsObject(o)) {
-		cJSON_Delete(o);
-		ft_error("%s: not a JSON object", path);
-		return NULL;
-	}
 	return o;
 }
 

@@ -39,9 +39,6 @@
 #include "trainer.h"
 #include "trainrun.h"
 
-#define FT_STATE_FORMAT "ft-train-state"
-#define FT_STATE_VERSION 1
-
 static const char *const tokenizer_files[] = {
 	"vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
 	"special_tokens_map.json", "added_tokens.json",
@@ -483,27 +480,22 @@ args_json(const run *r)
 static int
 save_ft_state(const run *r, const char *path)
 {
-	cJSON *root = cJSON_CreateObject();
-	char num[32], *text;
+	ft_run_state st = {
+		.global_step = r->step,
+		.log_steps = r->log_steps,
+		.dropout_seed = r->m.dropout_seed,
+		.dropout_counter = r->m.dropout_counter,
+		.log_loss_sum = r->log_loss_sum,
+		.total_loss_sum = r->total_loss_sum,
+		.total_flos = r->flos,
+		.train_runtime = r->runtime_before + (now() - r->t_start),
+	};
+	cJSON *args = args_json(r);
+	char *text = ft_run_state_print(&st, args);
 	ft_atomic a;
 	int rc = -1;
 
-	cJSON_AddStringToObject(root, "format", FT_STATE_FORMAT);
-	cJSON_AddNumberToObject(root, "version", FT_STATE_VERSION);
-	cJSON_AddNumberToObject(root, "global_step", (double)r->step);
-	snprintf(num, sizeof num, "%" PRIu64, r->m.dropout_seed);
-	cJSON_AddStringToObject(root, "dropout_seed", num);
-	snprintf(num, sizeof num, "%" PRIu64, r->m.dropout_counter);
-	cJSON_AddStringToObject(root, "dropout_counter", num);
-	cJSON_AddNumberToObject(root, "log_loss_sum", r->log_loss_sum);
-	cJSON_AddNumberToObject(root, "log_steps", (double)r->log_steps);
-	cJSON_AddNumberToObject(root, "total_loss_sum", r->total_loss_sum);
-	cJSON_AddNumberToObject(root, "total_flos", r->flos);
-	cJSON_AddNumberToObject(root, "train_runtime",
-	    r->runtime_before + (now() - r->t_start));
-	cJSON_AddItemToObject(root, "args", args_json(r));
-	text = cJSON_Print(root);
-	cJSON_Delete(root);
+	cJSON_Delete(args);
 	if (ft_atomic_open(&a, path) != 0)
 		goto out;
 	if (fputs(text, a.fp) == EOF || fputc('\n', a.fp) == EOF) {
@@ -516,23 +508,6 @@ out:
 	free(text);
 	return rc;
 }
-
-static int
-json_u64(const cJSON *o, const char *key, uint64_t *v, const char *name)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-	char *end;
-
-	if (!cJSON_IsString(it))
-		return ft_error("%s: missing string '%s'", name, key);
-	errno = 0;
-	*v = strtoull(it->valuestring, &end, 10);
-	if (*end != '\0' || errno != 0)
-		return ft_error("%s: bad value of '%s'", name, key);
-	return 0;
-}
-
-#define json_num ft_json_number
 
 /* Compare the data options of the checkpoint with this run's: they decide
  * which documents each step sees, so they must agree. */
@@ -576,52 +551,36 @@ check_args(const run *r, const cJSON *saved, const char *name)
 	return rc;
 }
 
+/* ft_state.json of a checkpoint, range-checked against this run
+ * (ft_run_state_parse) and its options against this run's. */
 static int
 load_ft_state(run *r, const char *path)
 {
-	cJSON *root;
-	const cJSON *it;
-	double gs = 0, ls = 0;
-	uint64_t seed, counter;
-	int rc = -1;
+	ft_run_state st;
+	void *args;
+	char *buf;
+	size_t len;
+	int rc;
 
-	if ((root = ft_json_load(path)) == NULL)
+	if (ft_read_file(path, &buf, &len) != 0)
 		return -1;
-	it = cJSON_GetObjectItemCaseSensitive(root, "format");
-	if (!cJSON_IsString(it) || strcmp(it->valuestring, FT_STATE_FORMAT)) {
-		ft_error("%s: not an ft-train state file", path);
-		goto out;
-	}
-	it = cJSON_GetObjectItemCaseSensitive(root, "version");
-	if (!cJSON_IsNumber(it) || it->valueint != FT_STATE_VERSION) {
-		ft_error("%s: unsupported version (this ft-train reads %d)",
-		    path, FT_STATE_VERSION);
-		goto out;
-	}
-	if (json_num(root, "global_step", &gs, path) ||
-	    json_u64(root, "dropout_seed", &seed, path) ||
-	    json_u64(root, "dropout_counter", &counter, path) ||
-	    json_num(root, "log_loss_sum", &r->log_loss_sum, path) ||
-	    json_num(root, "log_steps", &ls, path) ||
-	    json_num(root, "total_loss_sum", &r->total_loss_sum, path) ||
-	    json_num(root, "total_flos", &r->flos, path) ||
-	    json_num(root, "train_runtime", &r->runtime_before, path))
-		goto out;
-	it = cJSON_GetObjectItemCaseSensitive(root, "args");
-	if (!cJSON_IsObject(it)) {
-		ft_error("%s: missing object 'args'", path);
-		goto out;
-	}
-	if (check_args(r, it, path) != 0)
-		goto out;
-	r->step = (int64_t)gs;
-	r->log_steps = (int64_t)ls;
-	ft_gpt2_set_dropout_seed(&r->m, seed);
-	r->m.dropout_counter = counter;
-	rc = 0;
-out:
-	cJSON_Delete(root);
-	return rc;
+	rc = ft_run_state_parse(&st, &args, buf, len, r->plan.max_steps, path);
+	free(buf);
+	if (rc != 0)
+		return -1;
+	rc = check_args(r, args, path);
+	cJSON_Delete(args);
+	if (rc != 0)
+		return -1;
+	r->step = st.global_step;
+	r->log_steps = st.log_steps;
+	r->log_loss_sum = st.log_loss_sum;
+	r->total_loss_sum = st.total_loss_sum;
+	r->flos = st.total_flos;
+	r->runtime_before = st.train_runtime;
+	ft_gpt2_set_dropout_seed(&r->m, st.dropout_seed);
+	r->m.dropout_counter = st.dropout_counter;
+	return 0;
 }
 
 /* ---- outputs ---- */
@@ -1270,7 +1229,15 @@ ft_train_run(const ft_train_opts *o)
 			goto out;
 		p = ft_path_join(ckpt, "trainer_state.json");
 		e = ft_trainer_state_load(&r.st, p);
+		if (e == 0 && r.st.global_step != r.step)
+			e = ft_error("%s: global_step %" PRId64 " differs from "
+			    "ft_state.json's %" PRId64, p, r.st.global_step,
+			    r.step);
 		free(p);
+		if (e == 0 && r.opt.step != r.step)
+			e = ft_error("%s/optimizer.safetensors: step %" PRId64
+			    " differs from ft_state.json's global_step %" PRId64,
+			    ckpt, r.opt.step, r.step);
 		if (e != 0)
 			goto out;
 		ft_trainer_state_truncate(&r.st, r.step);
