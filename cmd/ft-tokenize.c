@@ -426,7 +426,8 @@ run_decode(const struct opts *o, const struct ft_bpe *b)
 			continue;
 		tlen = 0;
 		keep = ft_utf8_repair(raw, rlen, !doc_end, &txt, &tlen, &tcap);
-		memmove(raw, raw + rlen - keep, keep);
+		if (keep > 0) /* raw is NULL while every document is empty */
+			memmove(raw, raw + rlen - keep, keep);
 		rlen = keep;
 		if (o->jsonl_out) {
 			fputc('{', a.fp);

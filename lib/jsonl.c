@@ -631,6 +631,12 @@ ft_json_escape(char *d, const char *str, size_t n)
 }
 
 cJSON *
+ft_json_parse_value(const char *s, size_t n, const char *name)
+{
+	return parse_json(s, n, 1, name);
+}
+
+cJSON *
 ft_json_parse(const char *s, size_t n, const char *name)
 {
 	cJSON *o = parse_json(s, n, 1, name);

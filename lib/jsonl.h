@@ -49,6 +49,9 @@ size_t ft_utf8_check(const char *s, size_t n);
 cJSON *ft_json_load(const char *path);
 /* The same for text s[0..n) in memory; name is used in messages. */
 cJSON *ft_json_parse(const char *s, size_t n, const char *name);
+/* Any JSON value s[0..n) (duplicate keys: the last), or NULL after
+ * "NAME: invalid JSON at byte N (CAUSE)". */
+cJSON *ft_json_parse_value(const char *s, size_t n, const char *name);
 
 /* repr(float(x)) as Python prints it, for JSON numbers: the shortest
  * digits that read back to x, "1.0" for integral values, "5e-07" style
