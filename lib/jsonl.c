@@ -116,9 +116,10 @@ dedupe_keys(cJSON *o)
 static long hex4(const char *s, size_t n, size_t i);
 
 /* Why cJSON stopped at byte `at` of s[0..n): nesting beyond cJSON's
- * limit, a lone surrogate escape, or a line that ends early where the
- * input ends without a newline (cut off: truncated, or still being
- * written).  Writes " (CAUSE)" to buf, or "" when none is known. */
+ * limit, a lone surrogate escape, or text that ends inside a string or an
+ * open bracket where the input ends (cut: 1 a JSONL line without its
+ * newline, 2 a whole document; 0 not at the end): truncated, or still
+ * being written.  Writes " (CAUSE)" to buf, or "" when none is known. */
 static void
 json_cause(const char *s, size_t n, size_t at, int cut, char *buf,
     size_t cap)
@@ -168,8 +169,9 @@ json_cause(const char *s, size_t n, size_t at, int cut, char *buf,
 		}
 	}
 	if (cut && (in_str || depth > 0))
-		snprintf(buf, cap, " (the line is cut off at the end of the "
-		    "input: truncated, or still being written?)");
+		snprintf(buf, cap, cut == 1 ? " (the line is cut off at the end "
+		    "of the input: truncated, or still being written?)" :
+		    " (the text ends early: truncated, or still being written?)");
 }
 
 /* Parse s[0..n) as one JSON value: the tree (duplicate keys resolved to
@@ -633,13 +635,13 @@ ft_json_escape(char *d, const char *str, size_t n)
 cJSON *
 ft_json_parse_value(const char *s, size_t n, const char *name)
 {
-	return parse_json(s, n, 1, name);
+	return parse_json(s, n, 2, name);
 }
 
 cJSON *
 ft_json_parse(const char *s, size_t n, const char *name)
 {
-	cJSON *o = parse_json(s, n, 1, name);
+	cJSON *o = parse_json(s, n, 2, name);
 
 	if (o != NULL && !cJSON_IsObject(o)) {
 		cJSON_Delete(o);
