@@ -436,7 +436,8 @@ run_decode(const struct opts *o, const struct ft_bpe *b)
 			put_json_string(a.fp, txt, tlen);
 			fputs("}\n", a.fp);
 		} else {
-			fwrite(txt, 1, tlen, a.fp);
+			if (tlen > 0) /* txt, too, is NULL until some text */
+				fwrite(txt, 1, tlen, a.fp);
 			if (doc_end && o->mode == MODE_LINES)
 				fputc('\n', a.fp);
 		}
