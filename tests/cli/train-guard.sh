@@ -78,6 +78,7 @@ rmdir "$T/m/checkpoint-1"
 ft-train $C --max-steps 100000 --save-steps 0 --logging-steps 1 \
 	-o "$T/lk" 2>"$T/lk.err" &
 pid=$!
+trap 'kill -9 $pid 2>/dev/null; rm -rf "$T"' EXIT
 i=0
 while ! grep -q '"step": 2}' "$T/lk/metrics.jsonl" 2>/dev/null; do
 	i=$((i + 1)); [ $i -lt 600 ] || t_fail "timeout waiting for the run"
