@@ -1,11 +1,11 @@
-/* ft-sample — generate text from a GPT-2-family model directory with a KV
- * cache: the notebook's model.generate(max_length=250, temperature=0.9,
- * top_p=0.92, do_sample=True) (hf-reference §14). */
+/* ft-sample — generate text from a GPT-2 or Llama-family model directory
+ * with a KV cache: the notebook's model.generate(max_length=250,
+ * temperature=0.9, top_p=0.92, do_sample=True) (hf-reference §14). */
 #include "bpe.h"
 #include "blas.h"
 #include "err.h"
 #include "generate.h"
-#include "gpt2.h"
+#include "model/model.h"
 #include "io.h"
 #include "jsonl.h"
 #include "modeldir.h"
@@ -144,7 +144,7 @@ on_end(void *ctx, int row, enum ft_gen_end why)
 /* The eos ids: generation_config.json's eos_token_id (a number or a
  * list), else config.json's. */
 static int
-load_eos(const char *dir, const ft_gpt2 *m, int32_t *eos, int max)
+load_eos(const char *dir, const ft_model *m, int32_t *eos, int max)
 {
 	char *path = ft_path_join(dir, "generation_config.json"), *text;
 	size_t len;
@@ -200,7 +200,7 @@ set_field(cJSON *obj, const char *key, cJSON *item)
 }
 
 struct ctx {
-	ft_gpt2 *m;
+	ft_model *m;
 	struct ft_bpe *tok;
 	struct ft_bpe_enc *enc;
 	struct ft_gen *gen;
@@ -366,9 +366,9 @@ main(int argc, char **argv)
 	    || (c.tok = ft_bpe_load_dir(dir)) == NULL)
 		goto out;
 	c.m = ft_calloc(1, sizeof(*c.m));
-	if (ft_gpt2_load(c.m, dir) != 0)
+	if (ft_model_load(c.m, dir) != 0)
 		goto out;
-	ft_gpt2_set_threads(c.m, threads > 0 ? threads : 1);
+	ft_model_set_threads(c.m, threads > 0 ? threads : 1);
 	c.bos = c.m->cfg.bos_token_id >= 0 ? c.m->cfg.bos_token_id
 	    : ft_bpe_eos_id(c.tok);
 	if (c.bos < 0 || c.bos >= c.m->cfg.vocab_size) {
@@ -465,7 +465,7 @@ out:
 	ft_bpe_enc_free(c.enc);
 	ft_bpe_free(c.tok);
 	if (c.m != NULL)
-		ft_gpt2_release(c.m);
+		ft_model_release(c.m);
 	free(c.m);
 	return ft_close_stdout() ? FT_EXIT_FAIL : status;
 }

@@ -1,5 +1,5 @@
-/* ft-train — finetune (or train from scratch) a GPT-2 model on token
- * files, as transformers' Trainer does.  Options -> ft_train_opts; the
+/* ft-train — finetune (or train from scratch) a GPT-2 or Llama-family
+ * model on token files, as transformers' Trainer does.  Options -> ft_train_opts; the
  * work is in lib/trainrun.c and lib/trainer.c. */
 #include <getopt.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "blas.h"
+#include "dist.h"
 #include "err.h"
 #include "io.h"
 #include "modeldir.h"
@@ -20,8 +21,8 @@ usage(void)
 	printf("usage: ft-train [-q] [-m model] [--init config|preset] "
 	    "--train file [--val file]\n"
 	    "                -o run_dir [options]\n"
-	    "Finetune a GPT-2 model on token files (ft-tokenize) as the "
-	    "transformers\nTrainer does.\n\n"
+	    "Finetune a GPT-2 or Llama-family model on token files (ft-tokenize)\n"
+	    "as the transformers Trainer does.\n\n"
 	    "  -m, --model DIR|ID         model to finetune (default $FT_MODEL "
 	    "or distilgpt2)\n"
 	    "      --init CONFIG|PRESET   train from scratch: a config.json or "
@@ -261,9 +262,14 @@ main(int argc, char **argv)
 	} else {
 		o.model_dir = model_dir;
 	}
+	/* under mpirun: join the job (lib/dist.h); rank 0 speaks for it */
+	if (ft_dist_init(argc, argv) != 0)
+		return FT_EXIT_FAIL;
+	if (ft_dist_rank() > 0)
+		o.quiet = 1;
 	rc = ft_train_run(&o);
 	free(model_dir);
 	if (ft_close_stdout() != 0)
 		rc = FT_EXIT_FAIL;
-	return rc;
+	return ft_dist_end(rc);
 }

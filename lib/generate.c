@@ -18,13 +18,13 @@ struct row {
 };
 
 struct ft_gen {
-	ft_gpt2 *m;
+	ft_model *m;
 	const struct ft_bpe *tok;
 	struct ft_gen_opts o;
 	int B, V, max_T;    /* max_T: positions a row may reach */
 	int kv_T;           /* positions the cache holds now */
 	struct ft_sampler s;
-	ft_gpt2_kv *kv;
+	ft_kv *kv;
 	struct row *rows;
 	float *logits;      /* [B, V] */
 	int32_t *next;      /* [B] */
@@ -44,7 +44,7 @@ now(void)
 }
 
 struct ft_gen *
-ft_gen_new(ft_gpt2 *m, const struct ft_bpe *tok, int batch,
+ft_gen_new(ft_model *m, const struct ft_bpe *tok, int batch,
     const struct ft_gen_opts *o)
 {
 	struct ft_gen *g = ft_calloc(1, sizeof(*g));
@@ -78,7 +78,7 @@ ft_gen_free(struct ft_gen *g)
 		return;
 	for (int b = 0; b < g->B; b++)
 		ft_stopper_release(&g->rows[b].stop);
-	ft_gpt2_kv_free(g->kv);
+	ft_kv_free(g->kv);
 	ft_sampler_release(&g->s);
 	free(g->rows);
 	free(g->logits);
@@ -200,12 +200,12 @@ ft_gen_run(struct ft_gen *g, const int32_t *ids, int n,
 		limit = n + g->o.max_new_tokens;
 	/* the cache grows to what a run needs (the last token is not fed) */
 	if (g->kv == NULL || g->kv_T < limit - 1) {
-		ft_gpt2_kv_free(g->kv);
+		ft_kv_free(g->kv);
 		g->kv_T = limit - 1;
-		if ((g->kv = ft_gpt2_kv_new(g->m, g->B, g->kv_T)) == NULL)
+		if ((g->kv = ft_kv_new(g->m, g->B, g->kv_T)) == NULL)
 			return -1;
 	}
-	ft_gpt2_kv_reset(g->kv, -1);
+	ft_kv_reset(g->kv, -1);
 	t0 = now();
 	for (int b = 0; b < g->B; b++) {
 		struct row *r = &g->rows[b];
@@ -217,7 +217,7 @@ ft_gen_run(struct ft_gen *g, const int32_t *ids, int n,
 		r->done = 0;
 		g->active[b] = 0;
 		/* each row's cache needs the prompt (no row copy in the engine) */
-		if (ft_gpt2_kv_prefill(g->m, g->kv, b, ids, n,
+		if (ft_kv_prefill(g->m, g->kv, b, ids, n,
 		    g->logits + (size_t)b * V) != 0)
 			return -1;
 		g->st.prompt_tokens += n;
@@ -232,7 +232,7 @@ ft_gen_run(struct ft_gen *g, const int32_t *ids, int n,
 		left -= g->rows[b].done;
 	}
 	while (left > 0) {
-		if (ft_gpt2_decode_step(g->m, g->kv, g->next, g->active,
+		if (ft_kv_decode_step(g->m, g->kv, g->next, g->active,
 		    g->logits) != 0)
 			return -1;
 		g->st.steps++;

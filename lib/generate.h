@@ -3,7 +3,7 @@
  *
  * Each of the `batch` rows holds the prompt and then its own continuation:
  * the prompt is prefilled once per row, then every step feeds each
- * unfinished row's last token through ft_gpt2_decode_step (one batched
+ * unfinished row's last token through ft_kv_decode_step (one batched
  * pass), picks the next token with lib/sampler, and turns the token's
  * bytes into text (lib/utf8stream: byte-correct UTF-8, U+FFFD for invalid
  * bytes, stop strings).  A row ends at an eos id (not output), at a stop
@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "bpe.h"
-#include "gpt2.h"
+#include "model/model.h"
 #include "sampler.h"
 
 enum ft_gen_end {
@@ -52,7 +52,7 @@ struct ft_gen;
 /* A generator for `batch` rows of model m (thread count taken from m)
  * with tokenizer tok (ids >= its vocabulary decode to nothing).  NULL
  * after a message (bad sampler parameters). */
-struct ft_gen *ft_gen_new(ft_gpt2 *m, const struct ft_bpe *tok, int batch,
+struct ft_gen *ft_gen_new(ft_model *m, const struct ft_bpe *tok, int batch,
     const struct ft_gen_opts *o);
 void ft_gen_free(struct ft_gen *g);
 

@@ -4,7 +4,7 @@
  * use a register-tiled kernel that reads w once without packing it.  The
  * elementwise and row kernels are split over a persistent pthread pool in
  * fixed contiguous ranges; the
- * exp-heavy loops (softmax, cross-entropy, GELU) use an AVX2+FMA
+ * exp-heavy loops (softmax, cross-entropy, GELU, SwiGLU) use an AVX2+FMA
  * Cephes-style exp chosen at run time, with a scalar version of the same
  * polynomial elsewhere.  Vector tails are padded into a full vector so an
  * element's value never depends on where a range starts. */
@@ -442,6 +442,53 @@ gelu_bwd_avx2(float *dinp, const float *inp, const float *dout, size_t n)
 		store_part(dinp + i, gelu_grad8(load_part(inp + i, (int)(n - i), 0),
 		    load_part(dout + i, (int)(n - i), 0)), (int)(n - i));
 }
+/* SwiGLU on n gate/up pairs: out = g / (1 + exp(-g)) * u. */
+AVX2 static void
+swiglu_fwd_avx2(float *out, const float *g, const float *u, int n)
+{
+	const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+
+	for (int i = 0; i < n; i += 8) {
+		int k = n - i < 8 ? n - i : 8;
+		__m256 x = k == 8 ? _mm256_loadu_ps(g + i) : load_part(g + i, k, 0);
+		__m256 v = k == 8 ? _mm256_loadu_ps(u + i) : load_part(u + i, k, 0);
+		__m256 e = exp8(_mm256_sub_ps(zero, x));
+		__m256 y = _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), v);
+		if (k == 8)
+			_mm256_storeu_ps(out + i, y);
+		else
+			store_part(out + i, y, k);
+	}
+}
+
+/* dg = d u s (1 + g (1 - s)), du = d g s, s = sigmoid(g). */
+AVX2 static void
+swiglu_bwd_avx2(float *dg, float *du, const float *g, const float *u,
+    const float *d, int n)
+{
+	const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+
+	for (int i = 0; i < n; i += 8) {
+		int k = n - i < 8 ? n - i : 8;
+		__m256 x = k == 8 ? _mm256_loadu_ps(g + i) : load_part(g + i, k, 0);
+		__m256 v = k == 8 ? _mm256_loadu_ps(u + i) : load_part(u + i, k, 0);
+		__m256 dd = k == 8 ? _mm256_loadu_ps(d + i) : load_part(d + i, k, 0);
+		__m256 sg = _mm256_div_ps(one, _mm256_add_ps(one,
+		    exp8(_mm256_sub_ps(zero, x))));
+		__m256 si = _mm256_mul_ps(x, sg);
+		__m256 a = _mm256_mul_ps(dd, si);
+		__m256 b = _mm256_mul_ps(_mm256_mul_ps(dd, v), _mm256_add_ps(sg,
+		    _mm256_mul_ps(si, _mm256_sub_ps(one, sg))));
+		if (k == 8) {
+			_mm256_storeu_ps(du + i, a);
+			_mm256_storeu_ps(dg + i, b);
+		} else {
+			store_part(du + i, a, k);
+			store_part(dg + i, b, k);
+		}
+	}
+}
+
 #else
 static int have_avx2(void) { return 0; }
 #endif
@@ -1073,11 +1120,22 @@ ft_ref_matmul(float *out, const float *inp, const float *w,
 		}
 }
 
+/* Rows of out = bias before an sgemm that adds to them: its beta. */
+static float
+fill_bias(float *out, const float *bias, int N, int OC)
+{
+	if (bias == NULL)
+		return 0.0f;
+	for (int n = 0; n < N; n++)
+		memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
+	return 1.0f;
+}
+
 void
 ft_matmul_forward(float *out, const float *inp, const float *w,
     const float *bias, int N, int IC, int OC)
 {
-	float beta = 0.0f;
+	float beta;
 
 	/* a few rows: stream w once instead of packing it (the thread
 	 * count is the one the BLAS was given) */
@@ -1086,11 +1144,7 @@ ft_matmul_forward(float *out, const float *inp, const float *w,
 		    openblas_get_num_threads());
 		return;
 	}
-	if (bias != NULL) {
-		for (int n = 0; n < N; n++)
-			memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
-		beta = 1.0f;
-	}
+	beta = fill_bias(out, bias, N, OC);
 	/* out[N,OC] = inp[N,IC] · w[IC,OC].  One row (a decode step) is a
 	 * matrix-vector product: sgemv streams w once, where sgemm would
 	 * first copy (pack) all of it. */
@@ -1138,20 +1192,33 @@ ft_bias_backward(float *dbias, const float *dout, int N, int OC, int threads)
 	ft_parallel(threads, bias_task, &c);
 }
 
+/* Both layouts: w [IC,OC] (Conv1D) or, with linear, [OC,IC]. */
+static void
+mm_backward(float *dinp, float *dw, float *dbias, const float *dout,
+    const float *inp, const float *w, int N, int IC, int OC, int acc,
+    int threads, int linear)
+{
+	/* dinp[N,IC] = dout[N,OC] · w[IC,OC]ᵀ, or dout · w[OC,IC] */
+	if (dinp != NULL)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans,
+		    linear ? CblasNoTrans : CblasTrans, N, IC, OC, 1.0f, dout, OC,
+		    w, linear ? IC : OC, acc ? 1.0f : 0.0f, dinp, IC);
+	if (linear) /* dw[OC,IC] += dout[N,OC]ᵀ · inp[N,IC] */
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N,
+		    1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
+	else /* dw[IC,OC] += inp[N,IC]ᵀ · dout[N,OC] */
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IC, OC, N,
+		    1.0f, inp, IC, dout, OC, 1.0f, dw, OC);
+	if (dbias != NULL)
+		ft_bias_backward(dbias, dout, N, OC, threads);
+}
+
 void
 ft_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
     const float *inp, const float *w, int N, int IC, int OC, int acc,
     int threads)
 {
-	/* dinp[N,IC] = dout[N,OC] · w[IC,OC]ᵀ */
-	if (dinp != NULL)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, IC, OC,
-		    1.0f, dout, OC, w, OC, acc ? 1.0f : 0.0f, dinp, IC);
-	/* dw[IC,OC] += inp[N,IC]ᵀ · dout[N,OC] */
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IC, OC, N, 1.0f,
-	    inp, IC, dout, OC, 1.0f, dw, OC);
-	if (dbias != NULL)
-		ft_bias_backward(dbias, dout, N, OC, threads);
+	mm_backward(dinp, dw, dbias, dout, inp, w, N, IC, OC, acc, threads, 0);
 }
 
 /* ---- LayerNorm ---- */
@@ -1272,15 +1339,268 @@ ft_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
 	ft_parallel(threads, ln_bwd_cols, &c);
 }
 
+/* ---- nn.Linear layout ---- */
+
+void
+ft_linear_forward(float *out, const float *inp, const float *w,
+    const float *bias, int N, int IC, int OC)
+{
+	float beta;
+
+	if (ft_matmul_small_ok(N)) {
+		ft_matmul_rows_small(out, inp, w, N, OC, IC,
+		    openblas_get_num_threads());
+		if (bias != NULL)
+			for (int n = 0; n < N; n++)
+				for (int o = 0; o < OC; o++)
+					out[(size_t)n * OC + o] += bias[o];
+		return;
+	}
+	beta = fill_bias(out, bias, N, OC);
+	/* out[N,OC] = inp[N,IC] · w[OC,IC]ᵀ */
+	if (N == 1)
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, IC, 1.0f, w, IC, inp,
+		    1, beta, out, 1);
+	else
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC,
+		    1.0f, inp, IC, w, IC, beta, out, OC);
+}
+
+void
+ft_linear_backward(float *dinp, float *dw, float *dbias, const float *dout,
+    const float *inp, const float *w, int N, int IC, int OC, int acc,
+    int threads)
+{
+	mm_backward(dinp, dw, dbias, dout, inp, w, N, IC, OC, acc, threads, 1);
+}
+
+/* ---- RMSNorm ---- */
+
+static void
+rms_fwd_task(void *vc, int tid, int nt)
+{
+	struct ln_ctx *c = vc;
+	size_t lo, hi;
+	int C = c->C;
+
+	ft_split((size_t)c->N, tid, nt, &lo, &hi);
+	for (size_t n = lo; n < hi; n++) {
+		const float *x = c->inp + n * C;
+		float *y = c->out + n * C;
+		double v = 0;
+		float r;
+
+		for (int i = 0; i < C; i++)
+			v += (double)x[i] * x[i];
+		/* fp32 as HF: rsqrt(mean(x²) + eps), then w * (x * r) */
+		r = 1.0f / sqrtf((float)(v / C) + c->eps);
+		for (int i = 0; i < C; i++)
+			y[i] = c->w[i] * (x[i] * r);
+		c->rstd[n] = r;
+	}
+}
+
+void
+ft_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w,
+    int N, int C, float eps, int threads)
+{
+	struct ln_ctx c = { .out = out, .rstd = rstd, .inp = inp, .w = w,
+	    .N = N, .C = C, .eps = eps };
+
+	ft_parallel(threads, rms_fwd_task, &c);
+}
+
+static void
+rms_bwd_rows(void *vc, int tid, int nt)
+{
+	struct ln_ctx *c = vc;
+	size_t lo, hi;
+	int C = c->C;
+
+	ft_split((size_t)c->N, tid, nt, &lo, &hi);
+	for (size_t n = lo; n < hi; n++) {
+		const float *x = c->inp + n * C, *dy = c->dout + n * C;
+		float *dx = c->dinp + n * C;
+		float r = c->crstd[n], fb;
+		double bsum = 0;
+
+		for (int i = 0; i < C; i++)
+			bsum += (double)(dy[i] * c->w[i]) * (x[i] * r);
+		fb = (float)(bsum / C);
+		for (int i = 0; i < C; i++)
+			dx[i] += (dy[i] * c->w[i] - x[i] * r * fb) * r;
+	}
+}
+
+static void
+rms_bwd_cols(void *vc, int tid, int nt)
+{
+	struct ln_ctx *c = vc;
+	size_t lo, hi;
+	int C = c->C;
+	double aw[64];
+
+	ft_split((size_t)C, tid, nt, &lo, &hi);
+	for (size_t i0 = lo; i0 < hi; i0 += 64) {
+		size_t w = hi - i0 < 64 ? hi - i0 : 64;
+		for (size_t j = 0; j < w; j++)
+			aw[j] = 0;
+		for (int n = 0; n < c->N; n++) {
+			const float *x = c->inp + (size_t)n * C + i0;
+			const float *dy = c->dout + (size_t)n * C + i0;
+			float r = c->crstd[n];
+			for (size_t j = 0; j < w; j++)
+				aw[j] += (double)dy[j] * (x[j] * r);
+		}
+		for (size_t j = 0; j < w; j++)
+			c->dw[i0 + j] += (float)aw[j];
+	}
+}
+
+void
+ft_rmsnorm_backward(float *dinp, float *dw, const float *dout,
+    const float *inp, const float *w, const float *rstd, int N, int C,
+    int threads)
+{
+	struct ln_ctx c = { .dinp = dinp, .dw = dw, .dout = dout, .inp = inp,
+	    .w = w, .crstd = rstd, .N = N, .C = C };
+
+	ft_parallel(threads, rms_bwd_rows, &c);
+	ft_parallel(threads, rms_bwd_cols, &c);
+}
+
+/* ---- rotary embedding ---- */
+
+struct rope_ctx {
+	float *x;
+	const int32_t *pos;
+	int N, stride, nh, hs, inverse;
+	const float *cos_t, *sin_t;
+};
+
+static void
+rope_task(void *vc, int tid, int nt)
+{
+	struct rope_ctx *c = vc;
+	int half = c->hs / 2;
+	size_t lo, hi;
+
+	ft_split((size_t)c->N, tid, nt, &lo, &hi);
+	for (size_t n = lo; n < hi; n++) {
+		const float *cs = c->cos_t + (size_t)c->pos[n] * half;
+		const float *sn = c->sin_t + (size_t)c->pos[n] * half;
+		for (int h = 0; h < c->nh; h++) {
+			float *a = c->x + n * c->stride + (size_t)h * c->hs;
+			float *b = a + half;
+			for (int i = 0; i < half; i++) {
+				float x0 = a[i], x1 = b[i];
+				/* q·cos + rotate_half(q)·sin, each product rounded
+				 * as torch does */
+				if (c->inverse) {
+					a[i] = x0 * cs[i] + x1 * sn[i];
+					b[i] = x1 * cs[i] - x0 * sn[i];
+				} else {
+					a[i] = x0 * cs[i] - x1 * sn[i];
+					b[i] = x1 * cs[i] + x0 * sn[i];
+				}
+			}
+		}
+	}
+}
+
+void
+ft_rope_apply(float *x, const int32_t *pos, int N, int stride, int nh,
+    int hs, const float *cos_t, const float *sin_t, int inverse,
+    int threads)
+{
+	struct rope_ctx c = { x, pos, N, stride, nh, hs, inverse, cos_t, sin_t };
+
+	ft_parallel(threads, rope_task, &c);
+}
+
+/* ---- SwiGLU ---- */
+
+struct swiglu_ctx {
+	float *out;
+	const float *gu, *dout;
+	size_t N;
+	int F;
+};
+
+static void
+swiglu_fwd_task(void *vc, int tid, int nt)
+{
+	struct swiglu_ctx *c = vc;
+	size_t lo, hi, F = (size_t)c->F;
+
+	ft_split(c->N, tid, nt, &lo, &hi);
+	for (size_t n = lo; n < hi; n++) {
+		const float *g = c->gu + n * 2 * F, *u = g + F;
+		float *o = c->out + n * F;
+#ifdef FT_X86
+		if (have_avx2()) {
+			swiglu_fwd_avx2(o, g, u, c->F);
+			continue;
+		}
+#endif
+		for (size_t i = 0; i < F; i++)
+			o[i] = g[i] / (1.0f + ft_expf_fast(-g[i])) * u[i];
+	}
+}
+
+static void
+swiglu_bwd_task(void *vc, int tid, int nt)
+{
+	struct swiglu_ctx *c = vc;
+	size_t lo, hi, F = (size_t)c->F;
+
+	ft_split(c->N, tid, nt, &lo, &hi);
+	for (size_t n = lo; n < hi; n++) {
+		const float *g = c->gu + n * 2 * F, *u = g + F;
+		const float *d = c->dout + n * F;
+		float *dg = c->out + n * 2 * F, *du = dg + F;
+#ifdef FT_X86
+		if (have_avx2()) {
+			swiglu_bwd_avx2(dg, du, g, u, d, c->F);
+			continue;
+		}
+#endif
+		for (size_t i = 0; i < F; i++) {
+			float s = 1.0f / (1.0f + ft_expf_fast(-g[i])), si = g[i] * s;
+			float dd = d[i], uu = u[i];
+			du[i] = dd * si;
+			dg[i] = dd * uu * (s + si * (1.0f - s));
+		}
+	}
+}
+
+void
+ft_swiglu_forward(float *out, const float *gu, size_t N, int F, int threads)
+{
+	struct swiglu_ctx c = { out, gu, NULL, N, F };
+
+	ft_parallel(threads, swiglu_fwd_task, &c);
+}
+
+void
+ft_swiglu_backward(float *dgu, const float *gu, const float *dout, size_t N,
+    int F, int threads)
+{
+	struct swiglu_ctx c = { dgu, gu, dout, N, F };
+
+	ft_parallel(threads, swiglu_bwd_task, &c);
+}
+
 /* ---- attention ---- */
 
 struct att_ctx {
 	int bwd;
 	float *P, *Pd, *dP, *out, *dqkv;
 	const float *qkv, *dout;
-	int C;
+	int NH, NKV, hs; /* query heads, key/value heads, head size */
+	int S, O;        /* row strides of qkv ((NH + 2 NKV) hs) and out (NH hs) */
 	const uint8_t *mask;
-	int B, T, NH;
+	int B, T;
 	float div;       /* sqrt(hs) as float */
 	double p;
 	uint64_t key;
@@ -1349,21 +1669,25 @@ static void dsoftmax_rows(struct att_ctx *c, size_t lo, size_t hi);
  * plain products is skipped. */
 #define ATT_TB 64
 
-/* One (b, h) pair: scores, softmax, dropout, weighted values. */
+/* One (b, h) pair: scores, softmax, dropout, weighted values.  Query
+ * head h reads key/value head h / (NH / NKV) (grouped-query attention). */
 static void
 att_fwd_bh(struct att_ctx *c, size_t bh)
 {
-	int T = c->T, C = c->C, hs = C / c->NH, b = (int)(bh / c->NH);
-	int h = (int)(bh % c->NH);
-	size_t C3 = 3 * (size_t)C, tt = (size_t)T * T;
-	const float *q = c->qkv + (size_t)b * T * C3 + (size_t)h * hs;
-	float *out = c->out + (size_t)b * T * C + (size_t)h * hs;
+	int T = c->T, hs = c->hs, S = c->S, O = c->O, b = (int)(bh / c->NH);
+	int h = (int)(bh % c->NH), j = h / (c->NH / c->NKV);
+	size_t tt = (size_t)T * T;
+	const float *row = c->qkv + (size_t)b * T * S;
+	const float *q = row + (size_t)h * hs;
+	const float *k = row + (size_t)(c->NH + j) * hs;
+	const float *v = row + (size_t)(c->NH + c->NKV + j) * hs;
+	float *out = c->out + (size_t)b * T * O + (size_t)h * hs;
 
 	/* P[i0:i1, 0:i1] = Q[i0:i1] · K[0:i1]ᵀ  ([tb,hs]·[hs,i1]) */
 	for (int i0 = 0; i0 < T; i0 += ATT_TB) {
 		int i1 = i0 + ATT_TB < T ? i0 + ATT_TB : T;
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i1 - i0, i1, hs,
-		    1.0f, q + (size_t)i0 * C3, (int)C3, q + C, (int)C3, 0.0f,
+		    1.0f, q + (size_t)i0 * S, S, k, S, 0.0f,
 		    c->P + bh * tt + (size_t)i0 * T, T);
 	}
 	softmax_rows(c, bh * T, (bh + 1) * T);
@@ -1371,47 +1695,61 @@ att_fwd_bh(struct att_ctx *c, size_t bh)
 	for (int i0 = 0; i0 < T; i0 += ATT_TB) {
 		int i1 = i0 + ATT_TB < T ? i0 + ATT_TB : T;
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, i1 - i0, hs, i1,
-		    1.0f, c->Pd + bh * tt + (size_t)i0 * T, T, q + 2 * C, (int)C3,
-		    0.0f, out + (size_t)i0 * C, C);
+		    1.0f, c->Pd + bh * tt + (size_t)i0 * T, T, v, S,
+		    0.0f, out + (size_t)i0 * O, O);
 	}
 }
 
+/* One (b, j) pair of a key/value head: the backward of each query head
+ * of its group in head order; the first overwrites dK and dV, the others
+ * add to them (a fixed order, so results do not depend on threads). */
 static void
-att_bwd_bh(struct att_ctx *c, size_t bh)
+att_bwd_bj(struct att_ctx *c, size_t bj)
 {
-	int T = c->T, C = c->C, hs = C / c->NH, b = (int)(bh / c->NH);
-	int h = (int)(bh % c->NH);
-	size_t C3 = 3 * (size_t)C, tt = (size_t)T * T;
-	const float *q = c->qkv + (size_t)b * T * C3 + (size_t)h * hs;
-	const float *dy = c->dout + (size_t)b * T * C + (size_t)h * hs;
-	float *dq = c->dqkv + (size_t)b * T * C3 + (size_t)h * hs;
-	float *dP = c->dP + bh * tt;
-	const float *Pd = c->Pd + bh * tt;
+	int T = c->T, hs = c->hs, S = c->S, O = c->O, b = (int)(bj / c->NKV);
+	int j = (int)(bj % c->NKV), G = c->NH / c->NKV;
+	size_t tt = (size_t)T * T;
+	const float *row = c->qkv + (size_t)b * T * S;
+	const float *k = row + (size_t)(c->NH + j) * hs;
+	const float *v = row + (size_t)(c->NH + c->NKV + j) * hs;
+	float *drow = c->dqkv + (size_t)b * T * S;
+	float *dk = drow + (size_t)(c->NH + j) * hs;
+	float *dv = drow + (size_t)(c->NH + c->NKV + j) * hs;
 
-	if (c->p > 0)
-		redrop_rows(c, bh * T, (bh + 1) * T);
-	for (int i0 = 0; i0 < T; i0 += ATT_TB) {
-		int i1 = i0 + ATT_TB < T ? i0 + ATT_TB : T;
-		/* dPd[i0:i1, 0:i1] = dY[i0:i1] · V[0:i1]ᵀ */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i1 - i0, i1, hs,
-		    1.0f, dy + (size_t)i0 * C, C, q + 2 * C, (int)C3, 0.0f,
-		    dP + (size_t)i0 * T, T);
-		/* dV[i0:i1] = Pd[i0:T, i0:i1]ᵀ · dY[i0:T] */
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i1 - i0, hs,
-		    T - i0, 1.0f, Pd + (size_t)i0 * T + i0, T, dy + (size_t)i0 * C, C,
-		    0.0f, dq + 2 * C + (size_t)i0 * C3, (int)C3);
-	}
-	dsoftmax_rows(c, bh * T, (bh + 1) * T);
-	for (int i0 = 0; i0 < T; i0 += ATT_TB) {
-		int i1 = i0 + ATT_TB < T ? i0 + ATT_TB : T;
-		/* dQ[i0:i1] = dS[i0:i1, 0:i1] · K[0:i1] */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, i1 - i0, hs, i1,
-		    1.0f, dP + (size_t)i0 * T, T, q + C, (int)C3, 0.0f,
-		    dq + (size_t)i0 * C3, (int)C3);
-		/* dK[i0:i1] = dS[i0:T, i0:i1]ᵀ · Q[i0:T] */
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i1 - i0, hs,
-		    T - i0, 1.0f, dP + (size_t)i0 * T + i0, T, q + (size_t)i0 * C3,
-		    (int)C3, 0.0f, dq + C + (size_t)i0 * C3, (int)C3);
+	for (int h = j * G; h < (j + 1) * G; h++) {
+		size_t bh = (size_t)b * c->NH + (size_t)h;
+		const float *q = row + (size_t)h * hs;
+		const float *dy = c->dout + (size_t)b * T * O + (size_t)h * hs;
+		float *dq = drow + (size_t)h * hs;
+		float *dP = c->dP + bh * tt;
+		const float *Pd = c->Pd + bh * tt;
+		float beta = h == j * G ? 0.0f : 1.0f;
+
+		if (c->p > 0)
+			redrop_rows(c, bh * T, (bh + 1) * T);
+		for (int i0 = 0; i0 < T; i0 += ATT_TB) {
+			int i1 = i0 + ATT_TB < T ? i0 + ATT_TB : T;
+			/* dPd[i0:i1, 0:i1] = dY[i0:i1] · V[0:i1]ᵀ */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i1 - i0,
+			    i1, hs, 1.0f, dy + (size_t)i0 * O, O, v, S, 0.0f,
+			    dP + (size_t)i0 * T, T);
+			/* dV[i0:i1] (+)= Pd[i0:T, i0:i1]ᵀ · dY[i0:T] */
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i1 - i0,
+			    hs, T - i0, 1.0f, Pd + (size_t)i0 * T + i0, T,
+			    dy + (size_t)i0 * O, O, beta, dv + (size_t)i0 * S, S);
+		}
+		dsoftmax_rows(c, bh * T, (bh + 1) * T);
+		for (int i0 = 0; i0 < T; i0 += ATT_TB) {
+			int i1 = i0 + ATT_TB < T ? i0 + ATT_TB : T;
+			/* dQ[i0:i1] = dS[i0:i1, 0:i1] · K[0:i1] */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, i1 - i0,
+			    hs, i1, 1.0f, dP + (size_t)i0 * T, T, k, S, 0.0f,
+			    dq + (size_t)i0 * S, S);
+			/* dK[i0:i1] (+)= dS[i0:T, i0:i1]ᵀ · Q[i0:T] */
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i1 - i0,
+			    hs, T - i0, 1.0f, dP + (size_t)i0 * T + i0, T,
+			    q + (size_t)i0 * S, S, beta, dk + (size_t)i0 * S, S);
+		}
 	}
 }
 
@@ -1421,12 +1759,12 @@ att_task(void *vc, int tid, int nt)
 	struct att_ctx *c = vc;
 	size_t lo, hi;
 
-	ft_split((size_t)c->B * c->NH, tid, nt, &lo, &hi);
-	for (size_t bh = lo; bh < hi; bh++)
+	ft_split((size_t)c->B * (c->bwd ? c->NKV : c->NH), tid, nt, &lo, &hi);
+	for (size_t u = lo; u < hi; u++)
 		if (c->bwd)
-			att_bwd_bh(c, bh);
+			att_bwd_bj(c, u);
 		else
-			att_fwd_bh(c, bh);
+			att_fwd_bh(c, u);
 }
 
 /* The (b, h) pairs run on the pool, each calling a single-threaded sgemm:
@@ -1445,13 +1783,13 @@ att_run(int threads, struct att_ctx *c)
 
 void
 ft_attention_forward(float *out, float *P, float *Pd, const float *qkv,
-    const uint8_t *mask, int B, int T, int C, int NH, double p,
+    const uint8_t *mask, int B, int T, int NH, int NKV, int hs, double p,
     uint64_t key, int threads)
 {
-	int hs = C / NH;
 	struct att_ctx c = { .P = P, .Pd = p > 0 ? Pd : P, .out = out,
-	    .qkv = qkv, .C = C, .mask = mask, .B = B, .T = T, .NH = NH,
-	    .div = (float)sqrt((double)hs), .p = p, .key = key,
+	    .qkv = qkv, .NH = NH, .NKV = NKV, .hs = hs,
+	    .S = (NH + 2 * NKV) * hs, .O = NH * hs, .mask = mask, .B = B,
+	    .T = T, .div = (float)sqrt((double)hs), .p = p, .key = key,
 	    .thr = drop_threshold(p), .dscale = (float)(1.0 / (1.0 - p)) };
 
 	att_run(threads, &c);
@@ -1495,14 +1833,14 @@ dsoftmax_rows(struct att_ctx *c, size_t lo, size_t hi)
 void
 ft_attention_backward(float *dqkv, float *dP, float *Pd, const float *dout,
     const float *qkv, const float *P, const uint8_t *mask, int B, int T,
-    int C, int NH, double p, uint64_t key, int threads)
+    int NH, int NKV, int hs, double p, uint64_t key, int threads)
 {
-	int hs = C / NH;
 	struct att_ctx c = { .P = (float *)P, .Pd = p > 0 ? Pd : (float *)P,
-	    .dP = dP, .dqkv = dqkv, .qkv = qkv, .dout = dout, .C = C,
-	    .mask = mask, .B = B, .T = T, .NH = NH,
-	    .div = (float)sqrt((double)hs), .p = p, .key = key,
-	    .thr = drop_threshold(p), .dscale = (float)(1.0 / (1.0 - p)) };
+	    .dP = dP, .dqkv = dqkv, .qkv = qkv, .dout = dout, .NH = NH,
+	    .NKV = NKV, .hs = hs, .S = (NH + 2 * NKV) * hs, .O = NH * hs,
+	    .mask = mask, .B = B, .T = T, .div = (float)sqrt((double)hs),
+	    .p = p, .key = key, .thr = drop_threshold(p),
+	    .dscale = (float)(1.0 / (1.0 - p)) };
 
 	c.bwd = 1;
 	att_run(threads, &c);

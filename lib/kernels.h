@@ -1,7 +1,8 @@
-/* kernels — the numeric building blocks of the GPT-2 engine: a small
- * thread pool, matmuls over cblas_sgemm, LayerNorm, gelu_new, causal
- * attention with padding mask, cross-entropy, dropout, each with forward
- * and backward.  Shapes use B (batch), T (time), C (channels), NH (heads),
+/* kernels — the numeric building blocks of the decoder (lib/model): a
+ * small thread pool, matmuls over cblas_sgemm in both weight layouts,
+ * LayerNorm, RMSNorm, gelu_new, SwiGLU, rotary embeddings, causal
+ * grouped-query attention with padding mask, cross-entropy, dropout, each
+ * with forward and backward.  Shapes use B (batch), T (time), C (channels), NH (heads),
  * V (vocabulary), N = B*T rows.
  *
  * Determinism: work is split into fixed contiguous ranges per thread and
@@ -74,22 +75,65 @@ void ft_gelu_backward(float *dinp, const float *inp, const float *dout,
  * backward on the gradient). p <= 0: no-op. */
 void ft_dropout(float *x, size_t n, double p, uint64_t key, int threads);
 
-/* Causal self-attention of GPT-2.
- *   qkv [N, 3C] (q | k | v, head h = columns h*hs..h*hs+hs-1 of each)
- *   mask [B, T] 1/0 key mask or NULL; out [N, C];
+/* Causal self-attention with grouped-query heads.
+ *   qkv [N, S] rows of S = (NH + 2 NKV) hs floats: NH query heads, then
+ *   NKV key heads, then NKV value heads, hs floats each (GPT-2: NKV = NH,
+ *   S = 3C); query head h reads key/value head h / (NH / NKV)
+ *   (NH % NKV == 0; NKV = 1 is multi-query attention);
+ *   mask [B, T] 1/0 key mask or NULL; out [N, NH hs];
  *   P [B, NH, T, T] softmax probabilities (saved), Pd [B, NH, T, T]
  *   scratch for dropped probabilities (may equal P when p == 0).
  * Scores are (q·k)/sqrt(hs); keys s > t or masked get probability 0; a
  * query with no visible key gets output 0. */
 void ft_attention_forward(float *out, float *P, float *Pd, const float *qkv,
-    const uint8_t *mask, int B, int T, int C, int NH, double p,
+    const uint8_t *mask, int B, int T, int NH, int NKV, int hs, double p,
     uint64_t key, int threads);
-/* dqkv [N, 3C] = gradient (overwritten); dout [N, C]; scratch dP, Pd
+/* dqkv [N, S] = gradient (overwritten; each key/value head sums its
+ * group's query heads in head order); dout [N, NH hs]; scratch dP, Pd
  * [B, NH, T, T]. */
 void ft_attention_backward(float *dqkv, float *dP, float *Pd,
     const float *dout, const float *qkv, const float *P,
-    const uint8_t *mask, int B, int T, int C, int NH, double p,
+    const uint8_t *mask, int B, int T, int NH, int NKV, int hs, double p,
     uint64_t key, int threads);
+
+/* nn.Linear layout: out[N,OC] = inp[N,IC] · w[OC,IC]ᵀ + bias[OC] (bias
+ * may be NULL).  One row: sgemv; a few rows: ft_matmul_rows_small; else
+ * sgemm.  Neither packs w for decode-sized N. */
+void ft_linear_forward(float *out, const float *inp, const float *w,
+    const float *bias, int N, int IC, int OC);
+/* dinp[N,IC] (+= if acc, else =) dout·w; dw[OC,IC] += doutᵀ·inp;
+ * dbias[OC] += Σ_n dout (dbias and dinp may be NULL). */
+void ft_linear_backward(float *dinp, float *dw, float *dbias,
+    const float *dout, const float *inp, const float *w,
+    int N, int IC, int OC, int acc, int threads);
+
+/* RMSNorm over C (Llama): out = w ⊙ (x · rstd), rstd[N] = 1/sqrt(mean(x²)
+ * + eps) saved for backward.  out may not alias inp. */
+void ft_rmsnorm_forward(float *out, float *rstd, const float *inp,
+    const float *w, int N, int C, float eps, int threads);
+/* dinp[N,C] += ...; dw[C] += ... */
+void ft_rmsnorm_backward(float *dinp, float *dw, const float *dout,
+    const float *inp, const float *w, const float *rstd, int N, int C,
+    int threads);
+
+/* Rotary embedding, rotate-half convention, in place on nh heads of hs
+ * floats in each row of x [N, stride] starting at column 0: for
+ * i < hs/2, (a, b) = (x[i], x[i + hs/2]) becomes
+ * (a cos - b sin, b cos + a sin) with cos/sin = tab[pos[n] * hs/2 + i]
+ * (cos table then sin table, each [positions, hs/2]).  inverse != 0
+ * applies the transposed rotation (the backward). */
+void ft_rope_apply(float *x, const int32_t *pos, int N, int stride, int nh,
+    int hs, const float *cos_t, const float *sin_t, int inverse,
+    int threads);
+
+/* SwiGLU: gu [N, 2F] holds gate (columns 0..F-1) and up (F..2F-1);
+ * out[N,F] = silu(gate) * up = gate / (1 + exp(-gate)) * up (the fast exp).
+ * Rows split over threads; values independent of the thread count. */
+void ft_swiglu_forward(float *out, const float *gu, size_t N, int F,
+    int threads);
+/* dgu [N, 2F] = gradient of gate and up given dout [N, F] (overwrites). */
+void ft_swiglu_backward(float *dgu, const float *gu, const float *dout,
+    size_t N, int F, int threads);
 
 /* Cross-entropy rows: logits [N, V], targets [N] (-100 ignored, others
  * must be in [0, V)).  losses[N] (0 when ignored), lse[N] (log-sum-exp).

@@ -3,7 +3,7 @@
  * rate schedules of transformers (hf-reference §12).
  *
  * Parameters and gradients are flat float slabs; a table of named tensors
- * (struct ft_param_tensor, usually from ft_gpt2_tensors()) says where each
+ * (struct ft_param_tensor, usually a model's tensors table) says where each
  * tensor lives in the slab and whether it gets weight decay.  The optimizer
  * state (m, v: one float each per parameter, and the step count) saves to
  * and loads from safetensors with one tensor per parameter tensor:

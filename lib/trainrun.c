@@ -1,4 +1,4 @@
-/* trainrun — the Trainer's loop (hf-reference §12) over the GPT-2 engine.
+/* trainrun — the Trainer's loop (hf-reference §12) over the decoder (lib/model).
  *
  * Per optimizer step k = 1..max_steps: the step's micro-batches (ga of
  * them, the last group of an epoch may be shorter) are forward/backward'ed
@@ -27,8 +27,9 @@
 #include <unistd.h>
 
 #include "bpe.h"
+#include "dist.h"
 #include "err.h"
-#include "gpt2.h"
+#include "model/model.h"
 #include "io.h"
 #include "jsonl.h"
 #include "optim.h"
@@ -75,38 +76,16 @@ ft_train_opts_default(ft_train_opts *o)
 
 /* ---- presets ---- */
 
-static const struct preset {
-	const char *name;
-	int n_layer, n_embd, n_head, n_positions;
-} presets[] = {
-	{ "gpt2-micro", 1, 32, 2, 128 },
-	{ "gpt2-tiny", 2, 128, 4, 256 },
-	{ "gpt2-mini", 4, 256, 4, 512 },
-	{ "distilgpt2", 6, 768, 12, 1024 },
-	{ "gpt2", 12, 768, 12, 1024 },
-};
-
 int
-ft_train_preset(const char *name, struct ft_gpt2_config *c)
+ft_train_preset(const char *name, struct ft_model_config *c)
 {
-	for (size_t i = 0; i < sizeof presets / sizeof *presets; i++)
-		if (strcmp(name, presets[i].name) == 0) {
-			ft_gpt2_config_default(c);
-			c->n_layer = presets[i].n_layer;
-			c->n_embd = presets[i].n_embd;
-			c->n_head = presets[i].n_head;
-			c->n_positions = presets[i].n_positions;
-			c->n_inner = 4 * c->n_embd;
-			c->vocab_size = 0;
-			return 0;
-		}
-	return -1;
+	return ft_model_preset(name, c);
 }
 
 const char *
 ft_train_preset_names(void)
 {
-	return "gpt2-micro, gpt2-tiny, gpt2-mini, distilgpt2, gpt2";
+	return ft_model_preset_names();
 }
 
 /* ---- signals ---- */
@@ -135,7 +114,7 @@ install_stop_handlers(void)
 
 typedef struct run {
 	const ft_train_opts *o;
-	ft_gpt2 m;
+	ft_model m;
 	ft_adamw opt;
 	ft_tok_data train, val;
 	ft_samples strain, sval;
@@ -381,7 +360,7 @@ out:
  * vocabulary size (the first offender is named by position), the same
  * tokenizer as the reference (hash and vocabulary size), if any. */
 static int
-check_tokens(const ft_tok_data *d, const char *path, const ft_gpt2 *m,
+check_tokens(const ft_tok_data *d, const char *path, const ft_model *m,
     const ft_tok_info *ref, const char *ref_name)
 {
 	uint32_t V = (uint32_t)m->cfg.vocab_size;
@@ -474,6 +453,8 @@ args_json(const run *r)
 	cJSON_AddNumberToObject(a, "embd_pdrop", r->m.embd_pdrop);
 	cJSON_AddNumberToObject(a, "attn_pdrop", r->m.attn_pdrop);
 	cJSON_AddNumberToObject(a, "resid_pdrop", r->m.resid_pdrop);
+	if (ft_dist_size() > 1) /* mpirun -np N; absent = one process */
+		cJSON_AddNumberToObject(a, "world_size", ft_dist_size());
 	return a;
 }
 
@@ -521,7 +502,7 @@ check_args(const run *r, const cJSON *saved, const char *name)
 	static const char *const should[] = {
 		"max_steps", "lr", "warmup_steps", "schedule", "weight_decay",
 		"adam_beta1", "adam_beta2", "adam_eps", "max_grad_norm",
-		"embd_pdrop", "attn_pdrop", "resid_pdrop",
+		"embd_pdrop", "attn_pdrop", "resid_pdrop", "world_size",
 	};
 	cJSON *now_args = args_json(r);
 	int rc = 0;
@@ -542,7 +523,8 @@ check_args(const run *r, const cJSON *saved, const char *name)
 		const cJSON *b = cJSON_GetObjectItemCaseSensitive(now_args,
 		    should[i]);
 
-		if (a == NULL || !cJSON_Compare(a, b, 1))
+		if ((a != NULL || b != NULL) &&
+		    (a == NULL || !cJSON_Compare(a, b, 1)))
 			ft_warn("%s: %s differs from the checkpoint's; the "
 			    "result will differ from an uninterrupted run",
 			    name, should[i]);
@@ -578,7 +560,7 @@ load_ft_state(run *r, const char *path)
 	r->total_loss_sum = st.total_loss_sum;
 	r->flos = st.total_flos;
 	r->runtime_before = st.train_runtime;
-	ft_gpt2_set_dropout_seed(&r->m, st.dropout_seed);
+	ft_model_set_dropout_seed(&r->m, st.dropout_seed);
 	r->m.dropout_counter = st.dropout_counter;
 	return 0;
 }
@@ -594,10 +576,13 @@ write_generation_config(const run *r, const char *path)
 		return ft_copy_file(r->gen_src, path);
 	if (ft_atomic_open(&a, path) != 0)
 		return -1;
-	fprintf(a.fp, "{\n  \"_from_model_config\": true,\n"
-	    "  \"bos_token_id\": %d,\n  \"eos_token_id\": %d,\n"
-	    "  \"transformers_version\": \"4.46.0\"\n}\n",
-	    r->m.cfg.bos_token_id, r->m.cfg.eos_token_id);
+	fprintf(a.fp, "{\n  \"_from_model_config\": true,\n");
+	/* a config without these ids (Qwen's bos) gives no key */
+	if (r->m.cfg.bos_token_id >= 0)
+		fprintf(a.fp, "  \"bos_token_id\": %d,\n", r->m.cfg.bos_token_id);
+	if (r->m.cfg.eos_token_id >= 0)
+		fprintf(a.fp, "  \"eos_token_id\": %d,\n", r->m.cfg.eos_token_id);
+	fprintf(a.fp, "  \"transformers_version\": \"4.46.0\"\n}\n");
 	if (ferror(a.fp)) {
 		ft_error("cannot write '%s':", path);
 		ft_atomic_abort(&a);
@@ -614,7 +599,7 @@ write_model_dir(const run *r, const char *dir)
 	char *p;
 	int rc;
 
-	if (ft_gpt2_save_dir(&r->m, dir) != 0)
+	if (ft_model_save_dir(&r->m, dir) != 0)
 		return -1;
 	p = ft_path_join(dir, "generation_config.json");
 	rc = write_generation_config(r, p);
@@ -695,6 +680,10 @@ save_checkpoint(run *r)
 	char *tmp, *p;
 	int rc = -1;
 
+	if (ft_dist_rank() != 0) { /* rank 0 writes the run directory */
+		r->last_saved = r->step;
+		return 0;
+	}
 	tmp = ft_ckpt_begin(r->o->run_dir, r->step);
 	if (tmp == NULL)
 		return -1;
@@ -730,6 +719,8 @@ fail:
 static int
 metrics_append(run *r, const ft_log_entry *e)
 {
+	if (r->metrics == NULL) /* not rank 0 */
+		return 0;
 	ft_log_entry_write(r->metrics, e, -1);
 	fputc('\n', r->metrics);
 	if (fflush(r->metrics) != 0 || ferror(r->metrics))
@@ -796,28 +787,46 @@ evaluate(run *r, ft_log_entry *e)
 	int bs = r->o->eval_batch_size;
 	ft_batch b = { 0 };
 	size_t *idx = ft_malloc((size_t)bs * sizeof *idx);
+	int64_t steps = (int64_t)((s->n + (size_t)bs - 1) / (size_t)bs);
+	/* per batch: its loss, and whether it counts (has targets); under
+	 * mpirun each rank fills its batches (b mod N == rank), the others
+	 * stay 0, and the sums across ranks (exact: x + 0) are added in batch
+	 * order, so the loss is the one-process loss */
+	double *bl = ft_calloc((size_t)steps, sizeof *bl);
+	int64_t *bc = ft_calloc((size_t)steps, sizeof *bc);
 	double sum = 0, t0 = now(), rt;
-	int64_t nb = 0, steps = 0;
+	int64_t nb = 0;
 
 	r->m.training = 0;
-	for (size_t i = 0; i < s->n; i += (size_t)bs) {
+	for (int64_t j = 0; j < steps; j++) {
+		size_t i = (size_t)j * (size_t)bs;
 		int B = (int)(s->n - i < (size_t)bs ? s->n - i : (size_t)bs);
 		float loss;
 
+		if (!ft_dist_mine(j))
+			continue;
 		for (int k = 0; k < B; k++)
 			idx[k] = i + (size_t)k;
 		ft_batch_make(&b, s, idx, B, r->pad_id, r->mask_id);
-		loss = ft_gpt2_forward(&r->m, b.ids, b.mask, b.targets, b.B,
+		loss = ft_model_forward(&r->m, b.ids, b.mask, b.targets, b.B,
 		    b.T);
-		steps++;
 		if (b.n_targets == 0)
 			continue;
-		sum += loss;
-		nb++;
+		bl[j] = loss;
+		bc[j] = 1;
 	}
+	ft_dist_sum_f64(bl, (size_t)steps);
+	ft_dist_sum_i64(bc, (size_t)steps);
+	for (int64_t j = 0; j < steps; j++)
+		if (bc[j]) {
+			sum += bl[j];
+			nb++;
+		}
 	r->m.training = 1;
 	ft_batch_free(&b);
 	free(idx);
+	free(bl);
+	free(bc);
 	rt = now() - t0;
 	e->kind = FT_LOG_EVAL;
 	e->eval_loss = nb > 0 ? (double)(float)(sum / (double)nb) : NAN;
@@ -840,28 +849,42 @@ train_step(run *r, const size_t *order, int64_t epoch, int64_t b0,
 	const ft_train_opts *o = r->o;
 	const ft_plan *p = &r->plan;
 	int64_t total = 0, nmb = b1 - b0 + 1;
-	double loss_sum = 0, norm, lr, loss;
+	double loss_sum = 0, norm, lr, loss, sums[3] = { 0, 0, 0 };
+	size_t n_order = ft_dist_order_len(p->n_samples, o->batch_size);
 
 	for (int64_t j = 0; j < nmb; j++) {
-		size_t first = (size_t)(b0 + j) * (size_t)o->batch_size;
-		int B = (int)(p->n_samples - first < (size_t)o->batch_size ?
-		    p->n_samples - first : (size_t)o->batch_size);
+		/* this rank's part of global batch b0 + j (dist.h; with one
+		 * process: batch b0 + j) */
+		size_t first = ft_dist_batch_first(b0 + j, o->batch_size);
+		int B = (int)(n_order - first < (size_t)o->batch_size ?
+		    n_order - first : (size_t)o->batch_size);
 
 		ft_batch_make(&mb[j], &r->strain, order + first, B, r->pad_id,
 		    r->mask_id);
 		total += mb[j].n_targets;
 	}
-	ft_gpt2_zero_grad(&r->m);
+	/* the loss is normalised by the targets of the whole global batch
+	 * (all ranks, all micro-batches): num_items_in_batch */
+	ft_dist_sum_i64(&total, 1);
+	ft_model_zero_grad(&r->m);
 	for (int64_t j = 0; j < nmb; j++) {
-		ft_gpt2_forward(&r->m, mb[j].ids, mb[j].mask, mb[j].targets,
+		ft_model_forward(&r->m, mb[j].ids, mb[j].mask, mb[j].targets,
 		    mb[j].B, mb[j].T);
 		loss_sum += r->m.loss_sum;
 		if (total > 0)
-			ft_gpt2_backward(&r->m, 1.0 / (double)total);
-		r->tokens += (uint64_t)mb[j].n_real;
-		r->flos += 6.0 * (double)mb[j].B * (double)mb[j].T *
+			ft_model_backward(&r->m, 1.0 / (double)total);
+		sums[1] += (double)mb[j].n_real;
+		sums[2] += 6.0 * (double)mb[j].B * (double)mb[j].T *
 		    r->nonembed_params;
 	}
+	/* the sums over ranks: gradients (before clipping, so every rank
+	 * clips and steps identically), loss, tokens, flos */
+	ft_dist_sum_f32(r->m.grads, r->m.n_params);
+	sums[0] = loss_sum;
+	ft_dist_sum_f64(sums, 3);
+	loss_sum = sums[0];
+	r->tokens += (uint64_t)sums[1];
+	r->flos += sums[2];
 	loss = total > 0 ? (double)(float)(loss_sum / (double)total) : 0;
 	if (!isfinite(loss))
 		ft_progress_clear(&r->bar);
@@ -891,7 +914,8 @@ train_loop(run *r)
 {
 	const ft_train_opts *o = r->o;
 	const ft_plan *p = &r->plan;
-	size_t *order = ft_malloc(p->n_samples * sizeof *order);
+	size_t *order = ft_malloc(ft_dist_order_len(p->n_samples,
+	    o->batch_size) * sizeof *order);
 	ft_batch *mb = ft_calloc((size_t)o->grad_accum, sizeof *mb);
 	int64_t cur_epoch = -1;
 	int rc = 0;
@@ -902,10 +926,11 @@ train_loop(run *r)
 		double loss = 0, norm = 0, lr;
 		ft_log_entry e;
 
-		if (stop_signal) {
+		if (ft_dist_any(stop_signal)) { /* all ranks stop together */
 			ft_progress_clear(&r->bar);
-			ft_error("interrupted by signal %d at step %" PRId64,
-			    (int)stop_signal, r->step);
+			if (stop_signal)
+				ft_error("interrupted by signal %d at step %"
+				    PRId64, (int)stop_signal, r->step);
 			rc = -2;
 			break;
 		}
@@ -913,6 +938,7 @@ train_loop(run *r)
 		if (epoch != cur_epoch) {
 			ft_epoch_order(o->seed, epoch, p->n_samples, o->shuffle,
 			    order);
+			ft_dist_order_pad(order, p->n_samples, o->batch_size);
 			cur_epoch = epoch;
 		}
 		lr = o->lr * ft_lr_lambda((enum ft_lr_kind)o->schedule, r->step,
@@ -967,7 +993,7 @@ train_loop(run *r)
 		ft_progress_clear(&r->bar);
 	if (rc == -2 && r->last_saved != r->step && r->step > 0) {
 		/* SIGINT/SIGTERM: leave a resumable checkpoint */
-		if (save_checkpoint(r) == 0)
+		if (save_checkpoint(r) == 0 && ft_dist_rank() == 0)
 			ft_note("checkpoint-%" PRId64 " written; continue with "
 			    "--resume", r->step);
 	}
@@ -1035,12 +1061,12 @@ setup_model(run *r, const char *ckpt)
 	const ft_train_opts *o = r->o;
 
 	if (ckpt != NULL)
-		return ft_gpt2_load(&r->m, ckpt);
+		return ft_model_load(&r->m, ckpt);
 	if (o->init != NULL) {
-		ft_gpt2_config c;
+		ft_model_config c;
 
 		if (ft_train_preset(o->init, &c) != 0 &&
-		    ft_gpt2_config_load(&c, o->init) != 0)
+		    ft_model_config_load(&c, o->init) != 0)
 			return -1;
 		if (c.vocab_size <= 0)
 			c.vocab_size = (int)r->train.info.vocab_size;
@@ -1048,12 +1074,12 @@ setup_model(run *r, const char *ckpt)
 			c.eos_token_id = r->train.info.eos_id;
 			c.bos_token_id = r->train.info.eos_id;
 		}
-		if (ft_gpt2_new(&r->m, &c, 0) != 0)
+		if (ft_model_new(&r->m, &c, !c.tie_word_embeddings) != 0)
 			return -1;
-		ft_gpt2_init_random(&r->m, o->seed);
+		ft_model_init_random(&r->m, o->seed);
 		return 0;
 	}
-	return ft_gpt2_load(&r->m, o->model_dir);
+	return ft_model_load(&r->m, o->model_dir);
 }
 
 static void
@@ -1062,7 +1088,7 @@ run_release(run *r)
 	if (r->metrics != NULL)
 		fclose(r->metrics);
 	free(r->metrics_path);
-	ft_gpt2_release(&r->m);
+	ft_model_release(&r->m);
 	ft_adamw_release(&r->opt);
 	ft_samples_free(&r->strain);
 	ft_samples_free(&r->sval);
@@ -1087,8 +1113,11 @@ finish(run *r)
 	e.step = r->step;
 	fill_state_header(r);
 	e.epoch = r->st.epoch;
+	if (ft_dist_rank() != 0) /* rank 0 writes the run directory */
+		return 0;
 	samples = r->o->max_steps > 0 ? (double)r->plan.max_steps *
-	    r->o->batch_size * r->o->grad_accum : (double)r->strain.n *
+	    r->o->batch_size * r->o->grad_accum * ft_dist_size() :
+	    (double)r->strain.n *
 	    (double)r->plan.num_epochs;
 	e.train_runtime = ft_pyround(rt, 4);
 	e.train_samples_per_second = ft_pyround(rt > 0 ? samples / rt : 0, 3);
@@ -1130,9 +1159,16 @@ ft_train_run(const ft_train_opts *o)
 			free(g);
 	}
 
-	/* the run directory */
-	if (setup_run_dir(o, &ckpt) != 0)
-		goto out;
+	/* the run directory (under mpirun rank 0 prepares and locks it; the
+	 * others read the checkpoint to resume from there too) */
+	if (ft_dist_rank() == 0) {
+		if (setup_run_dir(o, &ckpt) != 0)
+			goto out;
+	} else if (o->resume) {
+		ckpt = find_resume_checkpoint(o);
+		if (ckpt == NULL)
+			goto out;
+	}
 
 	/* data first (an --init model takes its vocabulary from it) */
 	if (ft_tok_load(o->train_path, &r.train) != 0)
@@ -1196,15 +1232,17 @@ ft_train_run(const ft_train_opts *o)
 		ft_sha256_final(&h, d);
 		ft_sha256_hex(d, r.train_hash);
 	}
-	if (ft_plan_init(&r.plan, r.strain.n, o->batch_size, o->grad_accum,
-	    o->epochs, o->max_steps) != 0)
+	/* under mpirun a step takes N per-process batches: the plan counts
+	 * per-process batches of one global batch N * batch_size */
+	if (ft_plan_init(&r.plan, r.strain.n, o->batch_size * ft_dist_size(),
+	    o->grad_accum, o->epochs, o->max_steps) != 0)
 		goto out;
 
 	/* model and optimizer settings */
-	ft_gpt2_set_threads(&r.m, o->threads);
+	ft_model_set_threads(&r.m, o->threads);
 	if (o->dropout >= 0)
-		r.m.embd_pdrop = r.m.attn_pdrop = r.m.resid_pdrop = o->dropout;
-	ft_gpt2_set_dropout_seed(&r.m, o->seed);
+		ft_model_set_dropout(&r.m, o->dropout);
+	ft_model_set_dropout_seed(&r.m, o->seed);
 	ft_adamw_init(&r.opt, r.m.n_params);
 	r.opt.beta1 = o->adam_beta1;
 	r.opt.beta2 = o->adam_beta2;
@@ -1212,8 +1250,7 @@ ft_train_run(const ft_train_opts *o)
 	r.opt.weight_decay = o->weight_decay;
 	r.opt.threads = o->threads;
 	r.nonembed_params = (double)r.m.n_params -
-	    (double)r.m.cfg.vocab_size * r.m.cfg.n_embd -
-	    (double)r.m.cfg.n_positions * r.m.cfg.n_embd;
+	    (double)ft_model_embedding_params(&r.m);
 
 	if (ckpt != NULL) {
 		char *p = ft_path_join(ckpt, "optimizer.safetensors");
@@ -1243,7 +1280,7 @@ ft_train_run(const ft_train_opts *o)
 		ft_trainer_state_truncate(&r.st, r.step);
 		r.last_saved = r.step;
 		/* checkpoints past this one belong to the abandoned future */
-		{
+		if (ft_dist_rank() == 0) {
 			int64_t *steps;
 			size_t n;
 
@@ -1256,7 +1293,20 @@ ft_train_run(const ft_train_opts *o)
 			}
 		}
 	}
-	if (metrics_open(&r) != 0)
+	{
+		/* mpirun: every rank has what rank 0 has, or all refuse */
+		ft_dist_part same[] = {
+			{ "thread count", &o->threads, sizeof o->threads },
+			{ "model", r.m.params, r.m.n_params * sizeof *r.m.params },
+			{ "training data", r.train_hash, sizeof r.train_hash },
+			{ "validation data", r.val.ids, r.val.n_ids *
+			    sizeof *r.val.ids },
+		};
+
+		if (ft_dist_same(same, sizeof same / sizeof *same) != 0)
+			goto out;
+	}
+	if (ft_dist_rank() == 0 && metrics_open(&r) != 0)
 		goto out;
 
 	install_stop_handlers();

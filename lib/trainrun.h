@@ -1,6 +1,6 @@
 /* trainrun — ft-train's training loop: transformers' Trainer over the
- * GPT-2 engine (hf-reference §11-§13), with a run directory, checkpoints
- * and bit-identical resume.
+ * decoder of lib/model (hf-reference §11-§13), with a run directory,
+ * checkpoints and bit-identical resume.
  *
  * Run directory RUN_DIR:
  *   checkpoint-STEP/   config.json, generation_config.json,
@@ -60,8 +60,8 @@ void ft_train_opts_default(ft_train_opts *o);
 
 /* Presets for --init NAME: 0 and the config (vocab_size 0 = take it from
  * the tokenizer), or -1 if name is not a preset. */
-struct ft_gpt2_config;
-int ft_train_preset(const char *name, struct ft_gpt2_config *c);
+struct ft_model_config;
+int ft_train_preset(const char *name, struct ft_model_config *c);
 /* Names of the presets, comma-separated (for --help). */
 const char *ft_train_preset_names(void);
 

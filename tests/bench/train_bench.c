@@ -1,5 +1,7 @@
 /* Timing driver for tests/bench/train: a distilgpt2-shaped model (random
- * init) trained on random tokens.
+ * init) trained on random tokens; FT_BENCH_MODEL=PRESET (smollm2-135m,
+ * qwen3-0.6b, any ft-train --init preset) for another shape, with the real
+ * model's vocabulary.
  * usage: train_bench B T DROPOUT THREADS STEPS MODE
  * MODE: train, eval, sgemm, or trainpad / trainpad0: the second half of
  * every row is padding (mask 0, target -100), with and without
@@ -15,7 +17,7 @@
 
 #include "blas.h"
 #include "err.h"
-#include "gpt2.h"
+#include "model/model.h"
 #include "optim.h"
 
 static double
@@ -79,8 +81,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	{
-		ft_gpt2_config cfg;
-		ft_gpt2 m;
+		ft_model_config cfg;
+		ft_model m;
 		ft_adamw opt;
 		int32_t *ids = malloc((size_t)B * T * 4), *tg = malloc((size_t)B * T * 4);
 		uint8_t *mask = malloc((size_t)B * T);
@@ -88,19 +90,27 @@ main(int argc, char **argv)
 		uint64_t s = 12345;
 		struct rusage ru;
 
-		ft_gpt2_config_default(&cfg);
-		cfg.embd_pdrop = cfg.attn_pdrop = cfg.resid_pdrop = p;
-		if (ft_gpt2_new(&m, &cfg, 0) < 0)
-			return 1;
-		ft_gpt2_init_random(&m, 1);
-		ft_gpt2_set_threads(&m, threads);
-		ft_gpt2_set_dropout_seed(&m, 42);
+		const char *shape = getenv("FT_BENCH_MODEL");
+		int V;
+
+		if (shape == NULL || *shape == '\0')
+			shape = "distilgpt2";
+		if (ft_model_preset(shape, &cfg) < 0)
+			ft_die("FT_BENCH_MODEL: no preset '%s'", shape);
+		/* the real models' vocabularies */
+		cfg.vocab_size = V = strcmp(shape, "smollm2-135m") == 0 ? 49152 :
+		    strncmp(shape, "qwen3", 5) == 0 ? 151936 : 50257;
+		ft_model_new(&m, &cfg, 0);
+		ft_model_set_dropout(&m, p);
+		ft_model_init_random(&m, 1);
+		ft_model_set_threads(&m, threads);
+		ft_model_set_dropout_seed(&m, 42);
 		ft_adamw_init(&opt, m.n_params);
 		opt.weight_decay = 0.01;
 		opt.threads = threads;
 		for (int i = 0; i < B * T; i++) {
 			s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-			ids[i] = (int32_t)((s >> 33) % 50257);
+			ids[i] = (int32_t)((s >> 33) % (uint64_t)V);
 		}
 		for (int i = 0; i < B * T; i++) {
 			tg[i] = (i + 1) % T == 0 ? -100 : ids[i + 1];
@@ -114,14 +124,14 @@ main(int argc, char **argv)
 			double t0 = now();
 			float loss;
 			if (m.training) {
-				ft_gpt2_zero_grad(&m);
-				loss = ft_gpt2_forward(&m, ids, mask, tg, B, T);
-				ft_gpt2_backward(&m, 1.0 / m.n_targets);
+				ft_model_zero_grad(&m);
+				loss = ft_model_forward(&m, ids, mask, tg, B, T);
+				ft_model_backward(&m, 1.0 / m.n_targets);
 				ft_clip_grad_norm(m.grads, m.n_params, 1.0, threads);
 				ft_adamw_step(&opt, m.params, m.grads, 5e-5, m.tensors,
 				    m.n_tensors);
 			} else {
-				loss = ft_gpt2_forward(&m, ids, NULL, tg, B, T);
+				loss = ft_model_forward(&m, ids, NULL, tg, B, T);
 			}
 			if (k > 0)
 				t[k - 1] = (now() - t0) * 1000;
@@ -131,10 +141,12 @@ main(int argc, char **argv)
 		qsort(t, (size_t)steps, sizeof(double), cmpd);
 		getrusage(RUSAGE_SELF, &ru);
 		printf("ms_per_step %.1f min %.1f rss_mb %.0f model_mb %.0f "
-		    "core %s\n", t[steps / 2], t[0], ru.ru_maxrss / 1024.0,
-		    (ft_gpt2_memory(&m) + 2.0 * m.n_params * 4) / 1048576.0,
-		    ft_blas_corename());
-		ft_gpt2_release(&m);
+		    "core %s params %zu layers %d attn %d\n", t[steps / 2], t[0],
+		    ru.ru_maxrss / 1024.0,
+		    (ft_model_memory(&m) + 2.0 * m.n_params * 4) / 1048576.0,
+		    ft_blas_corename(), m.n_params, m.cfg.n_layer,
+		    m.cfg.n_head * m.cfg.head_dim);
+		ft_model_release(&m);
 		ft_adamw_release(&opt);
 		free(ids);
 		free(tg);

@@ -3,9 +3,15 @@
 the Hugging Face GPT-2 math (Conv1D layout, pre-LN, gelu_new, causal +
 padding mask, tied head), one training step = forward + backward +
 clip_grad_norm_ + AdamW, or an eval forward.
-usage: train_torch.py B T DROPOUT THREADS STEPS MODE(train|trainpad|eval)
+usage: train_torch.py [--model NAME] B T DROPOUT THREADS STEPS MODE(train|trainpad|eval)
+--model smollm2-135m | qwen3-0.6b: instead, that Llama-family shape
+(tests/ref/llama_ref.py PRESETS: the HF LlamaForCausalLM / Qwen3ForCausalLM
+math of tests/ref/llama_ref.py, eager attention, random N(0, 0.02) init,
+tied), the Trainer's two AdamW groups (>= 2-D decays); DROPOUT must be 0
+(these configs have attention_dropout 0 and no other dropout).
 Prints "ms_per_step MEDIAN min MIN blas BLAS"."""
 import math
+import os
 import sys
 import time
 
@@ -88,21 +94,54 @@ class GPT2(nn.Module):
                                labels[..., 1:].contiguous().view(-1))
 
 
+class Llama(nn.Module):
+    """A tests/ref/llama_ref.py model as a module (its forward, its init)."""
+
+    def __init__(self, name):
+        super().__init__()
+        sys.path.insert(0, os.path.join(os.path.dirname(
+            os.path.dirname(os.path.abspath(__file__))), "ref"))
+        import llama_ref
+        self.ref = llama_ref
+        self.a = llama_ref.Arch(llama_ref.PRESETS[name])
+        self.names = [n for n, _ in llama_ref.param_shapes(self.a)]
+        self.w = nn.ParameterList(
+            [nn.Parameter(t) for t in llama_ref.hf_init(self.a).values()])
+
+    def forward(self, ids, mask, labels):
+        P = dict(zip(self.names, self.w))
+        logits = self.ref.forward(self.a, P, ids, mask)
+        s, n = self.ref.shifted_ce_sum(logits, labels)
+        return s / n
+
+
 def main():
-    B, T, p, threads, steps, mode = (int(sys.argv[1]), int(sys.argv[2]),
-                                     float(sys.argv[3]), int(sys.argv[4]),
-                                     int(sys.argv[5]), sys.argv[6])
+    argv = sys.argv[1:]
+    name = None
+    if argv[:1] == ["--model"]:
+        name, argv = argv[1], argv[2:]
+    B, T, p, threads, steps, mode = (int(argv[0]), int(argv[1]),
+                                     float(argv[2]), int(argv[3]),
+                                     int(argv[4]), argv[5])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = GPT2(p=p)
+    if name is not None:
+        if p != 0:
+            sys.exit("train_torch.py: --model %s: DROPOUT must be 0" % name)
+        model = Llama(name)
+    else:
+        model = GPT2(p=p)
+    V = 50257 if name is None else model.a.V
     names = [n for n, _ in model.named_parameters()]
-    decay = [q for n, q in model.named_parameters()
-             if not n.endswith("bias") and "ln_" not in n]
-    nodecay = [q for n, q in model.named_parameters()
-               if n.endswith("bias") or "ln_" in n]
+    if name:  # these families: every >= 2-D tensor decays, no 1-D one
+        nd = lambda n, q: q.dim() < 2  # noqa: E731
+    else:
+        nd = lambda n, q: n.endswith("bias") or "ln_" in n  # noqa: E731
+    decay = [q for n, q in model.named_parameters() if not nd(n, q)]
+    nodecay = [q for n, q in model.named_parameters() if nd(n, q)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
                              {"params": nodecay, "weight_decay": 0.0}], lr=5e-5)
-    ids = torch.randint(0, 50257, (B, T))
+    ids = torch.randint(0, V, (B, T))
     mask = torch.ones(B, T, dtype=torch.long)
     labels = ids.clone()
     if mode == "trainpad":  # second half of every row is padding

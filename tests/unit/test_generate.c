@@ -10,7 +10,7 @@
 #include "bpe.h"
 #include "err.h"
 #include "generate.h"
-#include "gpt2.h"
+#include "model/model.h"
 #include "io.h"
 
 #include <math.h>
@@ -111,10 +111,10 @@ rel_diff(const float *a, const float *b, int n)
 /* Every position of a sequence through the cache vs. a full forward: row
  * r of a 3-row cache holds the sequence shifted to start at ids[r]. */
 static void
-test_kv(ft_gpt2 *m, const int32_t *seq, int T)
+test_kv(ft_model *m, const int32_t *seq, int T)
 {
 	const int V = m->cfg.vocab_size, B = 3, pre = 4;
-	ft_gpt2_kv *kv = ft_gpt2_kv_new(m, B, T);
+	ft_kv *kv = ft_kv_new(m, B, T);
 	float *full = ft_malloc((size_t)T * V * sizeof(float));
 	float *step = ft_malloc((size_t)B * V * sizeof(float));
 	double worst = 0;
@@ -126,23 +126,23 @@ test_kv(ft_gpt2 *m, const int32_t *seq, int T)
 	for (int r = 0; r < B; r++) {
 		int n = T - r;
 
-		ft_gpt2_forward(m, seq + r, NULL, NULL, 1, n);
-		memcpy(full, ft_gpt2_logits(m), (size_t)n * V * sizeof(float));
-		ft_gpt2_kv_reset(kv, r);
-		CHECK(ft_gpt2_kv_prefill(m, kv, r, seq + r, pre + r, step) == 0);
+		ft_model_forward(m, seq + r, NULL, NULL, 1, n);
+		memcpy(full, ft_model_logits(m), (size_t)n * V * sizeof(float));
+		ft_kv_reset(kv, r);
+		CHECK(ft_kv_prefill(m, kv, r, seq + r, pre + r, step) == 0);
 		worst = fmax(worst, rel_diff(step, full + (size_t)(pre + r - 1)
 		    * V, V));
 		/* the other rows are filled below; check this row alone
 		 * first, then restart it in the batch */
-		ft_gpt2_kv_reset(kv, r);
+		ft_kv_reset(kv, r);
 	}
 	for (int r = 0; r < B; r++)
-		CHECK(ft_gpt2_kv_prefill(m, kv, r, seq + r, pre + r, step) == 0);
+		CHECK(ft_kv_prefill(m, kv, r, seq + r, pre + r, step) == 0);
 	for (int t = 0;; t++) {
 		int any = 0;
 
 		for (int r = 0; r < B; r++) {
-			int pos = ft_gpt2_kv_len(kv, r);
+			int pos = ft_kv_len(kv, r);
 
 			/* rows take turns idling, to test the active mask */
 			active[r] = pos < T - r && (t + r) % 4 != 3;
@@ -153,26 +153,26 @@ test_kv(ft_gpt2 *m, const int32_t *seq, int T)
 			int left = 0;
 
 			for (int r = 0; r < B; r++)
-				left |= ft_gpt2_kv_len(kv, r) < T - r;
+				left |= ft_kv_len(kv, r) < T - r;
 			if (!left)
 				break;
 			continue;
 		}
-		CHECK(ft_gpt2_decode_step(m, kv, next, active, step) == 0);
+		CHECK(ft_kv_decode_step(m, kv, next, active, step) == 0);
 		for (int r = 0; r < B; r++) {
 			int pos;
 
 			if (!active[r])
 				continue;
-			pos = ft_gpt2_kv_len(kv, r) - 1;
-			ft_gpt2_forward(m, seq + r, NULL, NULL, 1, pos + 1);
+			pos = ft_kv_len(kv, r) - 1;
+			ft_model_forward(m, seq + r, NULL, NULL, 1, pos + 1);
 			worst = fmax(worst, rel_diff(step + (size_t)r * V,
-			    ft_gpt2_logits(m) + (size_t)pos * V, V));
+			    ft_model_logits(m) + (size_t)pos * V, V));
 		}
 	}
 	fprintf(stderr, "kv vs full recompute: max rel diff %.3g\n", worst);
 	CHECK(worst <= 1e-5);
-	ft_gpt2_kv_free(kv);
+	ft_kv_free(kv);
 	free(full);
 	free(step);
 }
@@ -211,17 +211,17 @@ main(void)
 	    top ? top : ".");
 	static struct refcase rc[8];
 	int nref = load_ref(ref, rc, 8);
-	ft_gpt2 m = { 0 };
+	ft_model m = { 0 };
 	struct ft_bpe *tok;
 	int32_t eos;
 
 	ft_setprog("test_generate");
 	CHECK(nref >= 5);
-	if (ft_gpt2_load(&m, dir) != 0 || (tok = ft_bpe_load_dir(dir)) == NULL) {
+	if (ft_model_load(&m, dir) != 0 || (tok = ft_bpe_load_dir(dir)) == NULL) {
 		CHECK(0);
 		return check_done();
 	}
-	ft_gpt2_set_threads(&m, 2);
+	ft_model_set_threads(&m, 2);
 	eos = m.cfg.eos_token_id;
 
 	for (int i = 0; i < nref; i++) {
@@ -230,8 +230,8 @@ main(void)
 
 		CHECK_EQ_INT(rc[i].V, m.cfg.vocab_size);
 		/* the prompt's logits against PyTorch */
-		ft_gpt2_forward(&m, rc[i].ids, NULL, NULL, 1, rc[i].n);
-		CHECK(rel_diff(ft_gpt2_logits(&m) + (size_t)(rc[i].n - 1) *
+		ft_model_forward(&m, rc[i].ids, NULL, NULL, 1, rc[i].n);
+		CHECK(rel_diff(ft_model_logits(&m) + (size_t)(rc[i].n - 1) *
 		    m.cfg.vocab_size, rc[i].logits0, m.cfg.vocab_size) < 1e-4);
 		memcpy(seq, rc[i].ids, (size_t)rc[i].n * sizeof(int32_t));
 		memcpy(seq + rc[i].n, rc[i].new, (size_t)rc[i].nnew *
@@ -243,19 +243,19 @@ main(void)
 	/* greedy ids through the cache equal the reference's ids */
 	for (int i = 0; i < nref; i++) {
 		const int V = m.cfg.vocab_size;
-		ft_gpt2_kv *kv = ft_gpt2_kv_new(&m, 1, 40);
+		ft_kv *kv = ft_kv_new(&m, 1, 40);
 		float *lg = ft_malloc((size_t)V * sizeof(float));
-		int ok = ft_gpt2_kv_prefill(&m, kv, 0, rc[i].ids, rc[i].n, lg) == 0;
+		int ok = ft_kv_prefill(&m, kv, 0, rc[i].ids, rc[i].n, lg) == 0;
 
 		for (int t = 0; ok && t < rc[i].nnew; t++) {
 			int32_t id = ft_sampler_argmax(lg, V);
 
 			ok = id == rc[i].new[t];
 			if (ok && t + 1 < rc[i].nnew)
-				ok = ft_gpt2_decode_step(&m, kv, &id, NULL, lg) == 0;
+				ok = ft_kv_decode_step(&m, kv, &id, NULL, lg) == 0;
 		}
 		CHECK(ok);
-		ft_gpt2_kv_free(kv);
+		ft_kv_free(kv);
 		free(lg);
 	}
 
@@ -296,7 +296,7 @@ main(void)
 		ft_gen_free(g1);
 	}
 	ft_bpe_free(tok);
-	ft_gpt2_release(&m);
+	ft_model_release(&m);
 	free(dir);
 	free(ref);
 	return check_done();

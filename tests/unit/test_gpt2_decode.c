@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "gpt2.h"
+#include "model/model.h"
 
 static double
 relerr(const float *a, const float *b, size_t n)
@@ -25,8 +25,8 @@ relerr(const float *a, const float *b, size_t n)
 int
 main(void)
 {
-	ft_gpt2 m;
-	ft_gpt2_kv *kv;
+	ft_model m;
+	ft_kv *kv;
 	enum { B = 3, STEPS = 5 };
 	int32_t seq[B][16] = { { 5, 9, 13 }, { 1, 2, 3, 4, 70 }, { 42 } };
 	int len[B] = { 3, 5, 1 };
@@ -34,17 +34,17 @@ main(void)
 	int V;
 	double worst = 0;
 
-	CHECK(ft_gpt2_load(&m, "tests/fixtures/gpt2/b") == 0);
+	CHECK(ft_model_load(&m, "tests/fixtures/gpt2/b") == 0);
 	V = m.cfg.vocab_size;
-	ft_gpt2_set_threads(&m, 2);
-	kv = ft_gpt2_kv_new(&m, B, 16);
+	ft_model_set_threads(&m, 2);
+	kv = ft_kv_new(&m, B, 16);
 	lg = malloc((size_t)B * V * sizeof(float));
 	one = malloc((size_t)V * sizeof(float));
 	for (int b = 0; b < B; b++) {
 		double e;
-		CHECK(ft_gpt2_kv_prefill(&m, kv, b, seq[b], len[b], one) == 0);
-		ft_gpt2_forward(&m, seq[b], NULL, NULL, 1, len[b]);
-		e = relerr(one, ft_gpt2_logits(&m) + (size_t)(len[b] - 1) * V,
+		CHECK(ft_kv_prefill(&m, kv, b, seq[b], len[b], one) == 0);
+		ft_model_forward(&m, seq[b], NULL, NULL, 1, len[b]);
+		e = relerr(one, ft_model_logits(&m) + (size_t)(len[b] - 1) * V,
 		    (size_t)V);
 		CHECK(e <= 1e-5);
 		worst = e > worst ? e : worst;
@@ -56,35 +56,35 @@ main(void)
 			ids[b] = (7 * s + 11 * b + 3) % V;
 			act[b] = !(b == 1 && s == 2);
 		}
-		CHECK(ft_gpt2_decode_step(&m, kv, ids, act, lg) == 0);
+		CHECK(ft_kv_decode_step(&m, kv, ids, act, lg) == 0);
 		for (int b = 0; b < B; b++) {
 			double e;
 			if (!act[b])
 				continue;
 			seq[b][len[b]++] = ids[b];
-			CHECK_EQ_INT(ft_gpt2_kv_len(kv, b), len[b]);
-			ft_gpt2_forward(&m, seq[b], NULL, NULL, 1, len[b]);
+			CHECK_EQ_INT(ft_kv_len(kv, b), len[b]);
+			ft_model_forward(&m, seq[b], NULL, NULL, 1, len[b]);
 			e = relerr(lg + (size_t)b * V,
-			    ft_gpt2_logits(&m) + (size_t)(len[b] - 1) * V, (size_t)V);
+			    ft_model_logits(&m) + (size_t)(len[b] - 1) * V, (size_t)V);
 			CHECK(e <= 1e-5);
 			worst = e > worst ? e : worst;
 		}
 	}
 	printf("worst kv-cache logits rel err %.3g\n", worst);
 	/* a full row is refused */
-	ft_gpt2_kv_reset(kv, 0);
-	CHECK_EQ_INT(ft_gpt2_kv_len(kv, 0), 0);
+	ft_kv_reset(kv, 0);
+	CHECK_EQ_INT(ft_kv_len(kv, 0), 0);
 	{
 		int32_t many[17] = { 0 };
 		fprintf(stderr, "expected error follows:\n");
-		CHECK(ft_gpt2_kv_prefill(&m, kv, 0, many, 17, one) == -1);
+		CHECK(ft_kv_prefill(&m, kv, 0, many, 17, one) == -1);
 		many[3] = V;
-		CHECK(isnan(ft_gpt2_forward(&m, many, NULL, NULL, 1, 5)));
+		CHECK(isnan(ft_model_forward(&m, many, NULL, NULL, 1, 5)));
 		CHECK_EQ_INT(m.n_targets, -1);
 	}
-	ft_gpt2_kv_free(kv);
+	ft_kv_free(kv);
 	free(lg);
 	free(one);
-	ft_gpt2_release(&m);
+	ft_model_release(&m);
 	return check_done();
 }

@@ -1,5 +1,6 @@
-/* Determinism and resume: the same seed and thread count give bit-identical
- * parameters after N training steps with dropout; stopping after k steps
+/* Determinism and resume (GPT-2 and the Llama-family choices): the same
+ * seed and thread count give bit-identical parameters after N training
+ * steps with dropout; stopping after k steps
  * and resuming from (params, AdamW state, dropout counter) gives the same
  * bits as running straight through.  And the OpenBLAS kernels chosen by
  * ft_blas_init give the same results as the generic Prescott kernels. */
@@ -11,16 +12,33 @@
 
 #include "blas.h"
 #include "check.h"
-#include "gpt2.h"
+#include "model/model.h"
 #include "gpt2_fixture.h"
 #include "optim.h"
 
 enum { B = 2, T = 9 };
 
+/* arch 1: the Llama-family choices (Qwen3: GQA, head_dim != C/H, q/k
+ * norm, rotary, SwiGLU, RMSNorm) with attention dropout */
+static int arch;
+
 static void
-tiny(ft_gpt2_config *c)
+tiny(ft_model_config *c)
 {
-	ft_gpt2_config_default(c);
+	if (arch == 1) {
+		ft_model_preset("qwen3-tiny", c);
+		c->n_layer = 2;
+		c->n_embd = 24;
+		c->n_head = 4;
+		c->n_kv_head = 2;
+		c->head_dim = 10;
+		c->n_positions = 16;
+		c->vocab_size = 53;
+		c->n_inner = 40;
+		c->attn_pdrop = 0.1;
+		return;
+	}
+	ft_model_preset("distilgpt2", c);
 	c->n_layer = 2;
 	c->n_embd = 24;
 	c->n_head = 4;
@@ -43,16 +61,16 @@ batch(int k, int32_t *ids, uint8_t *mask, int32_t *tg)
 }
 
 static void
-train(ft_gpt2 *m, ft_adamw *o, int from, int to)
+train(ft_model *m, ft_adamw *o, int from, int to)
 {
 	int32_t ids[B * T], tg[B * T];
 	uint8_t mask[B * T];
 
 	for (int k = from; k < to; k++) {
 		batch(k, ids, mask, tg);
-		ft_gpt2_zero_grad(m);
-		ft_gpt2_forward(m, ids, mask, tg, B, T);
-		ft_gpt2_backward(m, 1.0 / m->n_targets);
+		ft_model_zero_grad(m);
+		ft_model_forward(m, ids, mask, tg, B, T);
+		ft_model_backward(m, 1.0 / m->n_targets);
 		ft_clip_grad_norm(m->grads, m->n_params, 1.0, m->threads);
 		ft_adamw_step(o, m->params, m->grads, 1e-3 * (k + 1), m->tensors,
 		    m->n_tensors);
@@ -60,15 +78,15 @@ train(ft_gpt2 *m, ft_adamw *o, int from, int to)
 }
 
 static void
-setup(ft_gpt2 *m, ft_adamw *o, int threads)
+setup(ft_model *m, ft_adamw *o, int threads)
 {
-	ft_gpt2_config c;
+	ft_model_config c;
 
 	tiny(&c);
-	CHECK(ft_gpt2_new(m, &c, 0) == 0);
-	ft_gpt2_init_random(m, 5);
-	ft_gpt2_set_threads(m, threads);
-	ft_gpt2_set_dropout_seed(m, 77);
+	CHECK(ft_model_new(m, &c, 0) == 0);
+	ft_model_init_random(m, 5);
+	ft_model_set_threads(m, threads);
+	ft_model_set_dropout_seed(m, 77);
 	m->training = 1;
 	ft_adamw_init(o, m->n_params);
 	o->weight_decay = 0.01;
@@ -78,7 +96,7 @@ setup(ft_gpt2 *m, ft_adamw *o, int threads)
 static void
 test_determinism(int threads)
 {
-	ft_gpt2 a, b, c;
+	ft_model a, b, c;
 	ft_adamw oa, ob, oc;
 	float loss0, loss1;
 	int32_t ids[B * T], tg[B * T];
@@ -93,7 +111,7 @@ test_determinism(int threads)
 	setup(&c, &oc, threads);
 	train(&c, &oc, 0, 2);
 	{
-		ft_gpt2 d;
+		ft_model d;
 		ft_adamw od;
 		setup(&d, &od, threads);
 		memcpy(d.params, c.params, c.n_params * 4);
@@ -103,21 +121,21 @@ test_determinism(int threads)
 		d.dropout_counter = c.dropout_counter;
 		train(&d, &od, 2, 4);
 		CHECK(memcmp(a.params, d.params, a.n_params * 4) == 0);
-		ft_gpt2_release(&d);
+		ft_model_release(&d);
 		ft_adamw_release(&od);
 	}
 	/* dropout is on: two forwards differ, eval forwards agree */
 	batch(0, ids, mask, tg);
-	loss0 = ft_gpt2_forward(&a, ids, mask, tg, B, T);
-	loss1 = ft_gpt2_forward(&a, ids, mask, tg, B, T);
+	loss0 = ft_model_forward(&a, ids, mask, tg, B, T);
+	loss1 = ft_model_forward(&a, ids, mask, tg, B, T);
 	CHECK(loss0 != loss1);
 	a.training = 0;
-	loss0 = ft_gpt2_forward(&a, ids, mask, tg, B, T);
-	loss1 = ft_gpt2_forward(&a, ids, mask, tg, B, T);
+	loss0 = ft_model_forward(&a, ids, mask, tg, B, T);
+	loss1 = ft_model_forward(&a, ids, mask, tg, B, T);
 	CHECK(loss0 == loss1);
-	ft_gpt2_release(&a);
-	ft_gpt2_release(&b);
-	ft_gpt2_release(&c);
+	ft_model_release(&a);
+	ft_model_release(&b);
+	ft_model_release(&c);
 	ft_adamw_release(&oa);
 	ft_adamw_release(&ob);
 	ft_adamw_release(&oc);
@@ -128,35 +146,35 @@ test_determinism(int threads)
 static int
 child(int argc, char **argv)
 {
-	ft_gpt2 m;
-	ft_gpt2_config c;
+	ft_model m;
+	ft_model_config c;
 	int32_t ids[64];
 
 	ft_blas_init(argc, argv);
 	fprintf(stderr, "core %s\n", ft_blas_corename());
-	if (ft_gpt2_load(&m, "tests/fixtures/gpt2/a") < 0)
+	if (ft_model_load(&m, "tests/fixtures/gpt2/a") < 0)
 		return 1;
-	ft_gpt2_set_threads(&m, 2);
+	ft_model_set_threads(&m, 2);
 	for (int i = 0; i < 21; i++)
 		ids[i] = (i * 5) % 77;
-	ft_gpt2_forward(&m, ids, NULL, NULL, 3, 7);
-	fwrite(ft_gpt2_logits(&m), 4, 3 * 7 * 77, stdout);
-	ft_gpt2_release(&m);
-	ft_gpt2_config_default(&c);
+	ft_model_forward(&m, ids, NULL, NULL, 3, 7);
+	fwrite(ft_model_logits(&m), 4, 3 * 7 * 77, stdout);
+	ft_model_release(&m);
+	ft_model_preset("distilgpt2", &c);
 	c.n_layer = 2;
 	c.n_embd = 192;
 	c.n_head = 3;
 	c.vocab_size = 1001;
 	c.n_inner = 700;
 	c.n_positions = 64;
-	ft_gpt2_new(&m, &c, 0);
-	ft_gpt2_init_random(&m, 3);
-	ft_gpt2_set_threads(&m, 2);
+	ft_model_new(&m, &c, 0);
+	ft_model_init_random(&m, 3);
+	ft_model_set_threads(&m, 2);
 	for (int i = 0; i < 64; i++)
 		ids[i] = (i * 37) % 1001;
-	ft_gpt2_forward(&m, ids, NULL, NULL, 1, 64);
-	fwrite(ft_gpt2_logits(&m), 4, 64 * 1001, stdout);
-	ft_gpt2_release(&m);
+	ft_model_forward(&m, ids, NULL, NULL, 1, 64);
+	fwrite(ft_model_logits(&m), 4, 64 * 1001, stdout);
+	ft_model_release(&m);
 	return 0;
 }
 
@@ -216,6 +234,10 @@ main(int argc, char **argv)
 		return child(argc, argv);
 	test_determinism(1);
 	test_determinism(2);
+	arch = 1;
+	test_determinism(1);
+	test_determinism(2);
+	arch = 0;
 	test_blas_paths();
 	return check_done();
 }

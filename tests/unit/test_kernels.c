@@ -1,5 +1,6 @@
 /* Kernels: finite-difference checks of every backward kernel (LayerNorm,
- * GELU, matmul, attention with padding mask and dropout, cross-entropy),
+ * RMSNorm, GELU, SwiGLU, rotary, matmul in both weight layouts,
+ * grouped-query attention with padding mask and dropout, cross-entropy),
  * the fast exp against expf, dropout statistics, and thread-count
  * independence of elementwise kernels. */
 #include <math.h>
@@ -163,6 +164,184 @@ test_matmul(void)
 	free(dx); free(dw); free(db);
 }
 
+/* ---- nn.Linear layout: w [OC, IC] ---- */
+static double
+lin_loss(void *vc)
+{
+	struct mc *c = vc;
+
+	ft_linear_forward(c->y, c->x, c->w, c->b, c->N, c->IC, c->OC);
+	return dot(c->y, c->dy, (size_t)c->N * c->OC);
+}
+
+static void
+test_linear(void)
+{
+	int IC = 13, OC = 11;
+
+	/* N 1 (sgemv), 3 (few-row kernel), 17 (sgemm) */
+	for (int N = 1; N <= 17; N += N == 1 ? 2 : 14) {
+		struct mc c = { rnd((size_t)N * IC, 1), rnd((size_t)IC * OC, 1),
+		    rnd((size_t)OC, 1), malloc((size_t)N * OC * 4),
+		    rnd((size_t)N * OC, 1), N, IC, OC };
+		float *wt = malloc((size_t)IC * OC * 4);
+		float *ref = malloc((size_t)N * OC * 4), *dx = calloc((size_t)N * IC, 4);
+		float *dw = calloc((size_t)IC * OC, 4), *db = calloc((size_t)OC, 4);
+		double worst = 0;
+
+		for (int o = 0; o < OC; o++)
+			for (int i = 0; i < IC; i++)
+				wt[i * OC + o] = c.w[o * IC + i];
+		lin_loss(&c);
+		ft_ref_matmul(ref, c.x, wt, c.b, N, IC, OC);
+		for (int i = 0; i < N * OC; i++)
+			worst = fmax(worst, fabs(ref[i] - c.y[i]));
+		CHECK(worst < 1e-5);
+		ft_linear_backward(dx, dw, db, c.dy, c.x, c.w, N, IC, OC, 0, 2);
+		CHECK(fd_check("linear dx", c.x, dx, (size_t)N * IC, lin_loss, &c,
+		    1e-2f) < 1e-2);
+		CHECK(fd_check("linear dw", c.w, dw, (size_t)IC * OC, lin_loss, &c,
+		    1e-2f) < 1e-2);
+		CHECK(fd_check("linear db", c.b, db, (size_t)OC, lin_loss, &c,
+		    1e-2f) < 1e-2);
+		free(c.x); free(c.w); free(c.b); free(c.y); free(c.dy); free(ref);
+		free(dx); free(dw); free(db); free(wt);
+	}
+}
+
+/* ---- RMSNorm ---- */
+static double
+rms_loss(void *vc)
+{
+	struct lnc *c = vc;
+
+	ft_rmsnorm_forward(c->y, c->rstd, c->x, c->w, c->N, c->C, 1e-5f, 2);
+	return dot(c->y, c->dy, (size_t)c->N * c->C);
+}
+
+static void
+test_rmsnorm(void)
+{
+	int N = 7, C = 37;
+	struct lnc c = { rnd((size_t)N * C, 2), rnd((size_t)C, 1), NULL,
+	    rnd((size_t)N * C, 1), malloc((size_t)N * C * 4), NULL,
+	    malloc((size_t)N * 4), N, C };
+	float *dx = calloc((size_t)N * C, 4), *dw = calloc((size_t)C, 4);
+	double worst = 0;
+
+	rms_loss(&c);
+	/* y = w x / sqrt(mean x² + eps), in double */
+	for (int n = 0; n < N; n++) {
+		double ms = 0;
+		for (int i = 0; i < C; i++)
+			ms += (double)c.x[n * C + i] * c.x[n * C + i];
+		ms = 1 / sqrt(ms / C + 1e-5);
+		for (int i = 0; i < C; i++)
+			worst = fmax(worst, fabs(c.y[n * C + i] -
+			    c.w[i] * c.x[n * C + i] * ms));
+	}
+	printf("rmsnorm vs formula max abs err %.2g\n", worst);
+	CHECK(worst < 1e-5);
+	ft_rmsnorm_backward(dx, dw, c.dy, c.x, c.w, c.rstd, N, C, 2);
+	CHECK(fd_check("rms dx", c.x, dx, (size_t)N * C, rms_loss, &c, 1e-2f) < 1e-2);
+	CHECK(fd_check("rms dw", c.w, dw, (size_t)C, rms_loss, &c, 1e-2f) < 1e-2);
+	free(c.x); free(c.w); free(c.dy); free(c.y); free(c.rstd); free(dx);
+	free(dw);
+}
+
+/* ---- rotary ---- */
+struct rc { float *x, *x0, *dy, *cs, *sn; int32_t *pos; int N, S, nh, hs; };
+static double
+rope_loss(void *vc)
+{
+	struct rc *c = vc;
+
+	memcpy(c->x, c->x0, (size_t)c->N * c->S * 4);
+	ft_rope_apply(c->x, c->pos, c->N, c->S, c->nh, c->hs, c->cs, c->sn, 0,
+	    2);
+	return dot(c->x, c->dy, (size_t)c->N * c->S);
+}
+
+static void
+test_rope(void)
+{
+	/* 5 rows of 3 rotated heads of 6 plus 4 untouched columns */
+	int N = 5, nh = 3, hs = 6, S = nh * hs + 4, half = hs / 2, P = 9;
+	struct rc c = { malloc((size_t)N * S * 4), rnd((size_t)N * S, 1),
+	    rnd((size_t)N * S, 1), malloc((size_t)P * half * 4),
+	    malloc((size_t)P * half * 4), malloc((size_t)N * 4), N, S, nh, hs };
+	float *g = malloc((size_t)N * S * 4);
+	double worst = 0;
+
+	for (int p = 0; p < P; p++)
+		for (int i = 0; i < half; i++) {
+			double a = p / pow(10000.0, 2.0 * i / hs);
+			c.cs[p * half + i] = (float)cos(a);
+			c.sn[p * half + i] = (float)sin(a);
+		}
+	for (int n = 0; n < N; n++)
+		c.pos[n] = (n * 4 + 1) % P;
+	rope_loss(&c);
+	/* rotate-half: x' = x cos + rotate_half(x) sin */
+	for (int n = 0; n < N; n++)
+		for (int h = 0; h < nh; h++)
+			for (int i = 0; i < hs; i++) {
+				const float *x = c.x0 + n * S + h * hs;
+				int j = i % half, p = c.pos[n];
+				double rh = i < half ? -x[i + half] : x[i - half];
+				double want = x[i] * c.cs[p * half + j] +
+				    rh * c.sn[p * half + j];
+				worst = fmax(worst, fabs(c.x[n * S + h * hs + i] - want));
+			}
+	for (int n = 0; n < N; n++)
+		for (int i = nh * hs; i < S; i++)
+			worst = fmax(worst, fabs(c.x[n * S + i] - c.x0[n * S + i]));
+	printf("rotary vs rotate-half formula max abs err %.2g\n", worst);
+	CHECK(worst < 1e-6);
+	/* backward: the inverse rotation of dy */
+	memcpy(g, c.dy, (size_t)N * S * 4);
+	ft_rope_apply(g, c.pos, N, S, nh, hs, c.cs, c.sn, 1, 2);
+	CHECK(fd_check("rotary", c.x0, g, (size_t)N * S, rope_loss, &c,
+	    1e-2f) < 1e-2);
+	free(c.x); free(c.x0); free(c.dy); free(c.cs); free(c.sn); free(c.pos);
+	free(g);
+}
+
+/* ---- SwiGLU ---- */
+struct sc { float *gu, *y, *dy; size_t N; int F; };
+static double
+swiglu_loss(void *vc)
+{
+	struct sc *c = vc;
+
+	ft_swiglu_forward(c->y, c->gu, c->N, c->F, 2);
+	return dot(c->y, c->dy, c->N * (size_t)c->F);
+}
+
+static void
+test_swiglu(void)
+{
+	size_t N = 6;
+	int F = 19;
+	struct sc c = { rnd(N * 2 * F, 4), malloc(N * F * 4), rnd(N * F, 1), N,
+	    F };
+	float *dgu = malloc(N * 2 * F * 4);
+	double worst = 0;
+
+	swiglu_loss(&c);
+	for (size_t n = 0; n < N; n++)
+		for (int i = 0; i < F; i++) {
+			double g = c.gu[n * 2 * F + i], u = c.gu[n * 2 * F + F + i];
+			worst = fmax(worst, fabs(c.y[n * F + i] - g / (1 + exp(-g)) * u));
+		}
+	printf("swiglu vs silu(g)*u max abs err %.2g\n", worst);
+	CHECK(worst < 1e-5);
+	ft_swiglu_backward(dgu, c.gu, c.dy, N, F, 2);
+	CHECK(fd_check("swiglu", c.gu, dgu, N * 2 * F, swiglu_loss, &c,
+	    1e-2f) < 1e-2);
+	free(c.gu); free(c.y); free(c.dy); free(dgu);
+}
+
 /* few-row matmuls (batched decode) against the reference, 1 and 2
  * threads, sizes that are not multiples of the vector or block widths */
 static void
@@ -207,7 +386,8 @@ test_matmul_small(void)
 }
 
 /* ---- attention ---- */
-struct ac { float *qkv, *y, *dy, *P, *Pd; uint8_t *mask; int B, T, C, NH;
+/* qkv rows [q heads | k heads | v heads], S = (NH + 2 KV) hs floats. */
+struct ac { float *qkv, *y, *dy, *P, *Pd; uint8_t *mask; int B, T, NH, KV, hs;
 	double p; };
 static double
 att_loss(void *vc)
@@ -215,25 +395,28 @@ att_loss(void *vc)
 	struct ac *c = vc;
 
 	ft_attention_forward(c->y, c->P, c->Pd, c->qkv, c->mask, c->B, c->T,
-	    c->C, c->NH, c->p, 99, 2);
-	return dot(c->y, c->dy, (size_t)c->B * c->T * c->C);
+	    c->NH, c->KV, c->hs, c->p, 99, 2);
+	return dot(c->y, c->dy, (size_t)c->B * c->T * c->NH * c->hs);
 }
 
-/* Plain causal attention with key mask (no dropout) in double. */
+/* Plain causal attention with key mask (no dropout) in double; query
+ * head h reads key/value head h / (NH / KV). */
 static double
 att_ref_err(const struct ac *c)
 {
-	int B = c->B, T = c->T, C = c->C, NH = c->NH, hs = C / NH;
+	int B = c->B, T = c->T, NH = c->NH, hs = c->hs, C = NH * hs;
+	int S = (NH + 2 * c->KV) * hs;
 	double worst = 0, mx = 0;
 
 	for (int b = 0; b < B; b++)
 		for (int h = 0; h < NH; h++)
 			for (int t = 0; t < T; t++) {
 				double w[200], m = -1e300, z = 0;
-				const float *q = c->qkv + ((size_t)b * T + t) * 3 * C + h * hs;
+				int j = h / (NH / c->KV);
+				const float *q = c->qkv + ((size_t)b * T + t) * S + h * hs;
 				for (int s = 0; s <= t; s++) {
-					const float *k = c->qkv + ((size_t)b * T + s) * 3 * C + C +
-					    h * hs;
+					const float *k = c->qkv + ((size_t)b * T + s) * S + C +
+					    j * hs;
 					w[s] = -1e300;
 					if (!c->mask[b * T + s])
 						continue;
@@ -244,13 +427,13 @@ att_ref_err(const struct ac *c)
 					w[s] = c->mask[b * T + s] ? exp(w[s] - m) : 0;
 					z += w[s];
 				}
-				for (int j = 0; j < hs; j++) {
+				for (int i = 0; i < hs; i++) {
 					double o = 0;
 					for (int s = 0; s <= t; s++)
-						o += w[s] / z * c->qkv[((size_t)b * T + s) * 3 * C +
-						    2 * C + h * hs + j];
+						o += w[s] / z * c->qkv[((size_t)b * T + s) * S +
+						    C + c->KV * hs + j * hs + i];
 					worst = fmax(worst, fabs(o -
-					    c->y[((size_t)b * T + t) * C + h * hs + j]));
+					    c->y[((size_t)b * T + t) * C + h * hs + i]));
 					mx = fmax(mx, fabs(o));
 				}
 			}
@@ -258,23 +441,25 @@ att_ref_err(const struct ac *c)
 }
 
 static void
-test_attention(double p, int T)
+test_attention(double p, int T, int NH, int KV, int hs)
 {
-	int B = 2, C = 15, NH = 3;
+	int B = 2, C = NH * hs, S = (NH + 2 * KV) * hs;
 	size_t att = (size_t)B * NH * T * T;
-	struct ac c = { rnd((size_t)B * T * 3 * C, 1.5f),
+	struct ac c = { rnd((size_t)B * T * S, 1.5f),
 	    malloc((size_t)B * T * C * 4), rnd((size_t)B * T * C, 1),
-	    malloc(att * 4), malloc(att * 4), malloc((size_t)B * T), B, T, C, NH,
-	    p };
-	float *dqkv = malloc((size_t)B * T * 3 * C * 4), *dP = malloc(att * 4);
+	    malloc(att * 4), malloc(att * 4), malloc((size_t)B * T), B, T, NH,
+	    KV, hs, p };
+	float *dqkv = malloc((size_t)B * T * S * 4), *dP = malloc(att * 4);
 	float *Pd2 = malloc(att * 4);
+	char what[64];
 
 	for (int i = 0; i < B * T; i++)
 		c.mask[i] = !(i / T == 1 && i % T >= 4); /* row 1: 4 real tokens */
 	att_loss(&c);
 	if (p == 0) {
 		double e = att_ref_err(&c);
-		printf("attention T=%d vs plain reference rel err %.2g\n", T, e);
+		printf("attention T=%d heads %d/%d vs plain reference rel err "
+		    "%.2g\n", T, NH, KV, e);
 		CHECK(e < 1e-5);
 	}
 	/* probabilities: rows sum to 1; masked keys get 0 */
@@ -290,10 +475,12 @@ test_attention(double p, int T)
 		CHECK(c.P[((size_t)(1 * NH + 0) * T + 6) * T + 5] == 0.0f);
 		CHECK(c.P[((size_t)(0 * NH + 1) * T + 2) * T + 3] == 0.0f);
 	}
-	ft_attention_backward(dqkv, dP, Pd2, c.dy, c.qkv, c.P, c.mask, B, T, C,
-	    NH, p, 99, 2);
-	CHECK(fd_check(p > 0 ? "attn+drop" : "attention", c.qkv, dqkv,
-	    (size_t)B * T * 3 * C, att_loss, &c, 1e-2f) < 1e-2);
+	ft_attention_backward(dqkv, dP, Pd2, c.dy, c.qkv, c.P, c.mask, B, T,
+	    NH, KV, hs, p, 99, 2);
+	snprintf(what, sizeof what, "attn%s %d/%d", p > 0 ? "+drop" : "", NH,
+	    KV);
+	CHECK(fd_check(what, c.qkv, dqkv, (size_t)B * T * S, att_loss, &c,
+	    1e-2f) < 1e-2);
 	free(c.qkv); free(c.y); free(c.dy); free(c.P); free(c.Pd); free(c.mask);
 	free(dqkv); free(dP); free(Pd2);
 }
@@ -397,10 +584,19 @@ main(void)
 	test_gelu();
 	test_matmul();
 	test_matmul_small();
-	test_attention(0.0, 7);
-	test_attention(0.2, 7);
-	test_attention(0.0, 150);
-	test_attention(0.2, 150);
+	test_linear();
+	test_rmsnorm();
+	test_rope();
+	test_swiglu();
+	test_attention(0.0, 7, 3, 3, 5);
+	test_attention(0.2, 7, 3, 3, 5);
+	test_attention(0.0, 150, 3, 3, 5);
+	test_attention(0.2, 150, 3, 3, 5);
+	/* grouped-query (3 KV heads for 9) and multi-query (1 KV head) */
+	test_attention(0.0, 9, 9, 3, 6);
+	test_attention(0.2, 9, 9, 3, 6);
+	test_attention(0.0, 70, 3, 1, 7);
+	test_attention(0.0, 7, 4, 2, 3);
 	test_crossentropy();
 	test_exp_and_dropout();
 	return check_done();

@@ -1,17 +1,17 @@
-/* gpt2_io — loading and saving GPT-2 weights as safetensors (hf-reference
- * §8, §13).  Kept apart from gpt2.c so the math links without the
- * safetensors module. */
+/* weights — loading and saving the decoder's weights as safetensors
+ * (hf-reference §7, §8, §13, §16) under the architecture's HF names, and
+ * the optimizer state.  Kept apart from decoder.c so the math links
+ * without the safetensors module. */
 #include <cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
-#include "gpt2.h"
 #include "io.h"
+#include "model/arch.h"
 #include "safetensors.h"
-
-#define PREFIX "transformer."
 
 static int
 ends_with(const char *s, const char *suf)
@@ -21,13 +21,16 @@ ends_with(const char *s, const char *suf)
 	return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-/* Strip "transformer."; NULL for buffers that are ignored. */
+/* The table name of a file tensor (the architecture's prefix, e.g.
+ * "transformer.", stripped); NULL for buffers that are ignored. */
 static const char *
-canon(const char *name)
+canon(const struct ft_arch *a, const char *name)
 {
-	if (strncmp(name, PREFIX, strlen(PREFIX)) == 0)
-		name += strlen(PREFIX);
-	if (ends_with(name, ".attn.bias") || ends_with(name, ".attn.masked_bias"))
+	size_t k = strlen(a->prefix);
+
+	if (k > 0 && strncmp(name, a->prefix, k) == 0)
+		name += k;
+	if (a->ignored(name))
 		return NULL;
 	return name;
 }
@@ -79,7 +82,7 @@ open_one(struct files *fs, const char *path)
 
 /* Open a .safetensors file or every shard of an index. */
 static int
-files_open(struct files *fs, const char *path)
+files_open(struct files *fs, const char *path, const struct ft_arch *a)
 {
 	memset(fs, 0, sizeof(*fs));
 	if (ends_with(path, ".json")) {
@@ -134,7 +137,7 @@ files_open(struct files *fs, const char *path)
 	for (size_t i = 0; i < fs->n; i++)
 		for (size_t j = 0; j < fs->f[i].n; j++) {
 			const ft_st_tensor *t = &fs->f[i].tensors[j];
-			const char *c = canon(t->name);
+			const char *c = canon(a, t->name);
 			const struct src *d;
 			if (c == NULL)
 				continue;
@@ -178,16 +181,23 @@ read_tensor(const struct src *s, const ft_param_tensor *want, float *out)
 	    t->dtype != FT_F64)
 		return ft_error("%s: tensor '%s' has dtype %s, expected F32, F16 "
 		    "or BF16", s->file->path, t->name, ft_dtype_name(t->dtype));
-	return ft_st_read_f32(s->file, t, out);
+	if (ft_st_read_f32(s->file, t, out) < 0)
+		return -1;
+	for (size_t i = 0; i < want->n; i++)
+		if (!isfinite(out[i]))
+			return ft_error("%s: tensor '%s' holds %s at element %zu",
+			    s->file->path, t->name, isnan(out[i]) ? "NaN" :
+			    "Inf", i);
+	return 0;
 }
 
 /* Make m untied, keeping its parameters. */
 static int
-untie(ft_gpt2 *m)
+untie(ft_model *m)
 {
-	ft_gpt2 n;
+	ft_model n;
 
-	if (ft_gpt2_new(&n, &m->cfg, 1) < 0)
+	if (ft_model_new(&n, &m->cfg, 1) < 0)
 		return -1;
 	for (size_t i = 0; i < m->n_tensors; i++)
 		memcpy(n.params + n.tensors[i].off, m->params + m->tensors[i].off,
@@ -199,7 +209,9 @@ untie(ft_gpt2 *m)
 	n.embd_pdrop = m->embd_pdrop;
 	n.attn_pdrop = m->attn_pdrop;
 	n.resid_pdrop = m->resid_pdrop;
-	ft_gpt2_release(m);
+	n.src_config = m->src_config;
+	m->src_config = NULL;
+	ft_model_release(m);
 	*m = n;
 	return 0;
 }
@@ -215,8 +227,19 @@ name_list(char *buf, size_t cap, size_t *k, const char *name, int *count)
 	(*count)++;
 }
 
+/* The token embedding's entry in the table. */
+static const ft_param_tensor *
+emb_tensor(const ft_model *m)
+{
+	for (size_t i = 0; i < m->n_tensors; i++)
+		if (m->params + m->tensors[i].off == m->p.emb)
+			return &m->tensors[i];
+	ft_die("model without a token embedding");
+	return NULL;
+}
+
 int
-ft_gpt2_load_weights(ft_gpt2 *m, const char *path)
+ft_model_load_weights(ft_model *m, const char *path)
 {
 	struct files fs;
 	char list[1024];
@@ -224,7 +247,7 @@ ft_gpt2_load_weights(ft_gpt2 *m, const char *path)
 	int missing = 0, unexpected = 0, rc = -1;
 	const struct src *lm;
 
-	if (files_open(&fs, path) < 0)
+	if (files_open(&fs, path, m->cfg.arch) < 0)
 		return -1;
 	for (size_t i = 0; i < fs.ns; i++) {
 		int known = strcmp(fs.s[i].name, "lm_head.weight") == 0;
@@ -252,12 +275,12 @@ ft_gpt2_load_weights(ft_gpt2 *m, const char *path)
 		goto out;
 	}
 	if (lm != NULL && !m->untied) {
-		/* tied unless the stored head differs from wte */
-		const ft_param_tensor *wt = &m->tensors[0];
+		/* tied unless the stored head differs from the embedding */
+		const ft_param_tensor *wt = emb_tensor(m);
 		float *tmp = ft_malloc(wt->n * sizeof(float));
 		int same;
 		if (read_tensor(lm, wt, tmp) < 0 ||
-		    read_tensor(find_src(&fs, "wte.weight"), wt,
+		    read_tensor(find_src(&fs, wt->name), wt,
 		    m->params + wt->off) < 0) {
 			free(tmp);
 			goto out;
@@ -270,8 +293,8 @@ ft_gpt2_load_weights(ft_gpt2 *m, const char *path)
 	for (size_t j = 0; j < m->n_tensors; j++) {
 		const ft_param_tensor *t = &m->tensors[j];
 		const struct src *s = find_src(&fs, t->name);
-		if (s == NULL) /* untied head missing: start from wte */
-			memcpy(m->params + t->off, m->p.wte, t->n * sizeof(float));
+		if (s == NULL) /* untied head missing: start from the embedding */
+			memcpy(m->params + t->off, m->p.emb, t->n * sizeof(float));
 		else if (read_tensor(s, t, m->params + t->off) < 0)
 			goto out;
 	}
@@ -282,19 +305,23 @@ out:
 }
 
 int
-ft_gpt2_load(ft_gpt2 *m, const char *dir)
+ft_model_load(ft_model *m, const char *dir)
 {
-	ft_gpt2_config cfg;
+	ft_model_config cfg;
 	char *p = ft_path_join(dir, "config.json"), *w;
+	cJSON *src = NULL;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
-	rc = ft_gpt2_config_load(&cfg, p);
+	rc = ft_model_config_load_keep(&cfg, p, &src);
 	free(p);
 	if (rc < 0)
 		return -1;
-	if (ft_gpt2_new(m, &cfg, !cfg.tie_word_embeddings) < 0)
+	if (ft_model_new(m, &cfg, !cfg.tie_word_embeddings) < 0) {
+		cJSON_Delete(src);
 		return -1;
+	}
+	m->src_config = src;
 	w = ft_path_join(dir, "model.safetensors");
 	if (!ft_exists(w)) {
 		free(w);
@@ -303,19 +330,19 @@ ft_gpt2_load(ft_gpt2 *m, const char *dir)
 			ft_error("%s: no model.safetensors or "
 			    "model.safetensors.index.json", dir);
 			free(w);
-			ft_gpt2_release(m);
+			ft_model_release(m);
 			return -1;
 		}
 	}
-	rc = ft_gpt2_load_weights(m, w);
+	rc = ft_model_load_weights(m, w);
 	free(w);
 	if (rc < 0)
-		ft_gpt2_release(m);
+		ft_model_release(m);
 	return rc;
 }
 
 int
-ft_gpt2_save(const ft_gpt2 *m, const char *path)
+ft_model_save(const ft_model *m, const char *path)
 {
 	size_t n = m->n_tensors;
 	ft_st_entry *e = ft_calloc(n, sizeof(*e));
@@ -326,7 +353,8 @@ ft_gpt2_save(const ft_gpt2 *m, const char *path)
 	for (size_t i = 0; i < n; i++) {
 		const ft_param_tensor *t = &m->tensors[i];
 		names[i] = strcmp(t->name, "lm_head.weight") == 0 ?
-		    ft_strdup(t->name) : ft_asprintf(PREFIX "%s", t->name);
+		    ft_strdup(t->name) : ft_asprintf("%s%s", m->cfg.arch->prefix,
+		    t->name);
 		e[i].name = names[i];
 		e[i].dtype = FT_F32;
 		e[i].ndim = t->ndim;
@@ -342,7 +370,7 @@ ft_gpt2_save(const ft_gpt2 *m, const char *path)
 }
 
 int
-ft_gpt2_save_dir(const ft_gpt2 *m, const char *dir)
+ft_model_save_dir(const ft_model *m, const char *dir)
 {
 	char *p;
 	int rc;
@@ -350,12 +378,12 @@ ft_gpt2_save_dir(const ft_gpt2 *m, const char *dir)
 	if (ft_mkdir_p(dir, 0777) < 0)
 		return -1;
 	p = ft_path_join(dir, "config.json");
-	rc = ft_gpt2_config_save(&m->cfg, p);
+	rc = ft_model_config_save(m, p);
 	free(p);
 	if (rc < 0)
 		return -1;
 	p = ft_path_join(dir, "model.safetensors");
-	rc = ft_gpt2_save(m, p);
+	rc = ft_model_save(m, p);
 	free(p);
 	return rc;
 }
