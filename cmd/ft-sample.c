@@ -220,6 +220,7 @@ struct ctx {
 	int bos, jsonl, echo, skip_special;
 	uint64_t seed;      /* --seed; prompt i samples with seed + i */
 	uint64_t nprompt;   /* prompts so far */
+	int max_new, noted_ctx;    /* --max-new-tokens; said it won't fit */
 	uint32_t *ids;
 	size_t nids, capids;
 	char *echo_text;
@@ -248,6 +249,15 @@ sample_one(struct ctx *c, const char *prompt, size_t n, const char *where,
 		return ft_error("%s: prompt has %zu tokens; the model's %d "
 		    "positions and --max-length/--max-new-tokens leave room for "
 		    "%d", where, c->nids, c->m->cfg.n_positions, limit);
+	if (c->max_new > 0 && (long)c->nids + c->max_new >
+	    c->m->cfg.n_positions && !c->noted_ctx) {
+		ft_note("%s: --max-new-tokens %d does not fit: the prompt's %zu "
+		    "tokens leave %ld of the model's %d positions; stopping "
+		    "there", where, c->max_new, c->nids,
+		    (long)c->m->cfg.n_positions - (long)c->nids,
+		    c->m->cfg.n_positions);
+		c->noted_ctx = 1;
+	}
 	for (size_t i = 0; i < c->nids; i++)
 		if (c->ids[i] >= (uint32_t)c->m->cfg.vocab_size)
 			return ft_error("%s: token id %u is outside the model's "
@@ -401,6 +411,7 @@ main(int argc, char **argv)
 	go.nstops = nstops;
 	go.skip_special = c.skip_special;
 	c.seed = go.seed;
+	c.max_new = go.max_new_tokens;
 	if ((c.gen = ft_gen_new(c.m, c.tok, nsamples, &go)) == NULL) {
 		status = FT_EXIT_USAGE;
 		goto out;

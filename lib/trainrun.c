@@ -40,9 +40,6 @@
 #include "trainer.h"
 #include "trainrun.h"
 
-#define FT_STATE_FORMAT "ft-train-state"
-#define FT_STATE_VERSION 1
-
 static const char *const tokenizer_files[] = {
 	"vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
 	"special_tokens_map.json", "added_tokens.json",
@@ -154,26 +151,64 @@ now(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The lock file in the run directory (ft_lock_path): held for the whole
+ * run; its name is ignored when judging whether the folder is empty. */
+#define LOCK_NAME ".ft-train.lock"
+
+/* What a run directory holds: anything besides the lock file, signs of an
+ * ft-train run (metrics.jsonl, a lock file this process did not create, a
+ * checkpoint with ft_state.json), checkpoints. */
+typedef struct dir_survey {
+	int any, ours, n_ckpt;
+} dir_survey;
+
 static int
-dir_is_empty(const char *path)
+ckpt_is_ours(const char *run_dir, int64_t step)
+{
+	char *c = ft_ckpt_path(run_dir, step);
+	char *st = ft_path_join(c, "ft_state.json");
+	int ok = ft_exists(st);
+
+	free(st);
+	free(c);
+	return ok;
+}
+
+static void
+survey_dir(const char *path, int lock_is_new, dir_survey *s)
 {
 	DIR *d = opendir(path);
 	struct dirent *de;
-	int empty = 1;
+	int64_t *steps;
+	size_t n;
 
+	memset(s, 0, sizeof *s);
 	if (d == NULL)
-		return 1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
-			empty = 0;
-			break;
-		}
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((strcmp(de->d_name, LOCK_NAME) == 0 && !lock_is_new) ||
+		    strcmp(de->d_name, "metrics.jsonl") == 0)
+			s->ours = 1;
+		if (strcmp(de->d_name, LOCK_NAME) != 0)
+			s->any = 1;
+	}
 	closedir(d);
-	return empty;
+	if (ft_ckpt_list(path, &steps, &n) == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (ckpt_is_ours(path, steps[i])) {
+				s->ours = 1;
+				s->n_ckpt++;
+			}
+		free(steps);
+	}
 }
 
 /* Remove what an earlier run left in run_dir (--overwrite-output-dir):
- * only names ft-train writes. */
+ * only names ft-train writes; anything else stays.  A checkpoint-STEP
+ * folder that ft-train did not write (no ft_state.json) is refused by
+ * name before anything is removed: rotation would delete it later. */
 static int
 clear_run_dir(const char *dir)
 {
@@ -185,9 +220,20 @@ clear_run_dir(const char *dir)
 	size_t n;
 	int rc = 0;
 
-	ft_ckpt_clean_tmp(dir);
 	if (ft_ckpt_list(dir, &steps, &n) != 0)
 		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!ckpt_is_ours(dir, steps[i])) {
+			char *c = ft_ckpt_path(dir, steps[i]);
+
+			ft_error("'%s' was not written by ft-train (no "
+			    "ft_state.json); move it away before "
+			    "--overwrite-output-dir", c);
+			free(c);
+			free(steps);
+			return -1;
+		}
+	ft_ckpt_clean_tmp(dir);
 	for (size_t i = 0; i < n; i++)
 		rc |= ft_ckpt_remove(dir, steps[i]);
 	free(steps);
@@ -204,6 +250,109 @@ clear_run_dir(const char *dir)
 		unlink(p);
 		free(p);
 	}
+	return rc;
+}
+
+/* The run directory must neither be, hold, nor lie inside an input
+ * (compared by identity, not by spelling): --overwrite-output-dir and the
+ * final outputs would replace it.  0, or -1 with one message. */
+static int
+check_inputs(const ft_train_opts *o)
+{
+	const struct { const char *what, *path; } in[] = {
+		{ "the model (-m)", o->model_dir },
+		{ "the tokenizer (--tokenizer-dir)", o->tokenizer_dir },
+		{ "the config (--init)", o->init },
+		{ "the training file (--train)", o->train_path },
+		{ "the validation file (--val)", o->val_path },
+	};
+
+	for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+		const char *p = in[i].path;
+
+		if (p == NULL || strcmp(p, "-") == 0 || !ft_exists(p))
+			continue;
+		if (ft_path_within(p, o->run_dir))
+			return ft_error("the output directory '%s' holds %s "
+			    "'%s'; choose another -o", o->run_dir, in[i].what, p);
+		if (ft_path_within(o->run_dir, p))
+			return ft_error("the output directory '%s' is inside %s "
+			    "'%s'; choose another -o", o->run_dir, in[i].what, p);
+	}
+	return 0;
+}
+
+/* Make (if need be) and lock the run directory, then check what it holds
+ * against --resume / --overwrite-output-dir and clear it for a new run.
+ * Returns the checkpoint to resume from (*ckpt, malloc'd, or NULL) and 0,
+ * or -1 after one message; the lock stays held until the process ends. */
+static char *find_resume_checkpoint(const ft_train_opts *o);
+
+static int
+setup_run_dir(const ft_train_opts *o, char **ckpt)
+{
+	dir_survey s;
+	char *lock, *what;
+	int fd, created = 0, rc = -1;
+
+	*ckpt = NULL;
+	if (check_inputs(o) != 0)
+		return -1;
+	if (o->resume && o->resume_from == NULL && !ft_exists(o->run_dir))
+		return ft_error("no checkpoint to resume from: '%s' does not "
+		    "exist", o->run_dir);
+	if (ft_mkdir_p(o->run_dir, 0777) != 0)
+		return -1;
+	lock = ft_path_join(o->run_dir, LOCK_NAME);
+	what = ft_asprintf("the run directory '%s'", o->run_dir);
+	fd = ft_lock_path(lock, what, &created);
+	free(what);
+	if (fd < 0)
+		goto out;
+	survey_dir(o->run_dir, created, &s);
+	if (o->resume) {
+		if (o->resume_from == NULL && s.n_ckpt == 0) {
+			if (s.ours)
+				ft_error("no checkpoint to resume from in '%s': "
+				    "its run stopped before the first "
+				    "checkpoint; start it again with "
+				    "--overwrite-output-dir", o->run_dir);
+			else
+				ft_error("no checkpoint to resume from in '%s'",
+				    o->run_dir);
+			goto refuse;
+		}
+		if ((*ckpt = find_resume_checkpoint(o)) == NULL)
+			goto refuse;
+	} else if (s.any) {
+		if (!s.ours) {
+			ft_error("'%s' is not empty and holds no ft-train run; "
+			    "choose another -o", o->run_dir);
+			goto refuse;
+		}
+		if (!o->overwrite) {
+			if (s.n_ckpt == 0)
+				ft_error("'%s' holds a run that stopped before "
+				    "its first checkpoint; start it again with "
+				    "--overwrite-output-dir", o->run_dir);
+			else
+				ft_error("'%s' holds another run; use "
+				    "--overwrite-output-dir to replace it or "
+				    "--resume to continue it", o->run_dir);
+			goto refuse;
+		}
+		if (clear_run_dir(o->run_dir) != 0)
+			goto out;
+	}
+	ft_ckpt_clean_tmp(o->run_dir);
+	rc = 0;
+	goto out;
+refuse:
+	/* leave the folder as it was found */
+	if (created)
+		unlink(lock);
+out:
+	free(lock);
 	return rc;
 }
 
@@ -312,27 +461,22 @@ args_json(const run *r)
 static int
 save_ft_state(const run *r, const char *path)
 {
-	cJSON *root = cJSON_CreateObject();
-	char num[32], *text;
+	ft_run_state st = {
+		.global_step = r->step,
+		.log_steps = r->log_steps,
+		.dropout_seed = r->m.dropout_seed,
+		.dropout_counter = r->m.dropout_counter,
+		.log_loss_sum = r->log_loss_sum,
+		.total_loss_sum = r->total_loss_sum,
+		.total_flos = r->flos,
+		.train_runtime = r->runtime_before + (now() - r->t_start),
+	};
+	cJSON *args = args_json(r);
+	char *text = ft_run_state_print(&st, args);
 	ft_atomic a;
 	int rc = -1;
 
-	cJSON_AddStringToObject(root, "format", FT_STATE_FORMAT);
-	cJSON_AddNumberToObject(root, "version", FT_STATE_VERSION);
-	cJSON_AddNumberToObject(root, "global_step", (double)r->step);
-	snprintf(num, sizeof num, "%" PRIu64, r->m.dropout_seed);
-	cJSON_AddStringToObject(root, "dropout_seed", num);
-	snprintf(num, sizeof num, "%" PRIu64, r->m.dropout_counter);
-	cJSON_AddStringToObject(root, "dropout_counter", num);
-	cJSON_AddNumberToObject(root, "log_loss_sum", r->log_loss_sum);
-	cJSON_AddNumberToObject(root, "log_steps", (double)r->log_steps);
-	cJSON_AddNumberToObject(root, "total_loss_sum", r->total_loss_sum);
-	cJSON_AddNumberToObject(root, "total_flos", r->flos);
-	cJSON_AddNumberToObject(root, "train_runtime",
-	    r->runtime_before + (now() - r->t_start));
-	cJSON_AddItemToObject(root, "args", args_json(r));
-	text = cJSON_Print(root);
-	cJSON_Delete(root);
+	cJSON_Delete(args);
 	if (ft_atomic_open(&a, path) != 0)
 		goto out;
 	if (fputs(text, a.fp) == EOF || fputc('\n', a.fp) == EOF) {
@@ -345,23 +489,6 @@ out:
 	free(text);
 	return rc;
 }
-
-static int
-json_u64(const cJSON *o, const char *key, uint64_t *v, const char *name)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-	char *end;
-
-	if (!cJSON_IsString(it))
-		return ft_error("%s: missing string '%s'", name, key);
-	errno = 0;
-	*v = strtoull(it->valuestring, &end, 10);
-	if (*end != '\0' || errno != 0)
-		return ft_error("%s: bad value of '%s'", name, key);
-	return 0;
-}
-
-#define json_num ft_json_number
 
 /* Compare the data options of the checkpoint with this run's: they decide
  * which documents each step sees, so they must agree. */
@@ -406,52 +533,36 @@ check_args(const run *r, const cJSON *saved, const char *name)
 	return rc;
 }
 
+/* ft_state.json of a checkpoint, range-checked against this run
+ * (ft_run_state_parse) and its options against this run's. */
 static int
 load_ft_state(run *r, const char *path)
 {
-	cJSON *root;
-	const cJSON *it;
-	double gs = 0, ls = 0;
-	uint64_t seed, counter;
-	int rc = -1;
+	ft_run_state st;
+	void *args;
+	char *buf;
+	size_t len;
+	int rc;
 
-	if ((root = ft_json_load(path)) == NULL)
+	if (ft_read_file(path, &buf, &len) != 0)
 		return -1;
-	it = cJSON_GetObjectItemCaseSensitive(root, "format");
-	if (!cJSON_IsString(it) || strcmp(it->valuestring, FT_STATE_FORMAT)) {
-		ft_error("%s: not an ft-train state file", path);
-		goto out;
-	}
-	it = cJSON_GetObjectItemCaseSensitive(root, "version");
-	if (!cJSON_IsNumber(it) || it->valueint != FT_STATE_VERSION) {
-		ft_error("%s: unsupported version (this ft-train reads %d)",
-		    path, FT_STATE_VERSION);
-		goto out;
-	}
-	if (json_num(root, "global_step", &gs, path) ||
-	    json_u64(root, "dropout_seed", &seed, path) ||
-	    json_u64(root, "dropout_counter", &counter, path) ||
-	    json_num(root, "log_loss_sum", &r->log_loss_sum, path) ||
-	    json_num(root, "log_steps", &ls, path) ||
-	    json_num(root, "total_loss_sum", &r->total_loss_sum, path) ||
-	    json_num(root, "total_flos", &r->flos, path) ||
-	    json_num(root, "train_runtime", &r->runtime_before, path))
-		goto out;
-	it = cJSON_GetObjectItemCaseSensitive(root, "args");
-	if (!cJSON_IsObject(it)) {
-		ft_error("%s: missing object 'args'", path);
-		goto out;
-	}
-	if (check_args(r, it, path) != 0)
-		goto out;
-	r->step = (int64_t)gs;
-	r->log_steps = (int64_t)ls;
-	ft_model_set_dropout_seed(&r->m, seed);
-	r->m.dropout_counter = counter;
-	rc = 0;
-out:
-	cJSON_Delete(root);
-	return rc;
+	rc = ft_run_state_parse(&st, &args, buf, len, r->plan.max_steps, path);
+	free(buf);
+	if (rc != 0)
+		return -1;
+	rc = check_args(r, args, path);
+	cJSON_Delete(args);
+	if (rc != 0)
+		return -1;
+	r->step = st.global_step;
+	r->log_steps = st.log_steps;
+	r->log_loss_sum = st.log_loss_sum;
+	r->total_loss_sum = st.total_loss_sum;
+	r->flos = st.total_flos;
+	r->runtime_before = st.train_runtime;
+	ft_model_set_dropout_seed(&r->m, st.dropout_seed);
+	r->m.dropout_counter = st.dropout_counter;
+	return 0;
 }
 
 /* ---- outputs ---- */
@@ -916,6 +1027,9 @@ find_resume_checkpoint(const ft_train_opts *o)
 	}
 	if (ft_ckpt_list(o->run_dir, &steps, &n) != 0)
 		return NULL;
+	/* the newest that ft-train wrote (setup_run_dir saw one) */
+	while (n > 0 && !ckpt_is_ours(o->run_dir, steps[n - 1]))
+		n--;
 	if (n == 0) {
 		free(steps);
 		ft_error("no checkpoint to resume from in '%s'", o->run_dir);
@@ -1045,28 +1159,15 @@ ft_train_run(const ft_train_opts *o)
 			free(g);
 	}
 
-	/* the run directory (under mpirun rank 0 writes it; the others read
-	 * the checkpoint to resume from there too) */
-	if (o->resume) {
+	/* the run directory (under mpirun rank 0 prepares and locks it; the
+	 * others read the checkpoint to resume from there too) */
+	if (ft_dist_rank() == 0) {
+		if (setup_run_dir(o, &ckpt) != 0)
+			goto out;
+	} else if (o->resume) {
 		ckpt = find_resume_checkpoint(o);
 		if (ckpt == NULL)
 			goto out;
-	} else if (ft_dist_rank() != 0) {
-		/* nothing to prepare */
-	} else if (ft_exists(o->run_dir) && !dir_is_empty(o->run_dir)) {
-		if (!o->overwrite) {
-			ft_error("'%s' holds another run; use "
-			    "--overwrite-output-dir to replace it or --resume "
-			    "to continue it", o->run_dir);
-			goto out;
-		}
-		if (clear_run_dir(o->run_dir) != 0)
-			goto out;
-	}
-	if (ft_dist_rank() == 0) {
-		if (ft_mkdir_p(o->run_dir, 0777) != 0)
-			goto out;
-		ft_ckpt_clean_tmp(o->run_dir);
 	}
 
 	/* data first (an --init model takes its vocabulary from it) */
@@ -1165,7 +1266,15 @@ ft_train_run(const ft_train_opts *o)
 			goto out;
 		p = ft_path_join(ckpt, "trainer_state.json");
 		e = ft_trainer_state_load(&r.st, p);
+		if (e == 0 && r.st.global_step != r.step)
+			e = ft_error("%s: global_step %" PRId64 " differs from "
+			    "ft_state.json's %" PRId64, p, r.st.global_step,
+			    r.step);
 		free(p);
+		if (e == 0 && r.opt.step != r.step)
+			e = ft_error("%s/optimizer.safetensors: step %" PRId64
+			    " differs from ft_state.json's global_step %" PRId64,
+			    ckpt, r.opt.step, r.step);
 		if (e != 0)
 			goto out;
 		ft_trainer_state_truncate(&r.st, r.step);

@@ -27,10 +27,10 @@ cat >"$T/mk/config.json" <<'JSON'
 JSON
 head -n 4 "$SON" | ft-tokenize -m "$T/mk" >"$T/mk/t.tok" || t_fail "tokenize"
 ft-train -q --init "$T/mk/config.json" --tokenizer-dir "$T/mk" \
-	--train "$T/mk/t.tok" -o "$T/mk/run" --max-steps 1 -j 1 ||
+	--train "$T/mk/t.tok" -o "$T/mk-run" --max-steps 1 -j 1 ||
 	t_fail "making the tiny model"
 for f in config.json generation_config.json model.safetensors vocab.json merges.txt; do
-	cp "$T/mk/run/$f" "$M/" || t_fail "tiny model: no $f"
+	cp "$T/mk-run/$f" "$M/" || t_fail "tiny model: no $f"
 done
 printf '{"model_max_length": 1024}\n' >"$M/tokenizer_config.json"
 

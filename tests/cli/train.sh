@@ -104,6 +104,9 @@ t_cmp "$T/a/model.safetensors" "$T/b/model.safetensors"
 nolog "$T/a/metrics.jsonl" >"$T/a.m"
 nolog "$T/b/metrics.jsonl" >"$T/b.m"
 t_cmp "$T/a.m" "$T/b.m"
+# ...and the end's train_loss (the loss sums must round-trip exactly)
+t_eq "$(grep -o '"train_loss": [^,}]*' "$T/a/metrics.jsonl")" \
+	"$(grep -o '"train_loss": [^,}]*' "$T/b/metrics.jsonl")" "resumed train_loss"
 t_cmp "$T/a/checkpoint-12/optimizer.safetensors" \
 	"$T/b/checkpoint-12/optimizer.safetensors"
 # dropout is on (0.1), so the equality above covered its generator
