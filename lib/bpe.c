@@ -73,6 +73,12 @@ cp_class(uint32_t cp)
 	    ((cp & 3) * 2)) & 3;
 }
 
+int
+ft_bpe_class(uint32_t cp)
+{
+	return cp_class(cp);
+}
+
 /* Decode one UTF-8 character of s[i..n): its length in *len and its code
  * point, or 0xFFFFFFFF with *len 1 for an invalid byte. */
 static inline uint32_t
@@ -286,6 +292,9 @@ struct added {
 	uint32_t id;
 	int special;
 	int lstrip, rstrip, single_word;
+	int normalized;       /* matched in the normalized text, as ns */
+	char *ns;             /* the normalized content (pipeline) */
+	size_t nlen;
 };
 
 enum { TOK_PRESENT = 1, TOK_SPECIAL = 2 };
@@ -319,6 +328,7 @@ struct ft_bpe {
 	size_t n_pre, n_post;
 	int cut_ok;           /* ft_bpe_cut may cut (pipeline) */
 	int n_nonspecial;     /* added tokens not marked special */
+	int n_normalized;     /* added tokens matched after normalizing */
 };
 
 static inline const struct merge_slot *
@@ -561,9 +571,23 @@ build_tokens_tj(struct ft_bpe *b, struct loader *L)
 		}
 	}
 	free(rb);
-	for (i = 0; i < b->n_added; i++) {
-		keys[b->added[i].id] = b->added[i].s;
-		klen[b->added[i].id] = b->added[i].len;
+	/* added tokens decode as their content, normalized for those
+	 * matched after normalizing (as tokenizers does) */
+	{
+		struct ft_tj_work *w = ft_tj_work_new();
+		for (i = 0; i < b->n_added; i++) {
+			struct added *a = &b->added[i];
+			const char *ns;
+			keys[a->id] = a->s;
+			klen[a->id] = a->len;
+			if (!a->normalized)
+				continue;
+			a->nlen = ft_tj_normalize(b->tj, w, a->s, a->len, 0, &ns);
+			a->ns = ft_strndup(ns, a->nlen);
+			keys[a->id] = a->ns;
+			klen[a->id] = a->nlen;
+		}
+		ft_tj_work_free(w);
 	}
 	b->tok_off = ft_malloc((V + 1) * sizeof *b->tok_off);
 	b->tok_flags = ft_calloc(V, 1);
@@ -678,6 +702,14 @@ finish(struct ft_bpe *b)
 	size_t i;
 	int fb = -1;
 
+	for (i = 0; i < b->n_added; i++) {
+		const struct added *a = &b->added[i];
+		if (a->ns != NULL && a->nlen > 0) {
+			b->first[(unsigned char)a->ns[0]] = 1;
+			b->n_normalized++;
+			fb = -2;
+		}
+	}
 	for (i = 0; i < b->n_added; i++) {
 		const struct added *a = &b->added[i];
 		if (a->len == 0)
@@ -1127,6 +1159,9 @@ ft_bpe_load_json(const char *path)
 		    "rstrip"));
 		a->single_word = cJSON_IsTrue(
 		    cJSON_GetObjectItemCaseSensitive(it, "single_word"));
+		sp = cJSON_GetObjectItemCaseSensitive(it, "normalized");
+		a->normalized = cJSON_IsBool(sp) ? cJSON_IsTrue(sp) :
+		    !a->special;
 	}
 	if (b->tj != NULL) {
 		const cJSON *u = cJSON_GetObjectItemCaseSensitive(model,
@@ -1225,8 +1260,10 @@ ft_bpe_free(struct ft_bpe *b)
 	free(b->tok_flags);
 	free(b->mt);
 	free(b->merge_abz);
-	for (i = 0; i < b->n_added; i++)
+	for (i = 0; i < b->n_added; i++) {
 		free(b->added[i].s);
+		free(b->added[i].ns);
+	}
 	free(b->added);
 	smap_free(&b->raw);
 	ft_tj_free(b->tj);
@@ -1319,7 +1356,8 @@ ft_bpe_hash(const struct ft_bpe *b, uint8_t out[32])
 		for (i = 0; i < b->n_added; i++)
 			put_u32(&c, (uint32_t)(b->added[i].lstrip |
 			    b->added[i].rstrip << 1 |
-			    b->added[i].single_word << 2));
+			    b->added[i].single_word << 2 |
+			    b->added[i].normalized << 3));
 	}
 	ft_sha256_final(&c, out);
 }
@@ -1366,6 +1404,8 @@ struct ft_bpe_enc {
 	uint32_t *tmp;
 	size_t tmpcap;
 	struct ft_tj_work *tw;   /* pipeline scratch */
+	char *nbuf;              /* a normalized segment */
+	size_t ncap;
 };
 
 struct ft_bpe_enc *
@@ -1394,6 +1434,7 @@ ft_bpe_enc_free(struct ft_bpe_enc *e)
 	free(e->heap);
 	free(e->tmp);
 	ft_tj_work_free(e->tw);
+	free(e->nbuf);
 	free(e);
 }
 
@@ -1622,7 +1663,8 @@ encode_piece(struct ft_bpe_enc *e, const unsigned char *p, size_t n,
 	e->slot[i].ioff = e->ilen;
 	memcpy(e->keys + e->klen, p, n);
 	e->klen += (uint32_t)n;
-	memcpy(e->ids + e->ilen, e->tmp, cnt * sizeof *e->tmp);
+	if (cnt > 0)
+		memcpy(e->ids + e->ilen, e->tmp, cnt * sizeof *e->tmp);
 	e->ilen += (uint32_t)cnt;
 	e->used++;
 }
@@ -1695,40 +1737,37 @@ encode_ordinary(struct ft_bpe_enc *e, const unsigned char *s, size_t n,
 }
 
 /* Longest added token at s[i..n), or NULL. */
+/* Longest added token at s[i..n), or NULL.  stage -1: every token (the
+ * GPT-2 pipeline); 0: those matched in the raw text; 1: the normalized
+ * ones, by their normalized content. *len: the length matched. */
 static const struct added *
 added_at(const struct ft_bpe *b, const unsigned char *s, size_t i, size_t n,
-    int skip_special)
+    int skip_special, int stage, size_t *len)
 {
 	const struct added *best = NULL;
-	size_t k;
+	size_t k, bl = 0;
 
 	for (k = 0; k < b->n_added; k++) {
 		const struct added *a = &b->added[k];
+		const char *c = a->s;
+		size_t l = a->len;
 		if (skip_special && a->special)
 			continue;
-		if (a->len <= n - i && (best == NULL || a->len > best->len) &&
-		    memcmp(s + i, a->s, a->len) == 0)
+		if (stage >= 0 && a->normalized != (stage == 1 &&
+		    b->n_normalized > 0))
+			continue;
+		if (stage == 1) {
+			c = a->ns;
+			l = a->nlen;
+		}
+		if (l > 0 && l <= n - i && (best == NULL || l > bl) &&
+		    memcmp(s + i, c, l) == 0) {
 			best = a;
+			bl = l;
+		}
 	}
+	*len = bl;
 	return best;
-}
-
-/* Normalize, pre-tokenize and encode a segment of a pipeline's text. */
-static void
-encode_segment(struct ft_bpe_enc *e, const unsigned char *s, size_t n,
-    unsigned tjflags, struct out *o)
-{
-	const char *buf;
-	const struct ft_tj_piece *pc;
-	size_t k, i;
-
-	if (n == 0)
-		return;
-	k = ft_tj_pieces(e->b->tj, e->tw, (const char *)s, n, tjflags, &buf,
-	    &pc);
-	for (i = 0; i < k; i++)
-		encode_piece(e, (const unsigned char *)buf + pc[i].off,
-		    pc[i].len, o);
 }
 
 static int
@@ -1741,30 +1780,66 @@ word_char(const unsigned char *s, size_t i, size_t n)
 	return k == C_L || k == C_N || cp == '_';
 }
 
-/* The tokenizers pipeline: the text is split on added tokens first
- * (leftmost, then longest; lstrip/rstrip take the white space beside
- * them, single_word ones must not touch a word character), then each
- * segment goes through tokjson and the model. */
+static void split_added(struct ft_bpe_enc *e, const unsigned char *s,
+    size_t n, int skip, int stage, unsigned f0, struct out *o);
+
+/* A segment with no added token in it, normalized or not (stage). */
 static void
-encode_tj(struct ft_bpe_enc *e, const unsigned char *s, size_t n, int flags,
-    struct out *o)
+encode_segment(struct ft_bpe_enc *e, const unsigned char *s, size_t n,
+    unsigned tjflags, int skip, int stage, struct out *o)
 {
 	const struct ft_bpe *b = e->b;
-	int skip = (flags & FT_BPE_NO_SPECIAL) != 0;
-	unsigned f0 = (flags & FT_BPE_CONT) ? FT_TJ_CONT : FT_TJ_ORIG0;
-	size_t i = 0, seg = 0, l;
+	const char *buf;
+	const struct ft_tj_piece *pc;
+	size_t k, i;
+
+	if (n == 0)
+		return;
+	if (stage == 0 && b->n_normalized > 0) {
+		/* normalize, then split on the normalized added tokens */
+		k = ft_tj_normalize(b->tj, e->tw, (const char *)s, n, tjflags,
+		    &buf);
+		if (k > e->ncap)
+			ft_grow((void **)&e->nbuf, &e->ncap, k, 1);
+		if (k > 0)
+			memcpy(e->nbuf, buf, k);
+		split_added(e, (const unsigned char *)e->nbuf, k, skip, 1,
+		    tjflags, o);
+		return;
+	}
+	if (stage == 1)
+		k = ft_tj_pretokenize(b->tj, e->tw, (const char *)s, n, tjflags,
+		    &buf, &pc);
+	else
+		k = ft_tj_pieces(b->tj, e->tw, (const char *)s, n, tjflags,
+		    &buf, &pc);
+	for (i = 0; i < k; i++)
+		encode_piece(e, (const unsigned char *)buf + pc[i].off,
+		    pc[i].len, o);
+}
+
+/* Split s[0..n) on the added tokens of a stage (leftmost, then longest;
+ * lstrip/rstrip take the white space beside them, single_word ones must
+ * not touch a word character) and encode the segments between them; the
+ * first segment gets the flags f0. */
+static void
+split_added(struct ft_bpe_enc *e, const unsigned char *s, size_t n,
+    int skip, int stage, unsigned f0, struct out *o)
+{
+	const struct ft_bpe *b = e->b;
+	size_t i = 0, seg = 0, l, ml;
 
 	if (b->n_added > 0 && !(skip && b->n_nonspecial == 0)) {
 		while (i < n) {
 			const struct added *a;
 			size_t start, stop;
-			if (!b->first[s[i]] ||
-			    (a = added_at(b, s, i, n, skip)) == NULL) {
+			if (!b->first[s[i]] || (a = added_at(b, s, i, n, skip,
+			    stage, &ml)) == NULL) {
 				i++;
 				continue;
 			}
 			start = i;
-			stop = i + a->len;
+			stop = i + ml;
 			if (a->single_word) {
 				size_t q = start;
 				int before = 0, after;
@@ -1792,12 +1867,23 @@ encode_tj(struct ft_bpe_enc *e, const unsigned char *s, size_t n, int flags,
 			    ft_tj_white_space(u8dec(s, stop, n, &l)))
 				stop += l;
 			encode_segment(e, s + seg, start - seg, seg == 0 ? f0 : 0,
-			    o);
+			    skip, stage, o);
 			out_push(o, &a->id, 1);
 			i = seg = stop;
 		}
 	}
-	encode_segment(e, s + seg, n - seg, seg == 0 ? f0 : 0, o);
+	encode_segment(e, s + seg, n - seg, seg == 0 ? f0 : 0, skip, stage, o);
+}
+
+/* The tokenizers pipeline: the text is split on the added tokens matched
+ * in the raw text, each segment normalized and split on the normalized
+ * ones, then pre-tokenized and encoded by the model. */
+static void
+encode_tj(struct ft_bpe_enc *e, const unsigned char *s, size_t n, int flags,
+    struct out *o)
+{
+	split_added(e, s, n, (flags & FT_BPE_NO_SPECIAL) != 0, 0,
+	    (flags & FT_BPE_CONT) ? FT_TJ_CONT : FT_TJ_ORIG0, o);
 }
 
 void
@@ -1807,7 +1893,7 @@ ft_bpe_encode(struct ft_bpe_enc *e, const char *str, size_t n, int flags,
 	const struct ft_bpe *b = e->b;
 	const unsigned char *s = (const unsigned char *)str;
 	struct out o = { ids, n_ids, cap };
-	size_t i = 0, seg = 0;
+	size_t i = 0, seg = 0, l;
 
 	if (b->tj != NULL) {
 		encode_tj(e, s, n, flags, &o);
@@ -1829,14 +1915,14 @@ ft_bpe_encode(struct ft_bpe_enc *e, const char *str, size_t n, int flags,
 			i++;
 			continue;
 		}
-		a = added_at(b, s, i, n, 0);
+		a = added_at(b, s, i, n, 0, -1, &l);
 		if (a == NULL) {
 			i++;
 			continue;
 		}
 		encode_ordinary(e, s + seg, i - seg, &o);
 		out_push(&o, &a->id, 1);
-		i += a->len;
+		i += l;
 		seg = i;
 	}
 	encode_ordinary(e, s + seg, n - seg, &o);

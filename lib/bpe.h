@@ -119,6 +119,10 @@ size_t ft_bpe_doc_strip(const struct ft_bpe *b, const char *s, size_t n);
 int ft_bpe_decode(const struct ft_bpe *b, const uint32_t *ids, size_t n,
     int skip_special, char **buf, size_t *len, size_t *cap);
 
+/* The class of a code point for the GPT-2-style regexes (Unicode 16.0):
+ * 1 \p{L}, 2 \p{N}, 3 \s, 0 anything else. */
+int ft_bpe_class(uint32_t cp);
+
 /* ---- UTF-8 ---- */
 /* Length of the longest prefix of s[0..n) that is valid UTF-8, except that
  * a valid but incomplete sequence at the very end is not counted: the

@@ -516,11 +516,22 @@ ft_json_load(const char *path)
 	if (ft_read_file(path, &buf, &len) != 0)
 		return NULL;
 	o = cJSON_ParseWithLength(buf, len);
-	free(buf);
 	if (o == NULL) {
-		ft_error("%s: invalid JSON", path);
+		/* where the parser stopped, as line and column */
+		const char *e = cJSON_GetErrorPtr(), *p;
+		long line = 1, col = 1;
+		if (e != NULL && e >= buf && e <= buf + len)
+			for (p = buf; p < e; p++, col++)
+				if (*p == '\n') {
+					line++;
+					col = 0;
+				}
+		free(buf);
+		ft_error("%s: invalid JSON at line %ld, column %ld", path, line,
+		    col);
 		return NULL;
 	}
+	free(buf);
 	if (!cJSON_IsObject(o)) {
 		cJSON_Delete(o);
 		ft_error("%s: not a JSON object", path);

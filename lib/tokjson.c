@@ -16,6 +16,7 @@
 
 #include <oniguruma.h>
 
+#include "bpe.h"
 #include "err.h"
 #include "io.h"
 #include "unicode.h"
@@ -246,6 +247,7 @@ struct pre {
 	size_t replen;
 	int scheme, split;
 	int known;            /* splits at every "x\n|a" */
+	int fast;             /* Llama 3 / Qwen regex by hand: max digits */
 };
 
 enum { D_BYTELEVEL, D_METASPACE, D_REPLACE, D_BYTEFALLBACK, D_FUSE, D_STRIP };
@@ -464,10 +466,17 @@ load_pre(struct ft_tj *t, const cJSON *j, const char *path)
 			return -1;
 		if (p->beh == B_ISOLATED && !p->invert) {
 			const char *r = jstr(jget(j, "pattern"), "Regex", "");
+			const char *nf = getenv("FT_TOKJSON_NO_FAST");
 			size_t k;
 			for (k = 0; k < sizeof CUT_SAFE_RE /
 			    sizeof *CUT_SAFE_RE; k++)
 				p->known |= strcmp(r, CUT_SAFE_RE[k]) == 0;
+			if (nf == NULL || *nf == '\0') {
+				if (strcmp(r, CUT_SAFE_RE[1]) == 0)
+					p->fast = 3;
+				else if (strcmp(r, CUT_SAFE_RE[2]) == 0)
+					p->fast = 1;
+			}
 		}
 		return 0;
 	}
@@ -475,8 +484,12 @@ load_pre(struct ft_tj *t, const cJSON *j, const char *path)
 		return split_pre(t, "\\p{N}", jbool(j, "individual_digits", 0) ?
 		    B_ISOLATED : B_CONTIG, 0, path, "pre_tokenizer Digits");
 	if (strcmp(ty, "Whitespace") == 0) {
-		if (split_pre(t, "\\w+|[^\\w\\s]+", B_REMOVED, 1, path,
-		    "pre_tokenizer Whitespace") != 0)
+		/* \w+|[^\w\s]+ of Rust's regex crate, which this one uses:
+		 * its \w is Alphabetic, M, Nd, Pc and Join_Control */
+		if (split_pre(t, "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}"
+		    "\\p{Join_Control}]+|[^\\p{Alphabetic}\\p{M}\\p{Nd}"
+		    "\\p{Pc}\\p{Join_Control}\\p{White_Space}]+", B_REMOVED, 1,
+		    path, "pre_tokenizer Whitespace") != 0)
 			return -1;
 		t->pt[t->np - 1].known = 1;
 		return 0;
@@ -870,13 +883,97 @@ put_piece(struct ft_tj_work *w, int o, size_t *np, size_t off, size_t len,
 	(*np)++;
 }
 
+/* The class of the character at s[i] (n > i), its length in *l. */
+static inline int
+cls_at(const unsigned char *s, size_t i, size_t n, size_t *l)
+{
+	uint32_t c;
+
+	if (s[i] < 0x80) {
+		*l = 1;
+		return ft_bpe_class(s[i]);
+	}
+	c = u8cp(s + i, l);
+	if (i + *l > n)
+		*l = n - i;
+	return ft_bpe_class(c);
+}
+
+/* The Llama 3 (maxd 3) and Qwen (maxd 1) regex
+ *   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,maxd}
+ *   | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ * matched by hand with Unicode 16.0 classes: the end of the match at i. */
+static size_t
+fast_match(const unsigned char *s, size_t i, size_t n, int maxd)
+{
+	size_t l, l2, j, k;
+	int c = cls_at(s, i, n, &l), c2;
+
+	if (s[i] == '\'' && i + 1 < n) {
+		unsigned a = s[i + 1] | 0x20, b = i + 2 < n ? s[i + 2] | 0x20 : 0;
+		if (a == 's' || a == 't' || a == 'm' || a == 'd')
+			return i + 2;
+		if (i + 2 < n && ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') ||
+		    (a == 'l' && b == 'l')))
+			return i + 3;
+		if (s[i + 1] == 0xC5 && i + 2 < n && s[i + 2] == 0xBF)
+			return i + 3;   /* U+017F folds to 's' */
+	}
+	/* [^\r\n\p{L}\p{N}]?\p{L}+ */
+	j = i;
+	if (c != 1 && c != 2 && s[i] != '\r' && s[i] != '\n' && i + l < n &&
+	    cls_at(s, i + l, n, &l2) == 1)
+		j = i + l;
+	if (j < n && cls_at(s, j, n, &l2) == 1) {
+		while (j < n && cls_at(s, j, n, &l2) == 1)
+			j += l2;
+		return j;
+	}
+	if (c == 2) {
+		for (j = i, k = 0; k < (size_t)maxd && j < n &&
+		    cls_at(s, j, n, &l2) == 2; k++)
+			j += l2;
+		return j;
+	}
+	/* ' ?[^\s\p{L}\p{N}]+[\r\n]*' */
+	j = i + (s[i] == ' ' ? 1 : 0);
+	if (j < n && cls_at(s, j, n, &l2) == 0) {
+		while (j < n && cls_at(s, j, n, &l2) == 0)
+			j += l2;
+		while (j < n && (s[j] == '\r' || s[j] == '\n'))
+			j++;
+		return j;
+	}
+	/* c is \s here: the maximal run, its last \r or \n */
+	{
+		size_t last = 0, prev = i;
+		int nl = 0;
+		j = i;
+		while (j < n && (c2 = cls_at(s, j, n, &l2)) == 3) {
+			if (s[j] == '\r' || s[j] == '\n') {
+				nl = 1;
+				last = j + 1;
+			}
+			prev = j;
+			j += l2;
+		}
+		if (j == i)
+			return i + l;   /* not reached: every class is handled */
+		if (nl)
+			return last;
+		if (j == n || prev == i)
+			return j;
+		return prev;    /* \s+(?!\S): leave the last one */
+	}
+}
+
 /* Split each piece of list/buffer `cur` with pattern p and behaviour; the
  * result goes to the other list/buffer.  Pieces keep FT_TJ_ORIG0 when
  * they start their input piece; FT_TJ_CONT is dropped (the pre-tokenizer
  * splits at every cut, see cut_safe). */
 static size_t
 split_all(struct ft_tj_work *w, int cur, size_t np, const struct pat *p,
-    int beh, int invert, size_t *olen)
+    int beh, int invert, int fast, size_t *olen)
 {
 	int o = !cur;
 	size_t i, j, k, on = 0, len = 0;
@@ -884,6 +981,18 @@ split_all(struct ft_tj_work *w, int cur, size_t np, const struct pat *p,
 	for (i = 0; i < np; i++) {
 		const struct ft_tj_piece pc = w->pc[cur][i];
 		const char *s = w->buf[cur] + pc.off;
+		if (fast) {
+			size_t a = 0, b;
+			while (a < pc.len) {
+				b = fast_match((const unsigned char *)s, a, pc.len,
+				    fast);
+				put_piece(w, o, &on, len, b - a,
+				    a == 0 ? (pc.flags & FT_TJ_ORIG0) : 0);
+				wput(w, o, &len, s + a, b - a);
+				a = b;
+			}
+			continue;
+		}
 		k = find_matches(p, w, s, pc.len, invert);
 		k = apply_behavior(w, k, beh);
 		for (j = 0; j < k; j++) {
@@ -900,15 +1009,54 @@ split_all(struct ft_tj_work *w, int cur, size_t np, const struct pat *p,
 }
 
 size_t
+ft_tj_normalize(const struct ft_tj *t, struct ft_tj_work *w, const char *s,
+    size_t n, unsigned flags, const char **out)
+{
+	size_t len = 0;
+	int cur;
+
+	wput(w, 0, &len, s, n);
+	cur = normalize(t, w, 0, &len, flags);
+	*out = w->buf[cur];
+	return len;
+}
+
+static size_t pretokenize(const struct ft_tj *t, struct ft_tj_work *w,
+    int cur, size_t len, unsigned flags, const char **buf,
+    const struct ft_tj_piece **pc);
+
+size_t
+ft_tj_pretokenize(const struct ft_tj *t, struct ft_tj_work *w, const char *s,
+    size_t n, unsigned flags, const char **buf,
+    const struct ft_tj_piece **pc)
+{
+	size_t len = 0;
+
+	wput(w, 0, &len, s, n);
+	return pretokenize(t, w, 0, len, flags, buf, pc);
+}
+
+size_t
 ft_tj_pieces(const struct ft_tj *t, struct ft_tj_work *w, const char *s,
     size_t n, unsigned flags, const char **buf,
     const struct ft_tj_piece **pc)
 {
-	int cur = 0;
-	size_t len = 0, np = 0, i, j;
+	size_t len = 0;
+	int cur;
 
 	wput(w, 0, &len, s, n);
 	cur = normalize(t, w, 0, &len, flags);
+	return pretokenize(t, w, cur, len, flags, buf, pc);
+}
+
+/* Pre-tokenize buffer cur (len bytes) of w. */
+static size_t
+pretokenize(const struct ft_tj *t, struct ft_tj_work *w, int cur,
+    size_t len, unsigned flags, const char **buf,
+    const struct ft_tj_piece **pc)
+{
+	size_t np = 0, i, j;
+
 	put_piece(w, cur, &np, 0, len, flags);
 	for (i = 0; i < t->np; i++) {
 		const struct pre *p = &t->pt[i];
@@ -917,7 +1065,7 @@ ft_tj_pieces(const struct ft_tj *t, struct ft_tj_work *w, const char *s,
 
 		if (p->kind == P_SPLIT) {
 			np = split_all(w, cur, np, &p->p, p->beh, p->invert,
-			    &len);
+			    p->fast, &len);
 			cur = o;
 			continue;
 		}
@@ -963,10 +1111,10 @@ ft_tj_pieces(const struct ft_tj *t, struct ft_tj_work *w, const char *s,
 		len = ol;
 		cur = o;
 		if (p->kind == P_BYTELEVEL && p->regex) {
-			np = split_all(w, cur, np, &p->p, B_ISOLATED, 0, &len);
+			np = split_all(w, cur, np, &p->p, B_ISOLATED, 0, 0, &len);
 			cur = !cur;
 		} else if (p->kind == P_METASPACE && p->split) {
-			np = split_all(w, cur, np, &p->p, B_MWN, 0, &len);
+			np = split_all(w, cur, np, &p->p, B_MWN, 0, 0, &len);
 			cur = !cur;
 		}
 	}

@@ -10,6 +10,9 @@
  * Sequence; decoders ByteLevel, Metaspace, Replace, ByteFallback, Fuse,
  * Strip, Sequence.  Regexes are Oniguruma's, as in `tokenizers`.
  * Anything else is refused at load time with a message naming it.
+ * The Llama 3 and Qwen Split regexes are matched by hand-written code with
+ * the Unicode 16.0 classes of lib/bpe (FT_TOKJSON_NO_FAST=1 in the
+ * environment makes them go through Oniguruma, for tests).
  *
  * A loaded struct ft_tj is immutable and may be shared by threads; each
  * thread works with its own struct ft_tj_work. */
@@ -54,6 +57,15 @@ void ft_tj_work_free(struct ft_tj_work *w);
  * added token in it).  Returns the number of pieces; *buf holds their
  * bytes and *pc their spans (both owned by w, valid until its next use). */
 size_t ft_tj_pieces(const struct ft_tj *t, struct ft_tj_work *w,
+    const char *s, size_t n, unsigned flags, const char **buf,
+    const struct ft_tj_piece **pc);
+
+/* The two halves of ft_tj_pieces: normalize s[0..n) (the result is owned
+ * by w, valid until its next use; returns its length), and pre-tokenize
+ * an already normalized s[0..n), which must not be w's. */
+size_t ft_tj_normalize(const struct ft_tj *t, struct ft_tj_work *w,
+    const char *s, size_t n, unsigned flags, const char **out);
+size_t ft_tj_pretokenize(const struct ft_tj *t, struct ft_tj_work *w,
     const char *s, size_t n, unsigned flags, const char **buf,
     const struct ft_tj_piece **pc);
 
