@@ -79,6 +79,13 @@ ft_bpe_class(uint32_t cp)
 	return cp_class(cp);
 }
 
+int
+ft_bpe_unicode_byte(uint32_t cp)
+{
+	init_tables();
+	return cp < 0x144 ? cp_byte[cp] : -1;
+}
+
 /* Decode one UTF-8 character of s[i..n): its length in *len and its code
  * point, or 0xFFFFFFFF with *len 1 for an invalid byte. */
 static inline uint32_t
@@ -445,6 +452,38 @@ bpe_new(void)
 	return b;
 }
 
+/* The vocabulary size (largest id of the vocabulary and added tokens, plus
+ * one) into b, and each vocabulary id's token string (NULL for none) and
+ * length: malloc'd arrays.  -1 (after a message) when an id has two. */
+static int
+vocab_keys(struct ft_bpe *b, const struct loader *L, char ***keys,
+    size_t **klen)
+{
+	uint32_t V = L->max_id + 1;
+	size_t i;
+
+	for (i = 0; i < b->n_added; i++)
+		if (b->added[i].id + 1 > V)
+			V = b->added[i].id + 1;
+	b->vocab_size = V;
+	*keys = ft_calloc(V, sizeof **keys);
+	*klen = ft_calloc(V, sizeof **klen);
+	for (i = 0; i <= L->vocab.mask; i++) {
+		const struct smap_slot *s = &L->vocab.slot[i];
+		if (!s->used)
+			continue;
+		if ((*keys)[s->val] != NULL) {
+			free(*keys);
+			free(*klen);
+			return ft_error("%s: id %u is used by two tokens",
+			    L->vname, s->val);
+		}
+		(*keys)[s->val] = L->vocab.keys + s->off;
+		(*klen)[s->val] = s->len;
+	}
+	return 0;
+}
+
 /* Build the token table from the vocabulary and added tokens. */
 static int
 build_tokens(struct ft_bpe *b, struct loader *L)
@@ -455,26 +494,9 @@ build_tokens(struct ft_bpe *b, struct loader *L)
 	uint32_t V = L->max_id + 1, id;
 	char c[4];
 
-	for (i = 0; i < b->n_added; i++)
-		if (b->added[i].id + 1 > V)
-			V = b->added[i].id + 1;
-	b->vocab_size = V;
-	keys = ft_calloc(V, sizeof *keys);
-	klen = ft_calloc(V, sizeof *klen);
-	for (i = 0; i <= L->vocab.mask; i++) {
-		const struct smap_slot *s = &L->vocab.slot[i];
-		if (!s->used)
-			continue;
-		if (keys[s->val] != NULL) {
-			ft_error("%s: id %u is used by two tokens", L->vname,
-			    s->val);
-			free(keys);
-			free(klen);
-			return -1;
-		}
-		keys[s->val] = L->vocab.keys + s->off;
-		klen[s->val] = s->len;
-	}
+	if (vocab_keys(b, L, &keys, &klen) != 0)
+		return -1;
+	V = b->vocab_size;
 	b->tok_off = ft_malloc((V + 1) * sizeof *b->tok_off);
 	b->tok_flags = ft_calloc(V, 1);
 	for (id = 0; id < V; id++) {
@@ -542,32 +564,19 @@ build_tokens_tj(struct ft_bpe *b, struct loader *L)
 	uint32_t V = L->max_id + 1, id;
 	char c[16], *rb = NULL;
 
-	for (i = 0; i < b->n_added; i++)
-		if (b->added[i].id + 1 > V)
-			V = b->added[i].id + 1;
-	b->vocab_size = V;
-	keys = ft_calloc(V, sizeof *keys);
-	klen = ft_calloc(V, sizeof *klen);
+	if (vocab_keys(b, L, (char ***)&keys, &klen) != 0)
+		return -1;
+	V = b->vocab_size;
 	smap_init(&b->raw, L->vocab.count + 16);
-	for (i = 0; i <= L->vocab.mask; i++) {
-		const struct smap_slot *s = &L->vocab.slot[i];
-		if (!s->used)
+	for (id = 0; id < V; id++) {
+		if (keys[id] == NULL)
 			continue;
-		if (keys[s->val] != NULL) {
-			ft_error("%s: id %u is used by two tokens", L->vname,
-			    s->val);
-			free(keys);
-			free(klen);
-			return -1;
-		}
-		keys[s->val] = L->vocab.keys + s->off;
-		klen[s->val] = s->len;
 		if (b->char_level) {
-			smap_put(&b->raw, keys[s->val], s->len, s->val);
+			smap_put(&b->raw, keys[id], klen[id], id);
 		} else {
 			rl = 0;
-			unmap_token(keys[s->val], s->len, &rb, &rl, &rcap);
-			smap_put(&b->raw, rb, rl, s->val);
+			unmap_token(keys[id], klen[id], &rb, &rl, &rcap);
+			smap_put(&b->raw, rb, rl, id);
 		}
 	}
 	free(rb);

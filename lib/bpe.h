@@ -122,6 +122,9 @@ int ft_bpe_decode(const struct ft_bpe *b, const uint32_t *ids, size_t n,
 /* The class of a code point for the GPT-2-style regexes (Unicode 16.0):
  * 1 \p{L}, 2 \p{N}, 3 \s, 0 anything else. */
 int ft_bpe_class(uint32_t cp);
+/* The byte that code point cp stands for in GPT-2's byte-to-unicode
+ * alphabet, or -1. */
+int ft_bpe_unicode_byte(uint32_t cp);
 
 /* ---- UTF-8 ---- */
 /* Length of the longest prefix of s[0..n) that is valid UTF-8, except that

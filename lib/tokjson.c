@@ -1126,30 +1126,6 @@ pretokenize(const struct ft_tj *t, struct ft_tj_work *w, int cur,
 
 /* ---- decoding ---- */
 
-static uint16_t bl_cp[256];     /* byte -> code point (GPT-2 alphabet) */
-static int16_t bl_byte[0x144];  /* code point -> byte, or -1 */
-
-static void
-bl_init(void)
-{
-	static int done;
-	int b, n = 0;
-
-	if (done)
-		return;
-	for (b = 0; b < 0x144; b++)
-		bl_byte[b] = -1;
-	for (b = 0; b < 256; b++) {
-		if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) ||
-		    (b >= 174 && b <= 255))
-			bl_cp[b] = (uint16_t)b;
-		else
-			bl_cp[b] = (uint16_t)(256 + n++);
-		bl_byte[bl_cp[b]] = (int16_t)b;
-	}
-	done = 1;
-}
-
 static int
 hexv(char c)
 {
@@ -1168,7 +1144,6 @@ ft_tj_decode_token(const struct ft_tj *t, const char *tok, size_t n,
 	size_t len = n, i, j, cap;
 
 	memcpy(cur, tok, n);
-	bl_init();
 	for (i = 0; i < t->nd; i++) {
 		const struct dec *d = &t->dc[i];
 		size_t l, k = 0;
@@ -1178,9 +1153,10 @@ ft_tj_decode_token(const struct ft_tj *t, const char *tok, size_t n,
 			for (j = 0; j < len; j += l) {
 				uint32_t c = u8cp((const unsigned char *)cur +
 				    j, &l);
-				if (j + l > len || c >= 0x144 || bl_byte[c] < 0)
+				int by = ft_bpe_unicode_byte(c);
+				if (j + l > len || by < 0)
 					break;
-				nx[k++] = (char)bl_byte[c];
+				nx[k++] = (char)by;
 			}
 			if (j >= len) {
 				free(cur);

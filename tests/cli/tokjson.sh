@@ -11,6 +11,9 @@ zstd -dc "$FIX/tokenize/random.txt.zst" >"$T/random.txt"
 python3 -c 'import json,sys; print(json.dumps({"text": sys.stdin.read()}, ensure_ascii=False))' \
 	<"$T/random.txt" >"$T/random.jsonl"
 
+# fx NAME BASE: the fixture NAME, or BASE when NAME's bytes would equal
+# BASE's (tests/ref/tokjson_fixtures.sh does not write those)
+fx() { if [ -f "$F/$1.zst" ]; then echo "$F/$1.zst"; else echo "$F/$2.zst"; fi; }
 # check NAME DIR CORPUS [ft options]: ids equal the fixture NAME.CORPUS
 check() {
 	n=$1 d=$2 c=$3; shift 3
@@ -43,11 +46,11 @@ for m in $have; do
 		check $m "$d" $c
 		n=$m.$c
 		ft-tokenize -m "$d" --no-template "$T/$c.jsonl" | zstd -dc >"$T/o.got"
-		zstd -dc "$F/$n.notemplate.ids.zst" | cmp -s - "$T/o.got" || t_fail "$n --no-template: ids differ"
+		zstd -dc "$(fx $n.notemplate.ids $n.ids)" | cmp -s - "$T/o.got" || t_fail "$n --no-template: ids differ"
 		ft-tokenize -m "$d" --no-special "$T/$c.jsonl" | zstd -dc >"$T/o.got"
-		zstd -dc "$F/$n.nospecial.ids.zst" | cmp -s - "$T/o.got" || t_fail "$n --no-special: ids differ"
+		zstd -dc "$(fx $n.nospecial.ids $n.ids)" | cmp -s - "$T/o.got" || t_fail "$n --no-special: ids differ"
 		checkdec $m "$d" $c decode
-		checkdec $m "$d" $c decode-skip --skip-special
+		checkdec $m "$d" $c "$([ -f "$F/$m.$c.decode-skip.jsonl.zst" ] && echo decode-skip || echo decode)" --skip-special
 	done
 	# the same for any -j, and when a long text is cut into items
 	ft-tokenize -m "$d" "$T/classes.jsonl" >"$T/a.tok"
