@@ -26,8 +26,7 @@
 static const char usage_text[] =
 "usage: ft-tokenize [-f] [-j threads] [-m model] [-o file] [--field name]\n"
 "                   [--text | --lines] [--no-special] [--no-template]\n"
-"                   [--no-eos]"
-"                   [--max-length n] [--replace-invalid] [file]\n"
+"                   [--no-eos] [--max-length n] [--replace-invalid] [file]\n"
 "       ft-tokenize --decode [--jsonl | --lines] [--skip-special] [file]\n"
 "\n"
 "Tokenize JSONL records (field 'text') or text into a token file with a BPE\n"

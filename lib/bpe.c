@@ -1620,26 +1620,38 @@ out_push(struct out *o, const uint32_t *v, size_t k)
 	*o->n += k;
 }
 
+/* The ids of a piece into e->tmp (count returned): the whole piece when
+ * ignore_merges finds it in the vocabulary, else merged. */
+static size_t
+piece_ids(struct ft_bpe_enc *e, const unsigned char *p, size_t n)
+{
+	uint32_t id;
+
+	if (e->b->ignore_merges &&
+	    smap_get(&e->b->raw, (const char *)p, n, &id)) {
+		if (e->tmpcap < 1)
+			ft_grow((void **)&e->tmp, &e->tmpcap, 1, sizeof *e->tmp);
+		e->tmp[0] = id;
+		return 1;
+	}
+	return bpe_merge(e, p, n);
+}
+
 static void
 encode_piece(struct ft_bpe_enc *e, const unsigned char *p, size_t n,
     struct out *o)
 {
 	const struct ft_bpe *b = e->b;
 	uint64_t h;
-	uint32_t i, id;
+	uint32_t i;
 	size_t cnt;
 
 	if (n == 1 && !b->char_level) {
 		out_push(o, &b->byte_id[p[0]], 1);
 		return;
 	}
-	if (b->ignore_merges &&
-	    smap_get(&b->raw, (const char *)p, n, &id)) {
-		out_push(o, &id, 1);
-		return;
-	}
 	if (n > CACHE_KEY) {
-		cnt = bpe_merge(e, p, n);
+		cnt = piece_ids(e, p, n);
 		out_push(o, e->tmp, cnt);
 		return;
 	}
@@ -1655,7 +1667,7 @@ encode_piece(struct ft_bpe_enc *e, const unsigned char *p, size_t n,
 			return;
 		}
 	}
-	cnt = bpe_merge(e, p, n);
+	cnt = piece_ids(e, p, n);
 	out_push(o, e->tmp, cnt);
 	if (e->used >= CACHE_MAX || e->klen + n > CACHE_KEYBYTES ||
 	    e->ilen + cnt > CACHE_IDS) {
@@ -1842,6 +1854,13 @@ split_added(struct ft_bpe_enc *e, const unsigned char *s, size_t n,
 		while (i < n) {
 			const struct added *a;
 			size_t start, stop;
+			if (b->first_single >= 0) {
+				const unsigned char *q = memchr(s + i,
+				    b->first_single, n - i);
+				if (q == NULL)
+					break;
+				i = (size_t)(q - s);
+			}
 			if (!b->first[s[i]] || (a = added_at(b, s, i, n, skip,
 			    stage, &ml)) == NULL) {
 				i++;

@@ -272,6 +272,8 @@ struct ft_tj {
 	char *canon;
 };
 
+static uint8_t ascii_cls[128];   /* ft_bpe_class of ASCII, set at load */
+
 static const char GPT2_RE[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+"
     "|\\s+(?!\\S)|\\s+";
@@ -471,6 +473,8 @@ load_pre(struct ft_tj *t, const cJSON *j, const char *path)
 			for (k = 0; k < sizeof CUT_SAFE_RE /
 			    sizeof *CUT_SAFE_RE; k++)
 				p->known |= strcmp(r, CUT_SAFE_RE[k]) == 0;
+			for (k = 0; k < 128; k++)
+				ascii_cls[k] = (uint8_t)ft_bpe_class((uint32_t)k);
 			if (nf == NULL || *nf == '\0') {
 				if (strcmp(r, CUT_SAFE_RE[1]) == 0)
 					p->fast = 3;
@@ -891,7 +895,7 @@ cls_at(const unsigned char *s, size_t i, size_t n, size_t *l)
 
 	if (s[i] < 0x80) {
 		*l = 1;
-		return ft_bpe_class(s[i]);
+		return ascii_cls[s[i]];
 	}
 	c = u8cp(s + i, l);
 	if (i + *l > n)
@@ -1140,13 +1144,31 @@ void
 ft_tj_decode_token(const struct ft_tj *t, const char *tok, size_t n,
     char **obuf, size_t *olen, size_t *ocap)
 {
-	char *cur = ft_malloc(n + 1), *nx;
-	size_t len = n, i, j, cap;
+	char *cur, *nx;
+	size_t len = n, i, j, cap, l;
 
+	if (t->nd == 1 && t->dc[0].kind == D_BYTELEVEL) {
+		/* the usual byte-level decoder alone: no copies */
+		ft_grow((void **)obuf, ocap, *olen + n + 1, 1);
+		for (j = 0, i = *olen; j < n; j += l) {
+			uint32_t c = u8cp((const unsigned char *)tok + j, &l);
+			int by = ft_bpe_unicode_byte(c);
+			if (j + l > n || by < 0)
+				break;
+			(*obuf)[i++] = (char)by;
+		}
+		if (j < n) {
+			memcpy(*obuf + *olen, tok, n);
+			i = *olen + n;
+		}
+		*olen = i;
+		return;
+	}
+	cur = ft_malloc(n + 1);
 	memcpy(cur, tok, n);
 	for (i = 0; i < t->nd; i++) {
 		const struct dec *d = &t->dc[i];
-		size_t l, k = 0;
+		size_t k = 0;
 		switch (d->kind) {
 		case D_BYTELEVEL:
 			nx = ft_malloc(len + 1);
