@@ -719,6 +719,18 @@ finish(struct ft_bpe *b)
 			fb = -2;
 		}
 	}
+	/* A cut "x\n|a" (ft_bpe_cut) stays safe only if no added token can
+	 * see across it: none matched after normalizing (the normalizer may
+	 * change what is around the cut), no lstrip one starting with a
+	 * letter, no single_word one ending in '\n'. */
+	for (i = 0; i < b->n_added && b->cut_ok; i++) {
+		const struct added *a = &b->added[i];
+		unsigned c0 = a->len > 0 ? (unsigned char)a->s[0] | 0x20 : 0;
+		if ((a->normalized && ft_tj_has_normalizer(b->tj)) ||
+		    (a->lstrip && c0 >= 'a' && c0 <= 'z') ||
+		    (a->single_word && a->len > 0 && a->s[a->len - 1] == '\n'))
+			b->cut_ok = 0;
+	}
 	for (i = 0; i < b->n_added; i++) {
 		const struct added *a = &b->added[i];
 		if (a->len == 0)

@@ -723,6 +723,12 @@ ft_tj_canon(const struct ft_tj *t)
 }
 
 int
+ft_tj_has_normalizer(const struct ft_tj *t)
+{
+	return t->nn > 0;
+}
+
+int
 ft_tj_has_decoder(const struct ft_tj *t)
 {
 	return t->has_dec;

@@ -39,6 +39,8 @@ int ft_tj_byte_level(const struct ft_tj *t);
  * character and an ASCII letter without changing any piece (the pre-
  * tokenizer always splits there, nothing looks across)? */
 int ft_tj_cut_safe(const struct ft_tj *t);
+/* Is there a normalizer (that changes anything)? */
+int ft_tj_has_normalizer(const struct ft_tj *t);
 /* A canonical text of the pipeline (for the tokenizer hash). */
 const char *ft_tj_canon(const struct ft_tj *t);
 
