@@ -16,11 +16,12 @@ V ?= 0
 # command on PATH, a pkg-config module (pc/NAME) or a file (/path).
 NEEDS = cmd/pkg-config:pkg-config pc/openblas:libopenblas-dev \
 	pc/libcjson:libcjson-dev pc/libzstd:libzstd-dev \
-	pc/libcurl:libcurl4-openssl-dev cmd/zstd:zstd cmd/mandoc:mandoc \
+	pc/libcurl:libcurl4-openssl-dev pc/oniguruma:libonig-dev \
+	cmd/zstd:zstd cmd/mandoc:mandoc \
 	cmd/clang:clang cmd/python3:python3 cmd/npm:npm \
 	pc/ompi-c:libopenmpi-dev cmd/mpirun:openmpi-bin \
 	/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
-PKGS = libzstd libcjson openblas libcurl
+PKGS = libzstd libcjson openblas libcurl oniguruma
 # MPI (lib/dist.c, linked into ft-train only): the system's default
 # implementation through Debian's mpi-c alternative (Open MPI, or MPICH).
 MPI_PKG = mpi-c
