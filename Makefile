@@ -17,9 +17,12 @@ V ?= 0
 NEEDS = cmd/pkg-config:pkg-config pc/openblas:libopenblas-dev \
 	pc/libcjson:libcjson-dev pc/libzstd:libzstd-dev \
 	pc/libcurl:libcurl4-openssl-dev cmd/zstd:zstd cmd/mandoc:mandoc \
+	/usr/include/oneapi/dnnl/dnnl.h:libdnnl-dev \
 	cmd/clang:clang cmd/python3:python3 cmd/npm:npm \
 	/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
 PKGS = libzstd libcjson openblas libcurl
+# oneDNN (bf16 matmuls) ships no pkg-config file; it runs on libgomp.
+DNNL_LIBS = -ldnnl -lgomp
 
 ifeq ($(SAN),1)
 B = build/san
@@ -97,7 +100,7 @@ build/config.mk: Makefile
 	fi
 	@pkg-config --exists $(PKGS) || { echo "ft: pkg-config cannot find: $(PKGS)"; exit 1; }
 	@{ echo "PKG_CFLAGS = $$(pkg-config --cflags $(PKGS))"; \
-	   echo "PKG_LIBS = $$(pkg-config --libs $(PKGS))"; } > $@.tmp && mv $@.tmp $@
+	   echo "PKG_LIBS = $$(pkg-config --libs $(PKGS)) $(DNNL_LIBS)"; } > $@.tmp && mv $@.tmp $@
 
 $(B)/lib/%.o: lib/%.c build/config.mk
 	@mkdir -p $(@D)

@@ -1,0 +1,375 @@
+/* bf16 — see bf16.h.  One oneDNN CPU engine and stream for the process;
+ * a matmul primitive per (shape, strides, accumulate, bias, threads) in a
+ * round-robin cache of CACHE_N entries, each with its memory objects,
+ * whose data handles are set at every call. */
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
+
+#include "bf16.h"
+#include "err.h"
+
+/* libgomp, which Debian's oneDNN is built on (DNNL_CPU_RUNTIME OMP);
+ * declared here since clang has no omp.h without libomp-dev. */
+extern void omp_set_num_threads(int n);
+
+#define CACHE_N 64
+
+struct key {
+	ft_bf16_gemm_shape g;
+	int threads, bias;
+};
+
+struct entry {
+	int used;
+	struct key k;
+	dnnl_primitive_t prim;
+	dnnl_memory_t a, b, c, bias;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	int state; /* 0 not tried, 1 ready, -1 failed */
+	const char *why, *warn;
+	dnnl_engine_t eng;
+	dnnl_stream_t stream;
+	struct entry cache[CACHE_N];
+	int next;
+	char desc[96];
+} g = { PTHREAD_MUTEX_INITIALIZER, 0, NULL, NULL, NULL, NULL, { { 0 } }, 0,
+	{ 0 } };
+
+const char *
+ft_bf16_cpu(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+	unsigned a, b, c, d;
+
+	__builtin_cpu_init();
+	/* AMX-BF16: CPUID.(7,0):EDX[22]; AVX512_BF16: CPUID.(7,1):EAX[5];
+	 * both need the OS to save AVX-512 state (avx512f usable) */
+	if (!__builtin_cpu_supports("avx512f"))
+		return NULL;
+	if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 22 & 1))
+		return "amx_bf16";
+	if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 5 & 1))
+		return "avx512_bf16";
+#endif
+	return NULL;
+}
+
+/* memory descriptor of a [b1, b2, r, c] operand (2-D when unbatched) */
+static dnnl_status_t
+md(dnnl_memory_desc_t *m, const ft_bf16_gemm_shape *s, int rows, int cols,
+    const int64_t *st, dnnl_data_type_t dt)
+{
+	if (s->b1 == 1 && s->b2 == 1) {
+		dnnl_dims_t d = { rows, cols }, t = { st[2], st[3] };
+		return dnnl_memory_desc_init_by_strides(m, 2, d, dt, t);
+	} else {
+		dnnl_dims_t d = { s->b1, s->b2, rows, cols };
+		dnnl_dims_t t = { st[0], st[1], st[2], st[3] };
+		return dnnl_memory_desc_init_by_strides(m, 4, d, dt, t);
+	}
+}
+
+/* Create the primitive and memory objects of e for e->k. */
+static dnnl_status_t
+create(struct entry *e)
+{
+	const ft_bf16_gemm_shape *s = &e->k.g;
+	dnnl_memory_desc_t ma, mb, mc, mbias;
+	dnnl_matmul_desc_t desc;
+	dnnl_primitive_attr_t attr = NULL;
+	dnnl_post_ops_t po = NULL;
+	dnnl_primitive_desc_t pd = NULL;
+	dnnl_status_t st;
+
+	if ((st = md(&ma, s, s->M, s->K, s->sa, dnnl_bf16)) != dnnl_success ||
+	    (st = md(&mb, s, s->K, s->N, s->sb, dnnl_bf16)) != dnnl_success ||
+	    (st = md(&mc, s, s->M, s->N, s->sc, dnnl_f32)) != dnnl_success)
+		return st;
+	if (e->k.bias) {
+		dnnl_dims_t d = { 1, s->N };
+		if ((st = dnnl_memory_desc_init_by_tag(&mbias, 2, d, dnnl_f32,
+		    dnnl_ab)) != dnnl_success)
+			return st;
+	}
+	if ((st = dnnl_matmul_desc_init(&desc, &ma, &mb,
+	    e->k.bias ? &mbias : NULL, &mc)) != dnnl_success)
+		return st;
+	if ((st = dnnl_primitive_attr_create(&attr)) != dnnl_success)
+		return st;
+	if (s->acc) {
+		if ((st = dnnl_post_ops_create(&po)) != dnnl_success ||
+		    (st = dnnl_post_ops_append_sum(po, 1.0f)) != dnnl_success ||
+		    (st = dnnl_primitive_attr_set_post_ops(attr, po)) !=
+		    dnnl_success)
+			goto out;
+	}
+	omp_set_num_threads(e->k.threads);
+	if ((st = dnnl_primitive_desc_create(&pd, &desc, attr, g.eng, NULL)) !=
+	    dnnl_success)
+		goto out;
+	if ((st = dnnl_primitive_create(&e->prim, pd)) != dnnl_success)
+		goto out;
+	if ((st = dnnl_memory_create(&e->a, &ma, g.eng, DNNL_MEMORY_NONE)) !=
+	    dnnl_success ||
+	    (st = dnnl_memory_create(&e->b, &mb, g.eng, DNNL_MEMORY_NONE)) !=
+	    dnnl_success ||
+	    (st = dnnl_memory_create(&e->c, &mc, g.eng, DNNL_MEMORY_NONE)) !=
+	    dnnl_success)
+		goto out;
+	if (e->k.bias && (st = dnnl_memory_create(&e->bias, &mbias, g.eng,
+	    DNNL_MEMORY_NONE)) != dnnl_success)
+		goto out;
+out:
+	if (pd != NULL)
+		dnnl_primitive_desc_destroy(pd);
+	if (po != NULL)
+		dnnl_post_ops_destroy(po);
+	dnnl_primitive_attr_destroy(attr);
+	return st;
+}
+
+static void
+drop(struct entry *e)
+{
+	if (e->prim != NULL)
+		dnnl_primitive_destroy(e->prim);
+	if (e->a != NULL)
+		dnnl_memory_destroy(e->a);
+	if (e->b != NULL)
+		dnnl_memory_destroy(e->b);
+	if (e->c != NULL)
+		dnnl_memory_destroy(e->c);
+	if (e->bias != NULL)
+		dnnl_memory_destroy(e->bias);
+	memset(e, 0, sizeof(*e));
+}
+
+static void
+init_locked(void)
+{
+	struct entry e;
+	dnnl_status_t st;
+
+	if (g.state != 0)
+		return;
+	g.state = -1;
+	if (dnnl_engine_create(&g.eng, dnnl_cpu, 0) != dnnl_success) {
+		g.why = "oneDNN cannot create a CPU engine";
+		return;
+	}
+	if (dnnl_stream_create(&g.stream, g.eng, dnnl_stream_default_flags) !=
+	    dnnl_success) {
+		g.why = "oneDNN cannot create a CPU stream";
+		return;
+	}
+	/* a small bf16 product: does oneDNN implement one on this CPU? */
+	memset(&e, 0, sizeof(e));
+	e.k.g = (ft_bf16_gemm_shape){ 1, 1, 16, 16, 16, { 0, 0, 16, 1 },
+	    { 0, 0, 16, 1 }, { 0, 0, 16, 1 }, 0 };
+	e.k.threads = 1;
+	st = create(&e);
+	drop(&e);
+	if (st != dnnl_success) {
+		g.why = st == dnnl_unimplemented ?
+		    "oneDNN has no bf16 matmul for this CPU (it needs at least "
+		    "AVX-512)" : "oneDNN failed to create a bf16 matmul";
+		return;
+	}
+	{
+		const dnnl_version_t *v = dnnl_version();
+		snprintf(g.desc, sizeof(g.desc), "oneDNN %d.%d.%d, %s", v->major,
+		    v->minor, v->patch, dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
+	}
+	if (ft_bf16_cpu() == NULL)
+		g.warn = "this CPU has neither avx512_bf16 nor AMX-BF16: oneDNN "
+		    "emulates bf16 matmuls (slower)";
+	g.state = 1;
+}
+
+int
+ft_bf16_probe(const char **why, const char **warn)
+{
+	pthread_mutex_lock(&g.mu);
+	init_locked();
+	pthread_mutex_unlock(&g.mu);
+	if (why != NULL)
+		*why = g.why;
+	if (warn != NULL)
+		*warn = g.warn;
+	return g.state == 1 ? 0 : -1;
+}
+
+int
+ft_bf16_init(void)
+{
+	const char *why, *warn;
+
+	if (ft_bf16_probe(&why, &warn) != 0)
+		return ft_error("bf16: %s", why);
+	if (warn != NULL)
+		ft_warn("bf16: %s", warn);
+	return 0;
+}
+
+const char *
+ft_bf16_describe(void)
+{
+	if (ft_bf16_probe(NULL, NULL) != 0)
+		return "oneDNN without bf16";
+	return g.desc;
+}
+
+int
+ft_bf16_gemm(const ft_bf16_gemm_shape *s, float *c, const ft_bf16 *a,
+    const ft_bf16 *b, const float *bias, int threads)
+{
+	struct key k;
+	struct entry *e = NULL;
+	dnnl_exec_arg_t args[4];
+	dnnl_status_t st;
+	int nargs = 3, batched = s->b1 != 1 || s->b2 != 1;
+
+	if (s->M < 1 || s->N < 1 || s->K < 1 || s->b1 < 1 || s->b2 < 1)
+		return 0;
+	if (bias != NULL && batched)
+		return ft_error("bf16 matmul: bias only without batch dimensions");
+	/* the key with every byte defined (padding too) */
+	memset(&k, 0, sizeof(k));
+	k.g.b1 = s->b1;
+	k.g.b2 = s->b2;
+	k.g.M = s->M;
+	k.g.N = s->N;
+	k.g.K = s->K;
+	for (int i = batched ? 0 : 2; i < 4; i++) {
+		k.g.sa[i] = s->sa[i];
+		k.g.sb[i] = s->sb[i];
+		k.g.sc[i] = s->sc[i];
+	}
+	k.g.acc = s->acc != 0;
+	k.threads = threads < 1 ? 1 : threads;
+	k.bias = bias != NULL;
+
+	pthread_mutex_lock(&g.mu);
+	init_locked();
+	if (g.state != 1) {
+		pthread_mutex_unlock(&g.mu);
+		return ft_error("bf16 matmul: %s", g.why);
+	}
+	for (int i = 0; i < CACHE_N; i++)
+		if (g.cache[i].used && memcmp(&g.cache[i].k, &k, sizeof(k)) == 0) {
+			e = &g.cache[i];
+			break;
+		}
+	if (e == NULL) {
+		e = &g.cache[g.next];
+		g.next = (g.next + 1) % CACHE_N;
+		drop(e);
+		e->k = k;
+		if ((st = create(e)) != dnnl_success) {
+			drop(e);
+			pthread_mutex_unlock(&g.mu);
+			return ft_error("bf16 matmul [%d,%d]x[%d,%d] (batch %dx%d): "
+			    "oneDNN: %s", s->M, s->K, s->K, s->N, s->b1, s->b2,
+			    dnnl_status2str(st));
+		}
+		e->used = 1;
+	}
+	dnnl_memory_set_data_handle(e->a, (void *)a);
+	dnnl_memory_set_data_handle(e->b, (void *)b);
+	dnnl_memory_set_data_handle(e->c, c);
+	args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, e->a };
+	args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, e->b };
+	args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, e->c };
+	if (bias != NULL) {
+		dnnl_memory_set_data_handle(e->bias, (void *)bias);
+		args[nargs++] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, e->bias };
+	}
+	omp_set_num_threads(k.threads);
+	st = dnnl_primitive_execute(e->prim, g.stream, nargs, args);
+	if (st == dnnl_success)
+		st = dnnl_stream_wait(g.stream);
+	pthread_mutex_unlock(&g.mu);
+	if (st != dnnl_success)
+		return ft_error("bf16 matmul [%d,%d]x[%d,%d]: oneDNN: %s", s->M,
+		    s->K, s->K, s->N, dnnl_status2str(st));
+	return 0;
+}
+
+/* ---- linear layers ---- */
+
+int
+ft_bf16_linear_fwd(float *y, const ft_bf16 *x, const ft_bf16 *w,
+    const float *bias, int N, int in, int out, ft_wlayout lay, int threads)
+{
+	/* y[N, out] = x[N, in] · W;  W[in, out] or W[out, in] read as Wᵀ */
+	ft_bf16_gemm_shape s = { 1, 1, N, out, in, { 0, 0, in, 1 },
+	    { 0, 0, lay == FT_W_IO ? out : 1, lay == FT_W_IO ? 1 : in },
+	    { 0, 0, out, 1 }, 0 };
+
+	return ft_bf16_gemm(&s, y, x, w, bias, threads);
+}
+
+int
+ft_bf16_linear_dx(float *dx, const ft_bf16 *dy, const ft_bf16 *w, int N,
+    int in, int out, ft_wlayout lay, int acc, int threads)
+{
+	/* dx[N, in] = dy[N, out] · Wᵀ  (Wᵀ[o][i] is W[i*out + o] or W[o*in + i]) */
+	ft_bf16_gemm_shape s = { 1, 1, N, in, out, { 0, 0, out, 1 },
+	    { 0, 0, lay == FT_W_IO ? 1 : in, lay == FT_W_IO ? out : 1 },
+	    { 0, 0, in, 1 }, acc };
+
+	return ft_bf16_gemm(&s, dx, dy, w, NULL, threads);
+}
+
+int
+ft_bf16_linear_dw(float *dw, const ft_bf16 *x, const ft_bf16 *dy, int N,
+    int in, int out, ft_wlayout lay, int threads)
+{
+	if (lay == FT_W_IO) {
+		/* dW[in, out] += xᵀ · dy */
+		ft_bf16_gemm_shape s = { 1, 1, in, out, N, { 0, 0, 1, in },
+		    { 0, 0, out, 1 }, { 0, 0, out, 1 }, 1 };
+		return ft_bf16_gemm(&s, dw, x, dy, NULL, threads);
+	} else {
+		/* dW[out, in] += dyᵀ · x */
+		ft_bf16_gemm_shape s = { 1, 1, out, in, N, { 0, 0, 1, out },
+		    { 0, 0, in, 1 }, { 0, 0, in, 1 }, 1 };
+		return ft_bf16_gemm(&s, dw, dy, x, NULL, threads);
+	}
+}
+
+/* ---- attention ---- */
+
+int
+ft_bf16_att_qk(float *S, const ft_bf16 *q, int lq, const ft_bf16 *k,
+    int lk, int B, int T, int NH, int hs, int threads)
+{
+	int64_t t = T;
+	ft_bf16_gemm_shape s = { B, NH, T, T, hs, { t * lq, hs, lq, 1 },
+	    { t * lk, hs, 1, lk }, { NH * t * t, t * t, t, 1 }, 0 };
+
+	return ft_bf16_gemm(&s, S, q, k, NULL, threads);
+}
+
+int
+ft_bf16_att_pv(float *o, int lo, const ft_bf16 *P, int trans,
+    const ft_bf16 *v, int lv, int B, int T, int NH, int hs, int acc,
+    int threads)
+{
+	int64_t t = T;
+	ft_bf16_gemm_shape s = { B, NH, T, hs, T,
+	    { NH * t * t, t * t, trans ? 1 : t, trans ? t : 1 },
+	    { t * lv, hs, lv, 1 }, { t * lo, hs, lo, 1 }, acc };
+
+	return ft_bf16_gemm(&s, o, P, v, NULL, threads);
+}
