@@ -4,6 +4,8 @@ the Hugging Face GPT-2 math (Conv1D layout, pre-LN, gelu_new, causal +
 padding mask, tied head), one training step = forward + backward +
 clip_grad_norm_ + AdamW, or an eval forward.
 usage: train_torch.py B T DROPOUT THREADS STEPS MODE(train|trainpad|eval)
+  [--autocast-bf16]  (forward and loss under torch.autocast("cpu",
+  dtype=torch.bfloat16), as TrainingArguments(bf16=True) on a CPU)
 Prints "ms_per_step MEDIAN min MIN blas BLAS"."""
 import math
 import sys
@@ -89,9 +91,14 @@ class GPT2(nn.Module):
 
 
 def main():
+    bf16 = "--autocast-bf16" in sys.argv
+    sys.argv = [a for a in sys.argv if a != "--autocast-bf16"]
     B, T, p, threads, steps, mode = (int(sys.argv[1]), int(sys.argv[2]),
                                      float(sys.argv[3]), int(sys.argv[4]),
                                      int(sys.argv[5]), sys.argv[6])
+
+    def autocast():
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = GPT2(p=p)
@@ -113,13 +120,14 @@ def main():
     for k in range(steps + 1):
         t0 = time.perf_counter()
         if mode != "eval":
-            loss = model(ids, mask, labels)
+            with autocast():
+                loss = model(ids, mask, labels)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             opt.zero_grad()
         else:
-            with torch.no_grad():
+            with torch.no_grad(), autocast():
                 loss = model(ids, mask, ids)
         if k > 0:
             times.append((time.perf_counter() - t0) * 1000)
