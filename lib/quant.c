@@ -450,24 +450,33 @@ grp512(const struct mul_ctx *c, int q8, size_t o, int r0, int R)
 		    (c->bias != NULL ? c->bias[o] : 0.0f);
 }
 
+/* every group of rows of a against row o */
+AVX512 static INLINE void
+rows512(const struct mul_ctx *c, int q8, size_t o)
+{
+	int r = 0;
+
+	for (; r + 8 <= c->k; r += 8)
+		grp512(c, q8, o, r, 8);
+	if (r + 4 <= c->k) {
+		grp512(c, q8, o, r, 4);
+		r += 4;
+	}
+	if (r + 2 <= c->k) {
+		grp512(c, q8, o, r, 2);
+		r += 2;
+	}
+	if (r < c->k)
+		grp512(c, q8, o, r, 1);
+}
+
 AVX512 static void
 row512(const struct mul_ctx *c, size_t o)
 {
-	int r = 0, q8 = c->m->type == FT_Q_Q8_0;
-
-	if (q8) {
-		for (; r + 8 <= c->k; r += 8)
-			grp512(c, 1, o, r, 8);
-		if (r + 4 <= c->k) { grp512(c, 1, o, r, 4); r += 4; }
-		if (r + 2 <= c->k) { grp512(c, 1, o, r, 2); r += 2; }
-		if (r < c->k) grp512(c, 1, o, r, 1);
-	} else {
-		for (; r + 8 <= c->k; r += 8)
-			grp512(c, 0, o, r, 8);
-		if (r + 4 <= c->k) { grp512(c, 0, o, r, 4); r += 4; }
-		if (r + 2 <= c->k) { grp512(c, 0, o, r, 2); r += 2; }
-		if (r < c->k) grp512(c, 0, o, r, 1);
-	}
+	if (c->m->type == FT_Q_Q8_0)
+		rows512(c, 1, o);
+	else
+		rows512(c, 0, o);
 }
 
 /* AVX2: the 8 values at piece p (0..3) of block b of row o */
@@ -523,22 +532,28 @@ grp256(const struct mul_ctx *c, int q8, size_t o, int r0, int R)
 		    (c->bias != NULL ? c->bias[o] : 0.0f);
 }
 
+AVX2 static INLINE void
+rows256(const struct mul_ctx *c, int q8, size_t o)
+{
+	int r = 0;
+
+	for (; r + 4 <= c->k; r += 4)
+		grp256(c, q8, o, r, 4);
+	if (r + 2 <= c->k) {
+		grp256(c, q8, o, r, 2);
+		r += 2;
+	}
+	if (r < c->k)
+		grp256(c, q8, o, r, 1);
+}
+
 AVX2 static void
 row256(const struct mul_ctx *c, size_t o)
 {
-	int r = 0, q8 = c->m->type == FT_Q_Q8_0;
-
-	if (q8) {
-		for (; r + 4 <= c->k; r += 4)
-			grp256(c, 1, o, r, 4);
-		if (r + 2 <= c->k) { grp256(c, 1, o, r, 2); r += 2; }
-		if (r < c->k) grp256(c, 1, o, r, 1);
-	} else {
-		for (; r + 4 <= c->k; r += 4)
-			grp256(c, 0, o, r, 4);
-		if (r + 2 <= c->k) { grp256(c, 0, o, r, 2); r += 2; }
-		if (r < c->k) grp256(c, 0, o, r, 1);
-	}
+	if (c->m->type == FT_Q_Q8_0)
+		rows256(c, 1, o);
+	else
+		rows256(c, 0, o);
 }
 #endif
 

@@ -10,18 +10,16 @@
 
 #include "bf16.h"
 #include "check.h"
+#include "rng.h"
 #include "err.h"
 #include "kernels.h"
 
-static uint64_t rs = 0x2545f4914f6cdd1dULL;
+static struct ft_rng rng;
 
 static float
 frand(void)
 {
-	rs ^= rs << 13;
-	rs ^= rs >> 7;
-	rs ^= rs << 17;
-	return (float)((rs >> 11) * 0x1.0p-53 * 2.0 - 1.0);
+	return ft_rng_float(&rng) * 2.0f - 1.0f;
 }
 
 /* n random values, their bf16 bits and the fp32 values those stand for */
@@ -287,6 +285,7 @@ main(int argc, char **argv)
 {
 	const char *why, *warn;
 
+	ft_rng_seed(&rng, 13, 0);
 	ft_setprog(argc > 0 ? argv[0] : "test_bf16");
 	printf("cpu bf16 instructions: %s\n", ft_bf16_cpu() != NULL ?
 	    ft_bf16_cpu() : "none");

@@ -10,19 +10,17 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "rng.h"
 #include "err.h"
 #include "quant.h"
 #include "safetensors.h"
 
-static uint64_t rs = 0x9e3779b97f4a7c15ULL;
+static struct ft_rng rng;
 
 static float
 frand(void)
 {
-	rs ^= rs << 13;
-	rs ^= rs >> 7;
-	rs ^= rs << 17;
-	return (float)((rs >> 11) * 0x1.0p-53 * 2.0 - 1.0);
+	return ft_rng_float(&rng) * 2.0f - 1.0f;
 }
 
 static float
@@ -297,6 +295,7 @@ test_tensor(void)
 int
 main(int argc, char **argv)
 {
+	ft_rng_seed(&rng, 13, 0);
 	ft_setprog(argc > 0 ? argv[0] : "test_quant");
 	printf("few-row kernels here: %s\n", ft_qmat_isa());
 	test_round();
