@@ -4,8 +4,6 @@ the Hugging Face GPT-2 math (Conv1D layout, pre-LN, gelu_new, causal +
 padding mask, tied head), one training step = forward + backward +
 clip_grad_norm_ + AdamW, or an eval forward.
 usage: train_torch.py B T DROPOUT THREADS STEPS MODE(train|trainpad|eval)
-  [--autocast-bf16]  (forward and loss under torch.autocast("cpu",
-  dtype=torch.bfloat16), as TrainingArguments(bf16=True) on a CPU)
 Prints "ms_per_step MEDIAN min MIN blas BLAS"."""
 import math
 import sys
@@ -14,6 +12,17 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+# --autocast-bf16 (anywhere on the command line): the forward and the loss
+# under torch.autocast("cpu", dtype=torch.bfloat16), as
+# TrainingArguments(bf16=True) does on a CPU (hf-reference section 19).
+AUTOCAST_BF16 = "--autocast-bf16" in sys.argv
+if AUTOCAST_BF16:
+    sys.argv.remove("--autocast-bf16")
+
+
+def autocast():
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=AUTOCAST_BF16)
 
 
 class Conv1D(nn.Module):
@@ -91,14 +100,9 @@ class GPT2(nn.Module):
 
 
 def main():
-    bf16 = "--autocast-bf16" in sys.argv
-    sys.argv = [a for a in sys.argv if a != "--autocast-bf16"]
     B, T, p, threads, steps, mode = (int(sys.argv[1]), int(sys.argv[2]),
                                      float(sys.argv[3]), int(sys.argv[4]),
                                      int(sys.argv[5]), sys.argv[6])
-
-    def autocast():
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = GPT2(p=p)
