@@ -64,19 +64,35 @@ ft_bf16_cpu(void)
 	return NULL;
 }
 
-/* memory descriptor of a [b1, b2, r, c] operand (2-D when unbatched) */
+/* memory descriptor of a [batch..., rows, cols] operand: the batch
+ * dimensions of extent 1 left out (2-D when unbatched); B's broadcast
+ * dimensions (stride 0) get extent 1 */
 static dnnl_status_t
 md(dnnl_memory_desc_t *m, const ft_bf16_gemm_shape *s, int rows, int cols,
-    const int64_t *st, dnnl_data_type_t dt)
+    const int64_t *st, dnnl_data_type_t dt, int isb)
 {
-	if (s->b1 == 1 && s->b2 == 1) {
-		dnnl_dims_t d = { rows, cols }, t = { st[2], st[3] };
-		return dnnl_memory_desc_init_by_strides(m, 2, d, dt, t);
-	} else {
-		dnnl_dims_t d = { s->b1, s->b2, rows, cols };
-		dnnl_dims_t t = { st[0], st[1], st[2], st[3] };
-		return dnnl_memory_desc_init_by_strides(m, 4, d, dt, t);
-	}
+	dnnl_dims_t d, t;
+	int n = 0;
+
+	for (int i = 0; i < 3; i++)
+		if (s->b[i] != 1) {
+			d[n] = isb && st[i] == 0 ? 1 : s->b[i];
+			t[n++] = st[i];
+		}
+	d[n] = rows;
+	t[n++] = st[3];
+	d[n] = cols;
+	t[n++] = st[4];
+	/* a stride of an extent-1 dimension is never used: make it one
+	 * oneDNN accepts (the span of the dimensions inside it) */
+	for (int i = 0; i < n - 2; i++)
+		if (d[i] == 1) {
+			t[i] = 1;
+			for (int j = i + 1; j < n; j++)
+				if (t[j] * d[j] > t[i])
+					t[i] = t[j] * d[j];
+		}
+	return dnnl_memory_desc_init_by_strides(m, n, d, dt, t);
 }
 
 /* Create the primitive and memory objects of e for e->k. */
@@ -91,9 +107,9 @@ create(struct entry *e)
 	dnnl_primitive_desc_t pd = NULL;
 	dnnl_status_t st;
 
-	if ((st = md(&ma, s, s->M, s->K, s->sa, dnnl_bf16)) != dnnl_success ||
-	    (st = md(&mb, s, s->K, s->N, s->sb, dnnl_bf16)) != dnnl_success ||
-	    (st = md(&mc, s, s->M, s->N, s->sc, dnnl_f32)) != dnnl_success)
+	if ((st = md(&ma, s, s->M, s->K, s->sa, dnnl_bf16, 0)) != dnnl_success ||
+	    (st = md(&mb, s, s->K, s->N, s->sb, dnnl_bf16, 1)) != dnnl_success ||
+	    (st = md(&mc, s, s->M, s->N, s->sc, dnnl_f32, 0)) != dnnl_success)
 		return st;
 	if (e->k.bias) {
 		dnnl_dims_t d = { 1, s->N };
@@ -174,8 +190,8 @@ init_locked(void)
 	}
 	/* a small bf16 product: does oneDNN implement one on this CPU? */
 	memset(&e, 0, sizeof(e));
-	e.k.g = (ft_bf16_gemm_shape){ 1, 1, 16, 16, 16, { 0, 0, 16, 1 },
-	    { 0, 0, 16, 1 }, { 0, 0, 16, 1 }, 0 };
+	e.k.g = (ft_bf16_gemm_shape){ { 1, 1, 1 }, 16, 16, 16,
+	    { 0, 0, 0, 16, 1 }, { 0, 0, 0, 16, 1 }, { 0, 0, 0, 16, 1 }, 0 };
 	e.k.threads = 1;
 	st = create(&e);
 	drop(&e);
@@ -237,20 +253,32 @@ ft_bf16_gemm(const ft_bf16_gemm_shape *s, float *c, const ft_bf16 *a,
 	struct entry *e = NULL;
 	dnnl_exec_arg_t args[4];
 	dnnl_status_t st;
-	int nargs = 3, batched = s->b1 != 1 || s->b2 != 1;
+	int nargs = 3, batched = 0;
 
-	if (s->M < 1 || s->N < 1 || s->K < 1 || s->b1 < 1 || s->b2 < 1)
+	if (s->M < 1 || s->N < 1 || s->K < 1)
 		return 0;
+	for (int i = 0; i < 3; i++) {
+		if (s->b[i] < 1)
+			return 0;
+		batched |= s->b[i] != 1;
+	}
 	if (bias != NULL && batched)
 		return ft_error("bf16 matmul: bias only without batch dimensions");
-	/* the key with every byte defined (padding too) */
+	/* the key with every byte defined (padding too), the strides of
+	 * unused batch dimensions left 0 */
 	memset(&k, 0, sizeof(k));
-	k.g.b1 = s->b1;
-	k.g.b2 = s->b2;
+	for (int i = 0; i < 3; i++) {
+		k.g.b[i] = s->b[i];
+		if (s->b[i] != 1) {
+			k.g.sa[i] = s->sa[i];
+			k.g.sb[i] = s->sb[i];
+			k.g.sc[i] = s->sc[i];
+		}
+	}
 	k.g.M = s->M;
 	k.g.N = s->N;
 	k.g.K = s->K;
-	for (int i = batched ? 0 : 2; i < 4; i++) {
+	for (int i = 3; i < 5; i++) {
 		k.g.sa[i] = s->sa[i];
 		k.g.sb[i] = s->sb[i];
 		k.g.sc[i] = s->sc[i];
@@ -278,9 +306,9 @@ ft_bf16_gemm(const ft_bf16_gemm_shape *s, float *c, const ft_bf16 *a,
 		if ((st = create(e)) != dnnl_success) {
 			drop(e);
 			pthread_mutex_unlock(&g.mu);
-			return ft_error("bf16 matmul [%d,%d]x[%d,%d] (batch %dx%d): "
-			    "oneDNN: %s", s->M, s->K, s->K, s->N, s->b1, s->b2,
-			    dnnl_status2str(st));
+			return ft_error("bf16 matmul [%d,%d]x[%d,%d] (batch %dx%dx%d): "
+			    "oneDNN: %s", s->M, s->K, s->K, s->N, s->b[0], s->b[1],
+			    s->b[2], dnnl_status2str(st));
 		}
 		e->used = 1;
 	}
@@ -312,9 +340,9 @@ ft_bf16_linear_fwd(float *y, const ft_bf16 *x, const ft_bf16 *w,
     const float *bias, int N, int in, int out, ft_wlayout lay, int threads)
 {
 	/* y[N, out] = x[N, in] · W;  W[in, out] or W[out, in] read as Wᵀ */
-	ft_bf16_gemm_shape s = { 1, 1, N, out, in, { 0, 0, in, 1 },
-	    { 0, 0, lay == FT_W_IO ? out : 1, lay == FT_W_IO ? 1 : in },
-	    { 0, 0, out, 1 }, 0 };
+	ft_bf16_gemm_shape s = { { 1, 1, 1 }, N, out, in, { 0, 0, 0, in, 1 },
+	    { 0, 0, 0, lay == FT_W_IO ? out : 1, lay == FT_W_IO ? 1 : in },
+	    { 0, 0, 0, out, 1 }, 0 };
 
 	return ft_bf16_gemm(&s, y, x, w, bias, threads);
 }
@@ -324,9 +352,9 @@ ft_bf16_linear_dx(float *dx, const ft_bf16 *dy, const ft_bf16 *w, int N,
     int in, int out, ft_wlayout lay, int acc, int threads)
 {
 	/* dx[N, in] = dy[N, out] · Wᵀ  (Wᵀ[o][i] is W[i*out + o] or W[o*in + i]) */
-	ft_bf16_gemm_shape s = { 1, 1, N, in, out, { 0, 0, out, 1 },
-	    { 0, 0, lay == FT_W_IO ? 1 : in, lay == FT_W_IO ? out : 1 },
-	    { 0, 0, in, 1 }, acc };
+	ft_bf16_gemm_shape s = { { 1, 1, 1 }, N, in, out, { 0, 0, 0, out, 1 },
+	    { 0, 0, 0, lay == FT_W_IO ? 1 : in, lay == FT_W_IO ? out : 1 },
+	    { 0, 0, 0, in, 1 }, acc };
 
 	return ft_bf16_gemm(&s, dx, dy, w, NULL, threads);
 }
@@ -337,39 +365,64 @@ ft_bf16_linear_dw(float *dw, const ft_bf16 *x, const ft_bf16 *dy, int N,
 {
 	if (lay == FT_W_IO) {
 		/* dW[in, out] += xᵀ · dy */
-		ft_bf16_gemm_shape s = { 1, 1, in, out, N, { 0, 0, 1, in },
-		    { 0, 0, out, 1 }, { 0, 0, out, 1 }, 1 };
+		ft_bf16_gemm_shape s = { { 1, 1, 1 }, in, out, N,
+		    { 0, 0, 0, 1, in }, { 0, 0, 0, out, 1 }, { 0, 0, 0, out, 1 },
+		    1 };
 		return ft_bf16_gemm(&s, dw, x, dy, NULL, threads);
 	} else {
 		/* dW[out, in] += dyᵀ · x */
-		ft_bf16_gemm_shape s = { 1, 1, out, in, N, { 0, 0, 1, out },
-		    { 0, 0, in, 1 }, { 0, 0, in, 1 }, 1 };
+		ft_bf16_gemm_shape s = { { 1, 1, 1 }, out, in, N,
+		    { 0, 0, 0, 1, out }, { 0, 0, 0, in, 1 }, { 0, 0, 0, in, 1 },
+		    1 };
 		return ft_bf16_gemm(&s, dw, dy, x, NULL, threads);
 	}
 }
 
 /* ---- attention ---- */
 
+/* Batch dimensions (b, kv head, group member g): query head h = kv G + g,
+ * so P [B, NH, T, T] and the NH-head operands index (kv, g) as one head
+ * h with head strides G hs and hs, and the NKV-head operands broadcast
+ * over g. */
 int
 ft_bf16_att_qk(float *S, const ft_bf16 *q, int lq, const ft_bf16 *k,
-    int lk, int B, int T, int NH, int hs, int threads)
+    int lk, int B, int T, int NH, int NKV, int hs, int threads)
 {
-	int64_t t = T;
-	ft_bf16_gemm_shape s = { B, NH, T, T, hs, { t * lq, hs, lq, 1 },
-	    { t * lk, hs, 1, lk }, { NH * t * t, t * t, t, 1 }, 0 };
+	int64_t t = T, G = NH / NKV;
+	ft_bf16_gemm_shape s = { { B, NKV, (int)G }, T, T, hs,
+	    { t * lq, G * hs, hs, lq, 1 }, { t * lk, hs, 0, 1, lk },
+	    { NH * t * t, G * t * t, t * t, t, 1 }, 0 };
 
+	if (NKV < 1 || NH % NKV != 0)
+		return ft_error("bf16 attention: %d query heads, %d key/value "
+		    "heads", NH, NKV);
 	return ft_bf16_gemm(&s, S, q, k, NULL, threads);
 }
 
 int
 ft_bf16_att_pv(float *o, int lo, const ft_bf16 *P, int trans,
-    const ft_bf16 *v, int lv, int B, int T, int NH, int hs, int acc,
+    const ft_bf16 *v, int lv, int B, int T, int NH, int NKV, int hs, int acc,
     int threads)
 {
-	int64_t t = T;
-	ft_bf16_gemm_shape s = { B, NH, T, hs, T,
-	    { NH * t * t, t * t, trans ? 1 : t, trans ? t : 1 },
-	    { t * lv, hs, lv, 1 }, { t * lo, hs, lo, 1 }, acc };
+	int64_t t = T, G = NH / NKV;
 
-	return ft_bf16_gemm(&s, o, P, v, NULL, threads);
+	if (NKV < 1 || NH % NKV != 0)
+		return ft_error("bf16 attention: %d query heads, %d key/value "
+		    "heads", NH, NKV);
+	if (!trans) {
+		ft_bf16_gemm_shape s = { { B, NKV, (int)G }, T, hs, T,
+		    { NH * t * t, G * t * t, t * t, t, 1 }, { t * lv, hs, 0, lv, 1 },
+		    { t * lo, G * hs, hs, lo, 1 }, acc };
+		return ft_bf16_gemm(&s, o, P, v, NULL, threads);
+	}
+	/* Pᵀ·V summed over each group: one product per member g */
+	for (int64_t g = 0; g < G; g++) {
+		ft_bf16_gemm_shape s = { { B, NKV, 1 }, T, hs, T,
+		    { NH * t * t, G * t * t, 0, 1, t }, { t * lv, G * hs, 0, lv, 1 },
+		    { t * lo, hs, 0, lo, 1 }, acc || g > 0 };
+		if (ft_bf16_gemm(&s, o, P + g * t * t, v + g * hs, NULL,
+		    threads) != 0)
+			return -1;
+	}
+	return 0;
 }

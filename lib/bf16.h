@@ -16,7 +16,8 @@
  *     ft_bf16_linear_dx     dx[N, in]  = (or +=) dy[N, out] · Wᵀ
  *     ft_bf16_linear_dw     dW        += the gradient in W's own layout
  *   attention, per batch b and head h (rows of [B*T, ld] matrices, head h
- *   at columns h*hs .. h*hs+hs-1, GPT-2's packed qkv with ld = 3C):
+ *   at columns h*hs .. h*hs+hs-1, e.g. GPT-2's packed qkv with ld = 3C),
+ *   grouped-query heads included:
  *     ft_bf16_att_qk        S[b,h]    = Q[b,h] · K[b,h]ᵀ   ([T, T])
  *     ft_bf16_att_pv        O[b,h]    = P[b,h] · V[b,h]    (or Pᵀ · V)
  *   which are also the backward's four (dP = dY·Vᵀ, dV = Pᵀ·dY, dQ = dS·K,
@@ -57,13 +58,15 @@ const char *ft_bf16_cpu(void);
  * "oneDNN 2.6.3, avx512_core_bf16" (static buffer). */
 const char *ft_bf16_describe(void);
 
-/* C[b1, b2, M, N] = (or += when acc) A[b1, b2, M, K] · B[b1, b2, K, N]
- * (+ bias[N], only when b1 = b2 = 1 and bias is non-NULL), every operand
- * given by strides in elements, in the order (batch 1, batch 2, row,
- * column): transposes are strides. */
+/* C[batch, M, N] = (or += when acc) A[batch, M, K] · B[batch, K, N]
+ * (+ bias[N], only without batch dimensions), up to three batch
+ * dimensions b[] (1 where unused); every operand is given by strides in
+ * elements in the order (batch 0, batch 1, batch 2, row, column), so
+ * transposes are strides; a batch stride of 0 in sb broadcasts B over
+ * that dimension (grouped-query attention's shared key/value heads). */
 typedef struct ft_bf16_gemm_shape {
-	int b1, b2, M, N, K;
-	int64_t sa[4], sb[4], sc[4];
+	int b[3], M, N, K;
+	int64_t sa[5], sb[5], sc[5];
 	int acc;
 } ft_bf16_gemm_shape;
 int ft_bf16_gemm(const ft_bf16_gemm_shape *g, float *c, const ft_bf16 *a,
@@ -76,14 +79,19 @@ int ft_bf16_linear_dx(float *dx, const ft_bf16 *dy, const ft_bf16 *w, int N,
 int ft_bf16_linear_dw(float *dw, const ft_bf16 *x, const ft_bf16 *dy, int N,
     int in, int out, ft_wlayout lay, int threads);
 
-/* S[B, NH, T, T] = Q·Kᵀ: q, k point at head 0's column of row 0, rows of
- * lq / lk elements. */
+/* Attention with NH query heads and NKV key/value heads (NH % NKV == 0;
+ * query head h uses key/value head h / (NH / NKV); GPT-2: NKV = NH).
+ * q, k, v, o point at head 0's column of row 0 of [B*T, l*] matrices.
+ *
+ * S[B, NH, T, T] = Q·Kᵀ (q: NH heads, k: NKV heads); also dP = dY·Vᵀ. */
 int ft_bf16_att_qk(float *S, const ft_bf16 *q, int lq, const ft_bf16 *k,
-    int lk, int B, int T, int NH, int hs, int threads);
-/* O = P·V (trans: Pᵀ·V) with P [B, NH, T, T] bf16, v and o as q above
- * (rows of lv / lo elements).  acc: O += instead of =. */
+    int lk, int B, int T, int NH, int NKV, int hs, int threads);
+/* trans = 0: O = P·V, O with NH heads, V with NKV (also dQ = dS·K);
+ * trans = 1: O = Σ over each group's query heads h of P[h]ᵀ·V[h], V with
+ * NH heads, O with NKV (dV = Pᵀ·dY, dK = dSᵀ·Q), summed in head order.
+ * P [B, NH, T, T]; acc: O += instead of =. */
 int ft_bf16_att_pv(float *o, int lo, const ft_bf16 *P, int trans,
-    const ft_bf16 *v, int lv, int B, int T, int NH, int hs, int acc,
+    const ft_bf16 *v, int lv, int B, int T, int NH, int NKV, int hs, int acc,
     int threads);
 
 #endif

@@ -137,12 +137,13 @@ attention(int B, int T, int NH, int hs, double *tf, double *tb)
 			    1, s, T, q + 2 * C, C3, 0, o, C);
 		}
 	});
-	die_bf16(ft_bf16_att_qk(S, qh, C3, qh + C, C3, B, T, NH, hs, threads));
+	die_bf16(ft_bf16_att_qk(S, qh, C3, qh + C, C3, B, T, NH, NH, hs,
+	    threads));
 	BEST(b, for (int k = 0; k < 3; k++) {
-		die_bf16(ft_bf16_att_qk(S, qh, C3, qh + C, C3, B, T, NH, hs,
+		die_bf16(ft_bf16_att_qk(S, qh, C3, qh + C, C3, B, T, NH, NH, hs,
 		    threads));
 		die_bf16(ft_bf16_att_pv(O, C, Ph, k & 1, qh + 2 * C, C3, B, T, NH,
-		    hs, 0, threads));
+		    NH, hs, 0, threads));
 	});
 	printf("attention %dx%d heads of [%d,%d], six full products: fp32 %.1f "
 	    "GFLOP/s | bf16 %.1f GFLOP/s\n", B, NH, T, hs, fl / f / 1e9,

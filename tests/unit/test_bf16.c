@@ -1,8 +1,9 @@
 /* bf16 matmuls through oneDNN: every product of a linear layer in both
- * weight layouts and the attention products equal an exact matmul of the
- * bf16-rounded inputs within fp32 accumulation error, at odd sizes, with
- * 1 and 2 threads, and repeat bit for bit.  Where oneDNN cannot compute
- * bf16, prints SKIP with the reason and exits 77 (tests/run.sh: SKIP). */
+ * weight layouts and the attention products (grouped-query heads too)
+ * equal an exact matmul of the bf16-rounded inputs within fp32
+ * accumulation error, at odd sizes, with 1 and 2 threads, and repeat bit
+ * for bit.  Where oneDNN cannot compute bf16, prints SKIP with the reason
+ * and exits 77 (tests/run.sh: SKIP). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,30 +204,33 @@ test_linear(int N, int in, int out, ft_wlayout lay, int th)
 	free(wio);
 }
 
-/* GPT-2's packed qkv [B*T, 3C]: the six attention products */
+/* a packed qkv [B*T, (NH + 2 NKV) hs] (GPT-2: NKV = NH; grouped-query
+ * otherwise): S = Q·Kᵀ, O (=, +=) P·V, and the group sums of Pᵀ·Y */
 static void
-test_attention(int B, int T, int NH, int hs, int th)
+test_attention(int B, int T, int NH, int NKV, int hs, int th)
 {
-	int C = NH * hs, C3 = 3 * C;
-	size_t nq = (size_t)B * T * C3, nS = (size_t)B * NH * T * T;
-	size_t no = (size_t)B * T * C;
-	struct op qkv = op_new(nq, th), P = op_new(nS, th);
+	int G = NH / NKV, W = (NH + 2 * NKV) * hs, CQ = NH * hs, CK = NKV * hs;
+	size_t nq = (size_t)B * T * W, nS = (size_t)B * NH * T * T;
+	size_t no = (size_t)B * T * CQ, nk = (size_t)B * T * CK;
+	struct op qkv = op_new(nq, th), P = op_new(nS, th), Y = op_new(no, th);
 	float *S = malloc(nS * sizeof(float)), *O = malloc(no * sizeof(float));
 	float *init = malloc((nS > no ? nS : no) * sizeof(float));
 	double *want = malloc(nS * sizeof(double)), *mag = malloc(nS *
 	    sizeof(double));
-	char what[64];
+	char what[80];
 
-	/* S = Q · Kᵀ */
-#define QKV(b, t, part, h, d) qkv.f[((size_t)(b) * T + (t)) * C3 + \
-	(size_t)(part) * C + (size_t)(h) * hs + (d)]
+#define Q(b, t, h, d) \
+	qkv.f[((size_t)(b) * T + (t)) * W + (size_t)(h) * hs + (d)]
+#define K(b, t, j, d) Q(b, t, NH + (j), d)
+#define V(b, t, j, d) Q(b, t, NH + NKV + (j), d)
+#define PP(b, h, t, s) P.f[(((size_t)(b) * NH + (h)) * T + (t)) * T + (s)]
 	for (int b = 0; b < B; b++)
 		for (int h = 0; h < NH; h++)
 			for (int t = 0; t < T; t++)
 				for (int s = 0; s < T; s++) {
 					double a = 0, m = 0;
 					for (int d = 0; d < hs; d++) {
-						double p = (double)QKV(b, t, 0, h, d) * QKV(b, s, 1, h, d);
+						double p = (double)Q(b, t, h, d) * K(b, s, h / G, d);
 						a += p;
 						m += fabs(p);
 					}
@@ -235,44 +239,76 @@ test_attention(int B, int T, int NH, int hs, int th)
 					mag[at] = m;
 				}
 	memset(init, 0, nS * sizeof(float));
-	TWICE(S, nS, init, ft_bf16_att_qk(S, qkv.h, C3, qkv.h + C, C3, B, T,
-	    NH, hs, th));
-	snprintf(what, sizeof(what), "qk %dx%dx%dx%d t%d", B, T, NH, hs, th);
+	TWICE(S, nS, init, ft_bf16_att_qk(S, qkv.h, W, qkv.h + CQ, W, B, T,
+	    NH, NKV, hs, th));
+	snprintf(what, sizeof(what), "qk %dx%dx%d/%dx%d t%d", B, T, NH, NKV, hs,
+	    th);
 	CHECK_EQ_INT(close_all(what, S, want, mag, nS, hs), 0);
 
-	/* O (=, +=) P · V and Pᵀ · V, O [B*T, C] */
-	for (int trans = 0; trans <= 1; trans++)
-		for (int acc = 0; acc <= 1; acc++) {
+	/* O [B*T, NH hs] (=, +=) P · V */
+	for (int acc = 0; acc <= 1; acc++) {
+		for (size_t i = 0; i < no; i++)
+			init[i] = acc ? frand() : 0.0f;
+		for (int b = 0; b < B; b++)
+			for (int h = 0; h < NH; h++)
+				for (int t = 0; t < T; t++)
+					for (int d = 0; d < hs; d++) {
+						size_t at = ((size_t)b * T + t) * CQ + (size_t)h * hs + d;
+						double a = init[at], m = fabs(a);
+						for (int s = 0; s < T; s++) {
+							double p = (double)PP(b, h, t, s) * V(b, s, h / G, d);
+							a += p;
+							m += fabs(p);
+						}
+						want[at] = a;
+						mag[at] = m;
+					}
+		if (!acc)
 			for (size_t i = 0; i < no; i++)
-				init[i] = acc ? frand() : 0.0f;
-			for (int b = 0; b < B; b++)
-				for (int h = 0; h < NH; h++)
-					for (int t = 0; t < T; t++)
-						for (int d = 0; d < hs; d++) {
-							size_t at = ((size_t)b * T + t) * C + (size_t)h * hs + d;
-							double a = init[at], m = fabs(a);
+				init[i] = NAN;
+		TWICE(O, no, init, ft_bf16_att_pv(O, CQ, P.h, 0, qkv.h + CQ + CK, W,
+		    B, T, NH, NKV, hs, acc, th));
+		snprintf(what, sizeof(what), "pv acc=%d %dx%dx%d/%dx%d t%d", acc, B,
+		    T, NH, NKV, hs, th);
+		CHECK_EQ_INT(close_all(what, O, want, mag, no, T), 0);
+	}
+
+	/* O [B*T, NKV hs] (=, +=) Σ_g P[h]ᵀ · Y[h], Y [B*T, NH hs] */
+	for (int acc = 0; acc <= 1; acc++) {
+		for (size_t i = 0; i < nk; i++)
+			init[i] = acc ? frand() : 0.0f;
+		for (int b = 0; b < B; b++)
+			for (int j = 0; j < NKV; j++)
+				for (int t = 0; t < T; t++)
+					for (int d = 0; d < hs; d++) {
+						size_t at = ((size_t)b * T + t) * CK + (size_t)j * hs + d;
+						double a = init[at], m = fabs(a);
+						for (int h = j * G; h < (j + 1) * G; h++)
 							for (int s = 0; s < T; s++) {
-								size_t pi = (((size_t)b * NH + h) * T +
-								    (trans ? s : t)) * T + (trans ? t : s);
-								double p = (double)P.f[pi] * QKV(b, s, 2, h, d);
+								double p = (double)PP(b, h, s, t) *
+								    Y.f[((size_t)b * T + s) * CQ + (size_t)h * hs + d];
 								a += p;
 								m += fabs(p);
 							}
-							want[at] = a;
-							mag[at] = m;
-						}
-			if (!acc)
-				for (size_t i = 0; i < no; i++)
-					init[i] = NAN;
-			TWICE(O, no, init, ft_bf16_att_pv(O, C, P.h, trans, qkv.h + 2 * C,
-			    C3, B, T, NH, hs, acc, th));
-			snprintf(what, sizeof(what), "pv trans=%d acc=%d %dx%dx%dx%d t%d",
-			    trans, acc, B, T, NH, hs, th);
-			CHECK_EQ_INT(close_all(what, O, want, mag, no, T), 0);
-		}
-#undef QKV
+						want[at] = a;
+						mag[at] = m;
+					}
+		if (!acc)
+			for (size_t i = 0; i < nk; i++)
+				init[i] = NAN;
+		TWICE(O, nk, init, ft_bf16_att_pv(O, CK, P.h, 1, Y.h, CQ, B, T, NH,
+		    NKV, hs, acc, th));
+		snprintf(what, sizeof(what), "pvT acc=%d %dx%dx%d/%dx%d t%d", acc, B,
+		    T, NH, NKV, hs, th);
+		CHECK_EQ_INT(close_all(what, O, want, mag, nk, G * T), 0);
+	}
+#undef Q
+#undef K
+#undef V
+#undef PP
 	op_free(&qkv);
 	op_free(&P);
+	op_free(&Y);
 	free(S);
 	free(O);
 	free(init);
@@ -301,8 +337,10 @@ main(int argc, char **argv)
 			test_linear(1, 17, 70, (ft_wlayout)lay, th);
 			test_linear(67, 130, 99, (ft_wlayout)lay, th);
 		}
-		test_attention(2, 19, 3, 7, th);
-		test_attention(1, 40, 2, 16, th);
+		test_attention(2, 19, 3, 3, 7, th);
+		test_attention(1, 40, 2, 2, 16, th);
+		test_attention(2, 13, 6, 2, 5, th);	/* grouped-query */
+		test_attention(3, 11, 4, 1, 8, th);	/* multi-query */
 	}
 	return check_done();
 }
