@@ -361,11 +361,19 @@ deq(const ft_qmat *m, size_t i)
 }
 
 void
+ft_qmat_row(const ft_qmat *m, int row, float *out)
+{
+	size_t base = (size_t)row * (size_t)m->ld;
+
+	for (size_t i = 0; i < (size_t)m->cols; i++)
+		out[i] = deq(m, base + i);
+}
+
+void
 ft_qmat_dequant(const ft_qmat *m, float *w)
 {
-	for (size_t o = 0; o < (size_t)m->rows; o++)
-		for (size_t i = 0; i < (size_t)m->cols; i++)
-			w[o * m->cols + i] = deq(m, o * m->ld + i);
+	for (int o = 0; o < m->rows; o++)
+		ft_qmat_row(m, o, w + (size_t)o * m->cols);
 }
 
 /* ---- few-row matmul ---- */

@@ -110,6 +110,8 @@ void ft_qmat_free(ft_qmat *m);
 
 /* The weights as the kernels read them: w[rows, cols] (Linear layout). */
 void ft_qmat_dequant(const ft_qmat *m, float *w);
+/* One row of them, out[cols] (a tied embedding's lookup). */
+void ft_qmat_row(const ft_qmat *m, int row, float *out);
 
 /* out[k, rows] = a[k, cols] · Wᵀ + bias[rows] (bias may be NULL). */
 void ft_qmat_mul(float *out, const float *a, int k, const ft_qmat *m,

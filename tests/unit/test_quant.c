@@ -110,6 +110,13 @@ check_format(const ft_qmat *m, const float *w, ft_wlayout lay)
 		}
 	CHECK_EQ_INT(bad, 0);
 	CHECK_EQ_INT(badq, 0);
+	{
+		float *row = malloc((size_t)in * sizeof(float));
+		ft_qmat_row(m, out - 1, row);
+		CHECK(memcmp(row, d + (size_t)(out - 1) * in,
+		    (size_t)in * sizeof(float)) == 0);
+		free(row);
+	}
 	/* padding is zero, so the kernels' padded tail adds nothing */
 	for (int o = 0; o < out; o++)
 		for (int i = in; i < m->ld; i++)
