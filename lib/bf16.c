@@ -4,8 +4,10 @@
  * whose data handles are set at every call. */
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -15,9 +17,80 @@
 #include "bf16.h"
 #include "err.h"
 
-/* libgomp, which Debian's oneDNN is built on (DNNL_CPU_RUNTIME OMP);
- * declared here since clang has no omp.h without libomp-dev. */
+/* oneDNN is loaded at first use (dlopen), not linked: Debian's build runs
+ * on libgomp, which reads OMP_WAIT_POLICY once, when it is loaded, and
+ * whose default (threads spin after each parallel region) slows the
+ * matmuls several times over when they alternate with ft's own threads
+ * or share the CPUs; see load().  Tools that never use bf16 do not load
+ * it at all. */
+#define DNNL_FUNCS(X) \
+	X(dnnl_cpu_isa2str) \
+	X(dnnl_engine_create) \
+	X(dnnl_get_effective_cpu_isa) \
+	X(dnnl_matmul_desc_init) \
+	X(dnnl_memory_create) \
+	X(dnnl_memory_desc_init_by_strides) \
+	X(dnnl_memory_desc_init_by_tag) \
+	X(dnnl_memory_destroy) \
+	X(dnnl_memory_set_data_handle) \
+	X(dnnl_post_ops_append_sum) \
+	X(dnnl_post_ops_create) \
+	X(dnnl_post_ops_destroy) \
+	X(dnnl_primitive_attr_create) \
+	X(dnnl_primitive_attr_destroy) \
+	X(dnnl_primitive_attr_set_post_ops) \
+	X(dnnl_primitive_create) \
+	X(dnnl_primitive_desc_create) \
+	X(dnnl_primitive_desc_destroy) \
+	X(dnnl_primitive_destroy) \
+	X(dnnl_primitive_execute) \
+	X(dnnl_status2str) \
+	X(dnnl_stream_create) \
+	X(dnnl_stream_wait) \
+	X(dnnl_version)
+
+static struct {
+#define X(f) __typeof__(&f) f;
+	DNNL_FUNCS(X)
+#undef X
+	void (*omp_set_num_threads)(int);
+} dl;
+
+#ifdef FT_DNNL_LINKED
+/* sanitizer builds (make SAN=1) link oneDNN instead: LeakSanitizer cannot
+ * walk the thread-local storage of a dlopen'd library's threads */
 extern void omp_set_num_threads(int n);
+
+static const char *
+load(void)
+{
+#define X(f) dl.f = f;
+	DNNL_FUNCS(X)
+#undef X
+	dl.omp_set_num_threads = omp_set_num_threads;
+	return NULL;
+}
+#else
+static const char *
+load(void)
+{
+	void *h;
+
+	if (getenv("OMP_WAIT_POLICY") == NULL && getenv("GOMP_SPINCOUNT") == NULL)
+		setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+	h = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL)
+		return "cannot load oneDNN (libdnnl.so.2, Debian package libdnnl2)";
+#define X(f) if ((*(void **)&dl.f = dlsym(h, #f)) == NULL) \
+		return "libdnnl.so.2 lacks " #f;
+	DNNL_FUNCS(X)
+#undef X
+	if ((*(void **)&dl.omp_set_num_threads = dlsym(h,
+	    "omp_set_num_threads")) == NULL)
+		return "libdnnl.so.2 is not built on OpenMP (no omp_set_num_threads)";
+	return NULL;
+}
+#endif
 
 #define CACHE_N 64
 
@@ -92,7 +165,7 @@ md(dnnl_memory_desc_t *m, const ft_bf16_gemm_shape *s, int rows, int cols,
 				if (t[j] * d[j] > t[i])
 					t[i] = t[j] * d[j];
 		}
-	return dnnl_memory_desc_init_by_strides(m, n, d, dt, t);
+	return dl.dnnl_memory_desc_init_by_strides(m, n, d, dt, t);
 }
 
 /* Create the primitive and memory objects of e for e->k. */
@@ -113,44 +186,44 @@ create(struct entry *e)
 		return st;
 	if (e->k.bias) {
 		dnnl_dims_t d = { 1, s->N };
-		if ((st = dnnl_memory_desc_init_by_tag(&mbias, 2, d, dnnl_f32,
+		if ((st = dl.dnnl_memory_desc_init_by_tag(&mbias, 2, d, dnnl_f32,
 		    dnnl_ab)) != dnnl_success)
 			return st;
 	}
-	if ((st = dnnl_matmul_desc_init(&desc, &ma, &mb,
+	if ((st = dl.dnnl_matmul_desc_init(&desc, &ma, &mb,
 	    e->k.bias ? &mbias : NULL, &mc)) != dnnl_success)
 		return st;
-	if ((st = dnnl_primitive_attr_create(&attr)) != dnnl_success)
+	if ((st = dl.dnnl_primitive_attr_create(&attr)) != dnnl_success)
 		return st;
 	if (s->acc) {
-		if ((st = dnnl_post_ops_create(&po)) != dnnl_success ||
-		    (st = dnnl_post_ops_append_sum(po, 1.0f)) != dnnl_success ||
-		    (st = dnnl_primitive_attr_set_post_ops(attr, po)) !=
+		if ((st = dl.dnnl_post_ops_create(&po)) != dnnl_success ||
+		    (st = dl.dnnl_post_ops_append_sum(po, 1.0f)) != dnnl_success ||
+		    (st = dl.dnnl_primitive_attr_set_post_ops(attr, po)) !=
 		    dnnl_success)
 			goto out;
 	}
-	omp_set_num_threads(e->k.threads);
-	if ((st = dnnl_primitive_desc_create(&pd, &desc, attr, g.eng, NULL)) !=
+	dl.omp_set_num_threads(e->k.threads);
+	if ((st = dl.dnnl_primitive_desc_create(&pd, &desc, attr, g.eng, NULL)) !=
 	    dnnl_success)
 		goto out;
-	if ((st = dnnl_primitive_create(&e->prim, pd)) != dnnl_success)
+	if ((st = dl.dnnl_primitive_create(&e->prim, pd)) != dnnl_success)
 		goto out;
-	if ((st = dnnl_memory_create(&e->a, &ma, g.eng, DNNL_MEMORY_NONE)) !=
+	if ((st = dl.dnnl_memory_create(&e->a, &ma, g.eng, DNNL_MEMORY_NONE)) !=
 	    dnnl_success ||
-	    (st = dnnl_memory_create(&e->b, &mb, g.eng, DNNL_MEMORY_NONE)) !=
+	    (st = dl.dnnl_memory_create(&e->b, &mb, g.eng, DNNL_MEMORY_NONE)) !=
 	    dnnl_success ||
-	    (st = dnnl_memory_create(&e->c, &mc, g.eng, DNNL_MEMORY_NONE)) !=
+	    (st = dl.dnnl_memory_create(&e->c, &mc, g.eng, DNNL_MEMORY_NONE)) !=
 	    dnnl_success)
 		goto out;
-	if (e->k.bias && (st = dnnl_memory_create(&e->bias, &mbias, g.eng,
+	if (e->k.bias && (st = dl.dnnl_memory_create(&e->bias, &mbias, g.eng,
 	    DNNL_MEMORY_NONE)) != dnnl_success)
 		goto out;
 out:
 	if (pd != NULL)
-		dnnl_primitive_desc_destroy(pd);
+		dl.dnnl_primitive_desc_destroy(pd);
 	if (po != NULL)
-		dnnl_post_ops_destroy(po);
-	dnnl_primitive_attr_destroy(attr);
+		dl.dnnl_post_ops_destroy(po);
+	dl.dnnl_primitive_attr_destroy(attr);
 	return st;
 }
 
@@ -158,15 +231,15 @@ static void
 drop(struct entry *e)
 {
 	if (e->prim != NULL)
-		dnnl_primitive_destroy(e->prim);
+		dl.dnnl_primitive_destroy(e->prim);
 	if (e->a != NULL)
-		dnnl_memory_destroy(e->a);
+		dl.dnnl_memory_destroy(e->a);
 	if (e->b != NULL)
-		dnnl_memory_destroy(e->b);
+		dl.dnnl_memory_destroy(e->b);
 	if (e->c != NULL)
-		dnnl_memory_destroy(e->c);
+		dl.dnnl_memory_destroy(e->c);
 	if (e->bias != NULL)
-		dnnl_memory_destroy(e->bias);
+		dl.dnnl_memory_destroy(e->bias);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -179,11 +252,13 @@ init_locked(void)
 	if (g.state != 0)
 		return;
 	g.state = -1;
-	if (dnnl_engine_create(&g.eng, dnnl_cpu, 0) != dnnl_success) {
+	if ((g.why = load()) != NULL)
+		return;
+	if (dl.dnnl_engine_create(&g.eng, dnnl_cpu, 0) != dnnl_success) {
 		g.why = "oneDNN cannot create a CPU engine";
 		return;
 	}
-	if (dnnl_stream_create(&g.stream, g.eng, dnnl_stream_default_flags) !=
+	if (dl.dnnl_stream_create(&g.stream, g.eng, dnnl_stream_default_flags) !=
 	    dnnl_success) {
 		g.why = "oneDNN cannot create a CPU stream";
 		return;
@@ -202,9 +277,9 @@ init_locked(void)
 		return;
 	}
 	{
-		const dnnl_version_t *v = dnnl_version();
+		const dnnl_version_t *v = dl.dnnl_version();
 		snprintf(g.desc, sizeof(g.desc), "oneDNN %d.%d.%d, %s", v->major,
-		    v->minor, v->patch, dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
+		    v->minor, v->patch, dl.dnnl_cpu_isa2str(dl.dnnl_get_effective_cpu_isa()));
 	}
 	if (ft_bf16_cpu() == NULL)
 		g.warn = "this CPU has neither avx512_bf16 nor AMX-BF16: oneDNN "
@@ -308,28 +383,28 @@ ft_bf16_gemm(const ft_bf16_gemm_shape *s, float *c, const ft_bf16 *a,
 			pthread_mutex_unlock(&g.mu);
 			return ft_error("bf16 matmul [%d,%d]x[%d,%d] (batch %dx%dx%d): "
 			    "oneDNN: %s", s->M, s->K, s->K, s->N, s->b[0], s->b[1],
-			    s->b[2], dnnl_status2str(st));
+			    s->b[2], dl.dnnl_status2str(st));
 		}
 		e->used = 1;
 	}
-	dnnl_memory_set_data_handle(e->a, (void *)a);
-	dnnl_memory_set_data_handle(e->b, (void *)b);
-	dnnl_memory_set_data_handle(e->c, c);
+	dl.dnnl_memory_set_data_handle(e->a, (void *)a);
+	dl.dnnl_memory_set_data_handle(e->b, (void *)b);
+	dl.dnnl_memory_set_data_handle(e->c, c);
 	args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, e->a };
 	args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, e->b };
 	args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, e->c };
 	if (bias != NULL) {
-		dnnl_memory_set_data_handle(e->bias, (void *)bias);
+		dl.dnnl_memory_set_data_handle(e->bias, (void *)bias);
 		args[nargs++] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, e->bias };
 	}
-	omp_set_num_threads(k.threads);
-	st = dnnl_primitive_execute(e->prim, g.stream, nargs, args);
+	dl.omp_set_num_threads(k.threads);
+	st = dl.dnnl_primitive_execute(e->prim, g.stream, nargs, args);
 	if (st == dnnl_success)
-		st = dnnl_stream_wait(g.stream);
+		st = dl.dnnl_stream_wait(g.stream);
 	pthread_mutex_unlock(&g.mu);
 	if (st != dnnl_success)
 		return ft_error("bf16 matmul [%d,%d]x[%d,%d]: oneDNN: %s", s->M,
-		    s->K, s->K, s->N, dnnl_status2str(st));
+		    s->K, s->K, s->N, dl.dnnl_status2str(st));
 	return 0;
 }
 

@@ -26,11 +26,18 @@
  *
  * Primitives are created once per shape, layout and thread count and
  * kept in a small cache (oneDNN's own cache sits behind it).  oneDNN
- * (Debian's build) runs on OpenMP: each call sets the calling thread's
- * OpenMP thread count to `threads`, and a primitive's work split is fixed
- * at creation for that count, so a given thread count gives bit-identical
- * results (different counts may differ in the last bits).  Calls are
- * serialised by a lock; call from one thread, outside ft_parallel.
+ * (Debian's libdnnl.so.2) is loaded at the first call (dlopen), so tools
+ * that never use bf16 neither load it nor need it.  It runs on OpenMP
+ * (libgomp): each call sets the calling thread's OpenMP thread count to
+ * `threads`, and a primitive's work split is fixed at creation for that
+ * count, so a given thread count gives bit-identical results (different
+ * counts may differ in the last bits).  Unless OMP_WAIT_POLICY or
+ * GOMP_SPINCOUNT is set, loading sets OMP_WAIT_POLICY=PASSIVE first:
+ * libgomp's default, threads spinning after each product, made the
+ * products ~3x slower here when they alternate with ft's own thread pool
+ * on a busy machine.  Calls are serialised by a lock; call from one
+ * thread, outside ft_parallel, and ft_bf16_init before other threads
+ * exist (it may setenv).
  *
  * Functions return 0, or -1 after a message naming the product and
  * oneDNN's reason. */
