@@ -279,7 +279,8 @@ init_locked(void)
 	{
 		const dnnl_version_t *v = dl.dnnl_version();
 		snprintf(g.desc, sizeof(g.desc), "oneDNN %d.%d.%d, %s", v->major,
-		    v->minor, v->patch, dl.dnnl_cpu_isa2str(dl.dnnl_get_effective_cpu_isa()));
+		    v->minor, v->patch,
+		    dl.dnnl_cpu_isa2str(dl.dnnl_get_effective_cpu_isa()));
 	}
 	if (ft_bf16_cpu() == NULL)
 		g.warn = "this CPU has neither avx512_bf16 nor AMX-BF16: oneDNN "
