@@ -310,37 +310,42 @@ ft_qmat_from_bf16(ft_qmat *m, ft_qtype type, const ft_bf16 *w, int out,
 }
 
 int
-ft_qmat_from_tensor(ft_qmat *m, ft_qtype type, const ft_st_tensor *t,
-    ft_wlayout lay, int threads)
+ft_qmat_from_tensor(ft_qmat *m, ft_qtype type, const ft_st_file *f,
+    const ft_st_tensor *t, ft_wlayout lay, int threads)
 {
 	int64_t out, in;
+	void *cp = NULL;
+	const void *data = t->data;
+	int bf = t->dtype == FT_BF16;
 
 	if (t->ndim != 2)
-		return ft_error("tensor '%s': a weight matrix must be 2-D, not "
-		    "%d-D", t->name, t->ndim);
-	if (t->dtype != FT_F32 && t->dtype != FT_BF16)
-		return ft_error("tensor '%s': dtype %s cannot be quantised (F32 "
-		    "or BF16)", t->name, ft_dtype_name(t->dtype));
+		return ft_error("'%s': tensor '%s': a weight matrix must be 2-D, not "
+		    "%d-D", f->path, t->name, t->ndim);
 	out = lay == FT_W_OI ? t->shape[0] : t->shape[1];
 	in = lay == FT_W_OI ? t->shape[1] : t->shape[0];
 	if (out < 1 || in < 1 || out > INT32_MAX || in > INT32_MAX - FT_QBLOCK)
-		return ft_error("tensor '%s': shape [%lld, %lld] out of range",
-		    t->name, (long long)t->shape[0], (long long)t->shape[1]);
-	/* safetensors data need not be aligned for its dtype: copy if not */
-	if (((uintptr_t)t->data & 3) != 0) {
+		return ft_error("'%s': tensor '%s': shape [%lld, %lld] out of range",
+		    f->path, t->name, (long long)t->shape[0],
+		    (long long)t->shape[1]);
+	if (t->dtype != FT_F32 && !bf) {
+		/* F16, F64: through fp32 (ft_st_read_f32 refuses the rest) */
+		cp = ft_malloc(t->nelem * sizeof(float));
+		if (ft_st_read_f32(f, t, cp) != 0) {
+			free(cp);
+			return -1;
+		}
+		data = cp;
+	} else if (((uintptr_t)data & (bf ? 1 : 3)) != 0) {
+		/* safetensors data need not be aligned for its dtype */
 		size_t sz = t->nelem * ft_dtype_size(t->dtype);
-		void *cp = ft_malloc(sz);
 
-		memcpy(cp, t->data, sz);
-		build(m, type, t->dtype == FT_F32 ? cp : NULL,
-		    t->dtype == FT_BF16 ? cp : NULL, (int)out, (int)in, lay,
-		    threads);
-		free(cp);
-		return 0;
+		cp = ft_malloc(sz);
+		memcpy(cp, data, sz);
+		data = cp;
 	}
-	build(m, type, t->dtype == FT_F32 ? t->data : NULL,
-	    t->dtype == FT_BF16 ? t->data : NULL, (int)out, (int)in, lay,
+	build(m, type, bf ? NULL : data, bf ? data : NULL, (int)out, (int)in, lay,
 	    threads);
+	free(cp);
 	return 0;
 }
 

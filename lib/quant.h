@@ -101,11 +101,11 @@ void ft_qmat_from_f32(ft_qmat *m, ft_qtype type, const float *w, int out,
 /* The same from bf16 values (a BF16 tensor's data, little-endian). */
 void ft_qmat_from_bf16(ft_qmat *m, ft_qtype type, const ft_bf16 *w, int out,
     int in, ft_wlayout lay, int threads);
-/* From a safetensors tensor (F32 or BF16, 2-D, shape [in, out] for FT_W_IO
- * or [out, in] for FT_W_OI).  0, or -1 after a message naming the
- * tensor. */
-int ft_qmat_from_tensor(ft_qmat *m, ft_qtype type, const ft_st_tensor *t,
-    ft_wlayout lay, int threads);
+/* From a 2-D tensor of safetensors file f, shape [in, out] for FT_W_IO or
+ * [out, in] for FT_W_OI: F32 and BF16 read in place, F16 and F64 through
+ * fp32.  0, or -1 after a message naming the file and tensor. */
+int ft_qmat_from_tensor(ft_qmat *m, ft_qtype type, const ft_st_file *f,
+    const ft_st_tensor *t, ft_wlayout lay, int threads);
 void ft_qmat_free(ft_qmat *m);
 
 /* The weights as the kernels read them: w[rows, cols] (Linear layout). */

@@ -252,15 +252,17 @@ test_tensor(void)
 {
 	enum { IN = 45, OUT = 19 };
 	ft_bf16 h[IN * OUT];
-	float f[IN * OUT];
+	uint16_t h16[IN * OUT];
+	float f[IN * OUT], f16[IN * OUT];
 	int32_t ints[4] = { 1, 2, 3, 4 };
 	int64_t shape[2] = { IN, OUT }, shape1[1] = { 4 }, shape22[2] = { 2, 2 };
 	char path[] = "/tmp/ft-test-quant-XXXXXX";
 	int fd = mkstemp(path);
-	ft_st_entry e[3] = {
+	ft_st_entry e[4] = {
 		{ "w", FT_BF16, 2, shape, h },
 		{ "v", FT_BF16, 1, shape1, h },
 		{ "i", FT_I32, 2, shape22, ints },
+		{ "h", FT_F16, 2, shape, h16 },
 	};
 	ft_st_file sf;
 	ft_qmat a, b;
@@ -271,11 +273,19 @@ test_tensor(void)
 	for (int i = 0; i < IN * OUT; i++) {
 		h[i] = ft_bf16_round(frand() * 0.1f);
 		f[i] = ft_bf16_float(h[i]);
+		/* k/64, exact in fp16: sign, exponent rebiased, 10 bits */
+		f16[i] = (float)((int)(frand() * 100) | 1) / 64.0f;
+		{
+			union { float f; uint32_t u; } v = { f16[i] };
+			h16[i] = (uint16_t)((v.u >> 16 & 0x8000) |
+			    ((((v.u >> 23) & 0xff) - 127 + 15) << 10) |
+			    ((v.u >> 13) & 0x3ff));
+		}
 	}
-	CHECK(ft_st_write(path, e, 3, NULL, NULL, 0) == 0);
+	CHECK(ft_st_write(path, e, 4, NULL, NULL, 0) == 0);
 	CHECK(ft_st_open(&sf, path) == 0);
 	for (int t = FT_Q_BF16; t <= FT_Q_Q8_0; t++) {
-		CHECK(ft_qmat_from_tensor(&a, (ft_qtype)t, ft_st_find(&sf, "w"),
+		CHECK(ft_qmat_from_tensor(&a, (ft_qtype)t, &sf, ft_st_find(&sf, "w"),
 		    FT_W_IO, 2) == 0);
 		ft_qmat_from_f32(&b, (ft_qtype)t, f, OUT, IN, FT_W_IO, 1);
 		CHECK_EQ_INT(a.rows, OUT);
@@ -288,11 +298,20 @@ test_tensor(void)
 		ft_qmat_free(&a);
 		ft_qmat_free(&b);
 	}
+	/* F16 goes through fp32 */
+	CHECK(ft_qmat_from_tensor(&a, FT_Q_Q8_0, &sf, ft_st_find(&sf, "h"),
+	    FT_W_IO, 1) == 0);
+	ft_qmat_from_f32(&b, FT_Q_Q8_0, f16, OUT, IN, FT_W_IO, 1);
+	ft_qmat_dequant(&a, da);
+	ft_qmat_dequant(&b, db);
+	CHECK(memcmp(da, db, sizeof(f)) == 0);
+	ft_qmat_free(&a);
+	ft_qmat_free(&b);
 	fprintf(stderr, "expected errors:\n");
-	CHECK(ft_qmat_from_tensor(&a, FT_Q_BF16, ft_st_find(&sf, "v"), FT_W_OI,
-	    1) == -1);
-	CHECK(ft_qmat_from_tensor(&a, FT_Q_BF16, ft_st_find(&sf, "i"), FT_W_OI,
-	    1) == -1);
+	CHECK(ft_qmat_from_tensor(&a, FT_Q_BF16, &sf, ft_st_find(&sf, "v"),
+	    FT_W_OI, 1) == -1);
+	CHECK(ft_qmat_from_tensor(&a, FT_Q_BF16, &sf, ft_st_find(&sf, "i"),
+	    FT_W_OI, 1) == -1);
 	ft_st_close(&sf);
 	unlink(path);
 	free(da);
