@@ -14,14 +14,16 @@ V ?= 0
 
 # What the build and the tests need, as "test:Debian-package" pairs: a
 # command on PATH, a pkg-config module (pc/NAME) or a file (/path).
-# oneDNN has no .pc: its header is the test; lib/bf16.c dlopens it.
 NEEDS = cmd/pkg-config:pkg-config pc/openblas:libopenblas-dev \
 	pc/libcjson:libcjson-dev pc/libzstd:libzstd-dev \
 	pc/libcurl:libcurl4-openssl-dev cmd/zstd:zstd cmd/mandoc:mandoc \
-	/usr/include/oneapi/dnnl/dnnl.h:libdnnl-dev \
 	cmd/clang:clang cmd/python3:python3 cmd/npm:npm \
 	/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
 PKGS = libzstd libcjson openblas libcurl
+
+# oneDNN (bf16 matmuls) has no .pc: its header is the test; lib/bf16.c
+# loads libdnnl.so.2 at run time (SAN=1 builds link it).
+NEEDS += /usr/include/oneapi/dnnl/dnnl.h:libdnnl-dev
 
 ifeq ($(SAN),1)
 B = build/san

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Test runner: every unit test binary, every tests/cli/*.sh, the man page
 # lint, and (without SAN) each fuzzer briefly on its seed corpus.
-# Prints one line per test and ends with "N passed, N failed" (and
-# "N skipped": a test that exits 77 could not run here, SKIP).
+# Prints one line per test (PASS, FAIL, or SKIP: exit 77, the log's last
+# line says why) and ends with "N passed, N failed, N skipped".
 # Run through `make check`, which sets FT_BIN, FT_BUILD, FT_FUZZ, FT_SAN.
 # Environment: FT_TESTS="pattern" runs only tests whose name matches.
 
@@ -29,11 +29,12 @@ run_one() { # name, command...
 	case "$name" in *${FT_TESTS:-}*) ;; *) return ;; esac
 	log="$logdir/$(echo "$name" | tr '/ ' '__').log"
 	start=$(date +%s)
-	"$@" >"$log" 2>&1; rc=$?
+	"$@" >"$log" 2>&1
+	rc=$?
 	if [ $rc -eq 0 ]; then
 		pass=$((pass + 1))
 		printf 'PASS %-40s %3ss\n' "$name" $(( $(date +%s) - start ))
-	elif [ $rc -eq 77 ]; then # the test could not run here: its last line says why
+	elif [ $rc -eq 77 ]; then # exit 77: did not run; the log says why
 		skip=$((skip + 1))
 		printf 'SKIP %-40s %s\n' "$name" "$(tail -n 1 "$log")"
 	else
@@ -69,6 +70,5 @@ fi
 
 echo
 [ $fail -eq 0 ] || echo "failed:$failed"
-s=""; [ $skip -eq 0 ] || s=", $skip skipped"
-echo "$pass passed, $fail failed$s"
+echo "$pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

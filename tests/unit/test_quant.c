@@ -210,7 +210,7 @@ test_mul(void)
 				check_format(&m, w, (ft_wlayout)lay);
 				for (int is = 0; is < 3; is++) {
 					if (ft_qmat_set_isa(isas[is]) != 0) {
-						printf("%s: not on this CPU, not tested\n", isas[is]);
+						printf("SKIP part: %s kernels: not on this CPU\n", isas[is]);
 						continue;
 					}
 					for (size_t k = 0; k < sizeof(ks) / sizeof(ks[0]); k++)
