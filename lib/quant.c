@@ -226,8 +226,12 @@ put_row(ft_qmat *m, int o, const float *x)
 		d = amax / 127.0f;
 		id = d != 0 ? 1.0f / d : 0.0f;
 		m->d[base / FT_QBLOCK + b] = d;
-		for (int j = 0; j < FT_QBLOCK; j++)
-			m->q[base + b * FT_QBLOCK + j] = (int8_t)roundf(xb[j] * id);
+		for (int j = 0; j < FT_QBLOCK; j++) {
+			/* clamped so NaN or inf weights stay defined (0, ±127) */
+			float v = roundf(xb[j] * id);
+			m->q[base + b * FT_QBLOCK + j] = (int8_t)(v >= 127.0f ? 127 :
+			    v <= -127.0f ? -127 : v == v ? (int)v : 0);
+		}
 	}
 }
 
