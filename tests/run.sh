@@ -79,7 +79,10 @@ if [ -n "${FT_FUZZ:-}" ]; then
 		n=$(basename "$f")
 		corpus=tests/fuzz/corpus/$n
 		work="$FT_BUILD/fuzz-run/$n"; rm -rf "$work"; mkdir -p "$work"
-		run_one "fuzz/$n" "$f" -max_total_time=5 -timeout=10 -rss_limit_mb=2048 "$work" "$corpus"
+		# libFuzzer's own exit code for a finding is 77, which here
+		# means SKIP: a finding must be a FAIL, its input kept in $work
+		run_one "fuzz/$n" "$f" -max_total_time=5 -timeout=10 -rss_limit_mb=2048 \
+		    -error_exitcode=1 -timeout_exitcode=1 -artifact_prefix="$work/" "$work" "$corpus"
 	done
 fi
 
