@@ -1,7 +1,8 @@
 #!/bin/sh
 # Test runner: every unit test binary, every tests/cli/*.sh, the man page
 # lint, and (without SAN) each fuzzer briefly on its seed corpus.
-# Prints one line per test and ends with "N passed, N failed".
+# Prints one line per test (PASS, FAIL, or SKIP: exit 77, the log's last
+# line says why) and ends with "N passed, N failed, N skipped".
 # Run through `make check`, which sets FT_BIN, FT_BUILD, FT_FUZZ, FT_SAN.
 # Environment: FT_TESTS="pattern" runs only tests whose name matches.
 
@@ -19,7 +20,7 @@ unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_HUB_CACHE HUGGINGFACE_HUB_CACHE HF_ENDP
 export ASAN_OPTIONS="abort_on_error=0:detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
-pass=0 fail=0 failed=""
+pass=0 fail=0 skip=0 failed=""
 logdir="$FT_BUILD/test-logs"
 rm -rf "$logdir"; mkdir -p "$logdir"
 
@@ -28,9 +29,14 @@ run_one() { # name, command...
 	case "$name" in *${FT_TESTS:-}*) ;; *) return ;; esac
 	log="$logdir/$(echo "$name" | tr '/ ' '__').log"
 	start=$(date +%s)
-	if "$@" >"$log" 2>&1; then
+	"$@" >"$log" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ]; then
 		pass=$((pass + 1))
 		printf 'PASS %-40s %3ss\n' "$name" $(( $(date +%s) - start ))
+	elif [ $rc -eq 77 ]; then # exit 77: did not run; the log says why
+		skip=$((skip + 1))
+		printf 'SKIP %-40s %s\n' "$name" "$(tail -n 1 "$log")"
 	else
 		fail=$((fail + 1)); failed="$failed $name"
 		printf 'FAIL %-40s (log: %s)\n' "$name" "$log"
@@ -64,5 +70,5 @@ fi
 
 echo
 [ $fail -eq 0 ] || echo "failed:$failed"
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]
