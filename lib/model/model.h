@@ -164,6 +164,11 @@ typedef struct ft_model {
 	int rope_n;
 	struct ft_model_acts *acts;     /* private */
 	int *t_layer, *t_slot;          /* private: view of each tensor */
+	struct ft_model_bf16 *bf16;     /* private: NULL unless bf16 is on */
+	int save_bf16;                  /* 1: ft_model_save writes BF16 tensors
+	                                 * (rounded to nearest even) and
+	                                 * config.json "torch_dtype":
+	                                 * "bfloat16" (--save-dtype bf16) */
 } ft_model;
 
 /* Allocate a model for cfg (parameters zeroed, no gradients).  Validates
@@ -193,7 +198,8 @@ int ft_model_load(ft_model *m, const char *dir);
  * untied (its slab is reallocated; gradients dropped).  0 or -1. */
 int ft_model_load_weights(ft_model *m, const char *path);
 
-/* Write the weights as one safetensors file (atomically): F32, the
+/* Write the weights as one safetensors file (atomically): F32 (BF16 with
+ * m->save_bf16), the
  * architecture's HF names (GPT-2: "transformer."-prefixed), no lm_head
  * when tied, metadata {"format":"pt"}.  0 or -1. */
 int ft_model_save(const ft_model *m, const char *path);
@@ -207,6 +213,19 @@ void ft_model_set_threads(ft_model *m, int threads);
 void ft_model_set_dropout(ft_model *m, double p);
 /* Seed the dropout generator and reset its counter. */
 void ft_model_set_dropout_seed(ft_model *m, uint64_t seed);
+
+/* Mixed precision (ft-train --bf16; hf-reference §19): on, the matrix
+ * products of forward and backward (linear layers, the head, attention's
+ * two products) take bf16 inputs and accumulate in fp32 (lib/bf16,
+ * oneDNN), as torch.autocast("cpu", dtype=torch.bfloat16); norms,
+ * softmax, activations, dropout and the loss stay fp32, and so do the
+ * parameters and gradients.  A bf16 copy of the parameters is made before
+ * the next forward; call ft_model_params_changed after changing
+ * m->params (an optimizer step) so it is refreshed.  KV-cache decoding
+ * stays fp32.  0; or -1 after a message when bf16 matmuls cannot run
+ * here (ft_bf16_init).  Off (the default): fp32, bit-exact as without. */
+int ft_model_set_bf16(ft_model *m, int on);
+void ft_model_params_changed(ft_model *m);
 
 /* Forward pass over a batch.
  *   ids      [B, T]  token ids (0 <= id < V; padding ids must be valid too)
