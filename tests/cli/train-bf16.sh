@@ -53,7 +53,7 @@ for i, (a, b, c, d) in enumerate(zip(tb, tf, fb, ff)):
     if r[1] > 0.02: bad.append("step %d: ft bf16 %.4f vs ft fp32 %.4f" % (i + 1, c, d))
     if r[2] > 0.02: bad.append("step %d: torch autocast %.4f vs fp32 %.4f" % (i + 1, a, b))
     if abs(d - round(b, 4)) > 1.01e-4: bad.append("step %d: ft fp32 %.4f vs torch %.4f" % (i + 1, d, b))
-sys.stderr.write("worst: ft bf16 vs autocast %.3f%%, vs fp32 %.3f%%; autocast vs fp32 %.3f%%"
+sys.stderr.write("worst: ft bf16 vs autocast %.3f%%, vs fp32 %.3f%%; autocast vs fp32 %.3f%%\n"
       % tuple(100 * w for w in worst))
 for b in bad: print(b)
 sys.exit(1 if bad else 0)
