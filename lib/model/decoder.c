@@ -327,6 +327,7 @@ ft_model_release(ft_model *m)
 	cJSON_Delete(m->src_config);
 	acts_free(m->acts);
 	ft_mx_free(m);
+	ft_mq_free(m);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -449,6 +450,9 @@ ft_model_memory(const ft_model *m)
 {
 	size_t b = m->n_params * sizeof(float) * (m->grads != NULL ? 2 : 1);
 	const struct ft_model_acts *a = m->acts;
+	size_t rel, qb = ft_mq_bytes(m, &rel);
+
+	b += qb - rel;
 
 	if (a != NULL) {
 		struct dims d = dims_of(&m->cfg);
@@ -592,7 +596,9 @@ head_fwd(const ft_model *m, float *logits, const float *x, int N)
 {
 	int C = m->cfg.n_embd, V = m->cfg.vocab_size;
 
-	if (ft_mx_on(m))
+	if (ft_mq_head(m) != NULL)
+		ft_mq_linear(m, ft_mq_head(m), logits, x, NULL, N);
+	else if (ft_mx_on(m))
 		ft_mx_linear_fwd(m, logits, x, head_w(m), NULL, N, C, V, FT_W_OI);
 	else
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, V, C, 1.0f,
@@ -623,7 +629,11 @@ static void
 mm_fwd(const ft_model *m, float *out, const float *inp, const float *w,
     const float *b, int N, int IC, int OC)
 {
-	if (ft_mx_on(m))
+	const ft_qmat *q = ft_mq_of(m, w);
+
+	if (q != NULL)
+		ft_mq_linear(m, q, out, inp, b, N);
+	else if (ft_mx_on(m))
 		ft_mx_linear_fwd(m, out, inp, w, b, N, IC, OC,
 		    m->cfg.linear ? FT_W_OI : FT_W_IO);
 	else if (m->cfg.linear)
@@ -834,11 +844,15 @@ emb_task(void *vc, int tid, int nt)
 	for (size_t n = lo; n < hi; n++) {
 		const float *e = m->p.emb + (size_t)c->ids[n] * C;
 		float *o = c->out + n * C;
+		if (ft_mq_emb(m)) { /* the quantised tied head's row */
+			ft_qmat_row(ft_mq_head(m), c->ids[n], o);
+			e = o;
+		}
 		if (m->p.pos != NULL) {
 			const float *p = m->p.pos + (size_t)c->pos[n] * C;
 			for (size_t i = 0; i < C; i++)
 				o[i] = e[i] + p[i];
-		} else {
+		} else if (e != o) {
 			memcpy(o, e, C * sizeof(float));
 		}
 	}
@@ -1096,6 +1110,8 @@ ft_model_backward(ft_model *m, double scale)
 
 	if (a == NULL || !a->has_targets)
 		ft_die("ft_model_backward: no forward pass with targets");
+	if (m->quant != NULL)
+		ft_die("ft_model_backward: the model is quantised (forward only)");
 	if (m->grads == NULL)
 		ft_model_zero_grad(m);
 	N = (size_t)B * T;
@@ -1358,7 +1374,9 @@ kv_run(ft_model *m, ft_kv *kv, const int *row, const int *pos,
 		}
 		/* logits[k,V] = a[k,C] · headᵀ (one row: sgemv; a few rows:
 		 * each head row read once; neither packs the head) */
-		if (k == 1)
+		if (ft_mq_head(m) != NULL)
+			ft_mq_linear(m, ft_mq_head(m), kv->logits, kv->a, NULL, k);
+		else if (k == 1)
 			cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)V, C, 1.0f,
 			    head_w(m), C, kv->a, 1, 0.0f, kv->logits, 1);
 		else if (ft_matmul_small_ok(k))

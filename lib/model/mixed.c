@@ -1,6 +1,10 @@
 /* mixed — see mixed.h. */
+#include <cblas.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "bf16.h"
 #include "err.h"
@@ -181,4 +185,169 @@ ft_mx_att_bwd(const ft_model *m, float *dqkv, float *dP, float *Pd,
 	p16 = conv(m, BUF_P, dP, att);
 	ok(ft_bf16_att_pv(dq, S, p16, 0, k, S, B, T, NH, NKV, hs, 0, th));
 	ok(ft_bf16_att_pv(dk, S, p16, 1, q, S, B, T, NH, NKV, hs, 0, th));
+}
+
+/* ---- quantised weights for decoding ---- */
+
+#define MQ_SMALL 16             /* rows: ft_qmat_mul on the stored weights */
+#define MQ_CHUNK (1 << 20)      /* floats of dequantised scratch */
+
+struct ft_model_q {
+	ft_qtype type;
+	int n;                  /* matrices, the head last */
+	const float **w;        /* [n] the fp32 views they stand for */
+	ft_qmat *q;             /* [n] */
+	int tied;               /* embedding lookups from the head */
+	size_t released;        /* fp32 bytes given back */
+	float *scratch;         /* [MQ_CHUNK] */
+};
+
+/* Give the whole pages inside [p, p + n) back to the system (they read
+ * as zeros afterwards). */
+static size_t
+release(float *p, size_t n)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = ((uintptr_t)p + pg - 1) / pg * pg;
+	uintptr_t hi = ((uintptr_t)(p + n)) / pg * pg;
+
+	if (hi <= lo || madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0)
+		return 0;
+	return hi - lo;
+}
+
+int
+ft_model_quantize(ft_model *m, ft_qtype t)
+{
+	const ft_model_config *c = &m->cfg;
+	int L = c->n_layer, C = c->n_embd, S, A = c->n_head * c->head_dim;
+	int F = c->n_inner, F2 = c->mlp == FT_MLP_SWIGLU ? 2 * F : F;
+	ft_wlayout lay = c->linear ? FT_W_OI : FT_W_IO;
+	struct ft_model_q *x;
+	size_t sz[5];
+
+	if (m->quant != NULL)
+		return ft_error("model is already quantised");
+	S = (c->n_head + 2 * c->n_kv_head) * c->head_dim;
+	x = ft_calloc(1, sizeof(*x));
+	x->type = t;
+	x->n = 4 * L + 1;
+	x->w = ft_calloc((size_t)x->n, sizeof(*x->w));
+	x->q = ft_calloc((size_t)x->n, sizeof(*x->q));
+	x->scratch = ft_malloc(MQ_CHUNK * sizeof(float));
+	sz[0] = (size_t)S * C;
+	sz[1] = (size_t)A * C;
+	sz[2] = (size_t)F2 * C;
+	sz[3] = (size_t)F * C;
+	for (int l = 0; l < L; l++) {
+		const struct ft_layer *h = &m->p.h[l];
+		const float *w[4] = { h->qkv_w, h->o_w, h->up_w, h->down_w };
+		int in[4] = { C, A, C, F }, out[4] = { S, C, F2, C };
+		for (int k = 0; k < 4; k++) {
+			x->w[4 * l + k] = w[k];
+			ft_qmat_from_f32(&x->q[4 * l + k], t, w[k], out[k], in[k],
+			    lay, m->threads);
+		}
+	}
+	x->w[4 * L] = m->untied ? m->p.head : m->p.emb;
+	ft_qmat_from_f32(&x->q[4 * L], t, x->w[4 * L], c->vocab_size, C,
+	    FT_W_OI, m->threads);
+	x->tied = !m->untied;
+	/* the fp32 matrices are not read again */
+	for (int l = 0; l < L; l++)
+		for (int k = 0; k < 4; k++)
+			x->released += release((float *)x->w[4 * l + k], sz[k]);
+	x->released += release((float *)x->w[4 * L],
+	    (size_t)c->vocab_size * C);
+	ft_mx_free(m);  /* no bf16 training copy either */
+	m->quant = x;
+	return 0;
+}
+
+const ft_qmat *
+ft_mq_of(const ft_model *m, const float *w)
+{
+	const struct ft_model_q *x = m->quant;
+
+	if (x == NULL)
+		return NULL;
+	for (int i = 0; i + 1 < x->n; i++)
+		if (x->w[i] == w)
+			return &x->q[i];
+	return NULL;
+}
+
+const ft_qmat *
+ft_mq_head(const ft_model *m)
+{
+	return m->quant != NULL ? &m->quant->q[m->quant->n - 1] : NULL;
+}
+
+int
+ft_mq_emb(const ft_model *m)
+{
+	return m->quant != NULL && m->quant->tied;
+}
+
+void
+ft_mq_linear(const ft_model *m, const ft_qmat *q, float *out,
+    const float *inp, const float *b, int N)
+{
+	int R = q->rows, K = q->cols, step;
+
+	if (N <= MQ_SMALL) {
+		ft_qmat_mul(out, inp, N, q, b, m->threads);
+		return;
+	}
+	/* a block of rows at a time: dequantised into scratch, then sgemm
+	 * into columns r0.. of out */
+	step = MQ_CHUNK / K > 0 ? MQ_CHUNK / K : 1;
+	for (int r0 = 0; r0 < R; r0 += step) {
+		int nr = r0 + step < R ? step : R - r0;
+		ft_qmat sub = *q;
+		size_t at = (size_t)r0 * q->ld;
+
+		sub.rows = nr;
+		if (sub.w16 != NULL)
+			sub.w16 += at;
+		if (sub.q != NULL)
+			sub.q += at;
+		if (sub.d != NULL)
+			sub.d += at / FT_QBLOCK;
+		ft_qmat_dequant(&sub, m->quant->scratch);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, nr, K,
+		    1.0f, inp, K, m->quant->scratch, K, 0.0f, out + r0, R);
+		if (b != NULL)
+			for (int n = 0; n < N; n++)
+				for (int r = 0; r < nr; r++)
+					out[(size_t)n * R + r0 + r] += b[r0 + r];
+	}
+}
+
+size_t
+ft_mq_bytes(const ft_model *m, size_t *released)
+{
+	const struct ft_model_q *x = m->quant;
+	size_t b = 0;
+
+	*released = x != NULL ? x->released : 0;
+	for (int i = 0; x != NULL && i < x->n; i++)
+		b += ft_qmat_bytes(&x->q[i]);
+	return b;
+}
+
+void
+ft_mq_free(ft_model *m)
+{
+	struct ft_model_q *x = m->quant;
+
+	if (x == NULL)
+		return;
+	for (int i = 0; i < x->n; i++)
+		ft_qmat_free(&x->q[i]);
+	free(x->q);
+	free(x->w);
+	free(x->scratch);
+	free(x);
+	m->quant = NULL;
 }

@@ -1,5 +1,6 @@
-/* mixed — bf16 mixed precision inside the decoder (model.h:
- * ft_model_set_bf16), private to lib/model.  Autocast semantics
+/* mixed — reduced precision inside the decoder, private to lib/model:
+ * bf16 mixed-precision training (model.h: ft_model_set_bf16) and 16-/8-bit
+ * weights for decoding (ft_model_quantize).  Training: autocast semantics
  * (hf-reference §19): the matrix products (linear layers, the head,
  * attention's two products and their backward) take bf16 inputs and
  * accumulate in fp32 through lib/bf16 (oneDNN); everything else stays in
@@ -37,5 +38,22 @@ void ft_mx_begin(ft_model *m, int train);
 /* Nonzero when the products run in bf16 now. */
 int ft_mx_on(const ft_model *m);
 void ft_mx_free(ft_model *m);
+
+
+
+/* ---- quantised weights for decoding (ft_model_quantize) ---- */
+
+/* The quantised matrix standing for weight view w, or NULL. */
+const ft_qmat *ft_mq_of(const ft_model *m, const float *w);
+/* The quantised head, or NULL. */
+const ft_qmat *ft_mq_head(const ft_model *m);
+/* Nonzero when token embeddings are read from the quantised head. */
+int ft_mq_emb(const ft_model *m);
+/* out[N, rows] = inp[N, cols] · Wᵀ (+ b). */
+void ft_mq_linear(const ft_model *m, const ft_qmat *q, float *out,
+    const float *inp, const float *b, int N);
+/* Bytes the quantised matrices hold, and the fp32 bytes released. */
+size_t ft_mq_bytes(const ft_model *m, size_t *released);
+void ft_mq_free(ft_model *m);
 
 #endif

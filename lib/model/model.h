@@ -44,6 +44,7 @@
 #include <stdint.h>
 
 #include "optim.h"
+#include "quant.h"
 
 struct ft_arch;                         /* lib/model/arch.h */
 
@@ -165,6 +166,7 @@ typedef struct ft_model {
 	struct ft_model_acts *acts;     /* private */
 	int *t_layer, *t_slot;          /* private: view of each tensor */
 	struct ft_model_bf16 *bf16;     /* private: NULL unless bf16 is on */
+	struct ft_model_q *quant;       /* private: ft_model_quantize */
 	int save_bf16;                  /* 1: ft_model_save writes BF16 tensors
 	                                 * (rounded to nearest even) and
 	                                 * config.json "torch_dtype":
@@ -226,6 +228,21 @@ void ft_model_set_dropout_seed(ft_model *m, uint64_t seed);
  * here (ft_bf16_init).  Off (the default): fp32, bit-exact as without. */
 int ft_model_set_bf16(ft_model *m, int on);
 void ft_model_params_changed(ft_model *m);
+
+/* Decoding with 16- or 8-bit weights (ft-sample --dtype; lib/quant):
+ * every layer's projections (q|k|v, o, up, down) and the head become
+ * ft_qmat of type t (FT_Q_BF16 or FT_Q_Q8_0), and the fp32 copies of
+ * those matrices are released (their pages returned to the system; a
+ * tied embedding is then looked up in the quantised head), so the model
+ * holds about half (bf16) or 0.28x (int8) of its fp32 bytes.  Norms,
+ * biases, a learned position table and an untied embedding stay fp32.
+ * Forward passes of up to 16 rows (decode steps, a batch of samples) run
+ * ft_qmat_mul on the stored weights; longer ones (prompts, eval batches)
+ * dequantise a few rows at a time into scratch for sgemm: the same
+ * weights, summed in another order.  Afterwards the model is for
+ * forward passes only: ft_model_backward, ft_model_save and a second
+ * ft_model_quantize refuse (die / -1).  0, or -1 after a message. */
+int ft_model_quantize(ft_model *m, ft_qtype t);
 
 /* Forward pass over a batch.
  *   ids      [B, T]  token ids (0 <= id < V; padding ids must be valid too)

@@ -352,6 +352,11 @@ ft_model_save(const ft_model *m, const char *path)
 	ft_bf16 *h = NULL;
 	int rc;
 
+	if (m->quant != NULL) {
+		free(e);
+		free(names);
+		return ft_error("'%s': a quantised model is not saved", path);
+	}
 	if (m->save_bf16) {
 		h = ft_malloc(m->n_params * sizeof(*h));
 		ft_bf16_from_f32(h, m->params, m->n_params, m->threads);
