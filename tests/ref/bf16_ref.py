@@ -34,18 +34,6 @@ def docs(name):
                 for l in f if l.strip()]
 
 
-def batch(samples, eos):
-    T = max(len(x) for x in samples)
-    ids = torch.full((len(samples), T), eos, dtype=torch.int64)
-    mask = torch.zeros(len(samples), T, dtype=torch.int64)
-    for b, x in enumerate(samples):
-        ids[b, :len(x)] = torch.tensor(x)
-        mask[b, :len(x)] = 1
-    labels = ids.clone()
-    labels[mask == 0] = -100
-    return ids, mask, labels
-
-
 def train(bf16):
     c = dict(trainer_ref.E2E_CFG)
     eos = c["vocab_size"] - 1
@@ -68,8 +56,8 @@ def train(bf16):
         for i in range(0, n, RUN["bs"]):
             if step >= S:
                 break
-            ids, mask, labels = batch([tr[j] for j in order[i:i + RUN["bs"]]],
-                                      eos)
+            ids, mask, labels = trainer_ref.e2e_batch(
+                [tr[j] for j in order[i:i + RUN["bs"]]], eos)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 s, cnt = gpt2_ref.shifted_ce_sum(
                     gpt2_ref.forward(c, P, ids, mask), labels)

@@ -5,8 +5,9 @@
  * bf16's rounding of the activations (loss, logits, every gradient
  * tensor), and repeats bit for bit; switched off it is fp32 bit for bit;
  * a weight change reaches the bf16 copy after ft_model_params_changed
- * (as a model loaded with those weights, bit for bit); ft_model_save with save_bf16 writes BF16 tensors (bf16-rounded,
- * torch_dtype bfloat16).  Where oneDNN cannot compute bf16: SKIP (77). */
+ * (as a model loaded with those weights, bit for bit); ft_model_save
+ * with save_bf16 writes BF16 tensors (bf16-rounded, torch_dtype
+ * bfloat16).  Where oneDNN cannot compute bf16: SKIP (77). */
 #include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -86,18 +87,6 @@ step(ft_model *m, const struct batch *b)
 	return loss;
 }
 
-static double
-rel_l2(const float *a, const float *b, size_t n)
-{
-	double d = 0, s = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-		s += (double)b[i] * b[i];
-	}
-	return s > 0 ? sqrt(d / s) : sqrt(d);
-}
-
 static void
 run_case(const char *name, int threads)
 {
@@ -120,11 +109,11 @@ run_case(const char *name, int threads)
 	NV = (size_t)b.B * b.T * f.cfg.vocab_size;
 	lf = step(&f, &b);
 	lh = step(&h, &b);
-	e = rel_l2(ft_model_logits(&h), ft_model_logits(&f), NV);
+	e = check_rel_l2(ft_model_logits(&h), ft_model_logits(&f), NV);
 	lh2 = step(&h2, &b);
 	for (size_t i = 0; i < f.n_tensors; i++) {
 		const ft_param_tensor *t = &f.tensors[i];
-		double g = rel_l2(h.grads + t->off, f.grads + t->off, t->n);
+		double g = check_rel_l2(h.grads + t->off, f.grads + t->off, t->n);
 		if (g > worst) {
 			worst = g;
 			wn = t->name;
@@ -136,7 +125,7 @@ run_case(const char *name, int threads)
 	CHECK(fabs(lh - lf) <= 1e-2 * fabs(lf));
 	CHECK(e <= 2e-2);
 	CHECK(worst <= 6e-2);
-	CHECK(rel_l2(h.grads, f.grads, f.n_params) <= 2e-2);
+	CHECK(check_rel_l2(h.grads, f.grads, f.n_params) <= 2e-2);
 	/* bit for bit again */
 	CHECK(memcmp(&lh, &lh2, sizeof lh) == 0);
 	CHECK(memcmp(h.grads, h2.grads, h.n_params * sizeof(float)) == 0);

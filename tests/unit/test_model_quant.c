@@ -18,18 +18,6 @@
 #include "model/model.h"
 #include "rng.h"
 
-static double
-relerr(const float *a, const float *b, size_t n)
-{
-	double d = 0, s = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-		s += (double)b[i] * b[i];
-	}
-	return sqrt(d / (s > 0 ? s : 1));
-}
-
 static float
 eval_loss(ft_model *m, const int32_t *ids, const int32_t *tg, int B, int T)
 {
@@ -74,17 +62,18 @@ run_case(const char *name, ft_qtype t, int threads)
 	kv = ft_kv_new(&q, 1, T);
 	CHECK(kv != NULL);
 	CHECK(ft_kv_prefill(&q, kv, 0, ids, 5, lg) == 0);
-	worst = relerr(lg, full + 4 * (size_t)V, (size_t)V);
+	worst = check_rel_l2(lg, full + 4 * (size_t)V, (size_t)V);
 	for (int s = 5; s < T; s++) {
 		double e;
 		CHECK(ft_kv_decode_step(&q, kv, ids + s, NULL, lg) == 0);
-		e = relerr(lg, full + (size_t)s * V, (size_t)V);
+		e = check_rel_l2(lg, full + (size_t)s * V, (size_t)V);
 		worst = e > worst ? e : worst;
 	}
 	ft_kv_reset(kv, -1);
 	CHECK(ft_kv_prefill(&q, kv, 0, ids + T, T, lg) == 0);
 	{
-		double e = relerr(lg, full + ((size_t)2 * T - 1) * V, (size_t)V);
+		double e = check_rel_l2(lg, full + ((size_t)2 * T - 1) * V,
+		    (size_t)V);
 		worst = e > worst ? e : worst;
 	}
 	ft_kv_free(kv);
