@@ -4,7 +4,8 @@
 # 1% of torch.autocast's, both within 2% of fp32; fp32 stays exactly the
 # torch fp32 run; bf16 runs repeat bit for bit; --save-dtype bfloat16
 # writes a half-size BF16 model (torch_dtype bfloat16), while
-# checkpoints stay fp32.  SKIP (77) where oneDNN cannot compute bf16.
+# checkpoints stay fp32, and a resumed --bf16 run is bit-identical.
+# SKIP (77) where oneDNN cannot compute bf16.
 . "$FT_TOP/tests/cli/lib.sh"
 t_tmp
 E=$FIX/train/e2e
@@ -68,5 +69,13 @@ s32=$(wc -c <"$T/b2/checkpoint-30/model.safetensors")
 [ $((s16 * 2)) -lt $((s32 + 4096)) ] && [ $((s16 * 2)) -gt $((s32 - 4096)) ] ||
 	t_fail "bf16 model $s16 bytes, fp32 $s32"
 grep -q '"BF16"' "$T/b2/model.safetensors" || t_fail "no BF16 tensors"
+# resuming a --bf16 run from a checkpoint: bit-identical
+cp -r "$T/b2" "$T/b3"
+run b3 --bf16 --save-steps 10 --save-dtype bfloat16 \
+	--resume "$T/b3/checkpoint-20" || t_fail "resume --bf16"
+t_cmp "$T/b2/model.safetensors" "$T/b3/model.safetensors"
+grep -v '"train_runtime"\|_per_second' "$T/b3/metrics.jsonl" >"$T/b3.m"
+grep -v '"train_runtime"\|_per_second' "$T/b2/metrics.jsonl" >"$T/b2.m"
+t_cmp "$T/b2.m" "$T/b3.m"
 t_expect_fail 2 'save-dtype' ft-train --train x -o y --save-dtype int4
 exit 0
