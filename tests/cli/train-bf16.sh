@@ -1,6 +1,7 @@
 #!/bin/sh
 # ft-train --bf16 against PyTorch autocast (tests/ref/bf16_ref.py: the
-# tiny GPT-2 of tests/fixtures/train/e2e, 30 steps): per-step losses within
+# tiny GPT-2 of tests/fixtures/train/e2e and a tiny Llama with grouped-query
+# attention, 30 steps each): per-step losses within
 # 1% of torch.autocast's, both within 2% of fp32; fp32 stays exactly the
 # torch fp32 run; bf16 runs repeat bit for bit; --save-dtype bfloat16
 # writes a half-size BF16 model (torch_dtype bfloat16), while
@@ -13,10 +14,11 @@ X=$FIX/train/bf16
 tool=$FT_BUILD/tests/test_tokfile
 [ -x "$tool" ] || t_fail "no $tool (run through make check)"
 "$tool" write "$T/tr.tok" 50 49 <"$E/train.txt" || t_fail "tok"
+M=$E
 run() { # name, extra options
 	n=$1; shift
 	# shellcheck disable=SC2046
-	ft-train -m "$E" --train "$T/tr.tok" $(cat "$X/bf16.args") \
+	ft-train -m "$M" --train "$T/tr.tok" $(cat "$X/bf16.args") \
 		--max-length 12 --dropout 0 --logging-steps 1 --save-steps 0 \
 		-j 1 -q -o "$T/$n" "$@" 2>"$T/$n.err"
 }
@@ -37,7 +39,8 @@ t_cmp "$T/b1.l" "$T/b2.l"
 grep -v '"train_runtime"\|_per_second' "$T/b1/metrics.jsonl" >"$T/b1.m"
 grep -v '"train_runtime"\|_per_second' "$T/b2/metrics.jsonl" >"$T/b2.m"
 t_cmp "$T/b1.m" "$T/b2.m"
-python3 - "$X/bf16.jsonl" "$X/fp32.jsonl" "$T/b1.l" "$T/f1/metrics.jsonl" <<'PY' ||
+track() { # torch bf16, torch fp32, ft bf16 losses, ft fp32 metrics
+python3 - "$@" <<'PY' ||
 import json, sys
 tb = [json.loads(l)["loss"] for l in open(sys.argv[1])]
 tf = [json.loads(l)["loss"] for l in open(sys.argv[2])]
@@ -59,7 +62,15 @@ sys.stderr.write("worst: ft bf16 vs autocast %.3f%%, vs fp32 %.3f%%; autocast vs
 for b in bad: print(b)
 sys.exit(1 if bad else 0)
 PY
-	t_fail "ft-train --bf16 does not track tests/fixtures/train/bf16"
+	t_fail "ft-train --bf16 does not track tests/fixtures/train/bf16/$1"
+}
+track "$X/bf16.jsonl" "$X/fp32.jsonl" "$T/b1.l" "$T/f1/metrics.jsonl"
+# the same for a tiny Llama (grouped-query attention, SwiGLU, RMSNorm)
+M=$X/llama
+run l1 --bf16 || t_fail "ft-train --bf16 llama"
+run l2 || t_fail "ft-train llama"
+losses "$T/l1/metrics.jsonl" >"$T/l1.l"
+track "$X/llama-bf16.jsonl" "$X/llama-fp32.jsonl" "$T/l1.l" "$T/l2/metrics.jsonl"
 # --save-dtype bfloat16: the final model in BF16, checkpoints fp32
 grep -q '"torch_dtype": "bfloat16"' "$T/b2/config.json" || t_fail "torch_dtype"
 grep -q '"torch_dtype": "float32"' "$T/b2/checkpoint-30/config.json" ||

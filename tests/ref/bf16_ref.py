@@ -8,8 +8,11 @@ and documents, the math of gpt2_ref.py) for 30 optimizer steps as the
 Trainer does, once in fp32 and once with the forward and loss under
 torch.autocast("cpu", dtype=torch.bfloat16) (TrainingArguments(bf16=True)
 on a CPU), and writes tests/fixtures/train/bf16/{fp32,bf16}.jsonl: one
-{"step", "loss"} per step.  tests/cli/train.sh runs ft-train with and
-without --bf16 on the same model and data (bf16.args) and compares.
+{"step", "loss"} per step.  The same for a tiny Llama with grouped-query
+attention (the math of llama_ref.py) on the same documents: its model in
+tests/fixtures/train/bf16/llama/, losses llama-{fp32,bf16}.jsonl.
+tests/cli/train-bf16.sh runs ft-train with and without --bf16 on the same
+models and data (bf16.args) and compares.
 """
 import json
 import os
@@ -34,15 +37,48 @@ def docs(name):
                 for l in f if l.strip()]
 
 
-def train(bf16):
+LLAMA = os.path.join(OUT, "llama")
+
+
+def make_llama():
+    """A 2-layer Llama, 4 query and 2 key/value heads of 8, SwiGLU 48,
+    the e2e vocabulary (50, eos 49), tied; trainer_ref's init scale."""
+    V = trainer_ref.E2E_CFG["vocab_size"]
+    cfg = llama_ref.make_config("llama", 32, 2, 4, 2, 48, V, max_pos=32,
+                                bos_token_id=V - 1, eos_token_id=V - 1)
+    a = llama_ref.Arch(cfg)
+    P = llama_ref.init_params(a, torch.Generator().manual_seed(2025))
+    os.makedirs(LLAMA, exist_ok=True)
+    llama_ref.write_json(os.path.join(LLAMA, "config.json"), cfg)
+    llama_ref.write_safetensors(os.path.join(LLAMA, "model.safetensors"), P,
+                                {"format": "pt"})
+    return a
+
+
+def model(fam):
+    """(parameters, names, forward, decayed names) of a family's model."""
+    if fam == "llama":
+        a = make_llama()
+        st, _ = llama_ref.read_safetensors(os.path.join(LLAMA,
+                                                        "model.safetensors"))
+        names = sorted(st)
+        decay = llama_ref.decay_split(names)[0]
+        return ({n: st[n].clone() for n in names}, names,
+                lambda P, ids, mask: llama_ref.forward(a, P, ids, mask), decay)
     c = dict(trainer_ref.E2E_CFG)
-    eos = c["vocab_size"] - 1
     st, _ = llama_ref.read_safetensors(os.path.join(E2E, "model.safetensors"))
     names = gpt2_ref.param_names(c)
-    P = {n: st["transformer." + n].float().clone().requires_grad_(True)
-         for n in names}
-    decay = [P[n] for n in names if not n.endswith("bias") and "ln_" not in n]
-    nodecay = [P[n] for n in names if n.endswith("bias") or "ln_" in n]
+    decay = [n for n in names if not n.endswith("bias") and "ln_" not in n]
+    return ({n: st["transformer." + n].clone() for n in names}, names,
+            lambda P, ids, mask: gpt2_ref.forward(c, P, ids, mask), decay)
+
+
+def train(fam, bf16):
+    eos = trainer_ref.E2E_CFG["vocab_size"] - 1
+    P, names, fwd, dn = model(fam)
+    P = {n: P[n].float().requires_grad_(True) for n in names}
+    decay = [P[n] for n in names if n in dn]
+    nodecay = [P[n] for n in names if n not in dn]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
                              {"params": nodecay, "weight_decay": 0.0}],
                             lr=RUN["lr"], betas=(0.9, 0.999), eps=1e-8)
@@ -59,8 +95,7 @@ def train(bf16):
             ids, mask, labels = trainer_ref.e2e_batch(
                 [tr[j] for j in order[i:i + RUN["bs"]]], eos)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                s, cnt = gpt2_ref.shifted_ce_sum(
-                    gpt2_ref.forward(c, P, ids, mask), labels)
+                s, cnt = gpt2_ref.shifted_ce_sum(fwd(P, ids, mask), labels)
             (s.float() / cnt).backward()
             torch.nn.utils.clip_grad_norm_([P[x] for x in names], RUN["clip"])
             opt.step()
@@ -75,12 +110,13 @@ def train(bf16):
 def main():
     torch.set_num_threads(1)
     os.makedirs(OUT, exist_ok=True)
-    for name, bf16 in (("fp32", False), ("bf16", True)):
-        out = train(bf16)
-        with open(os.path.join(OUT, name + ".jsonl"), "w") as f:
-            for r in out:
-                f.write(json.dumps(r, sort_keys=True) + "\n")
-        print(name, " ".join("%.4f" % r["loss"] for r in out))
+    for fam, pre in (("gpt2", ""), ("llama", "llama-")):
+        for name, bf16 in (("fp32", False), ("bf16", True)):
+            out = train(fam, bf16)
+            with open(os.path.join(OUT, pre + name + ".jsonl"), "w") as f:
+                for r in out:
+                    f.write(json.dumps(r, sort_keys=True) + "\n")
+            print(fam, name, " ".join("%.4f" % r["loss"] for r in out))
     with open(os.path.join(OUT, "bf16.args"), "w") as f:
         f.write("--batch-size %d --max-steps %d --warmup-steps %d --lr %g "
                 "--max-grad-norm %g --schedule linear --eval-steps 0\n" %
