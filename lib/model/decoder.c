@@ -452,7 +452,7 @@ ft_model_memory(const ft_model *m)
 	const struct ft_model_acts *a = m->acts;
 	size_t rel, qb = ft_mq_bytes(m, &rel);
 
-	b += qb - rel;
+	b += qb - rel + ft_mx_bytes(m);
 
 	if (a != NULL) {
 		struct dims d = dims_of(&m->cfg);

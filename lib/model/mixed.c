@@ -45,6 +45,20 @@ ft_model_params_changed(ft_model *m)
 		m->bf16->stale = 1;
 }
 
+size_t
+ft_mx_bytes(const ft_model *m)
+{
+	const struct ft_model_bf16 *x = m->bf16;
+	size_t n = 0;
+
+	if (x == NULL)
+		return 0;
+	n = x->n;
+	for (int i = 0; i < BUF_N; i++)
+		n += x->cap[i];
+	return n * sizeof(ft_bf16);
+}
+
 int
 ft_mx_on(const ft_model *m)
 {

@@ -37,6 +37,8 @@ void ft_mx_att_bwd(const ft_model *m, float *dqkv, float *dP, float *Pd,
 void ft_mx_begin(ft_model *m, int train);
 /* Nonzero when the products run in bf16 now. */
 int ft_mx_on(const ft_model *m);
+/* Bytes of the bf16 copy and scratch. */
+size_t ft_mx_bytes(const ft_model *m);
 void ft_mx_free(ft_model *m);
 
 

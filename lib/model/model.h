@@ -307,7 +307,8 @@ int ft_kv_prefill(ft_model *m, ft_kv *kv, int b, const int32_t *ids, int n,
 int ft_kv_decode_step(ft_model *m, ft_kv *kv, const int32_t *ids,
     const uint8_t *active, float *logits);
 
-/* Bytes held by parameters, gradients and activations (for reports). */
+/* Bytes held by parameters (quantised ones at their size), gradients,
+ * activations and the bf16 copy (for reports). */
 size_t ft_model_memory(const ft_model *m);
 
 /* Parameters of the embedding tables (excluded from "non-embedding"
