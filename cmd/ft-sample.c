@@ -41,6 +41,7 @@ static const char usage[] =
 "                          write them back with \"completion\" added\n"
 "      --field NAME        with --jsonl: the prompt's field (default prompt)\n"
 "      --keep-special      keep special tokens in the text\n"
+"      --dtype TYPE        weights for decoding: fp32, bf16 or int8 (fp32)\n"
 "  -j, --threads N         threads (default: the number of CPUs)\n"
 "  -v, --verbose           print speed on stderr\n"
 "  -h, --help              this help\n"
@@ -48,7 +49,7 @@ static const char usage[] =
 
 enum { O_MAXLEN = 256, O_MAXNEW, O_TEMP, O_TOPK, O_TOPP, O_GREEDY, O_SEED,
 	O_STOP, O_ECHO, O_NOSTREAM, O_JSONL, O_KEEPSPECIAL, O_VERSION,
-	O_REPPEN, O_NGRAM, O_MINNEW, O_FIELD };
+	O_REPPEN, O_NGRAM, O_MINNEW, O_FIELD, O_DTYPE };
 
 static const struct option longopts[] = {
 	{ "model", required_argument, NULL, 'm' },
@@ -70,6 +71,7 @@ static const struct option longopts[] = {
 	{ "no-stream", no_argument, NULL, O_NOSTREAM },
 	{ "jsonl", no_argument, NULL, O_JSONL },
 	{ "keep-special", no_argument, NULL, O_KEEPSPECIAL },
+	{ "dtype", required_argument, NULL, O_DTYPE },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -311,7 +313,8 @@ main(int argc, char **argv)
 	const char *marg = NULL, **stops = NULL, *field = "prompt";
 	char *dir;
 	int ch, nsamples = 1, threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	int stream = 1, verbose = 0, status = 0, field_set = 0;
+	int stream = 1, verbose = 0, status = 0, field_set = 0, qtype = -1;
+	ft_qtype qt = FT_Q_BF16;
 	int32_t eos[16];
 	size_t nstops = 0;
 
@@ -379,6 +382,15 @@ main(int argc, char **argv)
 			threads = (int)ft_parse_long("--threads", optarg, 1, 1024);
 			break;
 		case 'v': verbose = 1; break;
+		case O_DTYPE:
+			if (strcmp(optarg, "fp32") == 0)
+				qtype = -1;
+			else if (ft_qtype_parse(optarg, &qt) == 0)
+				qtype = (int)qt;
+			else
+				ft_usage_error("invalid value '%s' for --dtype (fp32, "
+				    "bf16, int8)", optarg);
+			break;
 		case 'h': fputs(usage, stdout); return ft_close_stdout() ? 1 : 0;
 		case O_VERSION:
 			ft_print_version();
@@ -399,6 +411,8 @@ main(int argc, char **argv)
 	if (ft_model_load(c.m, dir) != 0)
 		goto out;
 	ft_model_set_threads(c.m, threads > 0 ? threads : 1);
+	if (qtype >= 0 && ft_model_quantize(c.m, (ft_qtype)qt) != 0)
+		goto out;
 	c.bos = c.m->cfg.bos_token_id >= 0 ? c.m->cfg.bos_token_id
 	    : ft_bpe_eos_id(c.tok);
 	if (c.bos < 0 || c.bos >= c.m->cfg.vocab_size) {

@@ -62,6 +62,10 @@ usage(void)
 	    "      --save-steps N         checkpoint every N steps (100)\n"
 	    "      --save-total-limit N   checkpoints kept; 0 = all (2)\n"
 	    "      --logging-steps N      log every N steps (10)\n"
+	    "      --bf16                 bf16 matmuls, fp32 accumulation "
+	    "(autocast)\n"
+	    "      --save-dtype TYPE      final model: float32 or bfloat16 "
+	    "(float32)\n"
 	    "  -s, --seed N               data order, dropout, init (42)\n"
 	    "  -j, --threads N            threads (all cores)\n"
 	    "  -q, --quiet                no progress, no notes\n"
@@ -75,7 +79,7 @@ enum {
 	O_EPOCHS, O_MAX_STEPS, O_BS, O_EBS, O_GA, O_LR, O_WARMUP, O_SCHED,
 	O_WD, O_B1, O_B2, O_EPS, O_CLIP, O_DROPOUT, O_MAXLEN, O_PACK,
 	O_MASK_EOS, O_NO_SHUFFLE, O_EVAL_STEPS, O_SAVE_STEPS, O_SAVE_LIMIT,
-	O_LOG_STEPS, O_VERSION,
+	O_LOG_STEPS, O_VERSION, O_BF16, O_SAVE_DTYPE,
 };
 
 static const struct option longopts[] = {
@@ -109,6 +113,8 @@ static const struct option longopts[] = {
 	{ "save-steps", required_argument, NULL, O_SAVE_STEPS },
 	{ "save-total-limit", required_argument, NULL, O_SAVE_LIMIT },
 	{ "logging-steps", required_argument, NULL, O_LOG_STEPS },
+	{ "bf16", no_argument, NULL, O_BF16 },
+	{ "save-dtype", required_argument, NULL, O_SAVE_DTYPE },
 	{ "seed", required_argument, NULL, 's' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -222,6 +228,18 @@ main(int argc, char **argv)
 		case O_LOG_STEPS:
 			o.logging_steps = ft_parse_long("--logging-steps", optarg,
 			    0, BIG);
+			break;
+		case O_BF16: o.bf16 = 1; break;
+		case O_SAVE_DTYPE:
+			if (strcmp(optarg, "bfloat16") == 0 ||
+			    strcmp(optarg, "bf16") == 0)
+				o.save_bf16 = 1;
+			else if (strcmp(optarg, "float32") == 0 ||
+			    strcmp(optarg, "fp32") == 0)
+				o.save_bf16 = 0;
+			else
+				ft_usage_error("invalid value '%s' for --save-dtype "
+				    "(float32, bfloat16)", optarg);
 			break;
 		case 's':
 			o.seed = (uint64_t)ft_parse_long("--seed", optarg, 0,

@@ -1846,6 +1846,49 @@ ft_attention_backward(float *dqkv, float *dP, float *Pd, const float *dout,
 	att_run(threads, &c);
 }
 
+/* The softmax passes of attention on their own, for callers that compute
+ * the two products elsewhere (bf16 mixed precision): rows of [B, NH, T, T]
+ * split over threads. */
+static void
+att_rows_task(void *vc, int tid, int nt)
+{
+	struct att_ctx *c = vc;
+	size_t lo, hi;
+
+	ft_split((size_t)c->B * c->NH * c->T, tid, nt, &lo, &hi);
+	if (!c->bwd) {
+		softmax_rows(c, lo, hi);
+		return;
+	}
+	if (c->p > 0 && c->Pd != NULL)
+		redrop_rows(c, lo, hi);
+	dsoftmax_rows(c, lo, hi);
+}
+
+void
+ft_attention_softmax(float *P, float *Pd, const uint8_t *mask, int B, int T,
+    int NH, int hs, double p, uint64_t key, int threads)
+{
+	struct att_ctx c = { .P = P, .Pd = p > 0 ? Pd : P, .NH = NH, .hs = hs,
+	    .mask = mask, .B = B, .T = T, .div = (float)sqrt((double)hs),
+	    .p = p, .key = key, .thr = drop_threshold(p),
+	    .dscale = (float)(1.0 / (1.0 - p)) };
+
+	ft_parallel(threads, att_rows_task, &c);
+}
+
+void
+ft_attention_softmax_backward(float *dP, float *Pd, const float *P, int B,
+    int T, int NH, int hs, double p, uint64_t key, int threads)
+{
+	struct att_ctx c = { .bwd = 1, .P = (float *)P, .Pd = Pd, .dP = dP,
+	    .NH = NH, .hs = hs, .B = B, .T = T,
+	    .div = (float)sqrt((double)hs), .p = p, .key = key,
+	    .thr = drop_threshold(p), .dscale = (float)(1.0 / (1.0 - p)) };
+
+	ft_parallel(threads, att_rows_task, &c);
+}
+
 /* ---- cross-entropy ---- */
 
 struct ce_ctx {

@@ -96,6 +96,17 @@ void ft_attention_backward(float *dqkv, float *dP, float *Pd,
     const uint8_t *mask, int B, int T, int NH, int NKV, int hs, double p,
     uint64_t key, int threads);
 
+/* The two row passes of ft_attention_forward/backward without the
+ * products (which the caller computes, e.g. in bf16): P [B, NH, T, T]
+ * holds raw scores q·k and becomes the probabilities (scaled by
+ * 1/sqrt(hs), causal, masked), Pd the dropped ones (when p > 0);
+ * backward: dP holds dPd = dY·Vᵀ and becomes the gradient of the raw
+ * scores, and Pd (when p > 0 and not NULL) is recomputed from P. */
+void ft_attention_softmax(float *P, float *Pd, const uint8_t *mask, int B,
+    int T, int NH, int hs, double p, uint64_t key, int threads);
+void ft_attention_softmax_backward(float *dP, float *Pd, const float *P,
+    int B, int T, int NH, int hs, double p, uint64_t key, int threads);
+
 /* nn.Linear layout: out[N,OC] = inp[N,IC] · w[OC,IC]ᵀ + bias[OC] (bias
  * may be NULL).  One row: sgemv; a few rows: ft_matmul_rows_small; else
  * sgemm.  Neither packs w for decode-sized N. */

@@ -903,6 +903,7 @@ train_step(run *r, const size_t *order, int64_t epoch, int64_t b0,
 	    o->warmup_steps, p->max_steps);
 	ft_adamw_step(&r->opt, r->m.params, r->m.grads, lr, r->m.tensors,
 	    r->m.n_tensors);
+	ft_model_params_changed(&r->m);
 	r->step++;
 	*loss_out = loss;
 	*norm_out = norm;
@@ -1126,6 +1127,7 @@ finish(run *r)
 	e.total_flos = r->flos;
 	e.train_loss = r->step > 0 ? r->total_loss_sum / (double)r->step : 0;
 	ft_trainer_state_push(&r->st, &e);
+	r->m.save_bf16 = r->o->save_bf16; /* checkpoints stay fp32 */
 	if (metrics_append(r, &e) != 0 || write_model_dir(r, r->o->run_dir))
 		return -1;
 	p = ft_path_join(r->o->run_dir, "trainer_state.json");
@@ -1240,6 +1242,8 @@ ft_train_run(const ft_train_opts *o)
 
 	/* model and optimizer settings */
 	ft_model_set_threads(&r.m, o->threads);
+	if (o->bf16 && ft_model_set_bf16(&r.m, 1) != 0)
+		goto out;
 	if (o->dropout >= 0)
 		ft_model_set_dropout(&r.m, o->dropout);
 	ft_model_set_dropout_seed(&r.m, o->seed);

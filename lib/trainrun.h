@@ -53,6 +53,8 @@ typedef struct ft_train_opts {
 	int overwrite;             /* --overwrite-output-dir */
 	int resume;                /* --resume */
 	const char *resume_from;   /* a checkpoint folder, or NULL: latest */
+	int bf16;                  /* --bf16: mixed-precision matmuls */
+	int save_bf16;             /* --save-dtype bf16: the final model */
 } ft_train_opts;
 
 /* The notebook's settings (hf-reference §0, §12); threads = 1. */

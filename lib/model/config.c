@@ -297,6 +297,8 @@ ft_model_config_save(const ft_model *m, const char *path)
 	ft_atomic a;
 
 	m->cfg.arch->config_write(&m->cfg, m->untied, o);
+	if (m->save_bf16)
+		ft_cfg_set_str(o, "torch_dtype", "bfloat16");
 	if (ft_atomic_open(&a, path) < 0) {
 		cJSON_Delete(o);
 		return -1;

@@ -27,6 +27,7 @@
 #include "err.h"
 #include "kernels.h"
 #include "model/arch.h"
+#include "model/mixed.h"
 #include "rng.h"
 
 #define ALIGN_FLOATS 16
@@ -325,6 +326,8 @@ ft_model_release(ft_model *m)
 	free(m->rope_sin);
 	cJSON_Delete(m->src_config);
 	acts_free(m->acts);
+	ft_mx_free(m);
+	ft_mq_free(m);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -447,6 +450,9 @@ ft_model_memory(const ft_model *m)
 {
 	size_t b = m->n_params * sizeof(float) * (m->grads != NULL ? 2 : 1);
 	const struct ft_model_acts *a = m->acts;
+	size_t rel, qb = ft_mq_bytes(m, &rel);
+
+	b += qb - rel + ft_mx_bytes(m);
 
 	if (a != NULL) {
 		struct dims d = dims_of(&m->cfg);
@@ -584,12 +590,53 @@ head_w(const ft_model *m)
 
 /* ---- the pieces the block is made of ---- */
 
+/* logits[N,V] = x[N,C] · headᵀ ([V,C]) */
+static void
+head_fwd(const ft_model *m, float *logits, const float *x, int N)
+{
+	int C = m->cfg.n_embd, V = m->cfg.vocab_size;
+
+	if (ft_mq_head(m) != NULL)
+		ft_mq_linear(m, ft_mq_head(m), logits, x, NULL, N);
+	else if (ft_mx_on(m))
+		ft_mx_linear_fwd(m, logits, x, head_w(m), NULL, N, C, V, FT_W_OI);
+	else
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, V, C, 1.0f,
+		    x, C, head_w(m), C, 0.0f, logits, V);
+}
+
+/* dx[N,C] = dlogits[N,V] · head[V,C]; dhead[V,C] += dlogitsᵀ · x */
+static void
+head_bwd(ft_model *m, float *dx, const float *dlogits, const float *x,
+    int N)
+{
+	int C = m->cfg.n_embd, V = m->cfg.vocab_size;
+	float *dh = m->untied ? m->g.head : m->g.emb;
+
+	if (ft_mx_on(m)) {
+		ft_mx_linear_bwd(m, dx, dh, NULL, dlogits, x, head_w(m), N, C, V,
+		    FT_W_OI);
+		return;
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, V, 1.0f,
+	    dlogits, V, head_w(m), C, 0.0f, dx, C);
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, N, 1.0f,
+	    dlogits, V, x, C, 1.0f, dh, C);
+}
+
 /* y[N,OC] = x[N,IC]·W (+b) in the layout of the architecture's files. */
 static void
 mm_fwd(const ft_model *m, float *out, const float *inp, const float *w,
     const float *b, int N, int IC, int OC)
 {
-	if (m->cfg.linear)
+	const ft_qmat *q = ft_mq_of(m, w);
+
+	if (q != NULL)
+		ft_mq_linear(m, q, out, inp, b, N);
+	else if (ft_mx_on(m))
+		ft_mx_linear_fwd(m, out, inp, w, b, N, IC, OC,
+		    m->cfg.linear ? FT_W_OI : FT_W_IO);
+	else if (m->cfg.linear)
 		ft_linear_forward(out, inp, w, b, N, IC, OC);
 	else
 		ft_matmul_forward(out, inp, w, b, N, IC, OC);
@@ -600,7 +647,10 @@ mm_bwd(const ft_model *m, float *dinp, float *dw, float *db,
     const float *dout, const float *inp, const float *w, int N, int IC,
     int OC)
 {
-	if (m->cfg.linear)
+	if (ft_mx_on(m))
+		ft_mx_linear_bwd(m, dinp, dw, db, dout, inp, w, N, IC, OC,
+		    m->cfg.linear ? FT_W_OI : FT_W_IO);
+	else if (m->cfg.linear)
 		ft_linear_backward(dinp, dw, db, dout, inp, w, N, IC, OC, 0,
 		    m->threads);
 	else
@@ -750,6 +800,10 @@ layer_forward(const ft_model *m, const struct ft_layer *w, struct blk *s)
 		    (int)(d.H + d.KV), (int)d.hd, m->rope_cos, m->rope_sin, 0, th));
 	if (s->kv != NULL)
 		PROF(P_ATT, kv_attention(m, s));
+	else if (ft_mx_on(m))
+		PROF(P_ATT, ft_mx_att_fwd(m, s->atty, s->P, s->Pd, s->qkv,
+		    s->mask, s->B, s->T, (int)d.H, (int)d.KV, (int)d.hd, s->pa,
+		    s->katt));
 	else
 		PROF(P_ATT, ft_attention_forward(s->atty, s->P, s->Pd, s->qkv,
 		    s->mask, s->B, s->T, (int)d.H, (int)d.KV, (int)d.hd, s->pa,
@@ -790,11 +844,15 @@ emb_task(void *vc, int tid, int nt)
 	for (size_t n = lo; n < hi; n++) {
 		const float *e = m->p.emb + (size_t)c->ids[n] * C;
 		float *o = c->out + n * C;
+		if (ft_mq_emb(m)) { /* the quantised tied head's row */
+			ft_qmat_row(ft_mq_head(m), c->ids[n], o);
+			e = o;
+		}
 		if (m->p.pos != NULL) {
 			const float *p = m->p.pos + (size_t)c->pos[n] * C;
 			for (size_t i = 0; i < C; i++)
 				o[i] = e[i] + p[i];
-		} else {
+		} else if (e != o) {
 			memcpy(o, e, C * sizeof(float));
 		}
 	}
@@ -912,6 +970,7 @@ ft_model_forward(ft_model *m, const int32_t *ids, const uint8_t *mask,
 	}
 	acts_reserve(m, B, T);
 	rope_reserve(m, T);
+	ft_mx_begin(m, 1);
 	a = m->acts;
 	NC = N * (size_t)C;
 	m->B = B;
@@ -953,14 +1012,10 @@ ft_model_forward(ft_model *m, const int32_t *ids, const uint8_t *mask,
 			}
 		/* logits[nv,V] = lnfc[nv,C] · headᵀ ([V,C]) */
 		if (a->nv > 0)
-			PROF(P_HEAD, cblas_sgemm(CblasRowMajor, CblasNoTrans,
-			    CblasTrans, (int)a->nv, V, C, 1.0f, a->lnfc, C, head_w(m),
-			    C, 0.0f, a->logits, V));
+			PROF(P_HEAD, head_fwd(m, a->logits, a->lnfc, (int)a->nv));
 	} else {
 		/* logits[N,V] = lnf[N,C] · headᵀ ([V,C]) */
-		PROF(P_HEAD, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-		    (int)N, V, C, 1.0f, a->lnf, C, head_w(m), C, 0.0f, a->logits,
-		    V));
+		PROF(P_HEAD, head_fwd(m, a->logits, a->lnf, (int)N));
 	}
 	if (m->training)
 		m->dropout_counter++;
@@ -1022,9 +1077,14 @@ layer_backward(ft_model *m, int l)
 	PROF(P_DROP, ft_dropout(a->tmp, NC, s.pr, s.kres1, th));
 	PROF(P_MMB, mm_bwd(m, a->bufC, g->o_w, g->o_b, a->tmp, s.atty, w->o_w,
 	    N, (int)d.A, C));
-	PROF(P_ATTB, ft_attention_backward(a->bufF, a->dP, a->Pd, a->bufC,
-	    s.qkv, s.P, s.mask, s.B, s.T, (int)d.H, (int)d.KV, (int)d.hd,
-	    s.pa, s.katt, th));
+	if (ft_mx_on(m))
+		PROF(P_ATTB, ft_mx_att_bwd(m, a->bufF, a->dP, a->Pd, a->bufC,
+		    s.qkv, s.P, s.mask, s.B, s.T, (int)d.H, (int)d.KV, (int)d.hd,
+		    s.pa, s.katt));
+	else
+		PROF(P_ATTB, ft_attention_backward(a->bufF, a->dP, a->Pd,
+		    a->bufC, s.qkv, s.P, s.mask, s.B, s.T, (int)d.H, (int)d.KV,
+		    (int)d.hd, s.pa, s.katt, th));
 	if (cf->pos == FT_POS_ROPE)
 		PROF(P_ROPE, ft_rope_apply(a->bufF, s.pos, N, (int)d.S,
 		    (int)(d.H + d.KV), (int)d.hd, m->rope_cos, m->rope_sin, 1, th));
@@ -1050,6 +1110,8 @@ ft_model_backward(ft_model *m, double scale)
 
 	if (a == NULL || !a->has_targets)
 		ft_die("ft_model_backward: no forward pass with targets");
+	if (m->quant != NULL)
+		ft_die("ft_model_backward: the model is quantised (forward only)");
 	if (m->grads == NULL)
 		ft_model_zero_grad(m);
 	N = (size_t)B * T;
@@ -1063,14 +1125,9 @@ ft_model_backward(ft_model *m, double scale)
 		/* dlnfc[nv,C] = dlogits[nv,V] · head[V,C];
 		 * dhead[V,C] += dlogitsᵀ · lnfc */
 		memset(a->bufC, 0, NC * sizeof(float));
-		if (nv > 0) {
-			PROF(P_HEADB, cblas_sgemm(CblasRowMajor, CblasNoTrans,
-			    CblasNoTrans, (int)nv, C, V, 1.0f, a->logits, V, head_w(m),
-			    C, 0.0f, a->tmp, C));
-			PROF(P_HEADB, cblas_sgemm(CblasRowMajor, CblasTrans,
-			    CblasNoTrans, V, C, (int)nv, 1.0f, a->logits, V, a->lnfc, C,
-			    1.0f, m->untied ? m->g.head : m->g.emb, C));
-		}
+		if (nv > 0)
+			PROF(P_HEADB, head_bwd(m, a->tmp, a->logits, a->lnfc,
+			    (int)nv));
 		for (size_t i = 0; i < nv; i++)
 			memcpy(a->bufC + (size_t)a->rows[i] * C, a->tmp + i * C,
 			    (size_t)C * sizeof(float));
@@ -1079,12 +1136,7 @@ ft_model_backward(ft_model *m, double scale)
 		    (int)N, V, (float)scale, th));
 		/* dlnf[N,C] = dlogits[N,V] · head[V,C];
 		 * dhead[V,C] += dlogitsᵀ · lnf */
-		PROF(P_HEADB, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-		    (int)N, C, V, 1.0f, a->logits, V, head_w(m), C, 0.0f, a->bufC,
-		    C));
-		PROF(P_HEADB, cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V,
-		    C, (int)N, 1.0f, a->logits, V, a->lnf, C, 1.0f,
-		    m->untied ? m->g.head : m->g.emb, C));
+		PROF(P_HEADB, head_bwd(m, a->bufC, a->logits, a->lnf, (int)N));
 	}
 	memset(a->dx, 0, NC * sizeof(float));
 	PROF(P_LNB, norm_bwd(m, a->dx, m->g.nf_w, m->g.nf_b, a->bufC,
@@ -1276,6 +1328,7 @@ kv_run(ft_model *m, ft_kv *kv, const int *row, const int *pos,
 	for (int i = 0; i < n; i++)
 		kv->pos[i] = pos[i];
 	rope_reserve(m, kv->max_T);
+	ft_mx_begin(m, 0);
 	ec = (struct emb_ctx){ .m = m, .out = kv->x, .ids = ids,
 	    .pos = kv->pos, .N = (size_t)n };
 	ft_parallel(th, emb_task, &ec);
@@ -1321,7 +1374,9 @@ kv_run(ft_model *m, ft_kv *kv, const int *row, const int *pos,
 		}
 		/* logits[k,V] = a[k,C] · headᵀ (one row: sgemv; a few rows:
 		 * each head row read once; neither packs the head) */
-		if (k == 1)
+		if (ft_mq_head(m) != NULL)
+			ft_mq_linear(m, ft_mq_head(m), kv->logits, kv->a, NULL, k);
+		else if (k == 1)
 			cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)V, C, 1.0f,
 			    head_w(m), C, kv->a, 1, 0.0f, kv->logits, 1);
 		else if (ft_matmul_small_ok(k))

@@ -44,6 +44,7 @@
 #include <stdint.h>
 
 #include "optim.h"
+#include "quant.h"
 
 struct ft_arch;                         /* lib/model/arch.h */
 
@@ -164,6 +165,12 @@ typedef struct ft_model {
 	int rope_n;
 	struct ft_model_acts *acts;     /* private */
 	int *t_layer, *t_slot;          /* private: view of each tensor */
+	struct ft_model_bf16 *bf16;     /* private: NULL unless bf16 is on */
+	struct ft_model_q *quant;       /* private: ft_model_quantize */
+	int save_bf16;                  /* 1: ft_model_save writes BF16 tensors
+	                                 * (rounded to nearest even) and
+	                                 * config.json "torch_dtype":
+	                                 * "bfloat16" (--save-dtype bf16) */
 } ft_model;
 
 /* Allocate a model for cfg (parameters zeroed, no gradients).  Validates
@@ -193,7 +200,8 @@ int ft_model_load(ft_model *m, const char *dir);
  * untied (its slab is reallocated; gradients dropped).  0 or -1. */
 int ft_model_load_weights(ft_model *m, const char *path);
 
-/* Write the weights as one safetensors file (atomically): F32, the
+/* Write the weights as one safetensors file (atomically): F32 (BF16 with
+ * m->save_bf16), the
  * architecture's HF names (GPT-2: "transformer."-prefixed), no lm_head
  * when tied, metadata {"format":"pt"}.  0 or -1. */
 int ft_model_save(const ft_model *m, const char *path);
@@ -207,6 +215,34 @@ void ft_model_set_threads(ft_model *m, int threads);
 void ft_model_set_dropout(ft_model *m, double p);
 /* Seed the dropout generator and reset its counter. */
 void ft_model_set_dropout_seed(ft_model *m, uint64_t seed);
+
+/* Mixed precision (ft-train --bf16; hf-reference §19): on, the matrix
+ * products of forward and backward (linear layers, the head, attention's
+ * two products) take bf16 inputs and accumulate in fp32 (lib/bf16,
+ * oneDNN), as torch.autocast("cpu", dtype=torch.bfloat16); norms,
+ * softmax, activations, dropout and the loss stay fp32, and so do the
+ * parameters and gradients.  A bf16 copy of the parameters is made before
+ * the next forward; call ft_model_params_changed after changing
+ * m->params (an optimizer step) so it is refreshed.  KV-cache decoding
+ * stays fp32.  0; or -1 after a message when bf16 matmuls cannot run
+ * here (ft_bf16_init).  Off (the default): fp32, bit-exact as without. */
+int ft_model_set_bf16(ft_model *m, int on);
+void ft_model_params_changed(ft_model *m);
+
+/* Decoding with 16- or 8-bit weights (ft-sample --dtype; lib/quant):
+ * every layer's projections (q|k|v, o, up, down) and the head become
+ * ft_qmat of type t (FT_Q_BF16 or FT_Q_Q8_0), and the fp32 copies of
+ * those matrices are released (their pages returned to the system; a
+ * tied embedding is then looked up in the quantised head), so the model
+ * holds about half (bf16) or 0.28x (int8) of its fp32 bytes.  Norms,
+ * biases, a learned position table and an untied embedding stay fp32.
+ * Forward passes of up to 16 rows (decode steps, a batch of samples) run
+ * ft_qmat_mul on the stored weights; longer ones (prompts, eval batches)
+ * dequantise a few rows at a time into scratch for sgemm: the same
+ * weights, summed in another order.  Afterwards the model is for
+ * forward passes only: ft_model_backward, ft_model_save and a second
+ * ft_model_quantize refuse (die / -1).  0, or -1 after a message. */
+int ft_model_quantize(ft_model *m, ft_qtype t);
 
 /* Forward pass over a batch.
  *   ids      [B, T]  token ids (0 <= id < V; padding ids must be valid too)
@@ -271,7 +307,8 @@ int ft_kv_prefill(ft_model *m, ft_kv *kv, int b, const int32_t *ids, int n,
 int ft_kv_decode_step(ft_model *m, ft_kv *kv, const int32_t *ids,
     const uint8_t *active, float *logits);
 
-/* Bytes held by parameters, gradients and activations (for reports). */
+/* Bytes held by parameters (quantised ones at their size), gradients,
+ * activations and the bf16 copy (for reports). */
 size_t ft_model_memory(const ft_model *m);
 
 /* Parameters of the embedding tables (excluded from "non-embedding"

@@ -11,6 +11,7 @@
 #include "err.h"
 #include "io.h"
 #include "model/arch.h"
+#include "quant.h"
 #include "safetensors.h"
 
 static int
@@ -348,7 +349,18 @@ ft_model_save(const ft_model *m, const char *path)
 	ft_st_entry *e = ft_calloc(n, sizeof(*e));
 	char **names = ft_calloc(n, sizeof(*names));
 	const char *mk[1] = { "format" }, *mv[1] = { "pt" };
+	ft_bf16 *h = NULL;
 	int rc;
+
+	if (m->quant != NULL) {
+		free(e);
+		free(names);
+		return ft_error("'%s': a quantised model is not saved", path);
+	}
+	if (m->save_bf16) {
+		h = ft_malloc(m->n_params * sizeof(*h));
+		ft_bf16_from_f32(h, m->params, m->n_params, m->threads);
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		const ft_param_tensor *t = &m->tensors[i];
@@ -356,12 +368,14 @@ ft_model_save(const ft_model *m, const char *path)
 		    ft_strdup(t->name) : ft_asprintf("%s%s", m->cfg.arch->prefix,
 		    t->name);
 		e[i].name = names[i];
-		e[i].dtype = FT_F32;
+		e[i].dtype = h != NULL ? FT_BF16 : FT_F32;
 		e[i].ndim = t->ndim;
 		e[i].shape = t->shape;
-		e[i].data = m->params + t->off;
+		e[i].data = h != NULL ? (const void *)(h + t->off) :
+		    (const void *)(m->params + t->off);
 	}
 	rc = ft_st_write(path, e, n, mk, mv, 1);
+	free(h);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);

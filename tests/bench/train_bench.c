@@ -3,11 +3,12 @@
  * qwen3-0.6b, any ft-train --init preset) for another shape, with the real
  * model's vocabulary.
  * usage: train_bench B T DROPOUT THREADS STEPS MODE
- * MODE: train, eval, sgemm, or trainpad / trainpad0: the second half of
- * every row is padding (mask 0, target -100), with and without
- * skip_ignored_logits.
+ * MODE: train, eval, sgemm, bgemm (the sgemm shape in bf16 through
+ * oneDNN), or trainpad / trainpad0: the second half of every row is
+ * padding (mask 0, target -100), with and without skip_ignored_logits.
+ * FT_BENCH_BF16=1: the model in bf16 mixed precision (ft-train --bf16).
  * Prints one line: "ms_per_step MEDIAN_MS min MIN_MS" (or "gflops G" for
- * sgemm), plus "rss_mb" and the OpenBLAS core. */
+ * sgemm and bgemm), plus "rss_mb" and the OpenBLAS core. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <cblas.h>
 
+#include "bf16.h"
 #include "blas.h"
 #include "err.h"
 #include "model/model.h"
@@ -40,7 +42,7 @@ cmpd(const void *a, const void *b)
 int
 main(int argc, char **argv)
 {
-	int B, T, threads, steps;
+	int B, T, threads, steps, bf16;
 	double p;
 	const char *mode;
 	double t[64];
@@ -80,6 +82,26 @@ main(int argc, char **argv)
 		printf("gflops %.1f core %s\n", t[steps - 1], ft_blas_corename());
 		return 0;
 	}
+	if (strcmp(mode, "bgemm") == 0) {
+		/* the same shape in bf16 through oneDNN (--bf16's products) */
+		int M = 1024, N = 3072, K = 768;
+		ft_bf16 *a = calloc((size_t)M * K, 2), *b = calloc((size_t)K * N, 2);
+		float *c = calloc((size_t)M * N, 4);
+		if (ft_bf16_init() != 0)
+			return 1;
+		for (int s = -1; s < steps; s++) {
+			double t0 = now();
+			for (int r = 0; r < 5; r++)
+				if (ft_bf16_linear_fwd(c, a, b, NULL, M, K, N, FT_W_IO,
+				    threads) != 0)
+					return 1;
+			if (s >= 0)
+				t[s] = 2.0 * M * N * K * 5 / (now() - t0) / 1e9;
+		}
+		qsort(t, (size_t)steps, sizeof(double), cmpd);
+		printf("gflops %.1f core %s\n", t[steps - 1], ft_bf16_describe());
+		return 0;
+	}
 	{
 		ft_model_config cfg;
 		ft_model m;
@@ -105,6 +127,10 @@ main(int argc, char **argv)
 		ft_model_init_random(&m, 1);
 		ft_model_set_threads(&m, threads);
 		ft_model_set_dropout_seed(&m, 42);
+		bf16 = getenv("FT_BENCH_BF16") != NULL &&
+		    strcmp(getenv("FT_BENCH_BF16"), "1") == 0;
+		if (bf16 && ft_model_set_bf16(&m, 1) != 0)
+			return 1;
 		ft_adamw_init(&opt, m.n_params);
 		opt.weight_decay = 0.01;
 		opt.threads = threads;
@@ -130,6 +156,7 @@ main(int argc, char **argv)
 				ft_clip_grad_norm(m.grads, m.n_params, 1.0, threads);
 				ft_adamw_step(&opt, m.params, m.grads, 5e-5, m.tensors,
 				    m.n_tensors);
+				ft_model_params_changed(&m);
 			} else {
 				loss = ft_model_forward(&m, ids, NULL, tg, B, T);
 			}

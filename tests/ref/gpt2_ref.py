@@ -180,7 +180,8 @@ def forward(c, P, ids, mask, lora=None):
         w = torch.matmul(q, k.transpose(-1, -2))
         w = w / torch.full([], v.size(-1) ** 0.5, dtype=w.dtype)
         w = torch.where(causal, w.to(w.dtype),
-                        torch.full([], fmin, dtype=w.dtype))
+                        torch.full([], torch.finfo(w.dtype).min,
+                                   dtype=w.dtype))
         w = w + ext
         w = torch.softmax(w, dim=-1)
         o = torch.matmul(w, v).permute(0, 2, 1, 3).contiguous().view(B, T, C)

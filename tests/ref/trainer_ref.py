@@ -185,6 +185,22 @@ def sched_lambda(kind, s, W, S):
     return 1.0
 
 
+def e2e_batch(samples, eos, mask_eos=False):
+    """Right-padded ids, mask and labels (-100 on padding; on eos too
+    with mask_eos) of a list of documents, as the collator makes them."""
+    T = max(len(x) for x in samples)
+    ids = torch.full((len(samples), T), eos, dtype=torch.int64)
+    mask = torch.zeros(len(samples), T, dtype=torch.int64)
+    for b, x in enumerate(samples):
+        ids[b, :len(x)] = torch.tensor(x)
+        mask[b, :len(x)] = 1
+    labels = ids.clone()
+    labels[mask == 0] = -100
+    if mask_eos:
+        labels[ids == eos] = -100
+    return ids, mask, labels
+
+
 def e2e(gr):
     c = dict(E2E_CFG)
     V, eos = c["vocab_size"], c["vocab_size"] - 1
@@ -222,17 +238,7 @@ def e2e(gr):
     val = [x[:E2E_MAXLEN] for x in val]
 
     def batch(samples, mask_eos):
-        T = max(len(x) for x in samples)
-        ids = torch.full((len(samples), T), eos, dtype=torch.int64)
-        mask = torch.zeros(len(samples), T, dtype=torch.int64)
-        for b, x in enumerate(samples):
-            ids[b, :len(x)] = torch.tensor(x)
-            mask[b, :len(x)] = 1
-        labels = ids.clone()
-        labels[mask == 0] = -100
-        if mask_eos:
-            labels[ids == eos] = -100
-        return ids, mask, labels
+        return e2e_batch(samples, eos, mask_eos)
 
     for r in E2E_RUNS:
         P = {n: P0[n].detach().clone().requires_grad_(True) for n in names}

@@ -19,6 +19,19 @@ static int check_pass_, check_fail_;
 	else { check_fail_++; fprintf(stderr, "%s:%d: %s = %.9g, want %.9g\n", \
 	__FILE__, __LINE__, #a, a_, b_); } } while (0)
 
+/* ||a - b|| / ||b|| (||a - b|| when b is all zeros), summed in double. */
+static inline double
+check_rel_l2(const float *a, const float *b, size_t n)
+{
+	double d = 0, s = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+		s += (double)b[i] * b[i];
+	}
+	return s > 0 ? sqrt(d / s) : sqrt(d);
+}
+
 static inline int
 check_done(void)
 {
