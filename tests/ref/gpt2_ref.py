@@ -22,6 +22,7 @@ import os
 import struct
 import sys
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -42,8 +43,10 @@ CASES = [
 ST_DTYPE = {torch.float32: "F32", torch.int32: "I32"}
 
 
-def write_safetensors(path, tensors, meta=None):
-    """Minimal safetensors writer (hf-reference §7 layout)."""
+def write_safetensors(path, tensors, meta=None, dtype=None):
+    """Minimal safetensors writer (hf-reference §7 layout): F32 and I32
+    tensors; dtype "BF16" or "F16" stores the F32 ones rounded to it
+    (nearest even).  Replaces path atomically."""
     header = {}
     if meta:
         header["__metadata__"] = meta
@@ -51,18 +54,50 @@ def write_safetensors(path, tensors, meta=None):
     off = 0
     for name in sorted(tensors):
         t = tensors[name].contiguous()
-        b = t.numpy().tobytes()
-        header[name] = {"dtype": ST_DTYPE[t.dtype], "shape": list(t.shape),
+        if dtype == "BF16" and t.dtype == torch.float32:
+            b = t.to(torch.bfloat16).view(torch.int16).numpy().tobytes()
+            dt = "BF16"
+        elif dtype == "F16" and t.dtype == torch.float32:
+            b = t.to(torch.float16).numpy().tobytes()
+            dt = "F16"
+        else:
+            b = t.numpy().tobytes()
+            dt = ST_DTYPE[t.dtype]
+        header[name] = {"dtype": dt, "shape": list(t.shape),
                         "data_offsets": [off, off + len(b)]}
         blobs.append(b)
         off += len(b)
     h = json.dumps(header, separators=(",", ":")).encode()
     h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
+    with open(path + ".tmp", "wb") as f:
         f.write(struct.pack("<Q", len(h)))
         f.write(h)
         for b in blobs:
             f.write(b)
+    os.replace(path + ".tmp", path)
+
+
+def read_safetensors(path):
+    """Reader: {name: tensor} as stored (F32, I32; BF16 and F16 converted
+    to F32) and the metadata."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        b, e = v["data_offsets"]
+        raw = data[b:e]
+        if v["dtype"] == "BF16":
+            a = (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view("<f4")
+        elif v["dtype"] == "F16":
+            a = np.frombuffer(raw, "<f2").astype(np.float32)
+        else:
+            a = np.frombuffer(raw, {"F32": "<f4", "I32": "<i4"}[v["dtype"]])
+        out[k] = torch.from_numpy(a.reshape(v["shape"]).copy())
+    return out, header.get("__metadata__", {})
 
 
 def gelu_new(x):
@@ -114,7 +149,9 @@ def init_params(c, g):
     return P_
 
 
-def forward(c, P, ids, mask):
+def forward(c, P, ids, mask, lora=None):
+    """lora: None, or f(module name, x, y) -> y' applied after each Conv1D
+    (tests/ref/lora_ref.py adds its adapters there)."""
     B, T = ids.shape
     C, NH = c["n_embd"], c["n_head"]
     hs = C // NH
@@ -125,9 +162,11 @@ def forward(c, P, ids, mask):
     causal = torch.tril(torch.ones(T, T, dtype=torch.bool)).view(1, 1, T, T)
     ext = (1.0 - mask[:, None, None, :].to(torch.float32)) * fmin
 
-    def conv1d(x, w, b):  # transformers.pytorch_utils.Conv1D
+    def conv1d(name, x):  # transformers.pytorch_utils.Conv1D
+        w, b = P[name + ".weight"], P[name + ".bias"]
         size_out = x.size()[:-1] + (w.size(-1),)
-        return torch.addmm(b, x.view(-1, x.size(-1)), w).view(size_out)
+        y = torch.addmm(b, x.view(-1, x.size(-1)), w).view(size_out)
+        return y if lora is None else lora(name, x, y)
 
     def heads(x):
         return x.view(B, T, NH, hs).permute(0, 2, 1, 3)
@@ -135,7 +174,7 @@ def forward(c, P, ids, mask):
     for i in range(c["n_layer"]):
         p = "h.%d." % i
         a = F.layer_norm(h, (C,), P[p + "ln_1.weight"], P[p + "ln_1.bias"], eps)
-        qkv = conv1d(a, P[p + "attn.c_attn.weight"], P[p + "attn.c_attn.bias"])
+        qkv = conv1d(p + "attn.c_attn", a)
         q, k, v = qkv.split(C, dim=2)
         q, k, v = heads(q), heads(k), heads(v)
         w = torch.matmul(q, k.transpose(-1, -2))
@@ -145,11 +184,11 @@ def forward(c, P, ids, mask):
         w = w + ext
         w = torch.softmax(w, dim=-1)
         o = torch.matmul(w, v).permute(0, 2, 1, 3).contiguous().view(B, T, C)
-        o = conv1d(o, P[p + "attn.c_proj.weight"], P[p + "attn.c_proj.bias"])
+        o = conv1d(p + "attn.c_proj", o)
         h = h + o
         m = F.layer_norm(h, (C,), P[p + "ln_2.weight"], P[p + "ln_2.bias"], eps)
-        f = gelu_new(conv1d(m, P[p + "mlp.c_fc.weight"], P[p + "mlp.c_fc.bias"]))
-        f = conv1d(f, P[p + "mlp.c_proj.weight"], P[p + "mlp.c_proj.bias"])
+        f = gelu_new(conv1d(p + "mlp.c_fc", m))
+        f = conv1d(p + "mlp.c_proj", f)
         h = h + f
     h = F.layer_norm(h, (C,), P["ln_f.weight"], P["ln_f.bias"], eps)
     head = P["wte.weight"] if c["tied"] else P["lm_head.weight"]
@@ -158,6 +197,7 @@ def forward(c, P, ids, mask):
 
 def shifted_ce_sum(logits, labels):
     sl = logits[..., :-1, :].contiguous()
+    sl = sl.to(torch.promote_types(sl.dtype, torch.float32))  # logits.float()
     lb = labels[..., 1:].contiguous()
     return F.cross_entropy(sl.view(-1, sl.size(-1)), lb.view(-1),
                            ignore_index=-100, reduction="sum"), \
@@ -177,27 +217,24 @@ def make_batch(c, g, lengths):
     return ids, mask, labels
 
 
-def run_case(c, outdir):
-    g = torch.Generator().manual_seed(1234 + ord(c["name"]))
-    d = os.path.join(outdir, c["name"])
-    os.makedirs(d, exist_ok=True)
-    cfg = {"model_type": "gpt2", "activation_function": "gelu_new",
-           "n_layer": c["n_layer"], "n_embd": c["n_embd"],
-           "n_head": c["n_head"], "n_positions": c["n_positions"],
-           "vocab_size": c["vocab_size"], "n_inner": c["n_inner"],
-           "layer_norm_epsilon": 1e-5, "embd_pdrop": 0.0, "attn_pdrop": 0.0,
-           "resid_pdrop": 0.0, "bos_token_id": c["vocab_size"] - 1,
-           "eos_token_id": c["vocab_size"] - 1,
-           "tie_word_embeddings": c["tied"],
-           "scale_attn_by_inverse_layer_idx": False,
-           "reorder_and_upcast_attn": False}
-    with open(os.path.join(d, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2, sort_keys=True)
-        f.write("\n")
-    P = init_params(c, g)
-    names = param_names(c)
+def gpt2_config(c):
+    return {"model_type": "gpt2", "activation_function": "gelu_new",
+            "n_layer": c["n_layer"], "n_embd": c["n_embd"],
+            "n_head": c["n_head"], "n_positions": c["n_positions"],
+            "vocab_size": c["vocab_size"], "n_inner": c["n_inner"],
+            "layer_norm_epsilon": 1e-5, "embd_pdrop": 0.0, "attn_pdrop": 0.0,
+            "resid_pdrop": 0.0, "bos_token_id": c["vocab_size"] - 1,
+            "eos_token_id": c["vocab_size"] - 1,
+            "tie_word_embeddings": c["tied"],
+            "scale_attn_by_inverse_layer_idx": False,
+            "reorder_and_upcast_attn": False}
+
+
+def model_tensors(c, P):
+    """The model.safetensors contents: case a's layout ("transformer."
+    names plus attn.bias buffers) when c["prefixed"], else bare names."""
     model = {}
-    for n in names:
+    for n in param_names(c):
         key = ("transformer." + n) if c["prefixed"] and n != "lm_head.weight" \
             else n
         model[key] = P[n].detach().clone()
@@ -206,20 +243,53 @@ def run_case(c, outdir):
         for i in range(c["n_layer"]):
             model["transformer.h.%d.attn.bias" % i] = \
                 torch.tril(torch.ones(T0, T0)).view(1, 1, T0, T0)
-    write_safetensors(os.path.join(d, "model.safetensors"), model,
-                      {"format": "pt"})
+    return model
 
-    ref = {}
-    # step 0 batch: logits, loss and gradients
+
+def run_case(c, outdir):
+    g = torch.Generator().manual_seed(1234 + ord(c["name"]))
+    d = os.path.join(outdir, c["name"])
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(gpt2_config(c), f, indent=2, sort_keys=True)
+        f.write("\n")
+    P = init_params(c, g)
+    names = param_names(c)
+    write_safetensors(os.path.join(d, "model.safetensors"),
+                      model_tensors(c, P), {"format": "pt"})
+
     batches = []
     for k in range(c["steps"]):
         for j in range(c["accum"]):
             batches.append(make_batch(c, g, c["lengths"][j]))
-    decay = [P[n] for n in names if not n.endswith("bias") and "ln_" not in n]
-    nodecay = [P[n] for n in names if n.endswith("bias") or "ln_" in n]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
-                             {"params": nodecay, "weight_decay": 0.0}],
-                            lr=c["lr"], betas=(0.9, 0.999), eps=1e-8)
+    decay = [n for n in names if not n.endswith("bias") and "ln_" not in n]
+    ref, meta, norms = train(c, [(n, P[n]) for n in names], decay,
+                             lambda ids, mask: forward(c, P, ids, mask),
+                             batches)
+    write_safetensors(os.path.join(d, "ref.safetensors"), ref, meta)
+    print("case %s: loss %.6f, grad norms %s" % (c["name"], float(ref["loss"]),
+                                                 " ".join("%.4f" % x for x in norms)))
+
+
+def train(c, named, decay, fwd, batches):
+    """The Trainer's steps, shared by tests/ref/llama_ref.py and
+    tests/ref/lora_ref.py: torch.optim.AdamW over the tensors of named
+    ([(name, tensor)], the trainable ones) in two groups (decay 0.01 for the
+    names in decay, 0 for the rest), LambdaLR linear warmup then decay,
+    clip_grad_norm_ over named, c["accum"] micro-batches a step whose loss
+    is their summed cross-entropy / the step's target count.  fwd(ids, mask)
+    gives the logits.  Returns the ref.safetensors tensors (batches, logits
+    and loss of micro-batch 0, grad.NAME of step 0, final.NAME, step_loss,
+    grad_norm, lr), their metadata, and the grad norms."""
+    ref = {}
+    names = [n for n, _ in named]
+    P = dict(named)
+    dec = set(decay)
+    opt = torch.optim.AdamW(
+        [{"params": [P[n] for n in names if n in dec], "weight_decay": 0.01},
+         {"params": [P[n] for n in names if n not in dec],
+          "weight_decay": 0.0}],
+        lr=c["lr"], betas=(0.9, 0.999), eps=1e-8)
     W, S = c["warmup"], c["steps"]
 
     def lam(s):
@@ -233,7 +303,7 @@ def run_case(c, outdir):
         total = sum(int((lb[..., 1:] != -100).sum()) for _, _, lb in mb)
         step_loss = 0.0
         for j, (ids, mask, labels) in enumerate(mb):
-            logits = forward(c, P, ids, mask)
+            logits = fwd(ids, mask)
             s, cnt = shifted_ce_sum(logits, labels)
             if k == 0 and j == 0:
                 ref["logits"] = logits.detach().clone()
@@ -264,9 +334,7 @@ def run_case(c, outdir):
             "max_norm": repr(c["max_norm"]), "lr": repr(c["lr"]),
             "weight_decay": "0.01", "losses": json.dumps(losses),
             "grad_norms": json.dumps(norms), "lrs": json.dumps(lrs)}
-    write_safetensors(os.path.join(d, "ref.safetensors"), ref, meta)
-    print("case %s: loss %.6f, grad norms %s" % (c["name"], float(ref["loss"]),
-                                                 " ".join("%.4f" % x for x in norms)))
+    return ref, meta, norms
 
 
 def main():

@@ -36,9 +36,12 @@ modeling_rope_utils) written directly in torch (no transformers needed):
               tensor decays, embeddings and lm_head included; no 1-D tensor
               does: biases, norm weights), clip_grad_norm_, LambdaLR linear
               warmup then linear decay.  Dropout 0 for exactness.
+              (safetensors I/O, the loss and these steps are
+              tests/ref/gpt2_ref.py's, imported)
 head_dim is config.head_dim when present, else hidden_size // heads; rotary
-uses head_dim (as transformers >= 4.48).  Positions are 0 .. T-1 for
-right-padded batches (what the Trainer passes: no position_ids).
+uses head_dim too (modeling_rope_utils: getattr(config, "head_dim", ...)).
+Positions are 0 .. T-1 for right-padded batches (what the Trainer passes:
+no position_ids); padding uses pad_token_id, or V - 1 when there is none.
 mistral's sliding_window must be >= every length used (then it has no effect).
 
 Usage: /usr/bin/python3 tests/ref/llama_ref.py [OUTDIR]   (default
@@ -52,9 +55,12 @@ Deterministic: the same torch version gives byte-identical files.
 
 For each case it writes OUTDIR/CASE/:
   config.json        the model config with the keys of the real Hub configs
-  model.safetensors  initial weights, HF names (F32; BF16 for the cases with
-                     torch_dtype bfloat16: the reference then computes from
-                     the bf16 values converted to fp32)
+  model.safetensors  initial weights, HF names (mistral: sharded, two
+                     model-0000K-of-00002.safetensors and
+                     model.safetensors.index.json): F32, or BF16 / F16 for the
+                     cases with torch_dtype bfloat16 / float16 (the
+                     reference then computes from the stored values
+                     converted to fp32)
   ref.safetensors    the keys of the GPT-2 fixtures (tests/ref/gpt2_ref.py):
     ids.i mask.i labels.i   I32 [B, T], micro-batch i = step * accum + j;
                             right padding (mask 0, label -100, id pad)
@@ -80,11 +86,15 @@ For each case it writes OUTDIR/CASE/:
 import json
 import math
 import os
-import struct
 import sys
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# safetensors I/O, the loss and the Trainer's steps are the GPT-2 fixtures'
+from gpt2_ref import (read_safetensors, shifted_ce_sum, train,  # noqa: E402,F401
+                      write_safetensors)
 
 torch.set_num_threads(1)
 
@@ -97,7 +107,7 @@ GEN_NEW = 10
 
 def make_config(model_type, C, L, H, KV, F_, V, head_dim=None, theta=10000.0,
                 eps=1e-5, tied=True, rope_scaling=None, max_pos=128,
-                bf16=False, pad=None, **extra):
+                dtype="float32", pad=None, **extra):
     cfg = {"architectures": [ARCH[model_type]], "model_type": model_type,
            "hidden_act": "silu", "hidden_size": C, "intermediate_size": F_,
            "num_hidden_layers": L, "num_attention_heads": H,
@@ -106,7 +116,7 @@ def make_config(model_type, C, L, H, KV, F_, V, head_dim=None, theta=10000.0,
            "rope_theta": theta, "tie_word_embeddings": tied,
            "initializer_range": 0.02, "attention_dropout": 0.0,
            "bos_token_id": 1, "eos_token_id": 2, "use_cache": True,
-           "torch_dtype": "bfloat16" if bf16 else "float32",
+           "torch_dtype": dtype,
            "transformers_version": "4.51.0"}
     if head_dim is not None:
         cfg["head_dim"] = head_dim
@@ -314,10 +324,15 @@ def attn_mask(a, mask, Tq, past, dtype):
     return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, fmin)
 
 
-def forward(a, P, ids, mask=None, cache=None, hidden=False):
+def forward(a, P, ids, mask=None, cache=None, hidden=False, lora=None):
     """Logits [B, T, V].  cache: None, or a dict {"k": [], "v": []} (per
     layer [B, KV, Tpast, hd], rotated keys) extended in place: positions
-    continue after the cached length (the KV-cache decode)."""
+    continue after the cached length (the KV-cache decode).  lora: None, or
+    f(module name, x, y) -> y' applied after each Linear of the blocks
+    (tests/ref/lora_ref.py adds its adapters there)."""
+    def lin(P, name, x):
+        y = linear(P, name, x)
+        return y if lora is None else lora(name, x, y)
     B, T = ids.shape
     H, KV, hd = a.H, a.KV, a.hd
     past = 0
@@ -332,9 +347,9 @@ def forward(a, P, ids, mask=None, cache=None, hidden=False):
     for i in range(a.L):
         p = "model.layers.%d." % i
         x = rms_norm(h, P[p + "input_layernorm.weight"], a.eps)
-        q = linear(P, p + "self_attn.q_proj", x).view(B, T, H, hd)
-        k = linear(P, p + "self_attn.k_proj", x).view(B, T, KV, hd)
-        v = linear(P, p + "self_attn.v_proj", x).view(B, T, KV, hd)
+        q = lin(P, p + "self_attn.q_proj", x).view(B, T, H, hd)
+        k = lin(P, p + "self_attn.k_proj", x).view(B, T, KV, hd)
+        v = lin(P, p + "self_attn.v_proj", x).view(B, T, KV, hd)
         if a.qk_norm:
             q = rms_norm(q, P[p + "self_attn.q_norm.weight"], a.eps)
             k = rms_norm(k, P[p + "self_attn.k_norm.weight"], a.eps)
@@ -355,11 +370,11 @@ def forward(a, P, ids, mask=None, cache=None, hidden=False):
         w = F.softmax(w, dim=-1, dtype=torch.promote_types(
             w.dtype, torch.float32)).to(q.dtype)
         o = torch.matmul(w, vr).transpose(1, 2).reshape(B, T, H * hd)
-        h = h + linear(P, p + "self_attn.o_proj", o)
+        h = h + lin(P, p + "self_attn.o_proj", o)
         m = rms_norm(h, P[p + "post_attention_layernorm.weight"], a.eps)
-        f = F.silu(linear(P, p + "mlp.gate_proj", m)) * \
-            linear(P, p + "mlp.up_proj", m)
-        h = h + linear(P, p + "mlp.down_proj", f)
+        f = F.silu(lin(P, p + "mlp.gate_proj", m)) * \
+            lin(P, p + "mlp.up_proj", m)
+        h = h + lin(P, p + "mlp.down_proj", f)
     h = rms_norm(h, P["model.norm.weight"], a.eps)
     if hidden:
         return h
@@ -456,15 +471,6 @@ def rope_inv_freq_by_hand(a):
     return out
 
 
-def shifted_ce_sum(logits, labels):
-    sl = logits[..., :-1, :].contiguous()
-    sl = sl.to(torch.promote_types(sl.dtype, torch.float32))  # logits.float()
-    lb = labels[..., 1:].contiguous()
-    return F.cross_entropy(sl.view(-1, sl.size(-1)), lb.view(-1),
-                           ignore_index=-100, reduction="sum"), \
-        int((lb != -100).sum())
-
-
 def decay_split(names):
     """The Trainer's groups for these families: >= 2-D decays."""
     decay = [n for n in names if not n.endswith("bias") and not is_norm(n)]
@@ -472,13 +478,15 @@ def decay_split(names):
     return decay, nodecay
 
 
-def greedy(a, P, prompt, n_new):
-    """Full recompute each step; returns new ids, last logits, margin."""
+def greedy(logits_of, prompt, n_new):
+    """Greedy decoding with a full recompute each step (generate() without
+    a cache): logits_of(ids [1, t]) -> [1, t, V].  Returns the new ids, the
+    last-position logits of each step and the smallest top-1 minus top-2."""
     ids = list(prompt)
     new, logits, margin = [], [], float("inf")
     with torch.no_grad():
         for _ in range(n_new):
-            lg = forward(a, P, torch.tensor([ids]))[0, -1]
+            lg = logits_of(torch.tensor([ids]))[0, -1]
             top = torch.topk(lg, 2).values
             margin = min(margin, float(top[0] - top[1]))
             nxt = int(torch.argmax(lg))
@@ -486,6 +494,27 @@ def greedy(a, P, prompt, n_new):
             ids.append(nxt)
             logits.append(lg.clone())
     return new, torch.stack(logits), margin
+
+
+def gen_fixture(ref, logits_of, V, g, lengths=(1, 3, 6), min_margin=2e-3):
+    """gen.prompt.j / gen.ids.j / gen.logits.j into ref for random prompts
+    of these lengths, each redrawn until every step's top-1 minus top-2 is
+    at least min_margin (so fp32 noise cannot flip an argmax); returns the
+    metadata (gen_new, gen_prompts, gen_margin)."""
+    margin = float("inf")
+    for j, n in enumerate(lengths):
+        for _ in range(50):
+            pr = torch.randint(0, V, (n,), generator=g).tolist()
+            new, lg, mg = greedy(logits_of, pr, GEN_NEW)
+            if mg >= min_margin:
+                break
+        assert mg >= min_margin
+        margin = min(margin, mg)
+        ref["gen.prompt.%d" % j] = torch.tensor(pr, dtype=torch.int32)
+        ref["gen.ids.%d" % j] = torch.tensor(new, dtype=torch.int32)
+        ref["gen.logits.%d" % j] = lg
+    return {"gen_new": str(GEN_NEW), "gen_prompts": str(len(lengths)),
+            "gen_margin": repr(margin)}
 
 
 def greedy_cached(a, P, prompt, n_new):
@@ -504,60 +533,57 @@ def greedy_cached(a, P, prompt, n_new):
 
 # ---- files ----
 
-def to_bf16(t):
-    """Round to nearest even bf16 and back to fp32 (what a loader sees)."""
-    return t.to(torch.bfloat16).to(torch.float32)
+FILE_DTYPE = {"float32": None, "bfloat16": "BF16", "float16": "F16"}
 
 
-def write_safetensors(path, tensors, meta=None, dtype=None):
-    """safetensors writer (hf-reference §7): F32/I32, or BF16 for dtype."""
-    header = {}
-    if meta:
-        header["__metadata__"] = meta
-    blobs, off = [], 0
-    for name in sorted(tensors):
-        t = tensors[name].contiguous()
-        if dtype == "BF16" and t.dtype == torch.float32:
-            b = t.to(torch.bfloat16).view(torch.int16).numpy().tobytes()
-            dt = "BF16"
-        else:
-            b = t.numpy().tobytes()
-            dt = {torch.float32: "F32", torch.int32: "I32"}[t.dtype]
-        header[name] = {"dtype": dt, "shape": list(t.shape),
-                        "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path + ".tmp", "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(path + ".tmp", path)
+def stored(t, torch_dtype):
+    """What a loader sees of t in a checkpoint of config torch_dtype: t
+    rounded (nearest even) to bf16 / f16 and back to fp32."""
+    dt = {"float32": torch.float32, "bfloat16": torch.bfloat16,
+          "float16": torch.float16}[torch_dtype]
+    return t.to(dt).to(torch.float32)
 
 
-def read_safetensors(path):
-    """Reader (F32, I32, BF16 -> F32, F16 -> F32), names as stored."""
-    import numpy as np
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        b, e = v["data_offsets"]
-        raw = data[b:e]
-        if v["dtype"] == "BF16":
-            a = (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view("<f4")
-        elif v["dtype"] == "F16":
-            a = np.frombuffer(raw, "<f2").astype(np.float32)
-        else:
-            a = np.frombuffer(raw, {"F32": "<f4", "I32": "<i4"}[v["dtype"]])
-        out[k] = torch.from_numpy(a.reshape(v["shape"]).copy())
-    return out, header.get("__metadata__", {})
+def write_model(d, P, names, dtype=None, shards=1):
+    """d/model.safetensors, or with shards > 1 what save_pretrained writes
+    for a sharded checkpoint: model-0000K-of-0000N.safetensors (tensors in
+    state_dict order, cut into N runs of about equal bytes) and
+    model.safetensors.index.json {"metadata": {"total_size"}, "weight_map"}."""
+    if shards == 1:
+        write_safetensors(os.path.join(d, "model.safetensors"), P,
+                          {"format": "pt"}, dtype)
+        return
+    esize = {None: 4, "BF16": 2, "F16": 2}[dtype]
+    total = sum(P[n].numel() for n in names) * esize
+    wmap, part, acc, k = {}, {}, 0, 1
+    for i, n in enumerate(names):
+        part[n] = P[n]
+        acc += P[n].numel() * esize
+        if acc >= total * k / shards or i == len(names) - 1:
+            f = "model-%05d-of-%05d.safetensors" % (k, shards)
+            write_safetensors(os.path.join(d, f), part, {"format": "pt"},
+                              dtype)
+            wmap.update({m: f for m in part})
+            part, k = {}, k + 1
+    assert k - 1 == shards
+    write_json(os.path.join(d, "model.safetensors.index.json"),
+               {"metadata": {"total_size": total}, "weight_map": wmap})
+
+
+def read_model(d):
+    """The tensors of d/model.safetensors or of the shards its index names."""
+    idx = os.path.join(d, "model.safetensors.index.json")
+    if not os.path.exists(idx):
+        return read_safetensors(os.path.join(d, "model.safetensors"))[0]
+    with open(idx) as f:
+        wmap = json.load(f)["weight_map"]
+    P = {}
+    for fn in sorted(set(wmap.values())):
+        t, _ = read_safetensors(os.path.join(d, fn))
+        assert all(wmap[n] == fn for n in t)
+        P.update(t)
+    assert sorted(P) == sorted(wmap)
+    return P
 
 
 def write_json(path, obj):
@@ -583,12 +609,13 @@ CASES = [
          B=3, T=10, lengths=[[10, 7, 2]], steps=4, accum=1, warmup=2,
          max_norm=1.0, lr=5e-3),
     # explicit head_dim 14 (4 * 14 != 24), attention_bias + mlp_bias,
-    # linear rope_scaling (old "type" key), untied
+    # linear rope_scaling (old "type" key), untied, F16 checkpoint
     dict(name="llama_hd",
          cfg=make_config("llama", C=24, L=2, H=4, KV=2, F_=40, V=59,
                          head_dim=14, tied=False,
                          rope_scaling={"type": "linear", "factor": 2.0},
-                         attention_bias=True, mlp_bias=True),
+                         attention_bias=True, mlp_bias=True,
+                         dtype="float16"),
          B=3, T=8, lengths=[[8, 5, 8]], steps=3, accum=1, warmup=1,
          max_norm=0.7, lr=1e-2),
     # llama3 rope_scaling, original_max_position_embeddings 32 and theta 100:
@@ -596,7 +623,8 @@ CASES = [
     # (divided by factor); BF16 checkpoint, tied
     dict(name="llama3",
          cfg=make_config("llama", C=32, L=2, H=2, KV=1, F_=48, V=61,
-                         head_dim=16, theta=100.0, max_pos=256, bf16=True,
+                         head_dim=16, theta=100.0, max_pos=256,
+                         dtype="bfloat16",
                          rope_scaling={"factor": 8.0, "low_freq_factor": 1.0,
                                        "high_freq_factor": 4.0,
                                        "original_max_position_embeddings": 32,
@@ -613,15 +641,17 @@ CASES = [
     # tied, BF16 checkpoint
     dict(name="qwen3",
          cfg=make_config("qwen3", C=40, L=2, H=4, KV=2, F_=56, V=79,
-                         head_dim=12, theta=1000000.0, eps=1e-6, bf16=True),
+                         head_dim=12, theta=1000000.0, eps=1e-6,
+                         dtype="bfloat16"),
          B=3, T=10, lengths=[[10, 6, 3]], steps=4, accum=1, warmup=2,
          max_norm=1.0, lr=1e-2),
-    # mistral (sliding_window 4096 >= T), untied, gradient accumulation 2
+    # mistral (sliding_window 4096 >= T), untied, gradient accumulation 2,
+    # a sharded checkpoint (2 shards and model.safetensors.index.json)
     dict(name="mistral",
          cfg=make_config("mistral", C=32, L=2, H=4, KV=2, F_=46, V=67,
                          tied=False),
          B=2, T=11, lengths=[[11, 8], [6, 11]], steps=3, accum=2, warmup=1,
-         max_norm=1.0, lr=5e-3),
+         max_norm=1.0, lr=5e-3, shards=2),
 ]
 
 
@@ -642,11 +672,6 @@ def make_batch(c, a, g, lengths):
     return ids, mask, labels
 
 
-def gen_prompts(a, g, n=3):
-    return [torch.randint(0, a.V, (k,), generator=g).tolist()
-            for k in (1, 3, 6)[:n]]
-
-
 def run_case(c, outdir):
     g = torch.Generator().manual_seed(20261201 + sum(map(ord, c["name"])))
     cfg = c["cfg"]
@@ -655,92 +680,30 @@ def run_case(c, outdir):
     os.makedirs(d, exist_ok=True)
     write_json(os.path.join(d, "config.json"), cfg)
     P = init_params(a, g)
-    bf16 = cfg["torch_dtype"] == "bfloat16"
-    if bf16:
-        P = {n: to_bf16(t) for n, t in P.items()}
-    write_safetensors(os.path.join(d, "model.safetensors"), P,
-                      {"format": "pt"}, "BF16" if bf16 else None)
+    P = {n: stored(t, cfg["torch_dtype"]) for n, t in P.items()}
     names = [n for n, _ in param_shapes(a)]
+    write_model(d, P, names, FILE_DTYPE[cfg["torch_dtype"]],
+                c.get("shards", 1))
     P0 = {n: t.clone() for n, t in P.items()}
     for t in P.values():
         t.requires_grad_(True)
 
-    ref = {}
     batches = []
     for k in range(c["steps"]):
         for j in range(c["accum"]):
             batches.append(make_batch(c, a, g, c["lengths"][j]))
-    dn, nn_ = decay_split(names)
-    opt = torch.optim.AdamW([{"params": [P[n] for n in dn], "weight_decay": 0.01},
-                             {"params": [P[n] for n in nn_], "weight_decay": 0.0}],
-                            lr=c["lr"], betas=(0.9, 0.999), eps=1e-8)
-    W, S = c["warmup"], c["steps"]
-
-    def lam(s):
-        if s < W:
-            return float(s) / float(max(1, W))
-        return max(0.0, float(S - s) / float(max(1, S - W)))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lam)
-    losses, norms, lrs = [], [], []
-    for k in range(S):
-        mb = batches[k * c["accum"]:(k + 1) * c["accum"]]
-        total = sum(int((lb[..., 1:] != -100).sum()) for _, _, lb in mb)
-        step_loss = 0.0
-        for j, (ids, mask, labels) in enumerate(mb):
-            logits = forward(a, P, ids, mask)
-            s, cnt = shifted_ce_sum(logits, labels)
-            if k == 0 and j == 0:
-                ref["logits"] = logits.detach().clone()
-                ref["loss"] = (s / cnt).detach().view(1).clone()
-            (s / total).backward()
-            step_loss += float(s) / total
-        if k == 0:
-            for n in names:
-                ref["grad." + n] = P[n].grad.detach().clone()
-        lrs.append(opt.param_groups[0]["lr"])
-        norm = torch.nn.utils.clip_grad_norm_([P[n] for n in names],
-                                              c["max_norm"])
-        norms.append(float(norm))
-        losses.append(step_loss)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=False)
-    for n in names:
-        ref["final." + n] = P[n].detach().clone()
-    for i, (ids, mask, labels) in enumerate(batches):
-        ref["ids.%d" % i] = ids.to(torch.int32)
-        ref["mask.%d" % i] = mask.to(torch.int32)
-        ref["labels.%d" % i] = labels.to(torch.int32)
-    ref["step_loss"] = torch.tensor(losses, dtype=torch.float32)
-    ref["grad_norm"] = torch.tensor(norms, dtype=torch.float32)
-    ref["lr"] = torch.tensor(lrs, dtype=torch.float32)
+    ref, meta, norms = train(c, [(n, P[n]) for n in names],
+                             decay_split(names)[0],
+                             lambda ids, mask: forward(a, P, ids, mask),
+                             batches)
     ref["rope.inv_freq"] = rope_inv_freq(a)
     cos, sin = rope_cos_sin(a, torch.arange(c["T"]))
     ref["rope.cos"], ref["rope.sin"] = cos, sin
-    margin = float("inf")
-    prompts = gen_prompts(a, g)
-    for j, pr in enumerate(prompts):
-        new, lg, mg = greedy(a, P0, pr, GEN_NEW)
-        for _ in range(50):  # no near-ties: fp32 noise must not flip argmax
-            if mg >= 2e-3:
-                break
-            pr = torch.randint(0, a.V, (len(pr),), generator=g).tolist()
-            new, lg, mg = greedy(a, P0, pr, GEN_NEW)
-        assert mg >= 2e-3
-        margin = min(margin, mg)
-        ref["gen.prompt.%d" % j] = torch.tensor(pr, dtype=torch.int32)
-        ref["gen.ids.%d" % j] = torch.tensor(new, dtype=torch.int32)
-        ref["gen.logits.%d" % j] = lg
-    meta = {"steps": str(S), "accum": str(c["accum"]), "warmup": str(W),
-            "max_norm": repr(c["max_norm"]), "lr": repr(c["lr"]),
-            "weight_decay": "0.01", "losses": json.dumps(losses),
-            "grad_norms": json.dumps(norms), "lrs": json.dumps(lrs),
-            "gen_new": str(GEN_NEW), "gen_prompts": str(len(prompts)),
-            "gen_margin": repr(margin)}
+    meta.update(gen_fixture(ref, lambda t: forward(a, P0, t), a.V, g))
     write_safetensors(os.path.join(d, "ref.safetensors"), ref, meta)
-    print("case %s: loss %.6f, grad norms %s, gen margin %.4f" % (
+    print("case %s: loss %.6f, grad norms %s, gen margin %s" % (
         c["name"], float(ref["loss"]), " ".join("%.4f" % x for x in norms),
-        margin))
+        meta["gen_margin"]))
 
 
 # ---- self-checks (--check) ----
@@ -762,8 +725,8 @@ def check():
         hand = torch.tensor(rope_inv_freq_by_hand(a), dtype=torch.float64)
         e2 = float(((rope_inv_freq(a).double() - hand) / hand).abs().max())
         # KV-cache decode against full recompute
-        pr = gen_prompts(a, g)[2]
-        n1, l1, _ = greedy(a, P, pr, GEN_NEW)
+        pr = torch.randint(0, a.V, (6,), generator=g).tolist()
+        n1, l1, _ = greedy(lambda t: forward(a, P, t), pr, GEN_NEW)
         n2, l2 = greedy_cached(a, P, pr, GEN_NEW)
         e3 = float((l1 - l2).abs().max())
         assert n1 == n2, (c["name"], n1, n2)
@@ -833,14 +796,15 @@ def check():
             continue
         with open(os.path.join(d, "config.json")) as f:
             a = Arch(json.load(f))
-        P, _ = read_safetensors(os.path.join(d, "model.safetensors"))
+        P = read_model(d)
         R, meta = read_safetensors(os.path.join(d, "ref.safetensors"))
         assert sorted(P) == sorted(n for n, _ in param_shapes(a))
         with torch.no_grad():
             lg = forward(a, P, R["ids.0"].long(), R["mask.0"].long())
         e = float((lg - R["logits"]).abs().max())
         for j in range(int(meta["gen_prompts"])):
-            new, _, _ = greedy(a, P, R["gen.prompt.%d" % j].tolist(), GEN_NEW)
+            new, _, _ = greedy(lambda t: forward(a, P, t),
+                               R["gen.prompt.%d" % j].tolist(), GEN_NEW)
             assert new == R["gen.ids.%d" % j].tolist()
         print("%-10s fixture read back: logits %.1e, greedy ids equal" %
               (c["name"], e))

@@ -31,6 +31,9 @@ import sys
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gpt2_ref  # noqa: E402
+
 
 # ---- safetensors (hf-reference §7 writer rules) ----
 
@@ -53,20 +56,10 @@ def save_safetensors(path, tensors):
 
 
 def load_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        b, e = v["data_offsets"]
-        assert v["dtype"] == "F32"
-        a = np.frombuffer(data[b:e], dtype="<f4").reshape(v["shape"])
-        out[k[len("transformer."):] if k.startswith("transformer.") else k] = \
-            torch.from_numpy(a.copy())
-    return out
+    """The tensors of a GPT-2 file, "transformer." stripped."""
+    t, _ = gpt2_ref.read_safetensors(path)
+    return {k[len("transformer."):] if k.startswith("transformer.") else k: v
+            for k, v in t.items()}
 
 
 # ---- GPT-2 (hf-reference §10) ----

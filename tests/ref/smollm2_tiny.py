@@ -208,7 +208,7 @@ def make(d, expected):
             t = 1.0 * torch.randn(s, generator=g)
         else:
             t = 0.25 * torch.randn(s, generator=g)
-        P[n] = L.to_bf16(t.float())
+        P[n] = L.stored(t.float(), "bfloat16")
     L.write_safetensors(os.path.join(d, "model.safetensors"), P,
                         {"format": "pt"}, "BF16")
     tok = S.Tokenizer(vocab, merges)
