@@ -10,6 +10,7 @@
 #include "blas.h"
 #include "err.h"
 #include "io.h"
+#include "model/lora.h"
 #include "modeldir.h"
 #include "optim.h"
 #include "trainrun.h"
@@ -61,6 +62,16 @@ usage(void)
 	    "      --save-steps N         checkpoint every N steps (100)\n"
 	    "      --save-total-limit N   checkpoints kept; 0 = all (2)\n"
 	    "      --logging-steps N      log every N steps (10)\n"
+	    "      --lora-r R             train LoRA adapters of rank R on the "
+	    "frozen model\n"
+	    "      --lora-alpha A         LoRA scale alpha/R (8)\n"
+	    "      --lora-dropout P       dropout on the adapters' input (0)\n"
+	    "      --lora-targets LIST    module names, or all-linear (gpt2: "
+	    "c_attn,\n"
+	    "                             llama family: q_proj,v_proj)\n"
+	    "      --rslora               scale alpha/sqrt(R)\n"
+	    "      --adapter DIR          continue training a LoRA adapter "
+	    "(PEFT's files)\n"
 	    "  -s, --seed N               data order, dropout, init (42)\n"
 	    "  -j, --threads N            threads (all cores)\n"
 	    "  -q, --quiet                no progress, no notes\n"
@@ -74,7 +85,8 @@ enum {
 	O_EPOCHS, O_MAX_STEPS, O_BS, O_EBS, O_GA, O_LR, O_WARMUP, O_SCHED,
 	O_WD, O_B1, O_B2, O_EPS, O_CLIP, O_DROPOUT, O_MAXLEN, O_PACK,
 	O_MASK_EOS, O_NO_SHUFFLE, O_EVAL_STEPS, O_SAVE_STEPS, O_SAVE_LIMIT,
-	O_LOG_STEPS, O_VERSION,
+	O_LOG_STEPS, O_VERSION, O_LORA_R, O_LORA_ALPHA, O_LORA_DROPOUT,
+	O_LORA_TARGETS, O_RSLORA, O_ADAPTER,
 };
 
 static const struct option longopts[] = {
@@ -108,6 +120,12 @@ static const struct option longopts[] = {
 	{ "save-steps", required_argument, NULL, O_SAVE_STEPS },
 	{ "save-total-limit", required_argument, NULL, O_SAVE_LIMIT },
 	{ "logging-steps", required_argument, NULL, O_LOG_STEPS },
+	{ "lora-r", required_argument, NULL, O_LORA_R },
+	{ "lora-alpha", required_argument, NULL, O_LORA_ALPHA },
+	{ "lora-dropout", required_argument, NULL, O_LORA_DROPOUT },
+	{ "lora-targets", required_argument, NULL, O_LORA_TARGETS },
+	{ "rslora", no_argument, NULL, O_RSLORA },
+	{ "adapter", required_argument, NULL, O_ADAPTER },
 	{ "seed", required_argument, NULL, 's' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -123,7 +141,7 @@ main(int argc, char **argv)
 {
 	ft_train_opts o;
 	const char *model_arg = NULL;
-	char *model_dir = NULL;
+	char *model_dir = NULL, *base_arg = NULL, *base_real = NULL;
 	long cpus;
 	int c, rc;
 
@@ -222,6 +240,20 @@ main(int argc, char **argv)
 			o.logging_steps = ft_parse_long("--logging-steps", optarg,
 			    0, BIG);
 			break;
+		case O_LORA_R:
+			o.lora_r = (int)ft_parse_long("--lora-r", optarg, 1, 1 << 16);
+			break;
+		case O_LORA_ALPHA:
+			o.lora_alpha = ft_parse_double("--lora-alpha", optarg, 0,
+			    1e9);
+			break;
+		case O_LORA_DROPOUT:
+			o.lora_dropout = ft_parse_double("--lora-dropout", optarg, 0,
+			    0.99);
+			break;
+		case O_LORA_TARGETS: o.lora_targets = optarg; break;
+		case O_RSLORA: o.rslora = 1; break;
+		case O_ADAPTER: o.adapter_dir = optarg; break;
 		case 's':
 			o.seed = (uint64_t)ft_parse_long("--seed", optarg, 0,
 			    0xffffffffL);
@@ -248,7 +280,24 @@ main(int argc, char **argv)
 	if (o.resume && o.overwrite)
 		ft_usage_error("--resume and --overwrite-output-dir exclude each "
 		    "other");
-	if (o.init == NULL || model_arg != NULL) {
+	if (o.adapter_dir != NULL && o.lora_r > 0)
+		ft_usage_error("--adapter continues an adapter; --lora-r makes a "
+		    "new one");
+	if ((o.adapter_dir != NULL || o.lora_r > 0) && o.init != NULL)
+		ft_usage_error("LoRA adapts a pretrained model (-m), not --init");
+	if (o.lora_r == 0 && o.adapter_dir == NULL && (o.lora_targets != NULL ||
+	    o.rslora))
+		ft_usage_error("--lora-targets and --rslora need --lora-r");
+	if (o.adapter_dir != NULL && model_arg == NULL) {
+		/* the base the adapter names */
+		base_arg = ft_lora_base_of(o.adapter_dir);
+		if (base_arg == NULL)
+			return FT_EXIT_FAIL;
+		model_arg = base_arg;
+	}
+	/* --resume without -m: the checkpoint has what it needs */
+	if ((o.init == NULL && !(o.resume && model_arg == NULL)) ||
+	    model_arg != NULL) {
 		model_dir = ft_model_resolve(model_arg);
 		if (model_dir == NULL)
 			return FT_EXIT_FAIL;
@@ -261,8 +310,20 @@ main(int argc, char **argv)
 	} else {
 		o.model_dir = model_dir;
 	}
+	/* base_model_name_or_path: a Hub id as given, a directory as an
+	 * absolute path (a run directory is read from anywhere) */
+	{
+		const char *b = model_arg != NULL ? model_arg : getenv("FT_MODEL");
+
+		if (b == NULL || *b == '\0')
+			b = "distilgpt2";
+		base_real = realpath(b, NULL);
+		o.base_name = base_real != NULL ? base_real : b;
+	}
 	rc = ft_train_run(&o);
 	free(model_dir);
+	free(base_real);
+	free(base_arg);
 	if (ft_close_stdout() != 0)
 		rc = FT_EXIT_FAIL;
 	return rc;

@@ -28,7 +28,9 @@
 
 #include "bpe.h"
 #include "err.h"
+#include "model/lora.h"
 #include "model/model.h"
+#include "modeldir.h"
 #include "io.h"
 #include "jsonl.h"
 #include "optim.h"
@@ -74,6 +76,7 @@ ft_train_opts_default(ft_train_opts *o)
 	o->seed = 42;
 	o->threads = 1;
 	o->shuffle = 1;
+	o->lora_alpha = 8;
 }
 
 /* ---- presets ---- */
@@ -179,6 +182,7 @@ clear_run_dir(const char *dir)
 	static const char *const ours[] = {
 		"metrics.jsonl", "loss.svg", "trainer_state.json",
 		"model.safetensors", "config.json", "generation_config.json",
+		"adapter_config.json", "adapter_model.safetensors",
 	};
 	int64_t *steps;
 	size_t n;
@@ -484,11 +488,16 @@ write_model_dir(const run *r, const char *dir)
 	char *p;
 	int rc;
 
-	if (ft_model_save_dir(&r->m, dir) != 0)
+	if (r->m.lora != NULL) {
+		/* a LoRA run: the adapter (PEFT's files) */
+		rc = ft_lora_save(&r->m, dir);
+	} else if (ft_model_save_dir(&r->m, dir) != 0) {
 		return -1;
-	p = ft_path_join(dir, "generation_config.json");
-	rc = write_generation_config(r, p);
-	free(p);
+	} else {
+		p = ft_path_join(dir, "generation_config.json");
+		rc = write_generation_config(r, p);
+		free(p);
+	}
 	for (size_t i = 0; rc == 0 && r->tok_dir != NULL &&
 	    i < N_TOKENIZER_FILES; i++) {
 		char *src = ft_path_join(r->tok_dir, tokenizer_files[i]);
@@ -572,7 +581,14 @@ save_checkpoint(run *r)
 	if (write_model_dir(r, tmp) != 0)
 		goto fail;
 	p = ft_path_join(tmp, "optimizer.safetensors");
-	rc = ft_adamw_save(&r->opt, p, r->m.tensors, r->m.n_tensors);
+	{
+		float *P, *G;
+		size_t NP, NT;
+		const ft_param_tensor *TT;
+
+		ft_model_trainable(&r->m, &P, &G, &NP, &TT, &NT);
+		rc = ft_adamw_save(&r->opt, p, TT, NT);
+	}
 	free(p);
 	if (rc != 0)
 		goto fail;
@@ -711,6 +727,9 @@ train_step(run *r, const size_t *order, int64_t epoch, int64_t b0,
 	const ft_plan *p = &r->plan;
 	int64_t total = 0, nmb = b1 - b0 + 1;
 	double loss_sum = 0, norm, lr, loss;
+	float *P, *G;
+	size_t NP, NT;
+	const ft_param_tensor *TT;
 
 	for (int64_t j = 0; j < nmb; j++) {
 		size_t first = (size_t)(b0 + j) * (size_t)o->batch_size;
@@ -739,8 +758,9 @@ train_step(run *r, const size_t *order, int64_t epoch, int64_t b0,
 		return ft_error("loss is %s at step %" PRId64 " (epoch %" PRId64
 		    "); stopping", isnan(loss) ? "nan" : "inf", r->step + 1,
 		    epoch + 1);
-	norm = ft_clip_grad_norm(r->m.grads, r->m.n_params, o->max_grad_norm,
-	    r->m.threads);
+	/* the trained parameters: the model's, or its LoRA adapters' */
+	ft_model_trainable(&r->m, &P, &G, &NP, &TT, &NT);
+	norm = ft_clip_grad_norm(G, NP, o->max_grad_norm, r->m.threads);
 	if (!isfinite(norm))
 		ft_progress_clear(&r->bar);
 	if (!isfinite(norm))
@@ -748,8 +768,7 @@ train_step(run *r, const size_t *order, int64_t epoch, int64_t b0,
 		    "; stopping", isnan(norm) ? "nan" : "inf", r->step + 1);
 	lr = o->lr * ft_lr_lambda((enum ft_lr_kind)o->schedule, r->step,
 	    o->warmup_steps, p->max_steps);
-	ft_adamw_step(&r->opt, r->m.params, r->m.grads, lr, r->m.tensors,
-	    r->m.n_tensors);
+	ft_adamw_step(&r->opt, P, G, lr, TT, NT);
 	r->step++;
 	*loss_out = loss;
 	*norm_out = norm;
@@ -896,11 +915,50 @@ load_tokens(run *r, const char *path, ft_tok_data *d,
 	return rc;
 }
 
+/* LoRA: the adapter of a checkpoint on the base it names, an existing
+ * adapter (--adapter), or new adapters (--lora-r) on the loaded base. */
+static int
+setup_lora(run *r, const char *ckpt)
+{
+	const ft_train_opts *o = r->o;
+	ft_lora_opts lo = { .r = o->lora_r, .alpha = o->lora_alpha,
+		.dropout = o->lora_dropout, .rslora = o->rslora,
+		.targets = o->lora_targets, .base = o->base_name };
+	char buf[512];
+	int rc;
+
+	if (ckpt != NULL) {
+		char *base = ft_lora_base_of(ckpt), *dir;
+
+		if (base == NULL)
+			return -1;
+		dir = ft_model_resolve(base);
+		free(base);
+		if (dir == NULL)
+			return -1;
+		rc = ft_model_load(&r->m, dir);
+		free(dir);
+		if (rc == 0)
+			rc = ft_lora_load(&r->m, ckpt);
+	} else if (o->adapter_dir != NULL) {
+		rc = ft_lora_load(&r->m, o->adapter_dir);
+	} else {
+		rc = ft_lora_new(&r->m, &lo, o->seed);
+	}
+	if (rc == 0 && !o->quiet) {
+		ft_lora_describe(&r->m, buf, sizeof buf);
+		ft_note("%s", buf);
+	}
+	return rc;
+}
+
 static int
 setup_model(run *r, const char *ckpt)
 {
 	const ft_train_opts *o = r->o;
 
+	if (ckpt != NULL && ft_lora_is_adapter_dir(ckpt))
+		return setup_lora(r, ckpt);
 	if (ckpt != NULL)
 		return ft_model_load(&r->m, ckpt);
 	if (o->init != NULL) {
@@ -920,7 +978,10 @@ setup_model(run *r, const char *ckpt)
 		ft_model_init_random(&r->m, o->seed);
 		return 0;
 	}
-	return ft_model_load(&r->m, o->model_dir);
+	if (ft_model_load(&r->m, o->model_dir) != 0)
+		return -1;
+	return o->lora_r > 0 || o->adapter_dir != NULL ? setup_lora(r, NULL) :
+	    0;
 }
 
 static void
@@ -972,8 +1033,9 @@ finish(run *r)
 	if (rc != 0 || write_plot(r) != 0)
 		return -1;
 	if (!r->o->quiet)
-		ft_note("%" PRId64 " steps, train_loss %.4f%s; model in '%s'",
-		    r->step, e.train_loss, "", r->o->run_dir);
+		ft_note("%" PRId64 " steps, train_loss %.4f%s; %s in '%s'",
+		    r->step, e.train_loss, "", r->m.lora != NULL ? "adapter" :
+		    "model", r->o->run_dir);
 	return 0;
 }
 
@@ -1002,6 +1064,8 @@ ft_train_run(const ft_train_opts *o)
 		ckpt = find_resume_checkpoint(o);
 		if (ckpt == NULL)
 			goto out;
+		if (r.tok_dir == NULL)
+			r.tok_dir = ckpt; /* it holds the tokenizer files */
 	} else if (ft_exists(o->run_dir) && !dir_is_empty(o->run_dir)) {
 		if (!o->overwrite) {
 			ft_error("'%s' holds another run; use "
@@ -1087,18 +1151,33 @@ ft_train_run(const ft_train_opts *o)
 	if (o->dropout >= 0)
 		ft_model_set_dropout(&r.m, o->dropout);
 	ft_model_set_dropout_seed(&r.m, o->seed);
-	ft_adamw_init(&r.opt, r.m.n_params);
+	{
+		float *P, *G;
+		size_t NP, NT;
+		const ft_param_tensor *TT;
+
+		ft_model_trainable(&r.m, &P, &G, &NP, &TT, &NT);
+		ft_adamw_init(&r.opt, NP);
+		/* the Trainer's flos count every parameter, adapters too */
+		r.nonembed_params = r.m.lora != NULL ? (double)NP : 0;
+	}
 	r.opt.beta1 = o->adam_beta1;
 	r.opt.beta2 = o->adam_beta2;
 	r.opt.eps = o->adam_eps;
 	r.opt.weight_decay = o->weight_decay;
 	r.opt.threads = o->threads;
-	r.nonembed_params = (double)r.m.n_params -
+	r.nonembed_params += (double)r.m.n_params -
 	    (double)ft_model_embedding_params(&r.m);
 
 	if (ckpt != NULL) {
 		char *p = ft_path_join(ckpt, "optimizer.safetensors");
-		int e = ft_adamw_load(&r.opt, p, r.m.tensors, r.m.n_tensors);
+		float *P, *G;
+		size_t NP, NT;
+		const ft_param_tensor *TT;
+		int e;
+
+		ft_model_trainable(&r.m, &P, &G, &NP, &TT, &NT);
+		e = ft_adamw_load(&r.opt, p, TT, NT);
 
 		free(p);
 		if (e != 0)

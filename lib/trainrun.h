@@ -13,7 +13,13 @@
  *   loss.svg           train and eval loss against the step
  *   trainer_state.json the final state (log history)
  *   config.json, generation_config.json, model.safetensors, tokenizer
- *                      files: the trained model, written at the end */
+ *                      files: the trained model, written at the end
+ * A LoRA run (lora_r or adapter_dir) writes adapter_config.json and
+ * adapter_model.safetensors (PEFT's layout) instead of the model, in
+ * RUN_DIR and in each checkpoint (whose optimizer state then covers the
+ * adapters only); a resumed LoRA run loads the base its checkpoint's
+ * adapter_config.json names (base_model_name_or_path, through
+ * lib/modeldir). */
 #ifndef FT_TRAINRUN_H
 #define FT_TRAINRUN_H
 
@@ -53,6 +59,16 @@ typedef struct ft_train_opts {
 	int overwrite;             /* --overwrite-output-dir */
 	int resume;                /* --resume */
 	const char *resume_from;   /* a checkpoint folder, or NULL: latest */
+
+	/* LoRA (lib/model/lora.h): lora_r > 0 trains new adapters on the
+	 * frozen model_dir; adapter_dir continues an adapter directory */
+	int lora_r;                /* 0: full finetuning */
+	double lora_alpha;         /* 8 (PEFT's default) */
+	double lora_dropout;       /* 0 */
+	int rslora;
+	const char *lora_targets;  /* NULL: the architecture's default */
+	const char *adapter_dir;
+	const char *base_name;     /* base_model_name_or_path to record */
 } ft_train_opts;
 
 /* The notebook's settings (hf-reference §0, §12); threads = 1. */
