@@ -44,11 +44,8 @@
 #define FT_STATE_FORMAT "ft-train-state"
 #define FT_STATE_VERSION 1
 
-static const char *const tokenizer_files[] = {
-	"vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
-	"special_tokens_map.json", "added_tokens.json",
-};
-#define N_TOKENIZER_FILES (sizeof tokenizer_files / sizeof *tokenizer_files)
+#define tokenizer_files ft_tokenizer_files
+#define N_TOKENIZER_FILES FT_N_TOKENIZER_FILES
 
 void
 ft_train_opts_default(ft_train_opts *o)
@@ -498,17 +495,8 @@ write_model_dir(const run *r, const char *dir)
 		rc = write_generation_config(r, p);
 		free(p);
 	}
-	for (size_t i = 0; rc == 0 && r->tok_dir != NULL &&
-	    i < N_TOKENIZER_FILES; i++) {
-		char *src = ft_path_join(r->tok_dir, tokenizer_files[i]);
-
-		if (ft_exists(src)) {
-			p = ft_path_join(dir, tokenizer_files[i]);
-			rc = ft_copy_file(src, p);
-			free(p);
-		}
-		free(src);
-	}
+	if (rc == 0 && r->tok_dir != NULL)
+		rc = ft_copy_tokenizer_files(r->tok_dir, dir);
 	return rc;
 }
 

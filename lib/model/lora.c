@@ -17,6 +17,7 @@
 #include "kernels.h"
 #include "model/arch.h"
 #include "model/lora.h"
+#include "modeldir.h"
 #include "rng.h"
 #include "safetensors.h"
 
@@ -586,6 +587,41 @@ out:
 	else
 		lora_free(lo);
 	return rc;
+}
+
+int
+ft_lora_load_model(ft_model *m, const char *dir, const char *adapter,
+    char **base)
+{
+	char *b = NULL;
+
+	*base = NULL;
+	if (ft_lora_is_adapter_dir(dir)) {
+		char *name;
+		if (adapter != NULL)
+			return ft_error("'%s' is an adapter; --adapter needs a "
+			    "model", dir);
+		if ((name = ft_lora_base_of(dir)) == NULL)
+			return -1;
+		b = ft_model_resolve(name);
+		free(name);
+		if (b == NULL)
+			return -1;
+		adapter = dir;
+	} else {
+		b = ft_strdup(dir);
+	}
+	if (ft_model_load(m, b) < 0) {
+		free(b);
+		return -1;
+	}
+	if (adapter != NULL && ft_lora_load(m, adapter) < 0) {
+		ft_model_release(m);
+		free(b);
+		return -1;
+	}
+	*base = b;
+	return 0;
 }
 
 static cJSON *

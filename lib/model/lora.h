@@ -103,6 +103,14 @@ char *ft_lora_base_of(const char *dir);
 /* Nonzero when DIR holds an adapter_config.json. */
 int ft_lora_is_adapter_dir(const char *dir);
 
+/* Load what a tool's -m names: a model directory, or an adapter
+ * directory on the base it names (base_model_name_or_path, a directory or
+ * a Hub id, resolved through lib/modeldir); then the adapter directory
+ * `adapter` when not NULL (on a model, not on another adapter).  *base
+ * gets the base model's directory (malloc'd).  0 or -1 (m released). */
+int ft_lora_load_model(ft_model *m, const char *dir, const char *adapter,
+    char **base);
+
 /* Write dir/adapter_config.json and dir/adapter_model.safetensors
  * (atomically, dir created).  0 or -1. */
 int ft_lora_save(const ft_model *m, const char *dir);
