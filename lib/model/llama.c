@@ -217,6 +217,31 @@ family_read(ft_model_config *c, const cJSON *o, const char *path)
 	return 0;
 }
 
+/* rope_scaling as transformers writes it (null for the default). */
+static cJSON *
+rope_scaling_json(const ft_model_config *c)
+{
+	cJSON *r;
+	char b[32];
+
+	if (c->rope_type == FT_ROPE_DEFAULT)
+		return cJSON_CreateNull();
+	r = cJSON_CreateObject();
+	ft_pyfloat(b, sizeof b, c->rope_factor);
+	cJSON_AddItemToObject(r, "factor", cJSON_CreateRaw(b));
+	if (c->rope_type == FT_ROPE_LLAMA3) {
+		ft_pyfloat(b, sizeof b, c->rope_high);
+		cJSON_AddItemToObject(r, "high_freq_factor", cJSON_CreateRaw(b));
+		ft_pyfloat(b, sizeof b, c->rope_low);
+		cJSON_AddItemToObject(r, "low_freq_factor", cJSON_CreateRaw(b));
+		cJSON_AddNumberToObject(r, "original_max_position_embeddings",
+		    c->rope_orig);
+	}
+	cJSON_AddStringToObject(r, "rope_type", c->rope_type == FT_ROPE_LLAMA3 ?
+	    "llama3" : "linear");
+	return r;
+}
+
 static void
 family_write(const ft_model_config *c, int untied, cJSON *o)
 {
@@ -254,10 +279,12 @@ family_write(const ft_model_config *c, int untied, cJSON *o)
 		ft_cfg_default(o, "attention_dropout", cJSON_CreateRaw(b));
 	}
 	ft_cfg_default(o, "initializer_range", cJSON_CreateRaw("0.02"));
-	ft_cfg_default(o, "rope_scaling", cJSON_CreateNull());
+	if (cJSON_GetObjectItemCaseSensitive(o, "rope_parameters") == NULL)
+		ft_cfg_default(o, "rope_scaling", rope_scaling_json(c));
 	ft_cfg_default(o, "use_cache", cJSON_CreateTrue());
-	if (kind == MISTRAL && c->sliding_window == 0)
-		ft_cfg_default(o, "sliding_window", cJSON_CreateNull());
+	if (kind == MISTRAL)
+		ft_cfg_default(o, "sliding_window", c->sliding_window > 0 ?
+		    cJSON_CreateNumber(c->sliding_window) : cJSON_CreateNull());
 	if (kind == QWEN2 || kind == QWEN3)
 		ft_cfg_default(o, "use_sliding_window", cJSON_CreateFalse());
 }
