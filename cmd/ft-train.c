@@ -31,7 +31,14 @@ usage(void)
 	    "      --tokenizer-dir DIR    tokenizer files for the outputs "
 	    "(default -m)\n"
 	    "      --train FILE           training token file (required)\n"
-	    "      --val FILE             validation token file\n"
+	    "      --val FILE             validation token file (metrics "
+	    "eval_loss)\n"
+	    "      --eval NAME=FILE       another evaluation set (metrics "
+	    "eval_NAME_loss),\n"
+	    "                             evaluated at step 0 too; repeatable\n"
+	    "      --eval-only            evaluate the model (and --adapter) "
+	    "on the sets,\n"
+	    "                             print the metrics, do not train\n"
 	    "  -o, --output-dir DIR       run directory (required)\n"
 	    "      --overwrite-output-dir replace an earlier run in DIR\n"
 	    "      --resume [CHECKPOINT]  continue from the latest (or the "
@@ -86,7 +93,7 @@ enum {
 	O_WD, O_B1, O_B2, O_EPS, O_CLIP, O_DROPOUT, O_MAXLEN, O_PACK,
 	O_MASK_EOS, O_NO_SHUFFLE, O_EVAL_STEPS, O_SAVE_STEPS, O_SAVE_LIMIT,
 	O_LOG_STEPS, O_VERSION, O_LORA_R, O_LORA_ALPHA, O_LORA_DROPOUT,
-	O_LORA_TARGETS, O_RSLORA, O_ADAPTER,
+	O_LORA_TARGETS, O_RSLORA, O_ADAPTER, O_EVAL, O_EVAL_ONLY,
 };
 
 static const struct option longopts[] = {
@@ -95,6 +102,8 @@ static const struct option longopts[] = {
 	{ "tokenizer-dir", required_argument, NULL, O_TOKDIR },
 	{ "train", required_argument, NULL, O_TRAIN },
 	{ "val", required_argument, NULL, O_VAL },
+	{ "eval", required_argument, NULL, O_EVAL },
+	{ "eval-only", no_argument, NULL, O_EVAL_ONLY },
 	{ "output-dir", required_argument, NULL, 'o' },
 	{ "overwrite-output-dir", no_argument, NULL, O_OVERWRITE },
 	{ "resume", optional_argument, NULL, O_RESUME },
@@ -142,6 +151,7 @@ main(int argc, char **argv)
 	ft_train_opts o;
 	const char *model_arg = NULL;
 	char *model_dir = NULL, *base_arg = NULL, *base_real = NULL;
+	const char **evals = NULL;
 	long cpus;
 	int c, rc;
 
@@ -160,6 +170,12 @@ main(int argc, char **argv)
 		case O_TOKDIR: o.tokenizer_dir = optarg; break;
 		case O_TRAIN: o.train_path = optarg; break;
 		case O_VAL: o.val_path = optarg; break;
+		case O_EVAL:
+			evals = ft_realloc(evals, (o.n_evals + 1) * sizeof *evals);
+			evals[o.n_evals++] = optarg;
+			o.evals = evals;
+			break;
+		case O_EVAL_ONLY: o.eval_only = 1; break;
 		case 'o': o.run_dir = optarg; break;
 		case O_OVERWRITE: o.overwrite = 1; break;
 		case O_RESUME:
@@ -273,9 +289,13 @@ main(int argc, char **argv)
 		o.resume_from = argv[optind++];
 	if (optind < argc)
 		ft_usage_error("unexpected argument '%s'", argv[optind]);
-	if (o.train_path == NULL)
+	if (o.eval_only && (o.init != NULL || o.lora_r > 0 || o.resume))
+		ft_usage_error("--eval-only evaluates a model (-m, --adapter)");
+	if (o.eval_only && o.val_path == NULL && o.n_evals == 0)
+		ft_usage_error("--eval-only needs --val FILE or --eval NAME=FILE");
+	if (o.train_path == NULL && !o.eval_only)
 		ft_usage_error("--train FILE is required");
-	if (o.run_dir == NULL)
+	if (o.run_dir == NULL && !o.eval_only)
 		ft_usage_error("-o RUN_DIR is required");
 	if (o.resume && o.overwrite)
 		ft_usage_error("--resume and --overwrite-output-dir exclude each "
@@ -324,6 +344,7 @@ main(int argc, char **argv)
 	free(model_dir);
 	free(base_real);
 	free(base_arg);
+	free(evals);
 	if (ft_close_stdout() != 0)
 		rc = FT_EXIT_FAIL;
 	return rc;

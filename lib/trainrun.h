@@ -10,7 +10,8 @@
  *                      dropout RNG counter, loss accumulators, options),
  *                      tokenizer files; rotated to save_total_limit
  *   metrics.jsonl      one JSON object per log, evaluation, and the end
- *   loss.svg           train and eval loss against the step
+ *   loss.svg           train and eval loss against the step, one curve
+ *                      per evaluation set
  *   trainer_state.json the final state (log history)
  *   config.json, generation_config.json, model.safetensors, tokenizer
  *                      files: the trained model, written at the end
@@ -69,6 +70,13 @@ typedef struct ft_train_opts {
 	const char *lora_targets;  /* NULL: the architecture's default */
 	const char *adapter_dir;
 	const char *base_name;     /* base_model_name_or_path to record */
+
+	/* evaluation sets besides val_path: "NAME=FILE" each (metrics
+	 * eval_NAME_loss ...), evaluated at step 0 too (with val_path) */
+	const char *const *evals;
+	size_t n_evals;
+	int eval_only;             /* evaluate the model (and adapter) once,
+	                            * print the metrics on stdout, no training */
 } ft_train_opts;
 
 /* The notebook's settings (hf-reference §0, §12); threads = 1. */
