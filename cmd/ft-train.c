@@ -171,6 +171,8 @@ main(int argc, char **argv)
 		case O_TRAIN: o.train_path = optarg; break;
 		case O_VAL: o.val_path = optarg; break;
 		case O_EVAL:
+			if (strchr(optarg, '=') == NULL || *optarg == '=')
+				ft_usage_error("--eval '%s': want NAME=FILE", optarg);
 			evals = ft_realloc(evals, (o.n_evals + 1) * sizeof *evals);
 			evals[o.n_evals++] = optarg;
 			o.evals = evals;

@@ -180,7 +180,55 @@ grep -q "LoRA r 2, alpha 8 .*targets c_attn: 2 modules" "$T/def.err" ||
 	t_fail "default targets not printed: $(cat "$T/def.err")"
 grep -q '"c_attn"' "$T/def/adapter_config.json" || t_fail "default targets"
 
-# 8. Errors: one line, exit 1 (runtime) or 2 (usage).
+# 8. A forgetting report: --eval NAME=FILE sets (with --val) evaluated at
+#    step 0 and every --eval-steps, one loss.svg curve each, a line each at
+#    the end; --eval-only gives the same numbers from the adapter; resume
+#    keeps them.
+i=0
+while [ $i -lt 5 ]; do
+	i=$((i + 1))
+	echo "{\"text\": \"Other text entirely, number $i, about the weather and the sea.\"}"
+done | ft-tokenize -m "$M" >"$T/other.tok" || t_fail "ft-tokenize other"
+# shellcheck disable=SC2086
+ft-train -m "$M" $C0 --lora-r 4 --val "$T/train.tok" --eval "other=$T/other.tok" \
+	--eval-steps 3 -o "$T/fg" 2>"$T/fg.err" || t_fail "ft-train --eval"
+python3 - "$T/fg/metrics.jsonl" <<'PY' || t_fail "--eval metrics"
+import json, sys
+got = [json.loads(l) for l in open(sys.argv[1])]
+a = [g["step"] for g in got if "eval_loss" in g]
+b = [g["step"] for g in got if "eval_other_loss" in g]
+keys = {"epoch", "eval_other_loss", "eval_other_runtime",
+        "eval_other_samples_per_second", "eval_other_steps_per_second", "step"}
+ok = a == [0, 3, 6] and b == [0, 3, 6] and all(
+    set(g) == keys for g in got if "eval_other_loss" in g)
+print(a, b)
+sys.exit(0 if ok else 1)
+PY
+grep -q '>other loss<' "$T/fg/loss.svg" && grep -q '>eval loss<' "$T/fg/loss.svg" ||
+	t_fail "loss.svg: no curve per set"
+grep -q "other loss [0-9.]* at step 0, [0-9.]* at step 6 (" "$T/fg.err" ||
+	t_fail "no end-of-run line for the set: $(cat "$T/fg.err")"
+last=$(grep '"eval_other_loss"' "$T/fg/metrics.jsonl" | tail -1 |
+	sed 's/.*"eval_other_loss": \([^,]*\),.*/\1/')
+ft-train -m "$M" --adapter "$T/fg" --eval-only --eval "other=$T/other.tok" \
+	-j 1 -q >"$T/eo.jsonl" || t_fail "--eval-only"
+t_eq 1 "$(wc -l <"$T/eo.jsonl" | tr -d ' ')" "--eval-only lines"
+grep -q "\"eval_other_loss\": $last," "$T/eo.jsonl" ||
+	t_fail "--eval-only: $(cat "$T/eo.jsonl"), want eval_other_loss $last"
+mkdir "$T/fg2"
+cp -r "$T/fg/checkpoint-3" "$T/fg2/"
+# shellcheck disable=SC2086
+ft-train $C --val "$T/train.tok" --eval "other=$T/other.tok" --eval-steps 3 \
+	--resume -o "$T/fg2" || t_fail "--resume with --eval"
+strip() { sed 's/"eval_[a-z_]*runtime": [^,]*, //; s/"eval_[a-z_]*per_second": [^,]*, //g' "$1" |
+	grep -v train_runtime; }
+strip "$T/fg/metrics.jsonl" >"$T/f1"
+strip "$T/fg2/metrics.jsonl" >"$T/f2"
+t_cmp "$T/f1" "$T/f2"
+
+# 9. Errors: one line, exit 1 (runtime) or 2 (usage).
+t_expect_fail 2 "want NAME=FILE" ft-train -m "$M" $C --eval "$T/other.tok" -o "$T/e6"
+t_expect_fail 2 "needs --val FILE or --eval" ft-train -m "$M" --eval-only
 # shellcheck disable=SC2086
 t_expect_fail 1 "target module 'q_proj' matches no linear layer" \
 	ft-train -m "$M" $C --lora-r 2 --lora-targets q_proj -o "$T/e1"
