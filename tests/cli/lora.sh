@@ -226,7 +226,56 @@ strip "$T/fg/metrics.jsonl" >"$T/f1"
 strip "$T/fg2/metrics.jsonl" >"$T/f2"
 t_cmp "$T/f1" "$T/f2"
 
-# 9. Errors: one line, exit 1 (runtime) or 2 (usage).
+# 9. The Llama family (tests/fixtures/lora/llama: GQA, explicit head_dim,
+#    untied): every linear layer, PEFT's names and shapes, resume
+#    bit-identical, the merged model loads.
+tool=$FT_BUILD/tests/test_tokfile
+[ -x "$tool" ] || t_fail "no $tool (run through make check)"
+"$tool" write "$T/l.tok" 50 49 <"$FIX/train/e2e/train.txt" || t_fail "llama tok"
+L="--train $T/l.tok --lr 1e-2 --warmup-steps 1 --max-steps 4 --save-steps 2
+--batch-size 4 --max-length 8 -j 1 -q"
+# shellcheck disable=SC2086
+ft-train -m "$FIX/lora/llama" $L --lora-r 2 --lora-targets all-linear \
+	--rslora --lora-dropout 0.1 -o "$T/ll" || t_fail "ft-train llama --lora-r"
+python3 - "$T/ll" <<'PY' || t_fail "llama adapter layout"
+import json, struct, sys
+c = json.load(open(sys.argv[1] + "/adapter_config.json"))
+b = open(sys.argv[1] + "/adapter_model.safetensors", "rb").read()
+h = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
+C, Q, K, F = 24, 32, 16, 40
+dims = {"self_attn.q_proj": (C, Q), "self_attn.k_proj": (C, K),
+        "self_attn.v_proj": (C, K), "self_attn.o_proj": (Q, C),
+        "mlp.gate_proj": (C, F), "mlp.up_proj": (C, F), "mlp.down_proj": (F, C)}
+exp = {}
+for l in range(2):
+    for m, (i, o) in dims.items():
+        p = "base_model.model.model.layers.%d.%s" % (l, m)
+        exp[p + ".lora_A.weight"] = [2, i]
+        exp[p + ".lora_B.weight"] = [o, 2]
+got = {k: v["shape"] for k, v in h.items() if k != "__metadata__"}
+ok = got == exp and c["fan_in_fan_out"] is False and c["use_rslora"] is True \
+    and c["target_modules"] == sorted(m.split(".")[1] for m in dims)
+print(ok, c["target_modules"])
+sys.exit(0 if ok else 1)
+PY
+mkdir "$T/ll2"
+cp -r "$T/ll/checkpoint-2" "$T/ll2/"
+# shellcheck disable=SC2086
+ft-train $L --resume -o "$T/ll2" || t_fail "llama --resume"
+t_cmp "$T/ll/adapter_model.safetensors" "$T/ll2/adapter_model.safetensors"
+ft-sample -m "$T/ll" --merge-to "$T/llm" || t_fail "llama --merge-to"
+ft-train -m "$T/llm" --eval-only --val "$T/l.tok" --max-length 8 -j 1 -q \
+	>"$T/llm.jsonl" || t_fail "merged llama does not load"
+ft-train -m "$FIX/lora/llama" --adapter "$T/ll" --eval-only --val "$T/l.tok" \
+	--max-length 8 -j 1 -q >"$T/lla.jsonl" || t_fail "llama --eval-only"
+python3 - "$T/llm.jsonl" "$T/lla.jsonl" <<'PY' || t_fail "merged vs adapter loss"
+import json, sys
+a, b = (json.loads(open(p).read())["eval_loss"] for p in sys.argv[1:])
+print(a, b)
+sys.exit(0 if abs(a - b) <= 1e-5 * abs(b) else 1)
+PY
+
+# 10. Errors: one line, exit 1 (runtime) or 2 (usage).
 t_expect_fail 2 "want NAME=FILE" ft-train -m "$M" $C --eval "$T/other.tok" -o "$T/e6"
 t_expect_fail 2 "needs --val FILE or --eval" ft-train -m "$M" --eval-only
 # shellcheck disable=SC2086
