@@ -152,6 +152,7 @@ main(int argc, char **argv)
 	const char *model_arg = NULL;
 	char *model_dir = NULL, *base_arg = NULL, *base_real = NULL;
 	const char **evals = NULL;
+	int lora_given = 0;
 	long cpus;
 	int c, rc;
 
@@ -262,15 +263,23 @@ main(int argc, char **argv)
 			o.lora_r = (int)ft_parse_long("--lora-r", optarg, 1, 1 << 16);
 			break;
 		case O_LORA_ALPHA:
+			lora_given = 1;
 			o.lora_alpha = ft_parse_double("--lora-alpha", optarg, 0,
 			    1e9);
 			break;
 		case O_LORA_DROPOUT:
+			lora_given = 1;
 			o.lora_dropout = ft_parse_double("--lora-dropout", optarg, 0,
 			    0.99);
 			break;
-		case O_LORA_TARGETS: o.lora_targets = optarg; break;
-		case O_RSLORA: o.rslora = 1; break;
+		case O_LORA_TARGETS:
+			lora_given = 1;
+			o.lora_targets = optarg;
+			break;
+		case O_RSLORA:
+			lora_given = 1;
+			o.rslora = 1;
+			break;
 		case O_ADAPTER: o.adapter_dir = optarg; break;
 		case 's':
 			o.seed = (uint64_t)ft_parse_long("--seed", optarg, 0,
@@ -307,9 +316,9 @@ main(int argc, char **argv)
 		    "new one");
 	if ((o.adapter_dir != NULL || o.lora_r > 0) && o.init != NULL)
 		ft_usage_error("LoRA adapts a pretrained model (-m), not --init");
-	if (o.lora_r == 0 && o.adapter_dir == NULL && (o.lora_targets != NULL ||
-	    o.rslora))
-		ft_usage_error("--lora-targets and --rslora need --lora-r");
+	if (o.lora_r == 0 && lora_given)
+		ft_usage_error("--lora-alpha, --lora-dropout, --lora-targets and "
+		    "--rslora need --lora-r (an --adapter has its own)");
 	if (o.adapter_dir != NULL && model_arg == NULL) {
 		/* the base the adapter names */
 		base_arg = ft_lora_base_of(o.adapter_dir);

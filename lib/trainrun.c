@@ -967,6 +967,9 @@ setup_model(run *r, const char *ckpt)
 
 	if (ckpt != NULL && ft_lora_is_adapter_dir(ckpt))
 		return setup_lora(r, ckpt);
+	if (ckpt != NULL && (o->lora_r > 0 || o->adapter_dir != NULL))
+		return ft_error("'%s' is a checkpoint of full finetuning, not of "
+		    "LoRA adapters", ckpt);
 	if (ckpt != NULL)
 		return ft_model_load(&r->m, ckpt);
 	if (o->init != NULL) {

@@ -288,6 +288,8 @@ t_expect_fail 2 "--lora-r makes a new one" \
 	ft-train $C --lora-r 2 --adapter "$T/run" -o "$T/e3"
 # shellcheck disable=SC2086
 t_expect_fail 2 "need --lora-r" ft-train -m "$M" $C --rslora -o "$T/e4"
+# shellcheck disable=SC2086
+t_expect_fail 2 "need --lora-r" ft-train $C --lora-alpha 4 --adapter "$T/run" -o "$T/e4"
 t_expect_fail 2 "without an adapter" ft-sample -m "$M" --merge-to "$T/e5"
 t_expect_fail 1 "is an adapter; --adapter needs a model" \
 	ft-sample -m "$T/run" --adapter "$T/run" "$P"

@@ -304,14 +304,15 @@ test_refusals(void)
 		/* fewer targets than the file: unexpected tensors */
 		"{\"peft_type\": \"LORA\", \"r\": 4, \"target_modules\": [\"c_attn\"]}",
 	};
-	char *d = ft_path_join(tmpdir, "bad"), *p, *w;
+	char *d = ft_path_join(tmpdir, "bad"), *p, *w, *rp;
 	ft_model m;
 	ft_lora_opts o = { .r = 2, .alpha = 4, .targets = "lm_head" };
 
 	CHECK(ft_mkdir_p(d, 0777) == 0);
 	w = ft_path_join(d, "adapter_model.safetensors");
-	CHECK(symlink(realpath("tests/fixtures/lora/gpt2/"
-	    "adapter_model.safetensors", NULL), w) == 0);
+	rp = realpath("tests/fixtures/lora/gpt2/adapter_model.safetensors", NULL);
+	CHECK(rp != NULL && symlink(rp, w) == 0);
+	free(rp);
 	p = ft_path_join(d, "adapter_config.json");
 	CHECK(ft_model_load(&m, "tests/fixtures/lora/gpt2") == 0);
 	fprintf(stderr, "expected errors follow:\n");
