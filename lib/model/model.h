@@ -32,6 +32,11 @@
  * Errors: functions returning int give 0 or -1 after one message naming
  * the file, tensor or config key (ft_error).  Allocation failures die.
  *
+ * LoRA adapters (model/lora.h) attach to a model (m->lora): they take part
+ * in every forward, backward and decode through hooks at the block's
+ * linear layers, the base is then frozen (m->frozen: no gradient slab),
+ * and ft_model_trainable() names what a trainer updates.
+ *
  * Threads: m->threads workers (ft_model_set_threads) for the library's
  * own kernels and for OpenBLAS.  One model is used by one thread at a
  * time.  Same inputs, seed and thread count give bit-identical results.
