@@ -1058,6 +1058,11 @@ layer_backward(ft_model *m, int l)
 	if (cf->qk_norm)
 		PROF(P_LNB, qk_norm_bwd(m, w, g, a->bufF, s.qkraw, s.qkrs, a->qkb,
 		    (size_t)N));
+	if (m->frozen && l == 0) {
+		/* nothing below needs a gradient: only the adapters' */
+		PROF(P_MMB, LORA_BWD(FT_LORA_QKV, NULL, a->bufF, d.S, s.ln1));
+		return;
+	}
 	PROF(P_MMB, mm_bwd(m, a->bufC, g->qkv_w, g->qkv_b, a->bufF, s.ln1,
 	    w->qkv_w, N, C, (int)d.S));
 	PROF(P_MMB, LORA_BWD(FT_LORA_QKV, a->bufC, a->bufF, d.S, s.ln1));
