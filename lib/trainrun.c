@@ -1040,11 +1040,13 @@ setup_evals(run *r, const ft_tok_info *ref, const char *ref_name)
 				    "a short word)", a);
 			memcpy(s->name, a, (size_t)(eq - a));
 			s->path = eq + 1;
+			/* "eval" is --val's set: metrics eval_loss */
+			if (strcmp(s->name, "eval") == 0)
+				s->name[0] = '\0';
 			for (size_t j = 0; j < r->nev; j++)
-				if (strcmp(r->ev[j].name, s->name) == 0 ||
-				    (!*r->ev[j].name && !strcmp(s->name, "eval")))
+				if (strcmp(r->ev[j].name, s->name) == 0)
 					return ft_error("--eval '%s': a second set "
-					    "named '%s'", a, s->name);
+					    "named '%s'", a, *s->name ? s->name : "eval");
 		}
 		r->nev++;
 		if (ft_tok_load(s->path, &s->d) != 0 || check_tokens(&s->d,

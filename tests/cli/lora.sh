@@ -278,6 +278,11 @@ PY
 # 10. Errors: one line, exit 1 (runtime) or 2 (usage).
 t_expect_fail 2 "want NAME=FILE" ft-train -m "$M" $C --eval "$T/other.tok" -o "$T/e6"
 t_expect_fail 2 "needs --val FILE or --eval" ft-train -m "$M" --eval-only
+t_expect_fail 1 "a second set named 'eval'" ft-train -m "$M" --eval-only \
+	--val "$T/other.tok" --eval "eval=$T/other.tok"
+ft-train -m "$M" --eval-only --eval "eval=$T/other.tok" -q >"$T/ev.jsonl" ||
+	t_fail "--eval eval=FILE"
+grep -q '"eval_loss"' "$T/ev.jsonl" || t_fail "--eval eval=FILE is not eval_loss"
 # shellcheck disable=SC2086
 t_expect_fail 1 "target module 'q_proj' matches no linear layer" \
 	ft-train -m "$M" $C --lora-r 2 --lora-targets q_proj -o "$T/e1"
