@@ -411,7 +411,8 @@ want_default(const cJSON *o, const char *path)
 {
 	static const char *const nulls[] = { "modules_to_save",
 		"layers_to_transform", "layers_pattern", "layer_replication",
-		"megatron_config" };
+		"megatron_config", "exclude_modules", "trainable_token_indices",
+		"target_parameters" };
 	static const char *const empties[] = { "rank_pattern",
 		"alpha_pattern" };
 	const cJSON *it;
@@ -432,6 +433,9 @@ want_default(const cJSON *o, const char *path)
 	it = cJSON_GetObjectItemCaseSensitive(o, "use_dora");
 	if (cJSON_IsTrue(it))
 		return ft_error("%s: \"use_dora\": true is not supported", path);
+	it = cJSON_GetObjectItemCaseSensitive(o, "lora_bias");
+	if (cJSON_IsTrue(it))
+		return ft_error("%s: \"lora_bias\": true is not supported", path);
 	it = cJSON_GetObjectItemCaseSensitive(o, "bias");
 	if (it != NULL && !(cJSON_IsString(it) &&
 	    strcmp(it->valuestring, "none") == 0))

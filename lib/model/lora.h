@@ -89,8 +89,9 @@ int ft_lora_new(ft_model *m, const ft_lora_opts *opts, uint64_t seed);
 
 /* Load an adapter directory (adapter_config.json and
  * adapter_model.safetensors) for m and attach it.  Every key ft does not
- * implement (peft_type other than LORA, use_dora, bias other than none,
- * modules_to_save, rank_pattern/alpha_pattern, layers_to_transform, a
+ * implement (peft_type other than LORA, use_dora, lora_bias, bias other than none,
+ * modules_to_save, exclude_modules, rank_pattern/alpha_pattern,
+ * layers_to_transform, a
  * fan_in_fan_out that contradicts the architecture) is refused naming it;
  * tensors checked by name and shape, missing and unexpected ones named.
  * 0 or -1. */

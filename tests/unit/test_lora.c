@@ -298,6 +298,10 @@ test_refusals(void)
 		    "\"modules_to_save\": [\"lm_head\"]}",
 		"{\"peft_type\": \"LORA\", \"r\": 4, \"target_modules\": [\"c_attn\"], "
 		    "\"rank_pattern\": {\"c_attn\": 8}}",
+		"{\"peft_type\": \"LORA\", \"r\": 4, \"target_modules\": [\"c_attn\"], "
+		    "\"lora_bias\": true}",
+		"{\"peft_type\": \"LORA\", \"r\": 4, \"target_modules\": [\"c_attn\"], "
+		    "\"exclude_modules\": [\"h.0.attn.c_attn\"]}",
 		/* the fixture's tensors are r 4: shape mismatch */
 		"{\"peft_type\": \"LORA\", \"r\": 2, \"target_modules\": [\"c_attn\", "
 		    "\"c_proj\", \"c_fc\"]}",
