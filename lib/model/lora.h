@@ -89,12 +89,11 @@ int ft_lora_new(ft_model *m, const ft_lora_opts *opts, uint64_t seed);
 
 /* Load an adapter directory (adapter_config.json and
  * adapter_model.safetensors) for m and attach it.  Every key ft does not
- * implement (peft_type other than LORA, use_dora, lora_bias, bias other than none,
- * modules_to_save, exclude_modules, rank_pattern/alpha_pattern,
- * layers_to_transform, a
- * fan_in_fan_out that contradicts the architecture) is refused naming it;
- * tensors checked by name and shape, missing and unexpected ones named.
- * 0 or -1. */
+ * implement (peft_type other than LORA, use_dora, lora_bias, bias other
+ * than none, modules_to_save, exclude_modules, rank_pattern and
+ * alpha_pattern, layers_to_transform, fan_in_fan_out true on nn.Linear
+ * layers) is refused naming it; tensors checked by name and shape,
+ * missing and unexpected ones named.  0 or -1. */
 int ft_lora_load(ft_model *m, const char *dir);
 
 /* Read only base_model_name_or_path of DIR/adapter_config.json
