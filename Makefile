@@ -18,8 +18,12 @@ NEEDS = cmd/pkg-config:pkg-config pc/openblas:libopenblas-dev \
 	pc/libcjson:libcjson-dev pc/libzstd:libzstd-dev \
 	pc/libcurl:libcurl4-openssl-dev cmd/zstd:zstd cmd/mandoc:mandoc \
 	cmd/clang:clang cmd/python3:python3 cmd/npm:npm \
+	pc/ompi-c:libopenmpi-dev cmd/mpirun:openmpi-bin \
 	/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
 PKGS = libzstd libcjson openblas libcurl
+# MPI (lib/dist.c, linked into ft-train only): the system's default
+# implementation through Debian's mpi-c alternative (Open MPI, or MPICH).
+MPI_PKG = mpi-c
 
 ifeq ($(SAN),1)
 B = build/san
@@ -95,14 +99,21 @@ build/config.mk: Makefile
 			echo "  sudo apt-get install$$missing"; exit 1; \
 		fi; \
 	fi
-	@pkg-config --exists $(PKGS) || { echo "ft: pkg-config cannot find: $(PKGS)"; exit 1; }
+	@pkg-config --exists $(PKGS) $(MPI_PKG) || { echo "ft: pkg-config cannot find: $(PKGS) $(MPI_PKG)"; exit 1; }
 	@{ echo "PKG_CFLAGS = $$(pkg-config --cflags $(PKGS))"; \
-	   echo "PKG_LIBS = $$(pkg-config --libs $(PKGS))"; } > $@.tmp && mv $@.tmp $@
+	   echo "PKG_LIBS = $$(pkg-config --libs $(PKGS))"; \
+	   echo "MPI_CFLAGS = $$(pkg-config --cflags $(MPI_PKG))"; \
+	   echo "MPI_LIBS = $$(pkg-config --libs $(MPI_PKG))"; } > $@.tmp && mv $@.tmp $@
 
 $(B)/lib/%.o: lib/%.c build/config.mk
 	@mkdir -p $(@D)
 	@[ "$(V)" = 1 ] || echo "  CC      $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# Only lib/dist.c includes mpi.h; only the tools that use it link MPI.
+$(B)/lib/dist.o: ALL_CFLAGS += $(MPI_CFLAGS)
+MPI_BINS = $(B)/bin/ft-train
+$(MPI_BINS): ALL_LDLIBS += $(MPI_LIBS)
 
 $(B)/libft.a: $(LIB_OBJ)
 	@[ "$(V)" = 1 ] || echo "  AR      $@"
@@ -126,11 +137,11 @@ $(B)/tests/%: $(B)/tests/%.o $(B)/libft.a
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(B)/libft.a $(ALL_LDLIBS)
 
 # libFuzzer targets: each links the library sources rebuilt with clang.
-FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Ilib -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) $(MPI_CFLAGS)
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) build/config.mk
 	@mkdir -p $(@D)
 	@[ "$(V)" = 1 ] || echo "  FUZZ    $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) -lm -ldl -pthread
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS) $(MPI_LIBS) -lm -ldl -pthread
 
 check: $(BINS) $(UNITS) $(if $(SAN),,$(FUZZERS))
 	@FT_BIN=$(CURDIR)/$(B)/bin FT_BUILD=$(CURDIR)/$(B) FT_SAN=$(SAN) \

@@ -3,6 +3,7 @@
 #include "err.h"
 #include "hub.h"
 #include "io.h"
+#include "jsonl.h"
 #include "progress.h"
 
 #include <getopt.h>
@@ -13,7 +14,7 @@
 #include <sys/stat.h>
 
 static const char usage_text[] =
-	"usage: ft-fetch model [-q] [-r REV] [-o DIR] REPO\n"
+	"usage: ft-fetch model [-q] [-r REV] [-o DIR [--force]] REPO\n"
 	"       ft-fetch dataset [-q] [--config C] [--split S] [--list] [--viewer URL] REPO\n"
 	"       ft-fetch file [-q] [-r REV] [--repo-type model|dataset] REPO PATH\n"
 	"\n"
@@ -25,6 +26,7 @@ static const char usage_text[] =
 	"\n"
 	"  -r, --revision REV   branch, tag or commit (default main)\n"
 	"  -o, --output DIR     model: also copy the files into the plain folder DIR\n"
+	"      --force          -o: write into DIR even if it holds other files\n"
 	"      --repo-type T    file: model (default) or dataset\n"
 	"      --config C       dataset: configuration (default: 'default' or the only one)\n"
 	"      --split S        dataset: split (default: 'train' or the only one)\n"
@@ -37,11 +39,12 @@ static const char usage_text[] =
 	"Environment: HF_ENDPOINT, HF_TOKEN, HF_TOKEN_PATH, HF_HOME, HF_HUB_CACHE,\n"
 	"HF_HUB_OFFLINE, HF_DATASETS_SERVER_URL.\n";
 
-enum { OPT_CONFIG = 256, OPT_SPLIT, OPT_LIST, OPT_VIEWER, OPT_REPO_TYPE };
+enum { OPT_CONFIG = 256, OPT_SPLIT, OPT_LIST, OPT_VIEWER, OPT_REPO_TYPE, OPT_FORCE };
 
 static const struct option longopts[] = {
 	{ "revision", required_argument, NULL, 'r' },
 	{ "output", required_argument, NULL, 'o' },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "repo-type", required_argument, NULL, OPT_REPO_TYPE },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "split", required_argument, NULL, OPT_SPLIT },
@@ -66,11 +69,33 @@ struct list {
 static void
 list_add(struct list *l, const char *s)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return;
 	ft_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v);
 	l->v[l->n++] = ft_strdup(s);
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sort and drop repeats: O(n log n), as huggingface_hub's
+ * sorted(set(weight_map.values())). */
+static void
+list_sort_unique(struct list *l)
+{
+	size_t k = 0;
+
+	if (l->n == 0)
+		return;
+	qsort(l->v, l->n, sizeof *l->v, cmp_name);
+	for (size_t i = 1; i < l->n; i++) {
+		if (strcmp(l->v[i], l->v[k]) == 0)
+			free(l->v[i]);
+		else
+			l->v[++k] = l->v[i];
+	}
+	l->n = k + 1;
 }
 
 static void
@@ -129,6 +154,7 @@ index_shards(const char *path, const char *repo, struct list *shards)
 		}
 		list_add(shards, e->valuestring);
 	}
+	list_sort_unique(shards);
 	if (shards->n == 0) {
 		ft_error("%s: model.safetensors.index.json: empty weight_map", repo);
 		goto out;
@@ -140,7 +166,8 @@ out:
 }
 
 static int
-cmd_model(struct ft_hub *h, const char *repo, const char *rev, const char *out)
+cmd_model(struct ft_hub *h, const char *repo, const char *rev, const char *out,
+	int force)
 {
 	struct list got = { 0 }, shards = { 0 };
 	char *commit = NULL, *snap = NULL, *index = NULL, *cfg = NULL;
@@ -198,7 +225,8 @@ cmd_model(struct ft_hub *h, const char *repo, const char *rev, const char *out)
 			goto out;
 		}
 	}
-	if (out != NULL && ft_hub_export(snap, (const char *const *)got.v, got.n, out) != 0)
+	if (out != NULL && ft_hub_export(snap, (const char *const *)got.v, got.n, out,
+		force) != 0)
 		goto out;
 	printf("%s\n", snap);
 	rc = 0;
@@ -235,6 +263,32 @@ str(const cJSON *o, const char *key)
 
 /* Pick config/split from /splits: an explicit choice must exist; else
  * "default"/"train" or the only one. */
+/* The first string (value or key) of v that is not valid UTF-8, or NULL;
+ * *key gets the name of the member holding it. */
+static const cJSON *
+bad_utf8(const cJSON *v, const char **key)
+{
+	const cJSON *c, *b;
+
+	if (cJSON_IsString(v) && v->valuestring != NULL &&
+		ft_utf8_check(v->valuestring, strlen(v->valuestring)) <
+		strlen(v->valuestring))
+		return v;
+	for (c = v->child; c != NULL; c = c->next) {
+		if (c->string != NULL &&
+			ft_utf8_check(c->string, strlen(c->string)) < strlen(c->string)) {
+			*key = "(a key)";
+			return c;
+		}
+		if ((b = bad_utf8(c, key)) != NULL) {
+			if (b == c)
+				*key = c->string;
+			return b;
+		}
+	}
+	return NULL;
+}
+
 static int
 choose(const cJSON *splits, const char *repo, const char **config, const char **split)
 {
@@ -361,8 +415,14 @@ cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
 		 * that numbers stay exactly as the viewer wrote them. */
 		cJSON_ArrayForEach(r, rows) {
 			cJSON *idx = cJSON_GetObjectItemCaseSensitive(r, "row_idx");
+			const char *key = NULL;
 			if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(r, "row"))) {
 				ft_error("%s: row %lld has no \"row\" object", what, offset + i);
+				goto page_fail;
+			}
+			if (bad_utf8(cJSON_GetObjectItemCaseSensitive(r, "row"), &key) != NULL) {
+				ft_error("%s: row %lld: field '%s' is not valid UTF-8", what,
+					offset + i, key != NULL ? key : "?");
 				goto page_fail;
 			}
 			if (idx != NULL && (!cJSON_IsNumber(idx) || idx->valuedouble != (double)(offset + i))) {
@@ -416,7 +476,7 @@ main(int argc, char **argv)
 	const char *rev = NULL, *out = NULL, *config = NULL, *split = NULL;
 	const char *viewer = NULL, *type = "model", *cmd;
 	char *outdir = NULL;
-	int list = 0, quiet = 0, c, rc;
+	int list = 0, quiet = 0, force = 0, c, rc;
 	struct ft_hub h;
 
 	ft_setprog(argv[0]);
@@ -427,6 +487,7 @@ main(int argc, char **argv)
 		switch (c) {
 		case 'r': rev = optarg; break;
 		case 'o': out = optarg; break;
+		case OPT_FORCE: force = 1; break;
 		case OPT_REPO_TYPE: type = optarg; break;
 		case OPT_CONFIG: config = optarg; break;
 		case OPT_SPLIT: split = optarg; break;
@@ -454,6 +515,8 @@ main(int argc, char **argv)
 	}
 	if (out != NULL && strcmp(cmd, "model") != 0)
 		ft_usage_error("-o is for 'ft-fetch model'");
+	if (force && out == NULL)
+		ft_usage_error("--force is for 'ft-fetch model -o DIR'");
 	if ((config || split || list || viewer) && strcmp(cmd, "dataset") != 0)
 		ft_usage_error("--config, --split, --list and --viewer are for 'ft-fetch dataset'");
 	if (rev != NULL && strcmp(cmd, "dataset") == 0)
@@ -475,7 +538,7 @@ main(int argc, char **argv)
 		h.viewer = ft_strdup(viewer);
 	}
 	if (strcmp(cmd, "model") == 0)
-		rc = cmd_model(&h, argv[optind], rev, outdir);
+		rc = cmd_model(&h, argv[optind], rev, outdir, force);
 	else if (strcmp(cmd, "file") == 0)
 		rc = cmd_file(&h, type, argv[optind], rev, argv[optind + 1]);
 	else

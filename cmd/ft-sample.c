@@ -1,6 +1,6 @@
 /* ft-sample — generate text from a GPT-2 or Llama-family model directory
  * with a KV cache: the notebook's model.generate(max_length=250,
- * temperature=0.9, top_p=0.92, do_sample=True) (hf-reference §14). */
+ * temperature=0.9, top_p=0.92, do_sample=True) (docs/hf-reference.md §14). */
 #include "bpe.h"
 #include "blas.h"
 #include "err.h"
@@ -33,13 +33,19 @@ static const char usage[] =
 "      --top-k K           keep the K most likely tokens (50; 0: off)\n"
 "      --top-p P           keep the smallest set with mass >= P (0.92; 1: off)\n"
 "      --greedy            always take the most likely token\n"
-"      --seed N            random seed (default 42)\n"
-"  -n, --num-samples N     samples per prompt, generated as one batch (1)\n"
+"      --repetition-penalty P  divide (> 0) or multiply (< 0) the logits of\n"
+"                          the tokens so far by P (1: off)\n"
+"      --no-repeat-ngram-size N  never repeat an N-gram (0: off)\n"
+"      --min-new-tokens N  no eos before N new tokens (0: off)\n"
+"      --seed N            random seed (default 42); prompt i uses seed + i\n"
+"  -n, --num-samples N     samples per prompt, generated as one batch (1);\n"
+"                          also --num-return-sequences\n"
 "      --stop STR          end a sample where STR appears (repeatable)\n"
 "      --echo              print the prompt before its continuation\n"
 "      --no-stream         print each sample only when it is complete\n"
 "      --jsonl             read JSONL records with a \"prompt\" field (stdin),\n"
 "                          write them back with \"completion\" added\n"
+"      --field NAME        with --jsonl: the prompt's field (default prompt)\n"
 "      --keep-special      keep special tokens in the text\n"
 "  -j, --threads N         threads (default: the number of CPUs)\n"
 "  -v, --verbose           print speed on stderr\n"
@@ -48,7 +54,7 @@ static const char usage[] =
 
 enum { O_MAXLEN = 256, O_MAXNEW, O_TEMP, O_TOPK, O_TOPP, O_GREEDY, O_SEED,
 	O_STOP, O_ECHO, O_NOSTREAM, O_JSONL, O_KEEPSPECIAL, O_VERSION,
-	O_ADAPTER, O_MERGE_TO };
+	O_REPPEN, O_NGRAM, O_MINNEW, O_FIELD, O_ADAPTER, O_MERGE_TO };
 
 static const struct option longopts[] = {
 	{ "model", required_argument, NULL, 'm' },
@@ -62,6 +68,11 @@ static const struct option longopts[] = {
 	{ "greedy", no_argument, NULL, O_GREEDY },
 	{ "seed", required_argument, NULL, O_SEED },
 	{ "num-samples", required_argument, NULL, 'n' },
+	{ "num-return-sequences", required_argument, NULL, 'n' },
+	{ "repetition-penalty", required_argument, NULL, O_REPPEN },
+	{ "no-repeat-ngram-size", required_argument, NULL, O_NGRAM },
+	{ "min-new-tokens", required_argument, NULL, O_MINNEW },
+	{ "field", required_argument, NULL, O_FIELD },
 	{ "stop", required_argument, NULL, O_STOP },
 	{ "echo", no_argument, NULL, O_ECHO },
 	{ "no-stream", no_argument, NULL, O_NOSTREAM },
@@ -215,6 +226,9 @@ struct ctx {
 	struct ft_gen *gen;
 	struct out o;
 	int bos, jsonl, echo, skip_special;
+	uint64_t seed;      /* --seed; prompt i samples with seed + i */
+	uint64_t nprompt;   /* prompts so far */
+	int max_new, noted_ctx;    /* --max-new-tokens; said it won't fit */
 	uint32_t *ids;
 	size_t nids, capids;
 	char *echo_text;
@@ -243,6 +257,15 @@ sample_one(struct ctx *c, const char *prompt, size_t n, const char *where,
 		return ft_error("%s: prompt has %zu tokens; the model's %d "
 		    "positions and --max-length/--max-new-tokens leave room for "
 		    "%d", where, c->nids, c->m->cfg.n_positions, limit);
+	if (c->max_new > 0 && (long)c->nids + c->max_new >
+	    c->m->cfg.n_positions && !c->noted_ctx) {
+		ft_note("%s: --max-new-tokens %d does not fit: the prompt's %zu "
+		    "tokens leave %ld of the model's %d positions; stopping "
+		    "there", where, c->max_new, c->nids,
+		    (long)c->m->cfg.n_positions - (long)c->nids,
+		    c->m->cfg.n_positions);
+		c->noted_ctx = 1;
+	}
 	for (size_t i = 0; i < c->nids; i++)
 		if (c->ids[i] >= (uint32_t)c->m->cfg.vocab_size)
 			return ft_error("%s: token id %u is outside the model's "
@@ -260,6 +283,7 @@ sample_one(struct ctx *c, const char *prompt, size_t n, const char *where,
 	if (o->stream && put(o, o->echo, o->echo_len) != 0)
 		return -1;
 	ids = (int32_t *)c->ids;   /* ids < vocab_size <= INT32_MAX */
+	ft_gen_set_seed(c->gen, c->seed + c->nprompt++);
 	rc = ft_gen_run(c->gen, ids, (int)c->nids, on_text, on_end, o);
 	if (rc != 0)
 		return -1;
@@ -320,11 +344,11 @@ main(int argc, char **argv)
 	struct ctx c = { 0 };
 	struct ft_gen_opts go = { .sampler = FT_SAMPLER_DEFAULTS, .seed = 42,
 	    .max_length = 250, .skip_special = 1 };
-	const char *marg = NULL, **stops = NULL, *adapter = NULL;
-	const char *merge_to = NULL;
+	const char *marg = NULL, **stops = NULL, *field = "prompt";
+	const char *adapter = NULL, *merge_to = NULL;
 	char *dir, *base = NULL;
 	int ch, nsamples = 1, threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	int stream = 1, verbose = 0, status = 0;
+	int stream = 1, verbose = 0, status = 0, field_set = 0;
 	int32_t eos[16];
 	size_t nstops = 0;
 
@@ -359,6 +383,19 @@ main(int argc, char **argv)
 			    1e-9, 1);
 			break;
 		case O_GREEDY: go.sampler.greedy = 1; break;
+		case O_REPPEN:
+			go.sampler.repetition_penalty = ft_parse_double(
+			    "--repetition-penalty", optarg, 1e-6, 1e6);
+			break;
+		case O_NGRAM:
+			go.sampler.no_repeat_ngram_size = (int)ft_parse_long(
+			    "--no-repeat-ngram-size", optarg, 0, 1 << 24);
+			break;
+		case O_MINNEW:
+			go.sampler.min_new_tokens = (int)ft_parse_long(
+			    "--min-new-tokens", optarg, 0, 1 << 24);
+			break;
+		case O_FIELD: field = optarg; field_set = 1; break;
 		case O_SEED:
 			go.seed = (uint64_t)ft_parse_long("--seed", optarg, 0,
 			    0x7fffffffffffffffL);
@@ -389,6 +426,8 @@ main(int argc, char **argv)
 			ft_getopt_error(ch, argv);
 		}
 	}
+	if (field_set && !c.jsonl)
+		ft_usage_error("--field goes with --jsonl");
 	if ((dir = ft_model_resolve(marg)) == NULL)
 		return FT_EXIT_FAIL;
 	status = FT_EXIT_FAIL;
@@ -420,6 +459,8 @@ main(int argc, char **argv)
 	go.stops = stops;
 	go.nstops = nstops;
 	go.skip_special = c.skip_special;
+	c.seed = go.seed;
+	c.max_new = go.max_new_tokens;
 	if ((c.gen = ft_gen_new(c.m, c.tok, nsamples, &go)) == NULL) {
 		status = FT_EXIT_USAGE;
 		goto out;
@@ -453,7 +494,7 @@ main(int argc, char **argv)
 			char *where = ft_asprintf("%s:%ld", ft_jsonl_name(r),
 			    ft_jsonl_lineno(r));
 
-			if (ft_jsonl_text(r, obj, "prompt", &s, &n) != 0
+			if (ft_jsonl_text(r, obj, field, &s, &n) != 0
 			    || sample_one(&c, s, n, where, obj) != 0)
 				status = FT_EXIT_FAIL;
 			free(where);

@@ -1,12 +1,15 @@
-/* ft-split — seeded shuffle and train/validation split of a JSONL file,
+/* ft-split — seeded shuffle and train/validation split of records,
  * identical to datasets' Dataset.shuffle(seed) + select (numpy PCG64).
+ * Inputs: JSON Lines or a JSON array, CSV, plain text (lib/records, the
+ * formats of load_dataset("json" | "csv" | "text")), one or several files
+ * concatenated in order; the output is JSON Lines.
  *
- * Memory: only each record's offset and length are kept.  A regular-file
- * input is read again with pread; other inputs (pipes) are first copied to
- * an unlinked temporary file in $TMPDIR. */
+ * Memory: only each record's offset and length are kept.  One JSON Lines
+ * regular file is read again with pread; other inputs are first copied
+ * (as JSONL) to an unlinked temporary file in $TMPDIR. */
 #include "err.h"
 #include "io.h"
-#include "jsonl.h"
+#include "records.h"
 #include "rng.h"
 
 #include <errno.h>
@@ -21,9 +24,18 @@
 static const char usage_text[] =
     "usage: ft-split [-v] [--seed N] [--train-fraction F | --val-fraction F |\n"
     "                --val-size N | --kfold K --fold I] [--no-shuffle]\n"
-    "                --train FILE --val FILE [FILE]\n"
-    "Split JSONL records (FILE or stdin) into a training and a validation file.\n"
-    "Records are copied byte for byte; blank lines are skipped.\n"
+    "                [--json | --csv | --lines | --paragraphs | --text]\n"
+    "                --train FILE --val FILE [FILE...]\n"
+    "Split records (the FILEs, concatenated in order, or stdin) into a training\n"
+    "and a validation file, both JSON Lines.  JSONL records are copied byte for\n"
+    "byte; blank lines are skipped.\n"
+    "\n"
+    "  Input format (as datasets.load_dataset \"json\", \"csv\", \"text\"):\n"
+    "      --json            JSON Lines, or a JSON array of objects (default)\n"
+    "      --csv             CSV with a header row (RFC 4180); values are strings\n"
+    "      --lines           text, one record {\"text\": LINE} per line\n"
+    "      --paragraphs      text, one record per block between blank lines\n"
+    "      --text            text, one record per file (the whole file)\n"
     "\n"
     "  --train FILE          write the training records to FILE ('-' = stdout)\n"
     "  --val FILE            write the validation records to FILE ('-' = stdout)\n"
@@ -40,7 +52,7 @@ static const char usage_text[] =
     "      --version         print the version and exit\n";
 
 enum { O_TRAIN = 256, O_VAL, O_TF, O_VF, O_VS, O_KFOLD, O_FOLD, O_NOSHUF,
-	O_VERSION };
+	O_VERSION, O_JSON, O_CSV, O_LINES, O_PARAS, O_TEXT };
 
 static const struct option longopts[] = {
 	{ "train", required_argument, NULL, O_TRAIN },
@@ -52,6 +64,11 @@ static const struct option longopts[] = {
 	{ "kfold", required_argument, NULL, O_KFOLD },
 	{ "fold", required_argument, NULL, O_FOLD },
 	{ "no-shuffle", no_argument, NULL, O_NOSHUF },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "csv", no_argument, NULL, O_CSV },
+	{ "lines", no_argument, NULL, O_LINES },
+	{ "paragraphs", no_argument, NULL, O_PARAS },
+	{ "text", no_argument, NULL, O_TEXT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, O_VERSION },
@@ -77,31 +94,36 @@ struct recs {
 	size_t n, cap, maxlen;
 };
 
-/* Pass 1: validate every record and note where it is.  Returns the fd to
- * read records from (the input itself, or a spill file), or -1. */
+/* Pass 1: read every record of the inputs and note where it is.  Returns
+ * the fd to read records from: one JSON Lines file is read again where it
+ * is; other inputs (pipes, several files, other formats) are first copied
+ * as JSONL to an unlinked temporary file.  -1 after a message. */
 static int
-scan(const char *path, struct recs *rs, ft_jsonl **rp)
+scan(char **in, int nin, enum ft_rec_format fmt, struct recs *rs,
+    const char **name)
 {
-	ft_jsonl *r = ft_jsonl_open(path);
+	ft_records *first = NULL;
 	FILE *spill = NULL;
 	struct stat st;
-	cJSON *obj;
-	int rc, fd;
+	int rc = 0, fd = -1;
 	uint64_t spilled = 0;
 
-	if (r == NULL)
-		return -1;
-	*rp = r;
-	if (path != NULL && strcmp(path, "-") != 0) {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return ft_error("cannot open '%s':", path);
-		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-			close(fd);
-			fd = -1;
+	*name = nin > 0 ? in[0] : "<stdin>";
+	if (nin == 1 && strcmp(in[0], "-") != 0) {
+		first = ft_records_open(in[0], fmt);
+		if (first == NULL)
+			return -1;
+		if (ft_records_verbatim(first)) {
+			fd = open(in[0], O_RDONLY | O_CLOEXEC);
+			if (fd < 0) {
+				ft_records_close(first);
+				return ft_error("cannot open '%s':", in[0]);
+			}
+			if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+				close(fd);
+				fd = -1;
+			}
 		}
-	} else {
-		fd = -1; /* stdin: always spill (it may not start at 0) */
 	}
 	if (fd < 0) {
 		const char *dir = getenv("TMPDIR");
@@ -111,6 +133,7 @@ scan(const char *path, struct recs *rs, ft_jsonl **rp)
 		if (fd < 0) {
 			ft_error("cannot create a temporary file '%s':", tmp);
 			free(tmp);
+			ft_records_close(first);
 			return -1;
 		}
 		unlink(tmp); /* gone when we exit, whatever happens */
@@ -118,28 +141,40 @@ scan(const char *path, struct recs *rs, ft_jsonl **rp)
 		spill = fdopen(dup(fd), "wb");
 		if (spill == NULL) {
 			close(fd);
+			ft_records_close(first);
 			return ft_error("cannot open a temporary file:");
 		}
 	}
-	while ((rc = ft_jsonl_next(r, &obj)) == 1) {
-		size_t len;
-		const char *raw = ft_jsonl_raw(r, &len);
-		ft_grow((void **)&rs->off, &rs->cap, rs->n + 1, sizeof *rs->off);
-		rs->len = ft_realloc(rs->len, rs->cap * sizeof *rs->len);
-		if (spill != NULL) {
-			if (ft_write(spill, raw, len, "temporary file") != 0) {
-				rc = -1;
-				break;
-			}
-			rs->off[rs->n] = spilled;
-			spilled += len;
-		} else {
-			rs->off[rs->n] = (uint64_t)ft_jsonl_offset(r);
+	for (int k = 0; k < (nin > 0 ? nin : 1) && rc == 0; k++) {
+		ft_records *r = k == 0 && first != NULL ? first :
+		    ft_records_open(nin > 0 ? in[k] : "-", fmt);
+		cJSON *obj;
+
+		if (r == NULL) {
+			rc = -1;
+			break;
 		}
-		rs->len[rs->n] = len;
-		if (len > rs->maxlen)
-			rs->maxlen = len;
-		rs->n++;
+		while ((rc = ft_records_next(r, &obj)) == 1) {
+			size_t len;
+			const char *raw = ft_records_raw(r, &len);
+			ft_grow((void **)&rs->off, &rs->cap, rs->n + 1, sizeof *rs->off);
+			rs->len = ft_realloc(rs->len, rs->cap * sizeof *rs->len);
+			if (spill != NULL) {
+				if (ft_write(spill, raw, len, "temporary file") != 0) {
+					rc = -1;
+					break;
+				}
+				rs->off[rs->n] = spilled;
+				spilled += len;
+			} else {
+				rs->off[rs->n] = (uint64_t)ft_records_offset(r);
+			}
+			rs->len[rs->n] = len;
+			if (len > rs->maxlen)
+				rs->maxlen = len;
+			rs->n++;
+		}
+		ft_records_close(r);
 	}
 	if (spill != NULL) {
 		if (rc == 0 && fflush(spill) != 0)
@@ -148,8 +183,7 @@ scan(const char *path, struct recs *rs, ft_jsonl **rp)
 			rc = ft_error("cannot write a temporary file:");
 	}
 	if (rc != 0) {
-		if (fd >= 0)
-			close(fd);
+		close(fd);
 		return -1;
 	}
 	return fd;
@@ -179,14 +213,14 @@ put(int fd, const struct recs *rs, size_t i, char *buf, ft_atomic *a,
 int
 main(int argc, char **argv)
 {
-	const char *train = NULL, *val = NULL, *in = NULL;
+	const char *train = NULL, *val = NULL, *name;
 	uint64_t seed = 42;
 	double tf = 0.9;
 	long long vsize = -1;
 	long kfold = 0, fold = -1;
-	int shuffle = 1, verbose = 0, nsize = 0, c, fd, rc = 0;
+	int shuffle = 1, verbose = 0, nsize = 0, nfmt = 0, c, fd, rc = 0;
+	enum ft_rec_format fmt = FT_REC_JSON;
 	struct recs rs = { 0 };
-	ft_jsonl *r = NULL;
 	size_t *perm, ntrain, vstart, vend;
 	ft_atomic at = { 0 }, av = { 0 };
 	char *buf;
@@ -219,16 +253,20 @@ main(int argc, char **argv)
 			fold = ft_parse_long("--fold", optarg, 0, 999999);
 			break;
 		case O_NOSHUF: shuffle = 0; break;
+		case O_JSON: fmt = FT_REC_JSON; nfmt++; break;
+		case O_CSV: fmt = FT_REC_CSV; nfmt++; break;
+		case O_LINES: fmt = FT_REC_LINES; nfmt++; break;
+		case O_PARAS: fmt = FT_REC_PARAGRAPHS; nfmt++; break;
+		case O_TEXT: fmt = FT_REC_TEXT; nfmt++; break;
 		case 'v': verbose = 1; break;
 		case 'h': fputs(usage_text, stdout); return ft_close_stdout() ? 1 : 0;
 		case O_VERSION: ft_print_version(); return ft_close_stdout() ? 1 : 0;
 		default: ft_getopt_error(c, argv);
 		}
 	}
-	if (argc - optind > 1)
-		ft_usage_error("too many input files");
-	if (optind < argc)
-		in = argv[optind];
+	if (nfmt > 1)
+		ft_usage_error("use only one of --json, --csv, --lines, "
+		    "--paragraphs and --text");
 	if (train == NULL || val == NULL)
 		ft_usage_error("both --train FILE and --val FILE are required");
 	if (strcmp(train, val) == 0)
@@ -241,15 +279,14 @@ main(int argc, char **argv)
 	if (kfold > 0 && fold >= kfold)
 		ft_usage_error("--fold must be below --kfold (%ld)", kfold);
 
-	fd = scan(in, &rs, &r);
+	fd = scan(argv + optind, argc - optind, fmt, &rs, &name);
 	if (fd >= 0 && vsize >= 0 && (uint64_t)vsize > rs.n) {
-		ft_error("--val-size %lld is larger than the %zu records of '%s'",
-		    vsize, rs.n, ft_jsonl_name(r));
+		ft_error("--val-size %lld is larger than the %zu records of '%s'%s",
+		    vsize, rs.n, ft_in_name(name), argc - optind > 1 ? " etc." : "");
 		close(fd);
 		fd = -1;
 	}
 	if (fd < 0) {
-		ft_jsonl_close(r);
 		free(rs.off);
 		free(rs.len);
 		return FT_EXIT_FAIL;
@@ -309,7 +346,6 @@ main(int argc, char **argv)
 	free(rs.off);
 	free(rs.len);
 	close(fd);
-	ft_jsonl_close(r);
 	if (ft_close_stdout() != 0)
 		rc = -1;
 	return rc == 0 ? FT_EXIT_OK : FT_EXIT_FAIL;

@@ -426,7 +426,8 @@ run_decode(const struct opts *o, const struct ft_bpe *b)
 			continue;
 		tlen = 0;
 		keep = ft_utf8_repair(raw, rlen, !doc_end, &txt, &tlen, &tcap);
-		memmove(raw, raw + rlen - keep, keep);
+		if (keep > 0) /* raw is NULL while every document is empty */
+			memmove(raw, raw + rlen - keep, keep);
 		rlen = keep;
 		if (o->jsonl_out) {
 			fputc('{', a.fp);
@@ -435,7 +436,8 @@ run_decode(const struct opts *o, const struct ft_bpe *b)
 			put_json_string(a.fp, txt, tlen);
 			fputs("}\n", a.fp);
 		} else {
-			fwrite(txt, 1, tlen, a.fp);
+			if (tlen > 0) /* txt, too, is NULL until some text */
+				fwrite(txt, 1, tlen, a.fp);
 			if (doc_end && o->mode == MODE_LINES)
 				fputc('\n', a.fp);
 		}

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "blas.h"
+#include "dist.h"
 #include "err.h"
 #include "io.h"
 #include "model/lora.h"
@@ -341,6 +342,11 @@ main(int argc, char **argv)
 	} else {
 		o.model_dir = model_dir;
 	}
+	/* under mpirun: join the job (lib/dist.h); rank 0 speaks for it */
+	if (ft_dist_init(argc, argv) != 0)
+		return FT_EXIT_FAIL;
+	if (ft_dist_rank() > 0)
+		o.quiet = 1;
 	/* base_model_name_or_path: a Hub id as given, a directory as an
 	 * absolute path (a run directory is read from anywhere) */
 	{
@@ -358,5 +364,5 @@ main(int argc, char **argv)
 	free(evals);
 	if (ft_close_stdout() != 0)
 		rc = FT_EXIT_FAIL;
-	return rc;
+	return ft_dist_end(rc);
 }

@@ -14,6 +14,7 @@ struct row {
 	struct ft_utf8stream u;
 	struct ft_stopper stop;
 	int len;        /* tokens so far, prompt included */
+	int32_t *hist;  /* [max_T] those tokens, for the logits processors */
 	int done;
 };
 
@@ -23,6 +24,7 @@ struct ft_gen {
 	struct ft_gen_opts o;
 	int B, V, max_T;    /* max_T: positions a row may reach */
 	int kv_T;           /* positions the cache holds now */
+	int prompt_n;       /* tokens of the current prompt */
 	struct ft_sampler s;
 	ft_kv *kv;
 	struct row *rows;
@@ -63,8 +65,12 @@ ft_gen_new(ft_model *m, const struct ft_bpe *tok, int batch,
 	if (o->max_new_tokens <= 0 && o->max_length < P)
 		g->max_T = o->max_length;
 	g->rows = ft_calloc((size_t)batch, sizeof(*g->rows));
-	for (int b = 0; b < batch; b++)
+	for (int b = 0; b < batch; b++) {
 		ft_stopper_init(&g->rows[b].stop, o->stops, o->nstops);
+		if (ft_sampler_has_processors(&g->s))
+			g->rows[b].hist = ft_malloc((size_t)g->max_T *
+			    sizeof(*g->rows[b].hist));
+	}
 	g->logits = ft_malloc((size_t)batch * (size_t)g->V * sizeof(float));
 	g->next = ft_calloc((size_t)batch, sizeof(*g->next));
 	g->active = ft_calloc((size_t)batch, 1);
@@ -76,8 +82,10 @@ ft_gen_free(struct ft_gen *g)
 {
 	if (g == NULL)
 		return;
-	for (int b = 0; b < g->B; b++)
+	for (int b = 0; b < g->B; b++) {
 		ft_stopper_release(&g->rows[b].stop);
+		free(g->rows[b].hist);
+	}
 	ft_kv_free(g->kv);
 	ft_sampler_release(&g->s);
 	free(g->rows);
@@ -92,6 +100,12 @@ int
 ft_gen_max_prompt(const struct ft_gen *g)
 {
 	return g->max_T - 1;
+}
+
+void
+ft_gen_set_seed(struct ft_gen *g, uint64_t seed)
+{
+	g->o.seed = seed;
 }
 
 void
@@ -145,6 +159,8 @@ take(struct ft_gen *g, int b, int32_t id, int limit, ft_gen_text_fn text,
 	size_t n = 0;
 	int stopped = 0, why = 0;
 
+	if (r->hist != NULL)
+		r->hist[r->len] = id;
 	r->len++;
 	g->st.new_tokens++;
 	if (is_eos(g, id)) {
@@ -178,7 +194,13 @@ take(struct ft_gen *g, int b, int32_t id, int limit, ft_gen_text_fn text,
 static int
 pick(struct ft_gen *g, int b, float *logits)
 {
-	int id = ft_sampler_pick(&g->s, logits, ft_rng_double(&g->rows[b].rng));
+	struct row *r = &g->rows[b];
+	int id;
+
+	if (r->hist != NULL)
+		ft_sampler_process(&g->s, logits, r->hist, r->len, g->prompt_n,
+		    g->o.eos, g->o.neos);
+	id = ft_sampler_pick(&g->s, logits, ft_rng_double(&r->rng));
 
 	if (id < 0)
 		ft_error("the model produced no finite logit (NaN weights?)");
@@ -206,6 +228,7 @@ ft_gen_run(struct ft_gen *g, const int32_t *ids, int n,
 			return -1;
 	}
 	ft_kv_reset(g->kv, -1);
+	g->prompt_n = n;
 	t0 = now();
 	for (int b = 0; b < g->B; b++) {
 		struct row *r = &g->rows[b];
@@ -213,6 +236,8 @@ ft_gen_run(struct ft_gen *g, const int32_t *ids, int n,
 		ft_rng_seed(&r->rng, g->o.seed, (uint64_t)b);
 		ft_utf8stream_init(&r->u);
 		ft_stopper_reset(&r->stop);
+		if (r->hist != NULL)
+			memcpy(r->hist, ids, (size_t)n * sizeof(*ids));
 		r->len = n;
 		r->done = 0;
 		g->active[b] = 0;

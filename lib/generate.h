@@ -1,5 +1,5 @@
 /* generate — the loop of transformers' generate(do_sample=True) over a KV
- * cache (hf-reference §14), for a batch of samples of one prompt.
+ * cache (docs/hf-reference.md §14), for a batch of samples of one prompt.
  *
  * Each of the `batch` rows holds the prompt and then its own continuation:
  * the prompt is prefilled once per row, then every step feeds each
@@ -11,9 +11,13 @@
  * (capped at the model's n_positions).
  *
  * Randomness: row i draws one ft_rng_double per step from stream i of the
- * seed, re-seeded for every prompt, so sample i of a prompt is the same
- * whatever the batch size or the prompt's place in the input (for a given
- * thread count: the logits may differ in the last bits across counts). */
+ * seed, re-seeded at every ft_gen_run, so sample i of a prompt is the same
+ * whatever the batch size (for a given thread count: the logits may differ
+ * in the last bits across counts).  The caller gives each prompt its own
+ * seed with ft_gen_set_seed (ft-sample: seed + the prompt's index).
+ *
+ * The sampler's logits processors (repetition penalty, n-gram ban, min
+ * new tokens) see each row's whole sequence, prompt included. */
 #ifndef FT_GENERATE_H
 #define FT_GENERATE_H
 
@@ -66,6 +70,9 @@ int ft_gen_max_prompt(const struct ft_gen *g);
  * a callback returned -1). */
 int ft_gen_run(struct ft_gen *g, const int32_t *ids, int n,
     ft_gen_text_fn text, ft_gen_end_fn end, void *ctx);
+
+/* The seed of the next ft_gen_run (instead of the options' seed). */
+void ft_gen_set_seed(struct ft_gen *g, uint64_t seed);
 
 /* Counters since ft_gen_new: tokens generated, prompt tokens prefilled,
  * seconds in prefill and in decode steps (model + sampling). */

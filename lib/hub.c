@@ -9,12 +9,14 @@
 #include "hub.h"
 #include "err.h"
 #include "io.h"
+#include "jsonl.h"
 #include "modeldir.h"
 #include "progress.h"
 #include "sha1.h"
 #include "sha256.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <pwd.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -33,6 +35,10 @@
 #define MAX_HEADER_BYTES (64 * 1024)   /* all headers of one response */
 #define MAX_JSON_BYTES (64L << 20)     /* one JSON answer */
 #define MAX_ERROR_BODY 4096
+/* A file whose size neither HEAD nor the Hub's file tree gives: at most
+ * this much (the Hub stores files above 10 MB in LFS, whose size it
+ * always knows). */
+#define MAX_UNSIZED_BYTES (32LL << 20)
 #define MAX_REDIRECTS 10
 #define USER_AGENT "ft-fetch/" FT_VERSION " (ft; +libcurl)"
 
@@ -378,7 +384,12 @@ ft_hub_init(struct ft_hub *h)
 	n = strlen(h->endpoint);
 	while (n > 0 && h->endpoint[n - 1] == '/')
 		h->endpoint[--n] = '\0';
+	/* The viewer: HF_DATASETS_SERVER_URL; else, with HF_ENDPOINT set (a
+	 * mirror), the mirror itself (its /splits, /rows): rows never go to
+	 * the public viewer when only HF_ENDPOINT names another host. */
 	v = env("HF_DATASETS_SERVER_URL");
+	if (v == NULL && env("HF_ENDPOINT") != NULL)
+		v = h->endpoint;
 	h->viewer = ft_strdup(v ? v : DEFAULT_VIEWER);
 	n = strlen(h->viewer);
 	while (n > 0 && h->viewer[n - 1] == '/')
@@ -747,6 +758,7 @@ struct meta {
 	char *commit, *etag, *url; /* url: where to GET */
 	long long size;            /* -1 unknown */
 	int sum;                   /* SUM_*: what the etag says of the content */
+	int lfs;                   /* an LFS file (linked etag or redirect) */
 };
 
 /* An LFS etag (X-Linked-Etag) is the sha256 of the content; the plain
@@ -888,6 +900,7 @@ head_meta(struct ft_hub *h, const char *url0, const char *what, int cached,
 	}
 	if (r.linked_size >= 0)
 		m->size = r.linked_size;
+	m->lfs = r.linked_etag != NULL || (r.status >= 300 && r.status < 400);
 	m->sum = SUM_NONE;
 	if (r.linked_etag != NULL && strlen(m->etag) == 64) {
 		m->sum = SUM_SHA256;
@@ -1125,7 +1138,7 @@ download(struct ft_hub *h, const struct meta *m, const char *blob,
 			break; /* complete already */
 		r.fd = fd;
 		r.written = 0;
-		r.limit = m->size;
+		r.limit = m->size >= 0 ? m->size : MAX_UNSIZED_BYTES;
 		r.too_long = r.write_err = 0;
 		r.blen = 0;
 		r.prog = &prog;
@@ -1138,8 +1151,13 @@ download(struct ft_hub *h, const struct meta *m, const char *blob,
 		if (r.too_long) {
 			ft_progress_clear(&prog);
 			unlink(inc);
-			ft_error("%s: the server sent more than the announced %lld bytes",
-				what, m->size);
+			if (m->size >= 0)
+				ft_error("%s: the server sent more than the announced %lld "
+					"bytes", what, m->size);
+			else
+				ft_error("%s: the server gave no size and sent more than %lld "
+					"bytes: refusing an unbounded download", what,
+					MAX_UNSIZED_BYTES);
 			goto out;
 		}
 		if (r.hdr_overflow) {
@@ -1234,6 +1252,50 @@ out:
 	free(url);
 	free(inc);
 	return ret;
+}
+
+/* The size of an LFS file whose HEAD gave none, from the Hub's file tree
+ * ({endpoint}/api/{type}s/{repo}/tree/{commit}/{folder}: entries with
+ * "path", "size" and, for LFS files, "lfs": {"size"}).  0, or -1 after a
+ * message: without a size the download would have no bound. */
+static int
+tree_size(struct ft_hub *h, const char *type, const char *repo,
+	const char *commit, const char *file, const char *what, long long *size)
+{
+	const char *slash = strrchr(file, '/');
+	char *dir = slash ? ft_strndup(file, (size_t)(slash - file)) : ft_strdup("");
+	char *qd = ft_hub_quote(dir, 1), *qr = ft_hub_quote(commit, 0);
+	char *url = ft_asprintf("%s/api/%ss/%s/tree/%s%s%s", h->endpoint, type, repo,
+		qr, *qd ? "/" : "", qd);
+	cJSON *tree = ft_hub_get_json(h, url, what), *e;
+	cJSON *arr = cJSON_IsArray(tree) ? tree : NULL;
+	int rc = -1;
+
+	*size = -1;
+	cJSON_ArrayForEach(e, arr) {
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "path");
+		const cJSON *lfs = cJSON_GetObjectItemCaseSensitive(e, "lfs");
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(
+			cJSON_IsObject(lfs) ? lfs : e, "size");
+
+		if (cJSON_IsString(p) && strcmp(p->valuestring, file) == 0 &&
+			cJSON_IsNumber(n) && n->valuedouble >= 0 &&
+			n->valuedouble <= 9007199254740992.0 &&
+			n->valuedouble == (double)(long long)n->valuedouble) {
+			*size = (long long)n->valuedouble;
+			rc = 0;
+			break;
+		}
+	}
+	if (rc != 0 && tree != NULL)
+		ft_error("%s: the Hub gives no size for this file (no X-Linked-Size, "
+			"not in its file tree): refusing an unbounded download", what);
+	cJSON_Delete(tree);
+	free(url);
+	free(qd);
+	free(qr);
+	free(dir);
+	return rc;
 }
 
 static int
@@ -1375,6 +1437,9 @@ ft_hub_fetch(struct ft_hub *h, const char *type, const char *repo,
 	}
 	blob = ft_path_join(p, m.etag);
 	free(p);
+	if (stat(blob, &st) != 0 && m.size < 0 && m.lfs &&
+		tree_size(h, type, repo, m.commit, filename, what, &m.size) != 0)
+		goto out;
 	if (stat(blob, &st) != 0) {
 		lockfd = lock_blob(h, folder, m.etag);
 		if (lockfd < 0)
@@ -1529,7 +1594,16 @@ ft_hub_get_json_body(struct ft_hub *h, const char *url, const char *what,
 		goto out;
 	}
 	if (doc == NULL) {
-		ft_error("%s: the answer is not valid JSON", what);
+		char *name = ft_asprintf("%s: the answer", what);
+
+		/* the same parse again, for a message that names the cause */
+		doc = ft_json_parse_value(r.body ? r.body : "", r.blen, name);
+		free(name);
+		if (doc != NULL) {
+			cJSON_Delete(doc);
+			doc = NULL;
+			ft_error("%s: the answer is not valid JSON", what);
+		}
 	} else if (body != NULL) {
 		*body = r.body ? r.body : ft_strdup("");
 		*len = r.blen;
@@ -1821,35 +1895,230 @@ copy_file(const char *from, const char *to)
 	return ft_atomic_commit(&a);
 }
 
-static int
-dir_replaceable(const char *dir)
-{
-	struct stat st;
-	char *cfg;
-	int ok;
+/* The files an export wrote, one name a line, in the folder itself. */
+#define EXPORT_LIST ".ft-fetch-files"
 
-	if (lstat(dir, &st) != 0)
-		return errno == ENOENT ? 1 : 0;
-	if (!S_ISDIR(st.st_mode))
-		return 0;
-	if (rmdir(dir) == 0)
-		return 1; /* was empty */
-	cfg = ft_path_join(dir, "config.json");
-	ok = lstat(cfg, &st) == 0;
-	free(cfg);
-	return ok ? 2 : 0;
+struct names {
+	char **v;
+	size_t n, cap;
+};
+
+static void
+names_add(struct names *l, char *s)
+{
+	ft_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v);
+	l->v[l->n++] = s;
+}
+
+static void
+names_free(struct names *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof *l);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+names_has(const struct names *l, const char *s)
+{
+	return l->n > 0 && bsearch(&s, l->v, l->n, sizeof *l->v, cmp_str) != NULL;
+}
+
+/* Every entry under root/rel that is not a folder, and every empty folder
+ * (as "NAME/"), relative to root.  0 or -1. */
+static int
+walk_dir(const char *root, const char *rel, struct names *out)
+{
+	char *path = *rel ? ft_path_join(root, rel) : ft_strdup(root);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int rc = 0, empty = 1;
+
+	if (d == NULL) {
+		rc = ft_error("cannot open folder '%s':", path);
+		free(path);
+		return rc;
+	}
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		char *sub, *full;
+		struct stat st;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		empty = 0;
+		sub = *rel ? ft_path_join(rel, e->d_name) : ft_strdup(e->d_name);
+		full = ft_path_join(root, sub);
+		if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
+			rc = walk_dir(root, sub, out);
+			free(sub);
+		} else {
+			names_add(out, sub);
+		}
+		free(full);
+	}
+	closedir(d);
+	if (rc == 0 && empty && *rel)
+		names_add(out, ft_asprintf("%s/", rel));
+	free(path);
+	return rc;
+}
+
+/* The names in DIR/EXPORT_LIST (sorted; none when it is missing). */
+static void
+read_export_list(const char *dir, struct names *out)
+{
+	char *p = ft_path_join(dir, EXPORT_LIST), *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *fp = fopen(p, "r");
+
+	free(p);
+	if (fp == NULL)
+		return;
+	while ((n = getline(&line, &cap, fp)) > 0) {
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n > 0 && ft_hub_path_safe(line))
+			names_add(out, ft_strdup(line));
+	}
+	free(line);
+	fclose(fp);
+	qsort(out->v, out->n, sizeof *out->v, cmp_str);
+}
+
+static int
+write_export_list(const char *dir, const char *const *a, size_t na,
+	const struct names *b)
+{
+	char *p = ft_path_join(dir, EXPORT_LIST);
+	ft_atomic at;
+	int rc = -1;
+
+	if (ft_atomic_open(&at, p) != 0)
+		goto out;
+	for (size_t i = 0; i < na; i++)
+		fprintf(at.fp, "%s\n", a[i]);
+	for (size_t i = 0; b != NULL && i < b->n; i++)
+		fprintf(at.fp, "%s\n", b->v[i]);
+	if (ferror(at.fp)) {
+		ft_error("cannot write '%s':", p);
+		ft_atomic_abort(&at);
+		goto out;
+	}
+	rc = ft_atomic_commit(&at);
+out:
+	free(p);
+	return rc;
+}
+
+/* Copy the files into dir/ (made as needed), each atomically. */
+static int
+copy_files(const char *snapshot, const char *const *files, size_t n,
+	const char *dir)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *from = ft_path_join(snapshot, files[i]);
+		char *to = ft_path_join(dir, files[i]);
+		char *sub = ft_strdup(to), *s = strrchr(sub, '/');
+		int ok;
+
+		*s = '\0';
+		ok = ft_mkdir_p(sub, 0777) == 0 && copy_file(from, to) == 0;
+		free(sub);
+		free(from);
+		free(to);
+		if (!ok)
+			return -1;
+	}
+	return 0;
+}
+
+/* Into an existing folder: refuse when it holds anything an earlier export
+ * did not write (unless force); then replace the model's files one by one
+ * (each atomically) and remove the files of the earlier export that this
+ * model lacks.  The list is widened first, so that a crash midway leaves
+ * every file ft wrote on it. */
+static int
+export_into(const char *snapshot, const char *const *files, size_t n,
+	const char *dir, int force)
+{
+	struct names ours = { 0 }, have = { 0 }, foreign = { 0 }, stale = { 0 };
+	struct names sorted = { 0 };
+	int rc = -1;
+
+	read_export_list(dir, &ours);
+	if (walk_dir(dir, "", &have) != 0)
+		goto out;
+	for (size_t i = 0; i < have.n; i++)
+		if (strcmp(have.v[i], EXPORT_LIST) != 0 && !names_has(&ours, have.v[i]))
+			names_add(&foreign, ft_strdup(have.v[i]));
+	if (foreign.n > 0 && !force) {
+		char more[48] = "";
+
+		qsort(foreign.v, foreign.n, sizeof *foreign.v, cmp_str);
+		if (foreign.n > 2)
+			snprintf(more, sizeof more, " and %zu more", foreign.n - 2);
+		ft_error("'%s' holds files ft-fetch did not write ('%s'%s%s%s%s): not "
+			"writing into it; use --force to replace the model's files and "
+			"keep the others", dir, foreign.v[0],
+			foreign.n > 1 ? ", '" : "", foreign.n > 1 ? foreign.v[1] : "",
+			foreign.n > 1 ? "'" : "", more);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		names_add(&sorted, ft_strdup(files[i]));
+	qsort(sorted.v, sorted.n, sizeof *sorted.v, cmp_str);
+	for (size_t i = 0; i < ours.n; i++)
+		if (!names_has(&sorted, ours.v[i]))
+			names_add(&stale, ft_strdup(ours.v[i]));
+	if (write_export_list(dir, files, n, &stale) != 0 ||
+		copy_files(snapshot, files, n, dir) != 0)
+		goto out;
+	for (size_t i = 0; i < stale.n; i++) {
+		char *p = ft_path_join(dir, stale.v[i]);
+
+		if (unlink(p) != 0 && errno != ENOENT) {
+			ft_error("cannot remove '%s':", p);
+			free(p);
+			goto out;
+		}
+		free(p);
+	}
+	rc = write_export_list(dir, files, n, NULL);
+	if (rc == 0)
+		ft_fsync_dir(dir);
+out:
+	names_free(&ours);
+	names_free(&have);
+	names_free(&foreign);
+	names_free(&stale);
+	names_free(&sorted);
+	return rc;
 }
 
 int
 ft_hub_export(const char *snapshot, const char *const *files, size_t n,
-	const char *dir)
+	const char *dir, int force)
 {
-	char *tmp, *old = NULL, *parent, *slash;
-	int rc = -1, kind, slot;
+	char *tmp, *parent, *slash;
+	struct stat st;
+	int rc = -1, slot;
 
-	kind = dir_replaceable(dir);
-	if (kind == 0)
-		return ft_error("'%s' exists and is not a model folder: not replacing it", dir);
+	if (lstat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return ft_error("'%s' exists and is not a folder", dir);
+		return export_into(snapshot, files, n, dir, force);
+	}
+	if (errno != ENOENT)
+		return ft_error("cannot stat '%s':", dir);
+	/* A new folder: filled under a temporary name, renamed into place. */
 	parent = ft_strdup(dir);
 	slash = strrchr(parent, '/');
 	if (slash != NULL) {
@@ -1868,41 +2137,18 @@ ft_hub_export(const char *snapshot, const char *const *files, size_t n,
 		return -1;
 	}
 	slot = ft_tmp_register(tmp);
-	for (size_t i = 0; i < n; i++) {
-		char *from = ft_path_join(snapshot, files[i]);
-		char *to = ft_path_join(tmp, files[i]);
-		char *sub = ft_strdup(to), *s = strrchr(sub, '/');
-		int ok;
-		*s = '\0';
-		ok = ft_mkdir_p(sub, 0777) == 0 && copy_file(from, to) == 0;
-		free(sub);
-		free(from);
-		free(to);
-		if (!ok)
-			goto out;
-	}
-	if (kind == 2) {
-		old = ft_asprintf("%s.old%ld", dir, (long)getpid());
-		ft_remove_tree(old);
-		if (rename(dir, old) != 0) {
-			ft_error("cannot rename '%s':", dir);
-			goto out;
-		}
-	}
+	if (copy_files(snapshot, files, n, tmp) != 0 ||
+		write_export_list(tmp, files, n, NULL) != 0)
+		goto out;
 	if (rename(tmp, dir) != 0) {
 		ft_error("cannot rename '%s' to '%s':", tmp, dir);
-		if (old != NULL)
-			rename(old, dir);
 		goto out;
 	}
-	if (old != NULL)
-		ft_remove_tree(old);
 	rc = 0;
 out:
 	if (rc != 0)
 		ft_remove_tree(tmp);
 	ft_tmp_unregister(slot);
-	free(old);
 	free(tmp);
 	return rc;
 }

@@ -16,8 +16,10 @@
  * $HF_HOME/token) is sent only to the Hub's own origin (and the dataset
  * viewer's), never to a redirect target on another host, and never printed
  * or written.  Names from the server are checked before they touch the
- * file system; headers and JSON answers are size-capped; TLS peers are
- * always verified.
+ * file system; headers and JSON answers are size-capped; a download never
+ * exceeds its size (HEAD's, else for an LFS file the Hub's file tree's,
+ * else a fixed 32 MiB cap), and one that would is refused with its
+ * .incomplete removed; TLS peers are always verified.
  *
  * Every function reports its own errors (one line naming repo and file)
  * and returns -1; messages never contain the token. */
@@ -30,7 +32,8 @@
 
 struct ft_hub {
 	char *endpoint;        /* HF_ENDPOINT or https://huggingface.co, no final '/' */
-	char *viewer;          /* HF_DATASETS_SERVER_URL or the public viewer */
+	char *viewer;          /* HF_DATASETS_SERVER_URL, else HF_ENDPOINT when
+	                        * set, else the public viewer; no final '/' */
 	char *cache;           /* cache root (ft_hub_cache_dir) */
 	char *token;           /* NULL when none; never printed */
 	int offline;           /* HF_HUB_OFFLINE: no network at all */
@@ -77,12 +80,14 @@ cJSON *ft_hub_get_json_body(struct ft_hub *h, const char *url, const char *what,
  * exactly as sent.  *count = rows written.  0, or -1 when malformed. */
 int ft_hub_rows_write(const char *body, size_t len, FILE *out, long long *count);
 
-/* Copy the named files of a snapshot folder into a plain folder dir,
- * atomically: they are written into a temporary sibling folder that is
- * renamed into place; an existing dir is replaced only when it is empty or
- * holds a config.json (a model folder).  Returns 0 or -1. */
+/* Copy the named files of a snapshot folder into a plain folder dir.  A
+ * new dir is filled under a temporary sibling name and renamed into place.
+ * dir/.ft-fetch-files lists what ft wrote there; into an existing dir only
+ * the model's files are written (each atomically) and those of an earlier
+ * export that this model lacks removed; anything else there makes it
+ * refuse, naming the files, unless force (then it stays).  0 or -1. */
 int ft_hub_export(const char *snapshot, const char *const *files, size_t n,
-	const char *dir);
+	const char *dir, int force);
 
 /* --- pieces, exported for tests --- */
 

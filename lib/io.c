@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,17 +46,11 @@ ft_close_in(FILE *fp)
 }
 
 int
-ft_read_file(const char *path, char **buf, size_t *len)
+ft_read_fp(FILE *fp, const char *name, char **buf, size_t *len)
 {
-	FILE *fp;
 	char *b = NULL;
 	size_t cap = 0, n = 0, got;
 
-	if (path == NULL || strcmp(path, "-") == 0) {
-		fp = stdin;
-	} else if ((fp = fopen(path, "rb")) == NULL) {
-		return ft_error("cannot open '%s':", path);
-	}
 	for (;;) {
 		ft_grow((void **)&b, &cap, n + 65536 + 1, 1);
 		got = fread(b + n, 1, cap - n - 1, fp);
@@ -64,16 +59,30 @@ ft_read_file(const char *path, char **buf, size_t *len)
 			break;
 	}
 	if (ferror(fp)) {
-		ft_error("cannot read '%s':", ft_in_name(path));
+		ft_error("cannot read '%s':", name);
 		free(b);
-		ft_close_in(fp);
 		return -1;
 	}
-	ft_close_in(fp);
 	b[n] = '\0';
 	*buf = b;
 	*len = n;
 	return 0;
+}
+
+int
+ft_read_file(const char *path, char **buf, size_t *len)
+{
+	FILE *fp;
+	int rc;
+
+	if (path == NULL || strcmp(path, "-") == 0) {
+		fp = stdin;
+	} else if ((fp = fopen(path, "rb")) == NULL) {
+		return ft_error("cannot open '%s':", path);
+	}
+	rc = ft_read_fp(fp, ft_in_name(path), buf, len);
+	ft_close_in(fp);
+	return rc;
 }
 
 int
@@ -429,4 +438,107 @@ ft_path_join(const char *dir, const char *name)
 	if (n > 0 && dir[n - 1] == '/')
 		return ft_asprintf("%s%s", dir, name);
 	return ft_asprintf("%s/%s", dir, name);
+}
+
+int
+ft_path_within(const char *path, const char *dir)
+{
+	struct stat d, st;
+	char *p = ft_strdup(path), *real = NULL;
+	int in = 0;
+
+	if (stat(dir, &d) != 0) {
+		free(p);
+		return 0;
+	}
+	/* the real path of the longest existing prefix */
+	while ((real = realpath(p, NULL)) == NULL) {
+		char *slash = strrchr(p, '/');
+
+		if (slash == NULL) {
+			real = realpath(".", NULL);
+			break;
+		}
+		if (slash == p) {
+			real = ft_strdup("/");
+			break;
+		}
+		*slash = '\0';
+	}
+	free(p);
+	if (real == NULL)
+		return 0;
+	for (;;) {
+		char *slash;
+
+		if (stat(real, &st) == 0 && st.st_dev == d.st_dev &&
+		    st.st_ino == d.st_ino) {
+			in = 1;
+			break;
+		}
+		slash = strrchr(real, '/');
+		if (slash == NULL || strcmp(real, "/") == 0)
+			break;
+		if (slash == real)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	free(real);
+	return in;
+}
+
+int
+ft_lock_path(const char *path, const char *what, int *created)
+{
+	struct flock fl;
+	char host[256], buf[400];
+	int fd, rc, made = 0;
+	ssize_t n;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd >= 0)
+		made = 1;
+	else if (errno == EEXIST)
+		fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return ft_error("cannot open lock file '%s':", path);
+	if (created != NULL)
+		*created = made;
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+#ifdef F_OFD_SETLK
+	rc = fcntl(fd, F_OFD_SETLK, &fl);
+	if (rc != 0 && errno == EINVAL)
+#endif
+		rc = fcntl(fd, F_SETLK, &fl);
+	if (rc != 0) {
+		int e = errno;
+
+		if (e == EAGAIN || e == EACCES) {
+			char pid[32] = "?", hn[256] = "?";
+
+			n = pread(fd, buf, sizeof buf - 1, 0);
+			buf[n > 0 ? n : 0] = '\0';
+			if (sscanf(buf, "%31s %255s", pid, hn) < 1)
+				snprintf(pid, sizeof pid, "?");
+			close(fd);
+			return ft_error("%s is in use by pid %s on %s (lock "
+			    "'%s')", what, pid, hn, path);
+		}
+		close(fd);
+		errno = e;
+		return ft_error("cannot lock '%s':", path);
+	}
+	if (gethostname(host, sizeof host) != 0)
+		snprintf(host, sizeof host, "?");
+	host[sizeof host - 1] = '\0';
+	n = snprintf(buf, sizeof buf, "%ld %s\n", (long)getpid(), host);
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		ft_error("cannot write lock file '%s':", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
 }

@@ -23,6 +23,9 @@ void ft_close_in(FILE *fp);
 /* Read a whole file ("-" = stdin) into a NUL-terminated buffer.
  * Returns 0, or -1 after printing an error naming the file. */
 int ft_read_file(const char *path, char **buf, size_t *len);
+/* The same for the rest of an open stream (not closed); name is used in
+ * messages. */
+int ft_read_fp(FILE *fp, const char *name, char **buf, size_t *len);
 
 /* Read-only mapping of a whole regular file.  Returns 0 or -1 (message
  * printed).  A zero-length file maps to a non-NULL empty buffer. */
@@ -77,6 +80,22 @@ int ft_remove_tree(const char *path);
 int ft_fsync_dir(const char *path);
 /* Does path exist (any type)? */
 int ft_exists(const char *path);
+/* Is path (which need not exist) the folder dir or inside it?  Compared
+ * by identity (st_dev, st_ino) along the physical parents of path's real
+ * path, so that symlinks, "..", and two spellings of one folder are seen
+ * through.  1 yes, 0 no (also when dir does not exist). */
+int ft_path_within(const char *path, const char *dir);
+
+/* Take an exclusive lock on the file path (created if needed) for the rest
+ * of the process: an open file description lock (fcntl F_OFD_SETLK, a
+ * classic POSIX lock where the kernel lacks them), which NFS passes to the
+ * server, so that it holds across hosts as far as the file system allows.
+ * The file then holds "PID HOST\n".  Returns the open descriptor (keep it
+ * open; closing it releases the lock), or -1 after one message: "WHAT is
+ * in use by pid PID on HOST" when another process holds it.  *created
+ * (may be NULL) tells whether this call created the file. */
+int ft_lock_path(const char *path, const char *what, int *created);
+
 /* Join a folder and a name with one '/'; malloc'd. */
 char *ft_path_join(const char *dir, const char *name);
 

@@ -69,12 +69,154 @@ blank(const char *s, size_t n)
 	return 1;
 }
 
+/* Keep only the last of duplicate keys in every object of the tree, as
+ * Python's json.loads does (the value of the last, cJSON would find the
+ * first).  Sorting the members by (key, position) finds them in
+ * O(n log n). */
+typedef struct member { cJSON *it; size_t pos; } member;
+
+static int
+cmp_member(const void *a, const void *b)
+{
+	const member *x = a, *y = b;
+	int c = strcmp(x->it->string, y->it->string);
+
+	if (c != 0)
+		return c;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static void
+dedupe_keys(cJSON *o)
+{
+	cJSON *it;
+	size_t n = 0;
+
+	if (!cJSON_IsObject(o) && !cJSON_IsArray(o))
+		return;
+	for (it = o->child; it != NULL; it = it->next) {
+		dedupe_keys(it);
+		n++;
+	}
+	if (cJSON_IsObject(o) && n > 1) {
+		member *m = ft_malloc(n * sizeof *m);
+		size_t k = 0;
+
+		for (it = o->child; it != NULL; it = it->next, k++)
+			m[k] = (member){ it, k };
+		qsort(m, n, sizeof *m, cmp_member);
+		for (k = 0; k + 1 < n; k++)
+			if (strcmp(m[k].it->string, m[k + 1].it->string) == 0)
+				cJSON_Delete(cJSON_DetachItemViaPointer(o,
+				    m[k].it));
+		free(m);
+	}
+}
+
+static long hex4(const char *s, size_t n, size_t i);
+
+/* Why cJSON stopped at byte `at` of s[0..n): nesting beyond cJSON's
+ * limit, a lone surrogate escape, or text that ends inside a string or an
+ * open bracket where the input ends (cut: 1 a JSONL line without its
+ * newline, 2 a whole document; 0 not at the end): truncated, or still
+ * being written.  Writes " (CAUSE)" to buf, or "" when none is known. */
+static void
+json_cause(const char *s, size_t n, size_t at, int cut, char *buf,
+    size_t cap)
+{
+	size_t depth = 0, i;
+	int in_str = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (in_str) {
+			if (c == '"') {
+				in_str = 0;
+			} else if (c == '\\' && i + 1 < n) {
+				if (s[i + 1] == 'u' && i + 5 < n) {
+					long u = hex4(s, n, i + 2);
+					int paired = u >= 0xd800 && u < 0xdc00 &&
+					    i + 11 < n && s[i + 6] == '\\' &&
+					    s[i + 7] == 'u' &&
+					    (hex4(s, n, i + 8) & 0xfc00) == 0xdc00;
+
+					if (u >= 0 && (u & 0xf800) == 0xd800 && !paired &&
+					    i <= at) {
+						snprintf(buf, cap, " (lone "
+						    "surrogate escape \\u%04lx at "
+						    "byte %zu)", u, i + 1);
+						return;
+					}
+					if (paired)
+						i += 6;
+				}
+				i++;
+			}
+			continue;
+		}
+		if (c == '"') {
+			in_str = 1;
+		} else if (c == '[' || c == '{') {
+			if (++depth > CJSON_NESTING_LIMIT && i <= at) {
+				snprintf(buf, cap, " (nested deeper than %d "
+				    "levels)", CJSON_NESTING_LIMIT);
+				return;
+			}
+		} else if ((c == ']' || c == '}') && depth > 0) {
+			depth--;
+		}
+	}
+	if (cut && (in_str || depth > 0))
+		snprintf(buf, cap, cut == 1 ? " (the line is cut off at the end "
+		    "of the input: truncated, or still being written?)" :
+		    " (the text ends early: truncated, or still being written?)");
+}
+
+/* Parse s[0..n) as one JSON value: the tree (duplicate keys resolved to
+ * the last), or NULL after "WHERE: invalid JSON at byte N (CAUSE)". */
+static cJSON *
+parse_json(const char *s, size_t n, int cut, const char *where)
+{
+	const char *end = NULL;
+	cJSON *o = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+	char cause[96];
+
+	if (o != NULL) {
+		size_t at = (size_t)(end - s);
+
+		while (at < n && s[at] > 0 && s[at] <= 32)
+			at++;
+		if (at < n) {
+			cJSON_Delete(o);
+			ft_error("%s: invalid JSON (trailing data at byte %zu)",
+			    where, at + 1);
+			return NULL;
+		}
+		dedupe_keys(o);
+		return o;
+	}
+	end = cJSON_GetErrorPtr();
+	if (end != NULL && end >= s && end <= s + n) {
+		size_t at = (size_t)(end - s);
+
+		json_cause(s, n, at, cut, cause, sizeof cause);
+		ft_error("%s: invalid JSON at byte %zu%s", where, at + 1, cause);
+	} else {
+		json_cause(s, n, n, cut, cause, sizeof cause);
+		ft_error("%s: invalid JSON%s", where, cause);
+	}
+	return NULL;
+}
+
 int
 ft_jsonl_next(ft_jsonl *r, cJSON **obj)
 {
 	ssize_t got;
-	const char *end = NULL;
 	size_t bad;
+	int newline = 0;
+	char *where;
 
 	cJSON_Delete(r->obj);
 	r->obj = NULL;
@@ -92,7 +234,8 @@ ft_jsonl_next(ft_jsonl *r, cJSON **obj)
 		r->offset = r->next;
 		r->next += got;
 		r->len = (size_t)got;
-		if (r->len > 0 && r->line[r->len - 1] == '\n')
+		newline = r->len > 0 && r->line[r->len - 1] == '\n';
+		if (newline)
 			r->len--;
 		if (!blank(r->line, r->len))
 			break;
@@ -104,24 +247,11 @@ ft_jsonl_next(ft_jsonl *r, cJSON **obj)
 	if (memchr(r->line, '\0', r->len) != NULL)
 		return ft_error("%s:%ld: invalid JSON (NUL byte)", r->name,
 		    r->lineno);
-	r->obj = cJSON_ParseWithLengthOpts(r->line, r->len, &end, 0);
-	if (r->obj != NULL) {
-		size_t at = (size_t)(end - r->line);
-		while (at < r->len && r->line[at] > 0 && r->line[at] <= 32)
-			at++;
-		if (at < r->len) {
-			cJSON_Delete(r->obj);
-			r->obj = NULL;
-			return ft_error("%s:%ld: invalid JSON (trailing data at "
-			    "byte %zu)", r->name, r->lineno, at + 1);
-		}
-	} else {
-		const char *e = cJSON_GetErrorPtr();
-		if (e != NULL && e >= r->line && e <= r->line + r->len)
-			return ft_error("%s:%ld: invalid JSON at byte %zu",
-			    r->name, r->lineno, (size_t)(e - r->line) + 1);
-		return ft_error("%s:%ld: invalid JSON", r->name, r->lineno);
-	}
+	where = ft_asprintf("%s:%ld", r->name, r->lineno);
+	r->obj = parse_json(r->line, r->len, !newline, where);
+	free(where);
+	if (r->obj == NULL)
+		return -1;
 	if (!cJSON_IsObject(r->obj)) {
 		cJSON_Delete(r->obj);
 		r->obj = NULL;
@@ -164,8 +294,7 @@ ft_jsonl_text(const ft_jsonl *r, const cJSON *obj, const char *field,
 	size_t vs, ve;
 
 	if (it == NULL)
-		return ft_error("%s:%ld: field '%s' is missing", r->name,
-		    r->lineno, field);
+		return ft_json_missing_field(r->name, r->lineno, obj, field);
 	if (!cJSON_IsString(it) || it->valuestring == NULL)
 		return ft_error("%s:%ld: field '%s' is not a string", r->name,
 		    r->lineno, field);
@@ -182,6 +311,32 @@ ft_jsonl_text(const ft_jsonl *r, const cJSON *obj, const char *field,
 	*s = it->valuestring;
 	*n = strlen(it->valuestring);
 	return 0;
+}
+
+int
+ft_json_missing_field(const char *name, long lineno, const cJSON *obj,
+    const char *field)
+{
+	char keys[160];
+	size_t k = 0;
+	int nk = 0;
+
+	keys[0] = '\0';
+	for (const cJSON *it = obj ? obj->child : NULL; it != NULL; it = it->next) {
+		const char *key = it->string ? it->string : "";
+		int w = snprintf(keys + k, sizeof keys - k, "%s'%s'",
+		    nk++ ? ", " : "", key);
+		if (w < 0 || (size_t)w >= sizeof keys - k) {
+			snprintf(keys + k, sizeof keys - k, "%s...", k ? ", " : "");
+			break;
+		}
+		k += (size_t)w;
+	}
+	if (nk == 0)
+		return ft_error("%s:%ld: field '%s' is missing (the record has "
+		    "no fields)", name, lineno, field);
+	return ft_error("%s:%ld: field '%s' is missing (the record has %s; "
+	    "--field NAME reads another)", name, lineno, field, keys);
 }
 
 void
@@ -314,6 +469,7 @@ ft_json_field_span(const char *s, size_t n, const char *field,
 {
 	size_t i = 0, flen = strlen(field);
 	char small[256];
+	int found = 0;
 
 	if (n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
 		i = 3; /* a UTF-8 byte order mark, which cJSON skips too */
@@ -339,28 +495,23 @@ ft_json_field_span(const char *s, size_t n, const char *field,
 		ve = skip_value(s, n, vs);
 		if (ve > n || ve == vs)
 			return -1;
-		/* Compare the decoded key; short keys decode on the stack. */
-		if (ke - ks <= sizeof small) {
-			klen = ft_json_unescape(s + ks, ke - ks, small);
-			if (klen == flen && memcmp(small, field, flen) == 0) {
+		/* Compare the decoded key; short keys decode on the stack.
+		 * The last of duplicate keys wins, as in Python's json. */
+		{
+			char *kb = ke - ks <= sizeof small ? small :
+			    ft_malloc(ke - ks);
+			klen = ft_json_unescape(s + ks, ke - ks, kb);
+			if (klen == flen && memcmp(kb, field, flen) == 0) {
 				*vstart = vs;
 				*vend = ve;
-				return 1;
+				found = 1;
 			}
-		} else {
-			char *big = ft_malloc(ke - ks);
-			klen = ft_json_unescape(s + ks, ke - ks, big);
-			int eq = klen == flen && memcmp(big, field, flen) == 0;
-			free(big);
-			if (eq) {
-				*vstart = vs;
-				*vend = ve;
-				return 1;
-			}
+			if (kb != small)
+				free(kb);
 		}
 		i = skip_ws(s, n, ve);
 		if (i < n && s[i] == '}')
-			return 0;
+			return found;
 		if (i >= n || s[i] != ',')
 			return -1;
 		i = skip_ws(s, n, i + 1);
@@ -507,6 +658,25 @@ ft_json_escape(char *d, const char *str, size_t n)
 }
 
 cJSON *
+ft_json_parse_value(const char *s, size_t n, const char *name)
+{
+	return parse_json(s, n, 2, name);
+}
+
+cJSON *
+ft_json_parse(const char *s, size_t n, const char *name)
+{
+	cJSON *o = parse_json(s, n, 2, name);
+
+	if (o != NULL && !cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		ft_error("%s: not a JSON object", name);
+		return NULL;
+	}
+	return o;
+}
+
+cJSON *
 ft_json_load(const char *path)
 {
 	char *buf;
@@ -515,17 +685,8 @@ ft_json_load(const char *path)
 
 	if (ft_read_file(path, &buf, &len) != 0)
 		return NULL;
-	o = cJSON_ParseWithLength(buf, len);
+	o = ft_json_parse(buf, len, path);
 	free(buf);
-	if (o == NULL) {
-		ft_error("%s: invalid JSON", path);
-		return NULL;
-	}
-	if (!cJSON_IsObject(o)) {
-		cJSON_Delete(o);
-		ft_error("%s: not a JSON object", path);
-		return NULL;
-	}
 	return o;
 }
 

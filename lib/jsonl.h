@@ -1,7 +1,10 @@
 /* jsonl — streaming JSONL reader and writer over cJSON.
  *
- * One JSON object per line, UTF-8, lines of any length.  Every error names
- * the file and line: "FILE:LINE: invalid JSON", "...: not a JSON object",
+ * One JSON object per line, UTF-8, lines of any length.  Of duplicate keys
+ * the last counts, as in Python's json.  Every error names the file and
+ * line: "FILE:LINE: invalid JSON at byte N", with the cause where known
+ * (nested deeper than cJSON's 1000 levels, a lone surrogate escape, a
+ * line cut off at the end of the input), "...: not a JSON object",
  * "...: field 'text' is missing" / "is not a string", "...: invalid UTF-8".
  * Empty lines (and a final line without '\n') are handled like jq does:
  * blank lines are skipped. */
@@ -32,6 +35,10 @@ const char *ft_jsonl_name(const ft_jsonl *r);
 int ft_jsonl_text(const ft_jsonl *r, const cJSON *obj, const char *field,
     const char **s, size_t *n);
 void ft_jsonl_close(ft_jsonl *r);
+/* The message for a string field missing from obj at name:lineno: lists
+ * obj's keys and suggests --field.  Returns -1. */
+int ft_json_missing_field(const char *name, long lineno, const cJSON *obj,
+    const char *field);
 /* A reader over an open stream (not closed by ft_jsonl_close); name is
  * used in messages. */
 ft_jsonl *ft_jsonl_from_fp(FILE *fp, const char *name);
@@ -44,6 +51,11 @@ size_t ft_utf8_check(const char *s, size_t n);
  * trainer state, index files).  NULL after "PATH: invalid JSON" or
  * "PATH: not a JSON object"; free with cJSON_Delete. */
 cJSON *ft_json_load(const char *path);
+/* The same for text s[0..n) in memory; name is used in messages. */
+cJSON *ft_json_parse(const char *s, size_t n, const char *name);
+/* Any JSON value s[0..n) (duplicate keys: the last), or NULL after
+ * "NAME: invalid JSON at byte N (CAUSE)". */
+cJSON *ft_json_parse_value(const char *s, size_t n, const char *name);
 
 /* repr(float(x)) as Python prints it, for JSON numbers: the shortest
  * digits that read back to x, "1.0" for integral values, "5e-07" style
@@ -57,7 +69,7 @@ int ft_jsonl_write(FILE *fp, const cJSON *obj, const char *name);
 /* Raw-line helpers (the line must already be valid JSON, e.g. from
  * ft_jsonl_next; malformed input gives -1 or garbage, never a crash).
  *
- * Find the value of the first top-level member named `field` (keys are
+ * Find the value of the last top-level member named `field` (keys are
  * compared after unescaping) in the object line s[0..n): 1 and the byte
  * span [*vstart, *vend) of its value token, 0 when absent, -1 when the
  * line is not an object. */

@@ -229,6 +229,7 @@ ft_expf_fast(float x)
 		return 0.0f;
 	if (x > EXP_HI)
 		x = EXP_HI;
+	if (x != x) return x; /* NaN: (int32_t)fx below would be undefined */
 	fx = rintf(x * LOG2EF);
 	r = fmaf(-fx, EXP_C1, x);
 	r = fmaf(-fx, EXP_C2, r);

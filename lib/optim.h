@@ -1,6 +1,6 @@
 /* optim — AdamW exactly as torch.optim.AdamW computes it, global-norm
  * gradient clipping as torch.nn.utils.clip_grad_norm_, and the learning
- * rate schedules of transformers (hf-reference §12).
+ * rate schedules of transformers (docs/hf-reference.md §12).
  *
  * Parameters and gradients are flat float slabs; a table of named tensors
  * (struct ft_param_tensor, usually a model's tensors table) says where each

@@ -5,9 +5,9 @@
  * 1. numpy: SeedSequence + PCG64 (XSL-RR 128/64), as in
  *    numpy.random.default_rng(seed), and Generator.permutation(N).  Used by
  *    ft-split to reproduce datasets.Dataset.shuffle(seed) exactly
- *    (hf-reference.md §4).
+ *    (docs/hf-reference.md §4).
  * 2. torch: MT19937 seeded with init_genrand(seed) and torch.randperm(n) on
- *    the CPU (hf-reference.md §12), for the Trainer's epoch order.
+ *    the CPU (docs/hf-reference.md §12), for the Trainer's epoch order.
  * 3. ft's own fast generator for dropout and sampling: xoshiro256** seeded
  *    through splitmix64.  Its whole state is four uint64 words (struct
  *    ft_rng, plain data: copy it, or save/restore s[0..3], for bit-exact

@@ -27,12 +27,74 @@ ft_sampler_init(struct ft_sampler *s, const struct ft_sampler_params *p,
 	if (p->min_tokens_to_keep < 1)
 		return ft_error("min_tokens_to_keep must be >= 1: %d",
 		    p->min_tokens_to_keep);
+	if (!(p->repetition_penalty >= 0) || !isfinite(p->repetition_penalty))
+		return ft_error("repetition penalty must be > 0: %g",
+		    p->repetition_penalty);
+	if (p->no_repeat_ngram_size < 0)
+		return ft_error("no-repeat n-gram size must be >= 0: %d",
+		    p->no_repeat_ngram_size);
+	if (p->min_new_tokens < 0)
+		return ft_error("min new tokens must be >= 0: %d",
+		    p->min_new_tokens);
 	s->p = *p;
 	s->V = V;
 	s->idx = ft_malloc((size_t)V * sizeof(*s->idx));
 	s->tmp = ft_malloc((size_t)V * sizeof(*s->tmp));
 	s->ent = ft_malloc((size_t)V * sizeof(*s->ent));
+	s->seen = ft_calloc((size_t)V, 1);
 	return 0;
+}
+
+int
+ft_sampler_has_processors(const struct ft_sampler *s)
+{
+	return (s->p.repetition_penalty != 0 && s->p.repetition_penalty != 1)
+	    || s->p.no_repeat_ngram_size > 0 || s->p.min_new_tokens > 0;
+}
+
+void
+ft_sampler_process(struct ft_sampler *s, float *logits, const int32_t *ids,
+    int n, int prompt, const int32_t *eos, int neos)
+{
+	const int V = s->V, N = s->p.no_repeat_ngram_size;
+	const double rp = s->p.repetition_penalty;
+
+	if (rp != 0 && rp != 1) {
+		/* torch: gather, where(x < 0, x * p, x / p), scatter; a float
+		 * tensor op with a Python float scalar computes in float */
+		const float pf = (float)rp;
+
+		for (int i = 0; i < n; i++) {
+			int32_t t = ids[i];
+
+			if (t < 0 || t >= V || s->seen[t])
+				continue;
+			s->seen[t] = 1;
+			logits[t] = logits[t] < 0 ? logits[t] * pf : logits[t] / pf;
+		}
+		for (int i = 0; i < n; i++)
+			if (ids[i] >= 0 && ids[i] < V)
+				s->seen[ids[i]] = 0;
+	}
+	if (N > 0 && n >= N) {
+		/* windows ids[i .. i+N) for i + N <= n whose first N-1 tokens
+		 * equal the last N-1 of the sequence ban their last token */
+		const int32_t *suffix = ids + n - (N - 1);
+
+		for (int i = 0; i + N <= n; i++) {
+			int32_t t = ids[i + N - 1];
+
+			if (t < 0 || t >= V)
+				continue;
+			if (memcmp(ids + i, suffix, (size_t)(N - 1) * sizeof(*ids))
+			    == 0)
+				logits[t] = -INFINITY;
+		}
+	}
+	if (s->p.min_new_tokens > 0 && n - prompt < s->p.min_new_tokens)
+		for (int i = 0; i < neos; i++)
+			if (eos[i] >= 0 && eos[i] < V)
+				logits[eos[i]] = -INFINITY;
 }
 
 void
@@ -43,6 +105,7 @@ ft_sampler_release(struct ft_sampler *s)
 	free(s->idx);
 	free(s->tmp);
 	free(s->ent);
+	free(s->seen);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -1,5 +1,5 @@
 /* sampler — turn one row of next-token logits into a token id, the way
- * transformers' `generate(do_sample=True)` does (hf-reference §14).
+ * transformers' `generate(do_sample=True)` does (docs/hf-reference.md §14).
  *
  * The logits processors run in the reference order, each exactly as its
  * transformers class and only when generate would add it:
@@ -27,6 +27,23 @@
  * vectorised exp by an ulp, which matters only when a cumulative sum lies
  * within ~1e-7 of 1 - top_p.
  *
+ * Before the warpers, and in greedy decoding too, ft_sampler_process runs
+ * the processors that look at the sequence so far (prompt included, as for
+ * a decoder-only model), in generate()'s order:
+ *
+ *   repetition penalty  (RepetitionPenaltyLogitsProcessor, when != 1):
+ *       every token id present in the sequence, once however often it
+ *       occurs: x < 0 ? x * penalty : x / penalty, in float.
+ *   no-repeat n-gram    (NoRepeatNGramLogitsProcessor, when n > 0):
+ *       with cur_len >= n, every token that would complete an n-gram that
+ *       already occurs (its first n-1 tokens equal the last n-1 of the
+ *       sequence) becomes -inf; n = 1 bans every token seen.
+ *   min new tokens      (MinNewTokensLengthLogitsProcessor, when > 0):
+ *       while fewer than min_new_tokens tokens follow the prompt, the eos
+ *       ids become -inf.
+ *
+ * (The three commute: -inf stays -inf under the penalty.)
+ *
  * After the warpers the pick is a categorical draw from softmax(logits)
  * over the survivors with one uniform number u in [0, 1) supplied by the
  * caller (ft_rng), so the sampler itself holds no random state.  Greedy
@@ -36,6 +53,7 @@
 #define FT_SAMPLER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct ft_sampler_params {
 	double temperature;     /* 1 = off; 0 = greedy */
@@ -43,10 +61,14 @@ struct ft_sampler_params {
 	double top_p;           /* >= 1 = off; must be > 0 */
 	int greedy;             /* argmax, ignore the three warpers */
 	int min_tokens_to_keep; /* >= 1; generate uses 1 for num_beams 1 */
+	double repetition_penalty; /* > 0; 1 (or 0, unset) = off */
+	int no_repeat_ngram_size;  /* 0 = off */
+	int min_new_tokens;        /* 0 = off */
 };
 
-/* The notebook's call: temperature 0.9, top-k 50, top-p 0.92, keep 1. */
-#define FT_SAMPLER_DEFAULTS { 0.9, 50, 0.92, 0, 1 }
+/* The notebook's call: temperature 0.9, top-k 50, top-p 0.92, keep 1, no
+ * penalty, no n-gram ban, no minimum. */
+#define FT_SAMPLER_DEFAULTS { 0.9, 50, 0.92, 0, 1, 1.0, 0, 0 }
 
 struct ft_sampler {
 	struct ft_sampler_params p;
@@ -54,10 +76,12 @@ struct ft_sampler {
 	int *idx;      /* [V] survivors */
 	float *tmp;    /* [V] scratch for the top-k selection */
 	struct ft_sampler_ent { float v; int i; } *ent; /* [V] top-p sort */
+	unsigned char *seen;  /* [V] zeroed scratch for the penalty */
 };
 
 /* Check parameters (temperature >= 0, top_k >= 0, 0 < top_p,
- * min_tokens_to_keep >= 1, V >= 1) and allocate scratch for vocabulary
+ * min_tokens_to_keep >= 1, repetition_penalty >= 0, no_repeat_ngram_size
+ * >= 0, min_new_tokens >= 0, V >= 1) and allocate scratch for vocabulary
  * size V.  0, or -1 after a message. */
 int ft_sampler_init(struct ft_sampler *s, const struct ft_sampler_params *p,
     int V);
@@ -65,6 +89,16 @@ void ft_sampler_release(struct ft_sampler *s);
 
 /* Is this a greedy sampler (greedy flag or temperature 0)? */
 int ft_sampler_is_greedy(const struct ft_sampler *s);
+
+/* Does the sampler have processors that need the sequence? */
+int ft_sampler_has_processors(const struct ft_sampler *s);
+
+/* Apply the repetition penalty, the n-gram ban and the min-new-tokens
+ * rule to logits[V] in place, for the sequence ids[0..n) of which the
+ * first `prompt` are the prompt; eos[0..neos) are the eos ids.  Ids
+ * outside [0, V) are ignored. */
+void ft_sampler_process(struct ft_sampler *s, float *logits,
+    const int32_t *ids, int n, int prompt, const int32_t *eos, int neos);
 
 /* Apply temperature, top-k and top-p to logits[V] in place; removed
  * entries become -INFINITY.  Returns the number of survivors (0 when every

@@ -308,19 +308,49 @@ ft_json_number(const void *obj, const char *key, double *v, const char *name)
 
 #define get_num ft_json_number
 
+/* 2^53: every integer up to it is exact in a double */
+#define INT_EXACT 9007199254740992.0
+
+/* obj[key]: an integer from lo to hi.  0 or -1 naming the key. */
+static int
+get_int(const cJSON *o, const char *key, double lo, double hi, int64_t *v,
+    const char *name)
+{
+	double d = 0;
+
+	if (get_num(o, key, &d, name) != 0)
+		return -1;
+	if (!(d >= lo && d <= hi) || d != floor(d))
+		return ft_error("%s: '%s' is %.10g, not an integer from %.10g "
+		    "to %.10g", name, key, d, lo, hi);
+	*v = (int64_t)d;
+	return 0;
+}
+
+/* obj[key]: a finite number >= lo. */
+static int
+get_finite(const cJSON *o, const char *key, double lo, double *v,
+    const char *name)
+{
+	if (get_num(o, key, v, name) != 0)
+		return -1;
+	if (!isfinite(*v) || *v < lo)
+		return ft_error("%s: '%s' is %.10g, not a finite number%s",
+		    name, key, *v, lo > -INFINITY ? " >= 0" : "");
+	return 0;
+}
+
 int
 ft_log_entry_parse(ft_log_entry *e, const void *obj, const char *name)
 {
 	const cJSON *o = obj;
-	double step = 0;
 
 	memset(e, 0, sizeof *e);
 	if (!cJSON_IsObject(o))
 		return ft_error("%s: log entry is not an object", name);
-	if (get_num(o, "step", &step, name) || get_num(o, "epoch", &e->epoch,
-	    name))
+	if (get_int(o, "step", 0, INT_EXACT, &e->step, name) ||
+	    get_finite(o, "epoch", 0, &e->epoch, name))
 		return -1;
-	e->step = (int64_t)step;
 	{
 		/* eval_loss, or eval_NAME_loss of a named set */
 		const cJSON *it;
@@ -469,59 +499,177 @@ ft_trainer_state_save(const ft_trainer_state *st, const char *path)
 	return ft_atomic_commit(&a);
 }
 
-static int
-get_int64(const cJSON *o, const char *key, int64_t *v, const char *name)
-{
-	double d = 0;
-
-	if (ft_json_number(o, key, &d, name) != 0)
-		return -1;
-	*v = (int64_t)d;
-	return 0;
-}
-
 int
-ft_trainer_state_load(ft_trainer_state *st, const char *path)
+ft_trainer_state_parse(ft_trainer_state *st, const char *text, size_t n,
+    const char *name)
 {
 	cJSON *root;
 	const cJSON *log, *it;
 	int rc = -1;
 
 	memset(st, 0, sizeof *st);
-	if ((root = ft_json_load(path)) == NULL)
+	if ((root = ft_json_parse(text, n, name)) == NULL)
 		return -1;
-	it = cJSON_GetObjectItemCaseSensitive(root, "epoch");
-	if (!cJSON_IsNumber(it)) {
-		ft_error("%s: missing number 'epoch'", path);
-		goto out;
-	}
-	st->epoch = it->valuedouble;
-	if (get_int64(root, "global_step", &st->global_step, path) ||
-	    get_int64(root, "max_steps", &st->max_steps, path) ||
-	    get_int64(root, "num_train_epochs", &st->num_train_epochs, path) ||
-	    get_int64(root, "logging_steps", &st->logging_steps, path) ||
-	    get_int64(root, "eval_steps", &st->eval_steps, path) ||
-	    get_int64(root, "save_steps", &st->save_steps, path) ||
-	    get_int64(root, "train_batch_size", &st->train_batch_size, path))
+	if (get_finite(root, "epoch", 0, &st->epoch, name) ||
+	    get_int(root, "global_step", 0, INT_EXACT, &st->global_step, name) ||
+	    get_int(root, "max_steps", 0, INT_EXACT, &st->max_steps, name) ||
+	    get_int(root, "num_train_epochs", 0, INT_EXACT,
+	    &st->num_train_epochs, name) ||
+	    get_int(root, "logging_steps", 0, INT_EXACT, &st->logging_steps,
+	    name) ||
+	    get_int(root, "eval_steps", 0, INT_EXACT, &st->eval_steps, name) ||
+	    get_int(root, "save_steps", 0, INT_EXACT, &st->save_steps, name) ||
+	    get_int(root, "train_batch_size", 0, INT_EXACT,
+	    &st->train_batch_size, name))
 		goto out;
 	it = cJSON_GetObjectItemCaseSensitive(root, "total_flos");
 	st->total_flos = cJSON_IsNumber(it) ? it->valuedouble : 0;
 	log = cJSON_GetObjectItemCaseSensitive(root, "log_history");
 	if (!cJSON_IsArray(log)) {
-		ft_error("%s: missing array 'log_history'", path);
+		ft_error("%s: missing array 'log_history'", name);
 		goto out;
 	}
 	cJSON_ArrayForEach(it, log) {
 		ft_log_entry e;
 
-		if (ft_log_entry_parse(&e, it, path) != 0)
+		if (ft_log_entry_parse(&e, it, name) != 0)
 			goto out;
+		if (e.step > st->global_step) {
+			ft_error("%s: a log entry of step %lld is past "
+			    "global_step %lld", name, (long long)e.step,
+			    (long long)st->global_step);
+			goto out;
+		}
 		ft_trainer_state_push(st, &e);
 	}
 	rc = 0;
 out:
 	if (rc != 0)
 		ft_trainer_state_release(st);
+	cJSON_Delete(root);
+	return rc;
+}
+
+int
+ft_trainer_state_load(ft_trainer_state *st, const char *path)
+{
+	char *buf;
+	size_t len;
+	int rc;
+
+	memset(st, 0, sizeof *st);
+	if (ft_read_file(path, &buf, &len) != 0)
+		return -1;
+	rc = ft_trainer_state_parse(st, buf, len, path);
+	free(buf);
+	return rc;
+}
+
+/* ---- ft_state.json ---- */
+
+#define FT_STATE_FORMAT "ft-train-state"
+#define FT_STATE_VERSION 1
+
+static void
+add_exact(cJSON *o, const char *key, double v)
+{
+	char num[32];
+
+	ft_pyfloat(num, sizeof num, v);
+	cJSON_AddRawToObject(o, key, num);
+}
+
+char *
+ft_run_state_print(const ft_run_state *s, const void *args)
+{
+	cJSON *root = cJSON_CreateObject();
+	char num[32], *text;
+
+	cJSON_AddStringToObject(root, "format", FT_STATE_FORMAT);
+	cJSON_AddNumberToObject(root, "version", FT_STATE_VERSION);
+	cJSON_AddNumberToObject(root, "global_step", (double)s->global_step);
+	snprintf(num, sizeof num, "%llu", (unsigned long long)s->dropout_seed);
+	cJSON_AddStringToObject(root, "dropout_seed", num);
+	snprintf(num, sizeof num, "%llu",
+	    (unsigned long long)s->dropout_counter);
+	cJSON_AddStringToObject(root, "dropout_counter", num);
+	/* cJSON prints 15 digits when they read back within DBL_EPSILON:
+	 * not exactly, so these are written as Python's repr */
+	add_exact(root, "log_loss_sum", s->log_loss_sum);
+	cJSON_AddNumberToObject(root, "log_steps", (double)s->log_steps);
+	add_exact(root, "total_loss_sum", s->total_loss_sum);
+	add_exact(root, "total_flos", s->total_flos);
+	add_exact(root, "train_runtime", s->train_runtime);
+	cJSON_AddItemToObject(root, "args",
+	    cJSON_Duplicate((const cJSON *)args, 1));
+	text = cJSON_Print(root);
+	cJSON_Delete(root);
+	return text;
+}
+
+static int
+get_u64(const cJSON *o, const char *key, uint64_t *v, const char *name)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+	const char *p;
+	char *end;
+
+	if (!cJSON_IsString(it))
+		return ft_error("%s: missing string '%s'", name, key);
+	for (p = it->valuestring; *p >= '0' && *p <= '9'; p++)
+		;
+	errno = 0;
+	*v = strtoull(it->valuestring, &end, 10);
+	if (*p != '\0' || p == it->valuestring || errno != 0)
+		return ft_error("%s: '%s' is not a decimal number below 2^64",
+		    name, key);
+	return 0;
+}
+
+int
+ft_run_state_parse(ft_run_state *s, void **args, const char *text,
+    size_t n, int64_t max_steps, const char *name)
+{
+	cJSON *root;
+	const cJSON *it;
+	int rc = -1;
+
+	memset(s, 0, sizeof *s);
+	*args = NULL;
+	if ((root = ft_json_parse(text, n, name)) == NULL)
+		return -1;
+	it = cJSON_GetObjectItemCaseSensitive(root, "format");
+	if (!cJSON_IsString(it) || strcmp(it->valuestring, FT_STATE_FORMAT)) {
+		ft_error("%s: not an ft-train state file", name);
+		goto out;
+	}
+	it = cJSON_GetObjectItemCaseSensitive(root, "version");
+	if (!cJSON_IsNumber(it) || it->valuedouble != FT_STATE_VERSION) {
+		ft_error("%s: unsupported version (this ft-train reads %d)",
+		    name, FT_STATE_VERSION);
+		goto out;
+	}
+	if (get_int(root, "global_step", 0, (double)max_steps, &s->global_step,
+	    name) ||
+	    get_int(root, "log_steps", 0, (double)s->global_step,
+	    &s->log_steps, name) ||
+	    get_u64(root, "dropout_seed", &s->dropout_seed, name) ||
+	    get_u64(root, "dropout_counter", &s->dropout_counter, name) ||
+	    get_finite(root, "log_loss_sum", -INFINITY, &s->log_loss_sum,
+	    name) ||
+	    get_finite(root, "total_loss_sum", -INFINITY, &s->total_loss_sum,
+	    name) ||
+	    get_finite(root, "total_flos", 0, &s->total_flos, name) ||
+	    get_finite(root, "train_runtime", 0, &s->train_runtime, name))
+		goto out;
+	it = cJSON_GetObjectItemCaseSensitive(root, "args");
+	if (!cJSON_IsObject(it)) {
+		ft_error("%s: missing object 'args'", name);
+		goto out;
+	}
+	*args = cJSON_DetachItemViaPointer(root, (cJSON *)it);
+	rc = 0;
+out:
 	cJSON_Delete(root);
 	return rc;
 }

@@ -153,6 +153,36 @@ int ft_trainer_state_fwrite(FILE *fp, const ft_trainer_state *st,
 int ft_trainer_state_save(const ft_trainer_state *st, const char *path);
 int ft_trainer_state_load(ft_trainer_state *st, const char *path);
 
+/* ---- ft_state.json: the state trainer_state.json does not hold ---- */
+
+/* The loss accumulators, the dropout generator, the step (a checkpoint
+ * holds these besides the weights and the optimizer). */
+typedef struct ft_run_state {
+	int64_t global_step, log_steps;
+	uint64_t dropout_seed, dropout_counter;
+	double log_loss_sum, total_loss_sum, total_flos, train_runtime;
+} ft_run_state;
+
+/* ft_state.json text for s and the run's options `args` (a cJSON object,
+ * not consumed).  Doubles are written so that they read back exactly
+ * (ft_pyfloat: the shortest digits that round-trip), which a resumed run
+ * needs to log the very numbers of an uninterrupted one.  malloc'd. */
+char *ft_run_state_print(const ft_run_state *s, const void *args);
+/* Parse ft_state.json text[0..n).  Every field is range-checked against
+ * the run: 0 <= global_step <= max_steps, 0 <= log_steps <= global_step,
+ * both integers; the sums, flos and runtime finite (flos and runtime >=
+ * 0).  A field out of range is refused by name.  On success *args is the
+ * detached "args" object (cJSON_Delete it).  0 or -1 (message names
+ * `name`). */
+int ft_run_state_parse(ft_run_state *s, void **args, const char *text,
+    size_t n, int64_t max_steps, const char *name);
+
+/* trainer_state.json text[0..n) (ft_trainer_state_load without the
+ * file).  Integers must be integral and within +-2^53; log entries must
+ * have finite numbers and steps from 0 to global_step. */
+int ft_trainer_state_parse(ft_trainer_state *st, const char *text, size_t n,
+    const char *name);
+
 /* ---- checkpoint folders ---- */
 
 /* Steps of RUN_DIR/checkpoint-STEP folders, ascending (malloc'd; *n may

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "bpe.h"
+#include "dist.h"
 #include "err.h"
 #include "model/lora.h"
 #include "model/model.h"
@@ -40,9 +41,6 @@
 #include "tokfile.h"
 #include "trainer.h"
 #include "trainrun.h"
-
-#define FT_STATE_FORMAT "ft-train-state"
-#define FT_STATE_VERSION 1
 
 #define tokenizer_files ft_tokenizer_files
 #define N_TOKENIZER_FILES FT_N_TOKENIZER_FILES
@@ -160,26 +158,64 @@ now(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The lock file in the run directory (ft_lock_path): held for the whole
+ * run; its name is ignored when judging whether the folder is empty. */
+#define LOCK_NAME ".ft-train.lock"
+
+/* What a run directory holds: anything besides the lock file, signs of an
+ * ft-train run (metrics.jsonl, a lock file this process did not create, a
+ * checkpoint with ft_state.json), checkpoints. */
+typedef struct dir_survey {
+	int any, ours, n_ckpt;
+} dir_survey;
+
 static int
-dir_is_empty(const char *path)
+ckpt_is_ours(const char *run_dir, int64_t step)
+{
+	char *c = ft_ckpt_path(run_dir, step);
+	char *st = ft_path_join(c, "ft_state.json");
+	int ok = ft_exists(st);
+
+	free(st);
+	free(c);
+	return ok;
+}
+
+static void
+survey_dir(const char *path, int lock_is_new, dir_survey *s)
 {
 	DIR *d = opendir(path);
 	struct dirent *de;
-	int empty = 1;
+	int64_t *steps;
+	size_t n;
 
+	memset(s, 0, sizeof *s);
 	if (d == NULL)
-		return 1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
-			empty = 0;
-			break;
-		}
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((strcmp(de->d_name, LOCK_NAME) == 0 && !lock_is_new) ||
+		    strcmp(de->d_name, "metrics.jsonl") == 0)
+			s->ours = 1;
+		if (strcmp(de->d_name, LOCK_NAME) != 0)
+			s->any = 1;
+	}
 	closedir(d);
-	return empty;
+	if (ft_ckpt_list(path, &steps, &n) == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (ckpt_is_ours(path, steps[i])) {
+				s->ours = 1;
+				s->n_ckpt++;
+			}
+		free(steps);
+	}
 }
 
 /* Remove what an earlier run left in run_dir (--overwrite-output-dir):
- * only names ft-train writes. */
+ * only names ft-train writes; anything else stays.  A checkpoint-STEP
+ * folder that ft-train did not write (no ft_state.json) is refused by
+ * name before anything is removed: rotation would delete it later. */
 static int
 clear_run_dir(const char *dir)
 {
@@ -192,9 +228,20 @@ clear_run_dir(const char *dir)
 	size_t n;
 	int rc = 0;
 
-	ft_ckpt_clean_tmp(dir);
 	if (ft_ckpt_list(dir, &steps, &n) != 0)
 		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!ckpt_is_ours(dir, steps[i])) {
+			char *c = ft_ckpt_path(dir, steps[i]);
+
+			ft_error("'%s' was not written by ft-train (no "
+			    "ft_state.json); move it away before "
+			    "--overwrite-output-dir", c);
+			free(c);
+			free(steps);
+			return -1;
+		}
+	ft_ckpt_clean_tmp(dir);
 	for (size_t i = 0; i < n; i++)
 		rc |= ft_ckpt_remove(dir, steps[i]);
 	free(steps);
@@ -211,6 +258,109 @@ clear_run_dir(const char *dir)
 		unlink(p);
 		free(p);
 	}
+	return rc;
+}
+
+/* The run directory must neither be, hold, nor lie inside an input
+ * (compared by identity, not by spelling): --overwrite-output-dir and the
+ * final outputs would replace it.  0, or -1 with one message. */
+static int
+check_inputs(const ft_train_opts *o)
+{
+	const struct { const char *what, *path; } in[] = {
+		{ "the model (-m)", o->model_dir },
+		{ "the tokenizer (--tokenizer-dir)", o->tokenizer_dir },
+		{ "the config (--init)", o->init },
+		{ "the training file (--train)", o->train_path },
+		{ "the validation file (--val)", o->val_path },
+	};
+
+	for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+		const char *p = in[i].path;
+
+		if (p == NULL || strcmp(p, "-") == 0 || !ft_exists(p))
+			continue;
+		if (ft_path_within(p, o->run_dir))
+			return ft_error("the output directory '%s' holds %s "
+			    "'%s'; choose another -o", o->run_dir, in[i].what, p);
+		if (ft_path_within(o->run_dir, p))
+			return ft_error("the output directory '%s' is inside %s "
+			    "'%s'; choose another -o", o->run_dir, in[i].what, p);
+	}
+	return 0;
+}
+
+/* Make (if need be) and lock the run directory, then check what it holds
+ * against --resume / --overwrite-output-dir and clear it for a new run.
+ * Returns the checkpoint to resume from (*ckpt, malloc'd, or NULL) and 0,
+ * or -1 after one message; the lock stays held until the process ends. */
+static char *find_resume_checkpoint(const ft_train_opts *o);
+
+static int
+setup_run_dir(const ft_train_opts *o, char **ckpt)
+{
+	dir_survey s;
+	char *lock, *what;
+	int fd, created = 0, rc = -1;
+
+	*ckpt = NULL;
+	if (check_inputs(o) != 0)
+		return -1;
+	if (o->resume && o->resume_from == NULL && !ft_exists(o->run_dir))
+		return ft_error("no checkpoint to resume from: '%s' does not "
+		    "exist", o->run_dir);
+	if (ft_mkdir_p(o->run_dir, 0777) != 0)
+		return -1;
+	lock = ft_path_join(o->run_dir, LOCK_NAME);
+	what = ft_asprintf("the run directory '%s'", o->run_dir);
+	fd = ft_lock_path(lock, what, &created);
+	free(what);
+	if (fd < 0)
+		goto out;
+	survey_dir(o->run_dir, created, &s);
+	if (o->resume) {
+		if (o->resume_from == NULL && s.n_ckpt == 0) {
+			if (s.ours)
+				ft_error("no checkpoint to resume from in '%s': "
+				    "its run stopped before the first "
+				    "checkpoint; start it again with "
+				    "--overwrite-output-dir", o->run_dir);
+			else
+				ft_error("no checkpoint to resume from in '%s'",
+				    o->run_dir);
+			goto refuse;
+		}
+		if ((*ckpt = find_resume_checkpoint(o)) == NULL)
+			goto refuse;
+	} else if (s.any) {
+		if (!s.ours) {
+			ft_error("'%s' is not empty and holds no ft-train run; "
+			    "choose another -o", o->run_dir);
+			goto refuse;
+		}
+		if (!o->overwrite) {
+			if (s.n_ckpt == 0)
+				ft_error("'%s' holds a run that stopped before "
+				    "its first checkpoint; start it again with "
+				    "--overwrite-output-dir", o->run_dir);
+			else
+				ft_error("'%s' holds another run; use "
+				    "--overwrite-output-dir to replace it or "
+				    "--resume to continue it", o->run_dir);
+			goto refuse;
+		}
+		if (clear_run_dir(o->run_dir) != 0)
+			goto out;
+	}
+	ft_ckpt_clean_tmp(o->run_dir);
+	rc = 0;
+	goto out;
+refuse:
+	/* leave the folder as it was found */
+	if (created)
+		unlink(lock);
+out:
+	free(lock);
 	return rc;
 }
 
@@ -311,33 +461,30 @@ args_json(const run *r)
 	cJSON_AddNumberToObject(a, "embd_pdrop", r->m.embd_pdrop);
 	cJSON_AddNumberToObject(a, "attn_pdrop", r->m.attn_pdrop);
 	cJSON_AddNumberToObject(a, "resid_pdrop", r->m.resid_pdrop);
+	if (ft_dist_size() > 1) /* mpirun -np N; absent = one process */
+		cJSON_AddNumberToObject(a, "world_size", ft_dist_size());
 	return a;
 }
 
 static int
 save_ft_state(const run *r, const char *path)
 {
-	cJSON *root = cJSON_CreateObject();
-	char num[32], *text;
+	ft_run_state st = {
+		.global_step = r->step,
+		.log_steps = r->log_steps,
+		.dropout_seed = r->m.dropout_seed,
+		.dropout_counter = r->m.dropout_counter,
+		.log_loss_sum = r->log_loss_sum,
+		.total_loss_sum = r->total_loss_sum,
+		.total_flos = r->flos,
+		.train_runtime = r->runtime_before + (now() - r->t_start),
+	};
+	cJSON *args = args_json(r);
+	char *text = ft_run_state_print(&st, args);
 	ft_atomic a;
 	int rc = -1;
 
-	cJSON_AddStringToObject(root, "format", FT_STATE_FORMAT);
-	cJSON_AddNumberToObject(root, "version", FT_STATE_VERSION);
-	cJSON_AddNumberToObject(root, "global_step", (double)r->step);
-	snprintf(num, sizeof num, "%" PRIu64, r->m.dropout_seed);
-	cJSON_AddStringToObject(root, "dropout_seed", num);
-	snprintf(num, sizeof num, "%" PRIu64, r->m.dropout_counter);
-	cJSON_AddStringToObject(root, "dropout_counter", num);
-	cJSON_AddNumberToObject(root, "log_loss_sum", r->log_loss_sum);
-	cJSON_AddNumberToObject(root, "log_steps", (double)r->log_steps);
-	cJSON_AddNumberToObject(root, "total_loss_sum", r->total_loss_sum);
-	cJSON_AddNumberToObject(root, "total_flos", r->flos);
-	cJSON_AddNumberToObject(root, "train_runtime",
-	    r->runtime_before + (now() - r->t_start));
-	cJSON_AddItemToObject(root, "args", args_json(r));
-	text = cJSON_Print(root);
-	cJSON_Delete(root);
+	cJSON_Delete(args);
 	if (ft_atomic_open(&a, path) != 0)
 		goto out;
 	if (fputs(text, a.fp) == EOF || fputc('\n', a.fp) == EOF) {
@@ -351,23 +498,6 @@ out:
 	return rc;
 }
 
-static int
-json_u64(const cJSON *o, const char *key, uint64_t *v, const char *name)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-	char *end;
-
-	if (!cJSON_IsString(it))
-		return ft_error("%s: missing string '%s'", name, key);
-	errno = 0;
-	*v = strtoull(it->valuestring, &end, 10);
-	if (*end != '\0' || errno != 0)
-		return ft_error("%s: bad value of '%s'", name, key);
-	return 0;
-}
-
-#define json_num ft_json_number
-
 /* Compare the data options of the checkpoint with this run's: they decide
  * which documents each step sees, so they must agree. */
 static int
@@ -380,7 +510,7 @@ check_args(const run *r, const cJSON *saved, const char *name)
 	static const char *const should[] = {
 		"max_steps", "lr", "warmup_steps", "schedule", "weight_decay",
 		"adam_beta1", "adam_beta2", "adam_eps", "max_grad_norm",
-		"embd_pdrop", "attn_pdrop", "resid_pdrop",
+		"embd_pdrop", "attn_pdrop", "resid_pdrop", "world_size",
 	};
 	cJSON *now_args = args_json(r);
 	int rc = 0;
@@ -401,7 +531,8 @@ check_args(const run *r, const cJSON *saved, const char *name)
 		const cJSON *b = cJSON_GetObjectItemCaseSensitive(now_args,
 		    should[i]);
 
-		if (a == NULL || !cJSON_Compare(a, b, 1))
+		if ((a != NULL || b != NULL) &&
+		    (a == NULL || !cJSON_Compare(a, b, 1)))
 			ft_warn("%s: %s differs from the checkpoint's; the "
 			    "result will differ from an uninterrupted run",
 			    name, should[i]);
@@ -410,52 +541,36 @@ check_args(const run *r, const cJSON *saved, const char *name)
 	return rc;
 }
 
+/* ft_state.json of a checkpoint, range-checked against this run
+ * (ft_run_state_parse) and its options against this run's. */
 static int
 load_ft_state(run *r, const char *path)
 {
-	cJSON *root;
-	const cJSON *it;
-	double gs = 0, ls = 0;
-	uint64_t seed, counter;
-	int rc = -1;
+	ft_run_state st;
+	void *args;
+	char *buf;
+	size_t len;
+	int rc;
 
-	if ((root = ft_json_load(path)) == NULL)
+	if (ft_read_file(path, &buf, &len) != 0)
 		return -1;
-	it = cJSON_GetObjectItemCaseSensitive(root, "format");
-	if (!cJSON_IsString(it) || strcmp(it->valuestring, FT_STATE_FORMAT)) {
-		ft_error("%s: not an ft-train state file", path);
-		goto out;
-	}
-	it = cJSON_GetObjectItemCaseSensitive(root, "version");
-	if (!cJSON_IsNumber(it) || it->valueint != FT_STATE_VERSION) {
-		ft_error("%s: unsupported version (this ft-train reads %d)",
-		    path, FT_STATE_VERSION);
-		goto out;
-	}
-	if (json_num(root, "global_step", &gs, path) ||
-	    json_u64(root, "dropout_seed", &seed, path) ||
-	    json_u64(root, "dropout_counter", &counter, path) ||
-	    json_num(root, "log_loss_sum", &r->log_loss_sum, path) ||
-	    json_num(root, "log_steps", &ls, path) ||
-	    json_num(root, "total_loss_sum", &r->total_loss_sum, path) ||
-	    json_num(root, "total_flos", &r->flos, path) ||
-	    json_num(root, "train_runtime", &r->runtime_before, path))
-		goto out;
-	it = cJSON_GetObjectItemCaseSensitive(root, "args");
-	if (!cJSON_IsObject(it)) {
-		ft_error("%s: missing object 'args'", path);
-		goto out;
-	}
-	if (check_args(r, it, path) != 0)
-		goto out;
-	r->step = (int64_t)gs;
-	r->log_steps = (int64_t)ls;
-	ft_model_set_dropout_seed(&r->m, seed);
-	r->m.dropout_counter = counter;
-	rc = 0;
-out:
-	cJSON_Delete(root);
-	return rc;
+	rc = ft_run_state_parse(&st, &args, buf, len, r->plan.max_steps, path);
+	free(buf);
+	if (rc != 0)
+		return -1;
+	rc = check_args(r, args, path);
+	cJSON_Delete(args);
+	if (rc != 0)
+		return -1;
+	r->step = st.global_step;
+	r->log_steps = st.log_steps;
+	r->log_loss_sum = st.log_loss_sum;
+	r->total_loss_sum = st.total_loss_sum;
+	r->flos = st.total_flos;
+	r->runtime_before = st.train_runtime;
+	ft_model_set_dropout_seed(&r->m, st.dropout_seed);
+	r->m.dropout_counter = st.dropout_counter;
+	return 0;
 }
 
 /* ---- outputs ---- */
@@ -576,6 +691,10 @@ save_checkpoint(run *r)
 	char *tmp, *p;
 	int rc = -1;
 
+	if (ft_dist_rank() != 0) { /* rank 0 writes the run directory */
+		r->last_saved = r->step;
+		return 0;
+	}
 	tmp = ft_ckpt_begin(r->o->run_dir, r->step);
 	if (tmp == NULL)
 		return -1;
@@ -618,6 +737,8 @@ fail:
 static int
 metrics_append(run *r, const ft_log_entry *e)
 {
+	if (r->metrics == NULL) /* not rank 0 */
+		return 0;
 	ft_log_entry_write(r->metrics, e, -1);
 	fputc('\n', r->metrics);
 	if (fflush(r->metrics) != 0 || ferror(r->metrics))
@@ -684,28 +805,46 @@ evaluate(run *r, const struct evset *set, ft_log_entry *e)
 	int bs = r->o->eval_batch_size;
 	ft_batch b = { 0 };
 	size_t *idx = ft_malloc((size_t)bs * sizeof *idx);
+	int64_t steps = (int64_t)((s->n + (size_t)bs - 1) / (size_t)bs);
+	/* per batch: its loss, and whether it counts (has targets); under
+	 * mpirun each rank fills its batches (b mod N == rank), the others
+	 * stay 0, and the sums across ranks (exact: x + 0) are added in batch
+	 * order, so the loss is the one-process loss */
+	double *bl = ft_calloc((size_t)steps, sizeof *bl);
+	int64_t *bc = ft_calloc((size_t)steps, sizeof *bc);
 	double sum = 0, t0 = now(), rt;
-	int64_t nb = 0, steps = 0;
+	int64_t nb = 0;
 
 	r->m.training = 0;
-	for (size_t i = 0; i < s->n; i += (size_t)bs) {
+	for (int64_t j = 0; j < steps; j++) {
+		size_t i = (size_t)j * (size_t)bs;
 		int B = (int)(s->n - i < (size_t)bs ? s->n - i : (size_t)bs);
 		float loss;
 
+		if (!ft_dist_mine(j))
+			continue;
 		for (int k = 0; k < B; k++)
 			idx[k] = i + (size_t)k;
 		ft_batch_make(&b, s, idx, B, r->pad_id, r->mask_id);
 		loss = ft_model_forward(&r->m, b.ids, b.mask, b.targets, b.B,
 		    b.T);
-		steps++;
 		if (b.n_targets == 0)
 			continue;
-		sum += loss;
-		nb++;
+		bl[j] = loss;
+		bc[j] = 1;
 	}
+	ft_dist_sum_f64(bl, (size_t)steps);
+	ft_dist_sum_i64(bc, (size_t)steps);
+	for (int64_t j = 0; j < steps; j++)
+		if (bc[j]) {
+			sum += bl[j];
+			nb++;
+		}
 	r->m.training = 1;
 	ft_batch_free(&b);
 	free(idx);
+	free(bl);
+	free(bc);
 	rt = now() - t0;
 	e->kind = FT_LOG_EVAL;
 	snprintf(e->eval_name, sizeof e->eval_name, "%s", set->name);
@@ -748,20 +887,26 @@ train_step(run *r, const size_t *order, int64_t epoch, int64_t b0,
 	const ft_train_opts *o = r->o;
 	const ft_plan *p = &r->plan;
 	int64_t total = 0, nmb = b1 - b0 + 1;
-	double loss_sum = 0, norm, lr, loss;
+	double loss_sum = 0, norm, lr, loss, sums[3] = { 0, 0, 0 };
+	size_t n_order = ft_dist_order_len(p->n_samples, o->batch_size);
 	float *P, *G;
 	size_t NP, NT;
 	const ft_param_tensor *TT;
 
 	for (int64_t j = 0; j < nmb; j++) {
-		size_t first = (size_t)(b0 + j) * (size_t)o->batch_size;
-		int B = (int)(p->n_samples - first < (size_t)o->batch_size ?
-		    p->n_samples - first : (size_t)o->batch_size);
+		/* this rank's part of global batch b0 + j (dist.h; with one
+		 * process: batch b0 + j) */
+		size_t first = ft_dist_batch_first(b0 + j, o->batch_size);
+		int B = (int)(n_order - first < (size_t)o->batch_size ?
+		    n_order - first : (size_t)o->batch_size);
 
 		ft_batch_make(&mb[j], &r->strain, order + first, B, r->pad_id,
 		    r->mask_id);
 		total += mb[j].n_targets;
 	}
+	/* the loss is normalised by the targets of the whole global batch
+	 * (all ranks, all micro-batches): num_items_in_batch */
+	ft_dist_sum_i64(&total, 1);
 	ft_model_zero_grad(&r->m);
 	for (int64_t j = 0; j < nmb; j++) {
 		ft_model_forward(&r->m, mb[j].ids, mb[j].mask, mb[j].targets,
@@ -769,10 +914,20 @@ train_step(run *r, const size_t *order, int64_t epoch, int64_t b0,
 		loss_sum += r->m.loss_sum;
 		if (total > 0)
 			ft_model_backward(&r->m, 1.0 / (double)total);
-		r->tokens += (uint64_t)mb[j].n_real;
-		r->flos += 6.0 * (double)mb[j].B * (double)mb[j].T *
+		sums[1] += (double)mb[j].n_real;
+		sums[2] += 6.0 * (double)mb[j].B * (double)mb[j].T *
 		    r->nonembed_params;
 	}
+	/* the sums over ranks: gradients (before clipping, so every rank
+	 * clips and steps identically), loss, tokens, flos */
+	/* the trained parameters: the model's, or its LoRA adapters' */
+	ft_model_trainable(&r->m, &P, &G, &NP, &TT, &NT);
+	ft_dist_sum_f32(G, NP);
+	sums[0] = loss_sum;
+	ft_dist_sum_f64(sums, 3);
+	loss_sum = sums[0];
+	r->tokens += (uint64_t)sums[1];
+	r->flos += sums[2];
 	loss = total > 0 ? (double)(float)(loss_sum / (double)total) : 0;
 	if (!isfinite(loss))
 		ft_progress_clear(&r->bar);
@@ -780,8 +935,6 @@ train_step(run *r, const size_t *order, int64_t epoch, int64_t b0,
 		return ft_error("loss is %s at step %" PRId64 " (epoch %" PRId64
 		    "); stopping", isnan(loss) ? "nan" : "inf", r->step + 1,
 		    epoch + 1);
-	/* the trained parameters: the model's, or its LoRA adapters' */
-	ft_model_trainable(&r->m, &P, &G, &NP, &TT, &NT);
 	norm = ft_clip_grad_norm(G, NP, o->max_grad_norm, r->m.threads);
 	if (!isfinite(norm))
 		ft_progress_clear(&r->bar);
@@ -802,7 +955,8 @@ train_loop(run *r)
 {
 	const ft_train_opts *o = r->o;
 	const ft_plan *p = &r->plan;
-	size_t *order = ft_malloc(p->n_samples * sizeof *order);
+	size_t *order = ft_malloc(ft_dist_order_len(p->n_samples,
+	    o->batch_size) * sizeof *order);
 	ft_batch *mb = ft_calloc((size_t)o->grad_accum, sizeof *mb);
 	int64_t cur_epoch = -1;
 	int rc = 0;
@@ -816,10 +970,11 @@ train_loop(run *r)
 		double loss = 0, norm = 0, lr;
 		ft_log_entry e;
 
-		if (stop_signal) {
+		if (ft_dist_any(stop_signal)) { /* all ranks stop together */
 			ft_progress_clear(&r->bar);
-			ft_error("interrupted by signal %d at step %" PRId64,
-			    (int)stop_signal, r->step);
+			if (stop_signal)
+				ft_error("interrupted by signal %d at step %"
+				    PRId64, (int)stop_signal, r->step);
 			rc = -2;
 			break;
 		}
@@ -827,6 +982,7 @@ train_loop(run *r)
 		if (epoch != cur_epoch) {
 			ft_epoch_order(o->seed, epoch, p->n_samples, o->shuffle,
 			    order);
+			ft_dist_order_pad(order, p->n_samples, o->batch_size);
 			cur_epoch = epoch;
 		}
 		lr = o->lr * ft_lr_lambda((enum ft_lr_kind)o->schedule, r->step,
@@ -879,7 +1035,7 @@ train_loop(run *r)
 		ft_progress_clear(&r->bar);
 	if (rc == -2 && r->last_saved != r->step && r->step > 0) {
 		/* SIGINT/SIGTERM: leave a resumable checkpoint */
-		if (save_checkpoint(r) == 0)
+		if (save_checkpoint(r) == 0 && ft_dist_rank() == 0)
 			ft_note("checkpoint-%" PRId64 " written; continue with "
 			    "--resume", r->step);
 	}
@@ -913,6 +1069,9 @@ find_resume_checkpoint(const ft_train_opts *o)
 	}
 	if (ft_ckpt_list(o->run_dir, &steps, &n) != 0)
 		return NULL;
+	/* the newest that ft-train wrote (setup_run_dir saw one) */
+	while (n > 0 && !ckpt_is_ours(o->run_dir, steps[n - 1]))
+		n--;
 	if (n == 0) {
 		free(steps);
 		ft_error("no checkpoint to resume from in '%s'", o->run_dir);
@@ -1096,8 +1255,11 @@ finish(run *r)
 	e.step = r->step;
 	fill_state_header(r);
 	e.epoch = r->st.epoch;
+	if (ft_dist_rank() != 0) /* rank 0 writes the run directory */
+		return 0;
 	samples = r->o->max_steps > 0 ? (double)r->plan.max_steps *
-	    r->o->batch_size * r->o->grad_accum : (double)r->strain.n *
+	    r->o->batch_size * r->o->grad_accum * ft_dist_size() :
+	    (double)r->strain.n *
 	    (double)r->plan.num_epochs;
 	e.train_runtime = ft_pyround(rt, 4);
 	e.train_samples_per_second = ft_pyround(rt > 0 ? samples / rt : 0, 3);
@@ -1197,26 +1359,18 @@ ft_train_run(const ft_train_opts *o)
 			free(g);
 	}
 
-	/* the run directory */
-	if (o->resume) {
+	/* the run directory (under mpirun rank 0 prepares and locks it; the
+	 * others read the checkpoint to resume from there too) */
+	if (ft_dist_rank() == 0) {
+		if (setup_run_dir(o, &ckpt) != 0)
+			goto out;
+	} else if (o->resume) {
 		ckpt = find_resume_checkpoint(o);
 		if (ckpt == NULL)
 			goto out;
-		if (r.tok_dir == NULL)
-			r.tok_dir = ckpt; /* it holds the tokenizer files */
-	} else if (ft_exists(o->run_dir) && !dir_is_empty(o->run_dir)) {
-		if (!o->overwrite) {
-			ft_error("'%s' holds another run; use "
-			    "--overwrite-output-dir to replace it or --resume "
-			    "to continue it", o->run_dir);
-			goto out;
-		}
-		if (clear_run_dir(o->run_dir) != 0)
-			goto out;
 	}
-	if (ft_mkdir_p(o->run_dir, 0777) != 0)
-		goto out;
-	ft_ckpt_clean_tmp(o->run_dir);
+	if (ckpt != NULL && r.tok_dir == NULL)
+		r.tok_dir = ckpt; /* it holds the tokenizer files */
 
 	/* data first (an --init model takes its vocabulary from it) */
 	if (ft_tok_load(o->train_path, &r.train) != 0)
@@ -1286,8 +1440,10 @@ ft_train_run(const ft_train_opts *o)
 		ft_sha256_final(&h, d);
 		ft_sha256_hex(d, r.train_hash);
 	}
-	if (ft_plan_init(&r.plan, r.strain.n, o->batch_size, o->grad_accum,
-	    o->epochs, o->max_steps) != 0)
+	/* under mpirun a step takes N per-process batches: the plan counts
+	 * per-process batches of one global batch N * batch_size */
+	if (ft_plan_init(&r.plan, r.strain.n, o->batch_size * ft_dist_size(),
+	    o->grad_accum, o->epochs, o->max_steps) != 0)
 		goto out;
 
 	/* model and optimizer settings */
@@ -1333,13 +1489,21 @@ ft_train_run(const ft_train_opts *o)
 			goto out;
 		p = ft_path_join(ckpt, "trainer_state.json");
 		e = ft_trainer_state_load(&r.st, p);
+		if (e == 0 && r.st.global_step != r.step)
+			e = ft_error("%s: global_step %" PRId64 " differs from "
+			    "ft_state.json's %" PRId64, p, r.st.global_step,
+			    r.step);
 		free(p);
+		if (e == 0 && r.opt.step != r.step)
+			e = ft_error("%s/optimizer.safetensors: step %" PRId64
+			    " differs from ft_state.json's global_step %" PRId64,
+			    ckpt, r.opt.step, r.step);
 		if (e != 0)
 			goto out;
 		ft_trainer_state_truncate(&r.st, r.step);
 		r.last_saved = r.step;
 		/* checkpoints past this one belong to the abandoned future */
-		{
+		if (ft_dist_rank() == 0) {
 			int64_t *steps;
 			size_t n;
 
@@ -1352,7 +1516,33 @@ ft_train_run(const ft_train_opts *o)
 			}
 		}
 	}
-	if (metrics_open(&r) != 0)
+	{
+		/* mpirun: every rank has what rank 0 has, or all refuse: the
+		 * model, its adapters, the data, every evaluation set */
+		ft_dist_part *same = ft_calloc(4 + r.nev, sizeof *same);
+		int n = 0, e;
+		float *P, *G;
+		size_t NP, NT;
+		const ft_param_tensor *TT;
+
+		ft_model_trainable(&r.m, &P, &G, &NP, &TT, &NT);
+		same[n++] = (ft_dist_part){ "thread count", &o->threads,
+		    sizeof o->threads };
+		same[n++] = (ft_dist_part){ "model", r.m.params, r.m.n_params *
+		    sizeof *r.m.params };
+		if (r.m.lora != NULL)
+			same[n++] = (ft_dist_part){ "adapters", P, NP * sizeof *P };
+		same[n++] = (ft_dist_part){ "training data", r.train_hash,
+		    sizeof r.train_hash };
+		for (size_t k = 0; k < r.nev; k++)
+			same[n++] = (ft_dist_part){ "validation data",
+			    r.ev[k].d.ids, r.ev[k].d.n_ids * sizeof *r.ev[k].d.ids };
+		e = ft_dist_same(same, n);
+		free(same);
+		if (e != 0)
+			goto out;
+	}
+	if (ft_dist_rank() == 0 && metrics_open(&r) != 0)
 		goto out;
 
 	install_stop_handlers();

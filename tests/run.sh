@@ -1,9 +1,17 @@
 #!/bin/sh
 # Test runner: every unit test binary, every tests/cli/*.sh, the man page
 # lint, and (without SAN) each fuzzer briefly on its seed corpus.
-# Prints one line per test and ends with "N passed, N failed".
+# Prints one line per test and ends with "N passed, N failed, N skipped".
 # Run through `make check`, which sets FT_BIN, FT_BUILD, FT_FUZZ, FT_SAN.
 # Environment: FT_TESTS="pattern" runs only tests whose name matches.
+#
+# Skips are visible, never a PASS:
+#   - a test (script or unit binary) that exits 77 did not run: SKIP, with
+#     the last line of its output as the reason (tests/cli/lib.sh: t_skip);
+#   - a test that passes but could not run a part prints a line
+#     "SKIP part: REASON" for each such part (t_skip_part; in C, a printf):
+#     its PASS line says how many, the lines follow, and the summary counts
+#     them ("N parts skipped").
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -19,7 +27,7 @@ unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_HUB_CACHE HUGGINGFACE_HUB_CACHE HF_ENDP
 export ASAN_OPTIONS="abort_on_error=0:detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
-pass=0 fail=0 failed=""
+pass=0 fail=0 skip=0 parts=0 failed=""
 logdir="$FT_BUILD/test-logs"
 rm -rf "$logdir"; mkdir -p "$logdir"
 
@@ -28,9 +36,22 @@ run_one() { # name, command...
 	case "$name" in *${FT_TESTS:-}*) ;; *) return ;; esac
 	log="$logdir/$(echo "$name" | tr '/ ' '__').log"
 	start=$(date +%s)
-	if "$@" >"$log" 2>&1; then
+	"$@" >"$log" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ]; then
 		pass=$((pass + 1))
-		printf 'PASS %-40s %3ss\n' "$name" $(( $(date +%s) - start ))
+		np=$(grep -c '^SKIP part: ' "$log")
+		if [ "$np" -eq 0 ]; then
+			printf 'PASS %-40s %3ss\n' "$name" $(( $(date +%s) - start ))
+		else
+			parts=$((parts + np))
+			printf 'PASS %-40s %3ss, %d part(s) skipped\n' "$name" \
+			    $(( $(date +%s) - start )) "$np"
+			grep '^SKIP part: ' "$log" | sed 's/^/    /'
+		fi
+	elif [ $rc -eq 77 ]; then
+		skip=$((skip + 1))
+		printf 'SKIP %-40s %s\n' "$name" "$(tail -n 1 "$log" | sed 's/^SKIP: //')"
 	else
 		fail=$((fail + 1)); failed="$failed $name"
 		printf 'FAIL %-40s (log: %s)\n' "$name" "$log"
@@ -64,5 +85,9 @@ fi
 
 echo
 [ $fail -eq 0 ] || echo "failed:$failed"
-echo "$pass passed, $fail failed"
+if [ $parts -eq 0 ]; then
+	echo "$pass passed, $fail failed, $skip skipped"
+else
+	echo "$pass passed, $fail failed, $skip skipped, $parts parts skipped"
+fi
 [ $fail -eq 0 ]

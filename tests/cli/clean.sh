@@ -65,7 +65,7 @@ for x, y in zip(a, b):
     assert x == y, (x, y)
 PY
 else
-	echo "skipped: ../shared not present"
+	t_skip_part "the sonnets against Python: no ../shared or no python3"
 fi
 
 # Errors: one line naming FILE:LINE, exit 1; nothing left at -o.
@@ -75,7 +75,11 @@ t_expect_fail 1 "^ft-clean: error: .*e1.jsonl:2: invalid JSON" ft-clean -o "$T/o
 printf '\n"just a string"\n' >"$T/e2.jsonl"
 t_expect_fail 1 "e2.jsonl:2: not a JSON object" ft-clean "$T/e2.jsonl"
 printf '{"id":1}\n' >"$T/e3.jsonl"
-t_expect_fail 1 "e3.jsonl:1: field 'text' is missing" ft-clean "$T/e3.jsonl"
+t_expect_fail 1 "e3.jsonl:1: field 'text' is missing \\(the record has 'id'; --field NAME reads another\\)" ft-clean "$T/e3.jsonl"
+printf '{"id":1,"content":"a","meta":{}}\n' >"$T/e3b.jsonl"
+t_expect_fail 1 "field 'text' is missing \\(the record has 'id', 'content', 'meta'; --field" ft-clean "$T/e3b.jsonl"
+printf '{}\n' >"$T/e3c.jsonl"
+t_expect_fail 1 "field 'text' is missing \\(the record has no fields\\)" ft-clean "$T/e3c.jsonl"
 printf '{"text":"a","title":7}\n' >"$T/e4.jsonl"
 t_expect_fail 1 "e4.jsonl:1: field 'title' is not a string" ft-clean --field title "$T/e4.jsonl"
 printf '{"text":null}\n' >"$T/e5.jsonl"

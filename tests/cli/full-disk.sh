@@ -4,7 +4,7 @@
 # write error.
 . "${FT_TOP:-.}/tests/cli/lib.sh"
 t_tmp
-[ -w /dev/full ] || { echo "skipped: no /dev/full"; exit 0; }
+[ -w /dev/full ] || t_skip "no /dev/full"
 TOKDIR=$(sh "$TOP/tests/get-gpt2-tokenizer.sh") || t_fail "no GPT-2 tokenizer"
 i=0
 while [ $i -lt 2000 ]; do

@@ -7,6 +7,8 @@
 #   t_cmp expected actual      files must be byte-identical
 #   t_eq "a" "b" what          strings must be equal
 #   t_shared                   path of ../shared/data or empty
+#   t_skip 'reason'            the whole test cannot run: SKIP (exit 77)
+#   t_skip_part 'reason'       a part was not run; tests/run.sh reports it
 set -u
 : "${FT_BIN:?run through make check}"
 PATH="$FT_BIN:$PATH"
@@ -37,6 +39,11 @@ t_cmp() {
 t_eq() {
 	[ "$1" = "$2" ] || t_fail "${3:-value}: got '$2', want '$1'"
 }
+
+# tests/run.sh: exit 77 is SKIP (the last line is the reason); a line
+# "SKIP part: REASON" marks a part of a passing test that did not run.
+t_skip() { echo "SKIP: $*"; exit 77; }
+t_skip_part() { echo "SKIP part: $*"; }
 
 t_shared() {
 	if [ -d "$TOP/../shared/data" ]; then (cd "$TOP/../shared/data" && pwd); fi

@@ -53,7 +53,7 @@ t_eq 1939 "$(wc -l <"$T/b.t" | tr -d ' ')" "train size"
 ft-split --train "$T/e.t" --val "$T/e.v" "$T/empty.jsonl" || t_fail "empty input"
 [ -f "$T/e.t" ] && [ ! -s "$T/e.t" ] && [ ! -s "$T/e.v" ] || t_fail "empty outputs"
 
-# The sonnets: validation rows as in hf-reference §4 (ids are 1-based rows).
+# The sonnets: validation rows as in docs/hf-reference.md §4 (ids are 1-based rows).
 S=$(t_shared)
 if [ -n "$S" ]; then
 	ft-split --train "$T/s.t" --val "$T/s.v" "$S/sonnets.jsonl" || t_fail sonnets
@@ -61,7 +61,7 @@ if [ -n "$S" ]; then
 	got=$(sed 's/^{"id":\([0-9]*\),.*/\1/' "$T/s.v" | awk '{ printf "%s%d", s, $1 - 1; s = " " }')
 	t_eq "102 139 150 41 110 22 19 64 47 113 140 14 141 36 97 136" "$got" "sonnets val rows"
 else
-	echo "skipped: ../shared not present"
+	t_skip_part "the sonnets validation rows: ../shared not present"
 fi
 
 # Errors: message names FILE:LINE, exit 1, nothing written.
@@ -93,5 +93,67 @@ t_expect_fail 2 "--train-fraction must be between 0 and 1" ft-split --train-frac
 t_expect_fail 2 "only one of" ft-split --val-size 2 --val-fraction 0.1 --train a --val b
 t_expect_fail 2 "go together" ft-split --kfold 3 --train a --val b
 t_expect_fail 2 "below --kfold" ft-split --kfold 3 --fold 3 --train a --val b
-t_expect_fail 2 "too many input files" ft-split --train a --val b x y
+t_expect_fail 2 "only one of --json, --csv" ft-split --csv --lines --train a --val b
+
+# ---- your own data: the formats of load_dataset("text" | "csv" | "json"),
+# against tests/ref/records_ref.py (ids of the datasets loaders' rules) ----
+R=$FIX/records
+all() { ft-split --no-shuffle --val-size 0 --train "$T/r.out" --val "$T/r.v" "$@" ||
+	t_fail "ft-split $*"; [ ! -s "$T/r.v" ] || t_fail "val not empty"; }
+for fmt in lines paragraphs text; do
+	for f in a b c d; do
+		all --$fmt "$R/$f.txt"
+		t_cmp "$R/$f.txt.$fmt.jsonl" "$T/r.out"
+	done
+	# several files, concatenated in order; stdin as one of them
+	all --$fmt "$R/a.txt" - "$R/c.txt" "$R/d.txt" <"$R/b.txt"
+	t_cmp "$R/all.$fmt.jsonl" "$T/r.out"
+done
+all --csv "$R/a.csv"
+t_cmp "$R/a.csv.jsonl" "$T/r.out"
+ft-split --csv --no-shuffle --val-size 0 --train "$T/r.out" --val "$T/r.v" <"$R/a.csv" ||
+	t_fail "csv on stdin"
+t_cmp "$R/a.csv.jsonl" "$T/r.out"
+# a JSON array: each element as its JSON, compacted (file and pipe)
+all "$R/a.json"
+t_cmp "$R/a.json.jsonl" "$T/r.out"
+cat "$R/a.json" | ft-split --no-shuffle --val-size 0 --train "$T/r.out" --val "$T/r.v" ||
+	t_fail "array on stdin"
+t_cmp "$R/a.json.jsonl" "$T/r.out"
+# ... spellings kept byte for byte (what json.dumps would rewrite)
+printf ' \n [ {"t": "caf\\u00e9 \\/", "n": 1.50e1 } ]' >"$T/sp.json"
+all "$T/sp.json"
+t_eq '{"t":"caf\u00e9 \/","n":1.50e1}' "$(cat "$T/r.out")" "array element bytes"
+# the records split like any others (the same seed, the same permutation)
+ft-split --lines --val-size 2 --train "$T/l.t" --val "$T/l.v" "$R/a.txt" || t_fail "split lines"
+cat "$T/l.t" "$T/l.v" | sort >"$T/l.all"
+sort "$R/a.txt.lines.jsonl" >"$T/l.want"
+t_cmp "$T/l.want" "$T/l.all"
+t_eq 2 "$(wc -l <"$T/l.v" | tr -d ' ')" "--lines --val-size 2"
+# JSONL of several files: concatenated
+ft-split --no-shuffle --val-size 0 --train "$T/j.t" --val "$T/j.v" "$F/in.jsonl" "$F/in.jsonl" ||
+	t_fail "two JSONL files"
+awk 1 "$F/in.jsonl" "$F/in.jsonl" | grep -v '^[[:space:]]*$' >"$T/j.want"
+t_cmp "$T/j.want" "$T/j.t"
+
+# their errors: FILE:LINE, exit 1
+printf 'a,b\n1,2\n3\n' >"$T/e1.csv"
+t_expect_fail 1 "e1.csv:3: 1 fields, the header has 2" ft-split --csv --train "$T/y.t" --val "$T/y.v" "$T/e1.csv"
+printf 'a,b\n1,"2\n\n' >"$T/e2.csv"
+t_expect_fail 1 "e2.csv:2: unterminated quoted field" ft-split --csv --train "$T/y.t" --val "$T/y.v" "$T/e2.csv"
+printf 'a,b\n1,"2"x\n' >"$T/e3.csv"
+t_expect_fail 1 "e3.csv:2: 'x' after a closing quote" ft-split --csv --train "$T/y.t" --val "$T/y.v" "$T/e3.csv"
+printf 'a,a\n1,2\n' >"$T/e4.csv"
+t_expect_fail 1 "e4.csv:1: column 'a' appears twice" ft-split --csv --train "$T/y.t" --val "$T/y.v" "$T/e4.csv"
+printf 'a,\n1,2\n' >"$T/e5.csv"
+t_expect_fail 1 "e5.csv:1: column 2 of the header has no name" ft-split --csv --train "$T/y.t" --val "$T/y.v" "$T/e5.csv"
+printf 'ok\nline two \377\n' >"$T/e6.txt"
+t_expect_fail 1 "e6.txt:2: invalid UTF-8 at byte 10" ft-split --lines --train "$T/y.t" --val "$T/y.v" "$T/e6.txt"
+printf '[{"a":1},\n 2]' >"$T/e7.json"
+t_expect_fail 1 "e7.json:2: element 2 of the array is not a JSON object" ft-split --train "$T/y.t" --val "$T/y.v" "$T/e7.json"
+printf '[{"a":1},\n {"b" 2}]' >"$T/e8.json"
+t_expect_fail 1 "e8.json:2: invalid JSON at byte" ft-split --train "$T/y.t" --val "$T/y.v" "$T/e8.json"
+printf '{"a":1}' >"$T/e9.json"
+t_expect_fail 1 "cannot open '$T/none.txt'" ft-split --lines --train "$T/y.t" --val "$T/y.v" "$T/e9.json" "$T/none.txt"
+[ ! -e "$T/y.t" ] || t_fail "output written despite an error"
 echo ok

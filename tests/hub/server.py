@@ -18,6 +18,11 @@ request; counters reset when it changes) selects a misbehaviour:
   nocommit       HEAD answers lack X-Repo-Commit
   hugeheader     answers carry a 100 KB header
   slow           Hub HEAD requests wait 2 s before answering
+  nosize         no Content-Length nor X-Linked-Size; bodies sent chunked
+  endless        as nosize, and each body goes on with zeros until the
+                 client hangs up
+/api/{models,datasets}/REPO/tree/REV[/FOLDER] lists a folder's files
+(path, size, and lfs.size for LFS files), as the Hub does.
 Python standard library only.  The server exits by itself after 300 s.
 """
 import hashlib
@@ -146,6 +151,8 @@ class Handler(BaseHTTPRequestHandler):
             if start >= len(data):
                 return self.reply(416, headers + [("Content-Range", "bytes */%d" % len(data))])
         part = data[start:]
+        if m and m[0] in ("nosize", "endless") and not rng:
+            return self.send_chunked(part, headers, m[0] == "endless")
         self.send_response(206 if rng else 200)
         if m and m[0] == "hugeheader":
             self.send_header("X-Padding", "x" * 100000)
@@ -163,6 +170,43 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(part)
+
+    def send_chunked(self, data, headers, endless):
+        self.send_response(200)
+        for k, v in headers:
+            self.send_header(k, v)
+        if self.command == "HEAD":
+            self.send_header("Connection", "close")
+            self.close_connection = True
+            return self.end_headers()
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = lambda b: self.wfile.write(b"%x\r\n%s\r\n" % (len(b), b))
+        if data:
+            chunk(data)
+        while endless:
+            chunk(bytes(65536))
+        self.wfile.write(b"0\r\n\r\n")
+
+    def tree(self, path):
+        kind, _, rest = path[len("/api/"):].partition("/")
+        parts = rest.split("/")
+        if "/tree/" not in path or len(parts) < 4 or kind not in ("models", "datasets"):
+            return self.hub_error(404, "NotFound", "no such endpoint")
+        repo = ("datasets/" if kind == "datasets" else "") + "/".join(parts[:2])
+        folder = urllib.parse.unquote("/".join(parts[4:]))
+        if repo not in REPOS:
+            return self.hub_error(404, "RepoNotFound", "Repository not found")
+        out = []
+        for name, data in sorted(REPOS[repo]["files"].items()):
+            if os.path.dirname(name) != folder:
+                continue
+            e = {"type": "file", "path": name, "size": len(data)}
+            if name.endswith(LFS_SUFFIXES):
+                e["size"] = 134
+                e["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data)}
+            out.append(e)
+        self.json_reply(200, out)
 
     def failing(self):
         m = mode()
@@ -189,6 +233,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.splits(urllib.parse.parse_qs(query))
             if path == "/rows":
                 return self.rows(urllib.parse.parse_qs(query))
+            if path.startswith("/api/"):
+                return self.tree(path)
             if "/resolve/" in path:
                 return self.resolve(path)
             self.hub_error(404, "NotFound", "no such endpoint")
@@ -232,9 +278,10 @@ class Handler(BaseHTTPRequestHandler):
         if name.endswith(LFS_SUFFIXES):
             sha = hashlib.sha256(data).hexdigest()
             loc = "http://127.0.0.1:%d/blobs/%s?sig=abc" % (CDN_PORT, sha)
+            size = [] if m and m[0] in ("nosize", "endless") else [("X-Linked-Size", str(len(data)))]
             return self.reply(302, commit + [
-                ("Location", loc), ("X-Linked-Etag", '"%s"' % sha),
-                ("X-Linked-Size", str(len(data))), ("ETag", 'W/"%s"' % git_sha1(b"lfs"))])
+                ("Location", loc), ("X-Linked-Etag", '"%s"' % sha)] + size +
+                [("ETag", 'W/"%s"' % git_sha1(b"lfs"))])
         self.send_content(data, commit + [("ETag", '"%s"' % git_sha1(data))])
 
     def viewer_rows(self, q, need_split=True):
@@ -269,14 +316,25 @@ class Handler(BaseHTTPRequestHandler):
         path = os.path.join(top, config, split + ".jsonl")
         if "/" in config + split or ".." in config + split or not os.path.isfile(path):
             return self.json_reply(404, {"error": "Not found."}, [("X-Error-Code", "ResponseNotFound")])
-        with open(path, encoding="utf-8") as fp:
-            rows = [json.loads(line) for line in fp]
+        with open(path, "rb") as fp:
+            raw = fp.read()
+        # rows that are not valid UTF-8 are sent as they are (a broken viewer)
+        try:
+            raw.decode("utf-8")
+            bad = False
+        except UnicodeDecodeError:
+            bad = True
+        rows = [json.loads(line) for line in raw.decode("utf-8", "surrogateescape").split("\n") if line.strip()]
         feats = [{"feature_idx": i, "name": k, "type": {"dtype": "string", "_type": "Value"}}
                  for i, k in enumerate(rows[0])] if rows else []
         page = [{"row_idx": offset + i, "row": row, "truncated_cells": []}
                 for i, row in enumerate(rows[offset:offset + length])]
-        self.json_reply(200, {"features": feats, "rows": page, "num_rows_total": len(rows),
-                              "num_rows_per_page": 100, "partial": False})
+        answer = {"features": feats, "rows": page, "num_rows_total": len(rows),
+                  "num_rows_per_page": 100, "partial": False}
+        if bad:
+            return self.reply(200, [("Content-Type", "application/json")], json.dumps(
+                answer, ensure_ascii=False).encode("utf-8", "surrogateescape"))
+        self.json_reply(200, answer)
 
 
 class Cdn(Handler):

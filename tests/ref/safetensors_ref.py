@@ -3,7 +3,7 @@
 tests/unit/test_safetensors.c.
 
 The `safetensors` package is not installed here, so this follows the rules
-of its Rust writer (safetensors::tensor::prepare/serialize, hf-reference
+of its Rust writer (safetensors::tensor::prepare/serialize, docs/hf-reference.md
 section 7) line by line:
   - tensors sorted by dtype descending in the Dtype enum order
     (BOOL < U8 < I8 < I16 < U16 < F16 < BF16 < I32 < U32 < F32 < F64 < I64

@@ -16,7 +16,16 @@ n_positions 48) and tests/fixtures/sample/greedy.txt:
     margin <smallest top-1 minus top-2 logit over the steps>
     logits0 <the last-position logits of the prompt, %.9g>
 
-The model is GPT2LMHeadModel's math (hf-reference §10) written out in torch
+With a second argument "processors", the committed tiny model is read (not
+remade) and tests/fixtures/sample/greedy_proc.txt written: greedy
+continuations (max_length 40) with the logits processors of
+tests/ref/sampler_ref.py (repetition penalty, no-repeat n-gram, min new
+tokens) applied before the argmax, as generate() does:
+
+    case <repetition_penalty> <no_repeat_ngram_size> <min_new_tokens>
+    prompt / new / text / margin as above
+
+The model is GPT2LMHeadModel's math (docs/hf-reference.md §10) written out in torch
 (no transformers here): every step recomputes the whole sequence, so the C
 tool's KV-cache path is checked against a full recompute.  The module also
 serves tests/bench/sample (KV-cache decode loop, safetensors writer).
@@ -35,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpt2_ref  # noqa: E402
 
 
-# ---- safetensors (hf-reference §7 writer rules) ----
+# ---- safetensors (docs/hf-reference.md §7 writer rules) ----
 
 def save_safetensors(path, tensors):
     names = sorted(tensors)
@@ -62,7 +71,7 @@ def load_safetensors(path):
             for k, v in t.items()}
 
 
-# ---- GPT-2 (hf-reference §10) ----
+# ---- GPT-2 (docs/hf-reference.md §10) ----
 
 class GPT2:
     def __init__(self, cfg, w):
@@ -276,13 +285,16 @@ PROMPTS = ["Forsooth for I shall not", "Shall I compare thee", "a", "",
            "the summer's day", "Death brag thou wander"]
 
 
-def greedy(model, ids, max_length, eos):
-    """Full recompute every step, as generate() without a cache."""
+def greedy(model, ids, max_length, eos, procs=()):
+    """Full recompute every step, as generate() without a cache; the
+    logits processors procs (if any) run on the last logits first."""
     ids, new, margin = list(ids), [], math.inf
     first = None
     while len(ids) < max_length:
         logits, _ = model.forward(torch.tensor([ids]))
         last = logits[0, -1]
+        for f in procs:
+            last = f(torch.tensor([ids]), last.view(1, -1)).view(-1)
         if first is None:
             first = last
         top = torch.topk(last, 2).values
@@ -295,16 +307,47 @@ def greedy(model, ids, max_length, eos):
     return new, margin, first
 
 
-def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/sample"
-    tiny = os.path.join(out, "tiny")
-    make_tiny(tiny)
+def load_tiny(tiny):
     model = load_model(tiny)
     with open(os.path.join(tiny, "vocab.json"), encoding="utf-8") as f:
         vocab = json.load(f)
     with open(os.path.join(tiny, "merges.txt"), encoding="utf-8") as f:
         merges = [tuple(l.split(" ")) for l in f.read().split("\n")[1:-1]]
-    tok = Tokenizer(vocab, merges)
+    return model, Tokenizer(vocab, merges)
+
+
+def main_processors(out):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import sampler_ref
+    tiny = os.path.join(out, "tiny")
+    model, tok = load_tiny(tiny)
+    eos = model.cfg["eos_token_id"]
+    cases = [(1.3, 0, 0), (2.0, 0, 0), (0.8, 0, 0), (1.0, 1, 0), (1.0, 2, 0),
+             (1.0, 3, 0), (1.0, 0, 30), (1.2, 2, 30)]
+    with open(os.path.join(out, "greedy_proc.txt"), "w") as f:
+        for pen, ng, mn in cases:
+            for p in PROMPTS[:3]:
+                ids = tok.encode(p) or [model.cfg["bos_token_id"]]
+                procs = sampler_ref.processors(pen, ng, mn, len(ids), [eos])
+                new, margin, _ = greedy(model, ids, 40, eos, procs)
+                text = tok.decode_bytes(new, skip=(eos,)).decode("utf-8", "replace")
+                f.write("case %r %d %d\n" % (pen, ng, mn))
+                f.write("prompt %s\n" % (p.encode().hex() or "-"))
+                f.write("new %s\n" % " ".join(map(str, new)))
+                f.write("text %s\n" % (text.encode().hex() or "-"))
+                f.write("margin %.6g\n" % margin)
+                print("%s %d %d %r -> %r (margin %.3g)" % (pen, ng, mn, p, text,
+                      margin), file=sys.stderr)
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/sample"
+    if sys.argv[2:] == ["processors"]:
+        main_processors(out)
+        return
+    tiny = os.path.join(out, "tiny")
+    make_tiny(tiny)
+    model, tok = load_tiny(tiny)
     eos = model.cfg["eos_token_id"]
     with open(os.path.join(out, "greedy.txt"), "w") as f:
         for p in PROMPTS:

@@ -3,6 +3,8 @@
 
 Run with Debian's /usr/bin/python3 (torch 1.13, no transformers needed):
     /usr/bin/python3 tests/ref/sampler_ref.py > tests/fixtures/sample/sampler.txt
+    /usr/bin/python3 tests/ref/sampler_ref.py processors \
+        > tests/fixtures/sample/processors.txt
 
 The three warpers below are transformers' TemperatureLogitsWarper,
 TopKLogitsWarper and TopPLogitsWarper (v4.x, filter_value=-inf), written
@@ -69,6 +71,134 @@ class TopP:
         return scores.masked_fill(indices_to_remove, self.filter_value)
 
 
+# The processors that look at the sequence (transformers v4.x
+# logits_process.py, line for line in torch), added by
+# GenerationMixin._get_logits_processor in this order: repetition_penalty
+# != 1, no_repeat_ngram_size > 0, min_new_tokens > 0 (with an eos id).
+class RepetitionPenalty:
+    def __init__(self, penalty):
+        self.penalty = penalty
+
+    def __call__(self, input_ids, scores):
+        score = torch.gather(scores, 1, input_ids)
+        score = torch.where(score < 0, score * self.penalty, score / self.penalty)
+        return scores.scatter(1, input_ids, score)
+
+
+def _get_ngrams(ngram_size, prev_input_ids, num_hypos):
+    generated_ngrams = [{} for _ in range(num_hypos)]
+    for idx in range(num_hypos):
+        gen_tokens = prev_input_ids[idx].tolist()
+        generated_ngram = generated_ngrams[idx]
+        for ngram in zip(*[gen_tokens[i:] for i in range(ngram_size)]):
+            prev_ngram_tuple = tuple(ngram[:-1])
+            generated_ngram[prev_ngram_tuple] = \
+                generated_ngram.get(prev_ngram_tuple, []) + [ngram[-1]]
+    return generated_ngrams
+
+
+def _get_generated_ngrams(banned_ngrams, prev_input_ids, ngram_size, cur_len):
+    start_idx = cur_len + 1 - ngram_size
+    ngram_idx = tuple(prev_input_ids[start_idx:cur_len].tolist())
+    return banned_ngrams.get(ngram_idx, [])
+
+
+def _calc_banned_ngram_tokens(ngram_size, prev_input_ids, num_hypos, cur_len):
+    if cur_len + 1 < ngram_size:
+        return [[] for _ in range(num_hypos)]
+    generated_ngrams = _get_ngrams(ngram_size, prev_input_ids, num_hypos)
+    return [_get_generated_ngrams(generated_ngrams[h], prev_input_ids[h],
+                                  ngram_size, cur_len)
+            for h in range(num_hypos)]
+
+
+class NoRepeatNGram:
+    def __init__(self, ngram_size):
+        self.ngram_size = ngram_size
+
+    def __call__(self, input_ids, scores):
+        num_batch_hypotheses = scores.shape[0]
+        cur_len = input_ids.shape[-1]
+        scores_processed = scores.clone()
+        banned = _calc_banned_ngram_tokens(self.ngram_size, input_ids,
+                                           num_batch_hypotheses, cur_len)
+        for i, banned_tokens in enumerate(banned):
+            scores_processed[i, banned_tokens] = -float("inf")
+        return scores_processed
+
+
+class MinNewTokens:
+    def __init__(self, prompt_length_to_skip, min_new_tokens, eos_token_id):
+        self.prompt_length_to_skip = prompt_length_to_skip
+        self.min_new_tokens = min_new_tokens
+        self.eos_token_id = torch.tensor(eos_token_id)
+
+    def __call__(self, input_ids, scores):
+        new_tokens_length = input_ids.shape[-1] - self.prompt_length_to_skip
+        scores_processed = scores.clone()
+        vocab_tensor = torch.arange(scores.shape[-1])
+        eos_token_mask = torch.isin(vocab_tensor, self.eos_token_id)
+        if new_tokens_length < self.min_new_tokens:
+            scores_processed = torch.where(eos_token_mask, -math.inf, scores)
+        return scores_processed
+
+
+def processors(penalty, ngram, min_new, prompt_len, eos):
+    p = []
+    if penalty != 1.0:
+        p.append(RepetitionPenalty(penalty))
+    if ngram > 0:
+        p.append(NoRepeatNGram(ngram))
+    if min_new > 0 and eos:
+        p.append(MinNewTokens(prompt_len, min_new, eos))
+    return p
+
+
+def emit_proc(name, logits, ids, penalty, ngram, min_new, prompt_len, eos):
+    logits = logits.to(torch.float32)
+    s = logits.clone().view(1, -1)
+    inp = torch.tensor(ids, dtype=torch.long).view(1, -1)
+    for f in processors(penalty, ngram, min_new, prompt_len, eos):
+        s = f(inp, s)
+    s = s.view(-1)
+    print("proc %s %d %s %d %d %d" % (name, logits.numel(), repr(penalty),
+                                       ngram, min_new, prompt_len))
+    print("ids %d " % len(ids) + " ".join(str(i) for i in ids))
+    print("eos %d " % len(eos) + " ".join(str(i) for i in eos))
+    print("logits " + " ".join(g(v) for v in logits.tolist()))
+    print("out " + " ".join(g(v) for v in s.tolist()))
+
+
+def main_processors():
+    gen = torch.Generator().manual_seed(4321)
+    n = 0
+    for V, lens in ((5, (1, 2, 5, 17)), (40, (1, 3, 17, 60)), (120, (60,))):
+        for L in lens:
+            ids = torch.randint(0, min(V, 12), (L,), generator=gen).tolist()
+            x = torch.randn(V, generator=gen) * 3
+            for penalty in (1.2, 1.3, 0.7, 1e-3):
+                emit_proc("rp%d" % n, x, ids, penalty, 0, 0, 0, [])
+                n += 1
+            for ngram in (1, 2, 3, 7):
+                emit_proc("ng%d" % n, x, ids, 1.0, ngram, 0, 0, [])
+                n += 1
+            for mn, pl in ((1, L), (3, max(L - 2, 0)), (2, 0)):
+                emit_proc("mn%d" % n, x, ids, 1.0, 0, mn, pl, [V - 1, 0])
+                n += 1
+            emit_proc("all%d" % n, x, ids, 1.3, 2, 4, max(L - 1, 0), [1])
+            n += 1
+    # repeated patterns: the n-gram ban fires
+    ids = [3, 4, 5, 3, 4, 5, 3, 4]
+    x = torch.randn(10, generator=gen)
+    for ngram in (1, 2, 3, 4, 8, 9):
+        emit_proc("rep-ng%d" % ngram, x, ids, 1.0, ngram, 0, 0, [])
+    emit_proc("rep-all", x, ids, 1.5, 3, 9, 8, [5, 9])
+    # zeros, -inf and exact values under the penalty
+    x = torch.tensor([0.0, -0.0, 1.0, -1.0, -math.inf, 3.5, -2.25, 1e-30])
+    emit_proc("edge", x, [0, 1, 2, 3, 4, 5, 6, 7, 7, 7], 1.7, 0, 0, 0, [])
+    # ids outside the vocabulary are ignored by ft (torch would fail)
+
+
 def build(temperature, top_k, top_p, min_keep, stable):
     w = []
     if temperature is not None and temperature != 1.0:
@@ -107,7 +237,7 @@ def emit(name, logits, temperature, top_k, top_p, min_keep=1):
 
 def main():
     gen = torch.Generator().manual_seed(1234)
-    # hf-reference §14 example: 4 tokens remain (top-p only).
+    # docs/hf-reference.md §14 example: 4 tokens remain (top-p only).
     ex = torch.tensor([2, 1, 0.5, 0, -1, 3])
     emit("s14", ex, 1.0, 0, 0.92)
     emit("s14-notebook", ex, 0.9, 50, 0.92)
@@ -160,4 +290,7 @@ def main():
 
 if __name__ == "__main__":
     sys.stdout.reconfigure(newline="\n")
-    main()
+    if sys.argv[1:] == ["processors"]:
+        main_processors()
+    else:
+        main()

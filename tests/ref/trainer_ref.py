@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference fixtures for ft-train's Trainer bookkeeping (hf-reference §12).
+"""Reference fixtures for ft-train's Trainer bookkeeping (docs/hf-reference.md §12).
 
 Run with Debian's /usr/bin/python3 (torch 1.13, numpy):
     /usr/bin/python3 tests/ref/trainer_ref.py
@@ -21,10 +21,11 @@ Writes tests/fixtures/train/:
                      of ids per line; tests/cli/train.sh makes token files
                      of them) and RUN.expect.jsonl, the per-step loss,
                      grad_norm, learning_rate, epoch and the eval_loss of
-                     each run RUN (its options are in RUN.args)
+                     each run RUN (its options are in RUN.args; d1 is
+                     2 processes x batch 2: mpirun -np 2, tests/cli/mpi.sh)
 
 transformers is not installed here, so the arithmetic is written out from the
-Trainer's source as summarised in hf-reference §12.
+Trainer's source as summarised in docs/hf-reference.md §12.
 """
 import json
 import math
@@ -130,8 +131,47 @@ E2E_RUNS = [
     dict(name="r3", bs=5, ga=1, epochs=1, max_steps=-1, sched="constant",
          W=1, lr=2e-2, clip=0.0, mask_eos=False, shuffle=False,
          eval_steps=1, ebs=3),
+    # data parallel (hf-reference §20): 2 processes x batch 2, the shards
+    # of accelerate's BatchSamplerShard (even_batches: the last round is
+    # filled from the start), the loss over the targets of both processes
+    dict(name="d1", bs=2, ga=1, epochs=2, max_steps=-1, sched="linear", W=2,
+         lr=1e-2, clip=1.0, mask_eos=False, shuffle=True, eval_steps=3,
+         ebs=4, nproc=2),
 ]
 E2E_MAXLEN = 12
+
+
+def shard_batches(order, bs, N, r):
+    """accelerate's BatchSamplerShard._iter_with_no_split (split_batches
+    False, even_batches True, drop_last False) for process r of N."""
+    out, initial, to_yield = [], [], []
+    batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+    idx, batch = 0, []
+    for idx, batch in enumerate(batches):
+        if idx < N:
+            initial += batch
+        if idx % N == r:
+            to_yield = batch
+        if idx % N == N - 1 and len(batch) == bs:
+            out.append(to_yield)
+            to_yield = []
+    if len(to_yield) == bs:
+        out.append(to_yield)
+    while len(initial) < bs:
+        initial += initial
+    if len(batch) == bs:
+        batch = []
+        idx += 1
+    cycle = 0
+    while idx % N != 0 or len(batch) > 0:
+        end = cycle + bs - len(batch)
+        batch = batch + initial[cycle:end]
+        if idx % N == r:
+            out.append(batch)
+        cycle = end
+        batch = []
+        idx += 1
+    return out
 
 
 def sched_lambda(kind, s, W, S):
@@ -203,19 +243,26 @@ def e2e(gr):
                                  {"params": nodecay, "weight_decay": 0.0}],
                                 lr=r["lr"], betas=(0.9, 0.999), eps=1e-8)
         n = len(train)
-        nb, upe, S, num_epochs = plan(n, r["bs"], r["ga"], r["epochs"],
+        N = r.get("nproc", 1)
+        # the per-process dataloader's length sizes the run
+        nb, upe, S, num_epochs = plan(n, r["bs"] * N, r["ga"], r["epochs"],
                                       r["max_steps"])
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: sched_lambda(r["sched"], s, r["W"], S))
         out, step = [], 0
         for e in range(num_epochs):
             order = epoch_order(42, e, n) if r["shuffle"] else list(range(n))
-            bl = [order[i:i + r["bs"]] for i in range(0, n, r["bs"])]
+            if N == 1:
+                bl = [[order[i:i + r["bs"]] for i in range(0, n, r["bs"])]]
+            else:
+                bl = [shard_batches(order, r["bs"], N, p) for p in range(N)]
             for j in range(0, nb, r["ga"]):
                 if step >= S:
                     break
+                # every process's micro-batches; summing their gradients
+                # into one .grad is the all-reduce
                 mb = [batch([train[i] for i in b], r["mask_eos"])
-                      for b in bl[j:j + r["ga"]]]
+                      for p in range(N) for b in bl[p][j:j + r["ga"]]]
                 total = sum(int((lb[..., 1:] != -100).sum())
                             for _, _, lb in mb)
                 loss = 0.0

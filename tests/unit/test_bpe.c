@@ -432,7 +432,7 @@ main(void)
 		gdir[strcspn(gdir, "\n")] = '\0';
 		test_gpt2(gdir);
 	} else {
-		printf("skipped: GPT-2 tokenizer files not available\n");
+		printf("SKIP part: GPT-2 tokenizer files not available\n");
 	}
 	if (p != NULL)
 		pclose(p);

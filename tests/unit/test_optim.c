@@ -18,7 +18,7 @@ test_schedules(void)
 	CHECK_NEAR(ft_lr_lambda(FT_LR_LINEAR, 6, 2, 10), 0.5, 1e-15);
 	CHECK(ft_lr_lambda(FT_LR_LINEAR, 10, 2, 10) == 0.0);
 	CHECK(ft_lr_lambda(FT_LR_LINEAR, 12, 2, 10) == 0.0);
-	/* hf-reference §12: W = 100: step 1 uses 0, step 2 uses 1/100 */
+	/* docs/hf-reference.md §12: W = 100: step 1 uses 0, step 2 uses 1/100 */
 	CHECK(ft_lr_lambda(FT_LR_LINEAR, 1, 100, 500) == 0.01);
 	CHECK_NEAR(ft_lr_lambda(FT_LR_LINEAR, 499, 100, 500), 1.0 / 400, 1e-15);
 	/* no warmup */

@@ -1,4 +1,4 @@
-/* Unit tests for lib/rng: the hf-reference §4 and §12 vectors, every
+/* Unit tests for lib/rng: the docs/hf-reference.md §4 and §12 vectors, every
  * committed numpy/torch vector (tests/ref/split_ref.py), and the fast
  * generator's streams, jump and save/restore. */
 #include "check.h"

@@ -18,6 +18,24 @@ fixture_path(const char *name)
 	return ft_asprintf("%s/tests/fixtures/sample/%s", top ? top : ".", name);
 }
 
+/* Read tests/fixtures/sample/NAME into *buf (NULL when it cannot be read:
+ * a failed check) and return its first line (strtok_r state in *save). */
+static char *
+fixture_first(const char *name, char **buf, char **save)
+{
+	char *path = fixture_path(name);
+	size_t len;
+
+	*buf = NULL;
+	if (ft_read_file(path, buf, &len) != 0) {
+		CHECK(0);
+		free(path);
+		return NULL;
+	}
+	free(path);
+	return strtok_r(*buf, "\n", save);
+}
+
 /* Parse "WORD x x x ..." into v (n numbers); returns count. */
 static int
 parse_floats(char *line, const char *word, float *v, int max)
@@ -44,16 +62,9 @@ parse_floats(char *line, const char *word, float *v, int max)
 static void
 test_fixture(void)
 {
-	char *path = fixture_path("sampler.txt"), *buf, *save = NULL, *line;
-	size_t len;
+	char *buf, *save = NULL, *line = fixture_first("sampler.txt", &buf, &save);
 	int ncase = 0, nties = 0;
 
-	if (ft_read_file(path, &buf, &len) != 0) {
-		CHECK(0);
-		free(path);
-		return;
-	}
-	line = strtok_r(buf, "\n", &save);
 	while (line != NULL) {
 		char name[64];
 		int V, tie, mink, nk, nv;
@@ -77,7 +88,7 @@ test_fixture(void)
 		line = strtok_r(NULL, "\n", &save);
 		CHECK(nk >= 1 && nv == (int)kept[0] && nk == nv + 1);
 
-		prm = (struct ft_sampler_params){ t, k, p, 0, mink };
+		prm = (struct ft_sampler_params){ t, k, p, 0, mink, 1, 0, 0 };
 		CHECK(ft_sampler_init(&s, &prm, V) == 0);
 		{
 			int n = ft_sampler_warp(&s, logits), ok = n == nv, nfin = 0;
@@ -103,16 +114,121 @@ test_fixture(void)
 	CHECK(ncase >= 60);
 	CHECK(nties >= 1); /* the fixture covers top-p cuts inside ties */
 	free(buf);
-	free(path);
+}
+
+/* The sequence processors against tests/fixtures/sample/processors.txt
+ * (torch versions of transformers' RepetitionPenaltyLogitsProcessor,
+ * NoRepeatNGramLogitsProcessor, MinNewTokensLengthLogitsProcessor):
+ * every processed logit bit for bit. */
+static void
+test_processors(void)
+{
+	char *buf, *save = NULL, *line = fixture_first("processors.txt", &buf, &save);
+	int ncase = 0;
+
+	while (line != NULL) {
+		char name[64];
+		int V, ngram, minnew, plen, nids, neos, bad = 0;
+		double pen;
+		float *x, *want, *tmp;
+		int32_t *ids, eos[8];
+		struct ft_sampler s;
+		struct ft_sampler_params prm = FT_SAMPLER_DEFAULTS;
+
+		CHECK(sscanf(line, "proc %63s %d %lf %d %d %d", name, &V, &pen,
+		    &ngram, &minnew, &plen) == 6);
+		x = ft_malloc((size_t)V * sizeof(*x));
+		want = ft_malloc((size_t)V * sizeof(*want));
+		tmp = ft_malloc(((size_t)V + 200) * sizeof(*tmp));
+		line = strtok_r(NULL, "\n", &save);
+		nids = parse_floats(line, "ids", tmp, V + 200);
+		ids = ft_malloc((size_t)(nids > 0 ? nids : 1) * sizeof(*ids));
+		for (int i = 0; i < nids; i++)
+			ids[i] = (int32_t)tmp[i];
+		CHECK(nids >= 1 && (int)tmp[0] == nids - 1);
+		line = strtok_r(NULL, "\n", &save);
+		neos = parse_floats(line, "eos", tmp, 8);
+		for (int i = 1; i < neos; i++)
+			eos[i - 1] = (int32_t)tmp[i];
+		line = strtok_r(NULL, "\n", &save);
+		CHECK_EQ_INT(parse_floats(line, "logits", x, V), V);
+		line = strtok_r(NULL, "\n", &save);
+		CHECK_EQ_INT(parse_floats(line, "out", want, V), V);
+		line = strtok_r(NULL, "\n", &save);
+
+		prm.repetition_penalty = pen;
+		prm.no_repeat_ngram_size = ngram;
+		prm.min_new_tokens = minnew;
+		CHECK(ft_sampler_init(&s, &prm, V) == 0);
+		CHECK(ft_sampler_has_processors(&s) ==
+		    (pen != 1 || ngram > 0 || minnew > 0));
+		memcpy(tmp, x, (size_t)V * sizeof(*tmp));
+		ft_sampler_process(&s, x, ids + 1, nids - 1, plen, eos, neos - 1);
+		for (int i = 0; i < V; i++)
+			if (memcmp(&x[i], &want[i], sizeof(float)) != 0) {
+				if (bad++ == 0)
+					fprintf(stderr, "%s: logit %d = %.9g, want "
+					    "%.9g\n", name, i, x[i], want[i]);
+			}
+		CHECK(bad == 0);
+		/* the scratch is clean again: the same call gives the same */
+		ft_sampler_process(&s, tmp, ids + 1, nids - 1, plen, eos, neos - 1);
+		CHECK(memcmp(tmp, x, (size_t)V * sizeof(*tmp)) == 0);
+		ft_sampler_release(&s);
+		free(x);
+		free(want);
+		free(tmp);
+		free(ids);
+		ncase++;
+	}
+	CHECK(ncase >= 100);
+	printf("processors: %d cases\n", ncase);
+	free(buf);
+}
+
+/* Processors with a greedy pick (generate applies them before argmax too),
+ * ids outside the vocabulary, and the scratch reused across calls. */
+static void
+test_processors_greedy(void)
+{
+	struct ft_sampler s;
+	struct ft_sampler_params prm = FT_SAMPLER_DEFAULTS;
+	float x[4] = { 3, 2, 1, 0 }, y[4];
+	int32_t ids[] = { 0, 0, -1, 99 }, eos = 1;
+
+	prm.greedy = 1;
+	prm.repetition_penalty = 2;
+	prm.min_new_tokens = 3;
+	CHECK(ft_sampler_init(&s, &prm, 4) == 0);
+	ft_sampler_process(&s, x, ids, 4, 2, &eos, 1);
+	/* 0 -> 1.5; eos 1 banned (2 new < 3); -1 and 99 ignored */
+	CHECK(x[0] == 1.5f && isinf(x[1]) && x[1] < 0 && x[2] == 1 && x[3] == 0);
+	CHECK_EQ_INT(ft_sampler_pick(&s, x, 0.5), 0);
+	memcpy(y, (float[4]){ 3, 2, 1, 0 }, sizeof y);
+	ft_sampler_process(&s, y, ids, 2, 0, &eos, 1);  /* once per token */
+	CHECK(y[0] == 1.5f);
+	ft_sampler_process(&s, y, ids, 5 - 1, 1, &eos, 1);
+	CHECK(y[0] == 0.75f);
+	ft_sampler_release(&s);
+	prm.repetition_penalty = 1;
+	prm.min_new_tokens = 0;
+	CHECK(ft_sampler_init(&s, &prm, 4) == 0);
+	CHECK(!ft_sampler_has_processors(&s));
+	ft_sampler_release(&s);
+	prm.repetition_penalty = -1;
+	CHECK(ft_sampler_init(&s, &prm, 4) == -1);
+	prm.repetition_penalty = 1;
+	prm.no_repeat_ngram_size = -1;
+	CHECK(ft_sampler_init(&s, &prm, 4) == -1);
 }
 
 static void
 test_s14(void)
 {
-	/* hf-reference §14: logits [2, 1, 0.5, 0, -1, 3], top-p 0.92 alone
+	/* docs/hf-reference.md §14: logits [2, 1, 0.5, 0, -1, 3], top-p 0.92 alone
 	 * removes the tokens with logits -1 and 0. */
 	float x[6] = { 2, 1, 0.5f, 0, -1, 3 };
-	struct ft_sampler_params p = { 1.0, 0, 0.92, 0, 1 };
+	struct ft_sampler_params p = { 1.0, 0, 0.92, 0, 1, 1, 0, 0 };
 	struct ft_sampler s;
 
 	CHECK(ft_sampler_init(&s, &p, 6) == 0);
@@ -124,7 +240,7 @@ test_s14(void)
 static void
 test_pick(void)
 {
-	struct ft_sampler_params p = { 1.0, 0, 1.0, 0, 1 };
+	struct ft_sampler_params p = { 1.0, 0, 1.0, 0, 1, 1, 0, 0 };
 	struct ft_sampler s;
 	float x[3];
 
@@ -151,7 +267,7 @@ test_pick(void)
 	ft_sampler_release(&s);
 
 	/* greedy: first maximum, no warping, temperature 0 too */
-	p = (struct ft_sampler_params){ 0.0, 50, 0.92, 0, 1 };
+	p = (struct ft_sampler_params){ 0.0, 50, 0.92, 0, 1, 1, 0, 0 };
 	CHECK(ft_sampler_init(&s, &p, 3) == 0);
 	CHECK(ft_sampler_is_greedy(&s));
 	x[0] = 1, x[1] = 5, x[2] = 5;
@@ -166,7 +282,7 @@ test_pick(void)
 		int cnt[V] = { 0 };
 		double z = 0;
 
-		p = (struct ft_sampler_params){ 1.0, 0, 1.0, 0, 1 };
+		p = (struct ft_sampler_params){ 1.0, 0, 1.0, 0, 1, 1, 0, 0 };
 		CHECK(ft_sampler_init(&s, &p, V) == 0);
 		for (int i = 0; i < N; i++) {
 			memcpy(y, base, sizeof(y));
@@ -184,15 +300,15 @@ static void
 test_bad_params(void)
 {
 	struct ft_sampler s;
-	struct ft_sampler_params p = { -1, 50, 0.9, 0, 1 };
+	struct ft_sampler_params p = { -1, 50, 0.9, 0, 1, 1, 0, 0 };
 
 	fprintf(stderr, "(expected errors follow)\n");
 	CHECK(ft_sampler_init(&s, &p, 10) == -1);
-	p = (struct ft_sampler_params){ 1, 50, 0, 0, 1 };
+	p = (struct ft_sampler_params){ 1, 50, 0, 0, 1, 1, 0, 0 };
 	CHECK(ft_sampler_init(&s, &p, 10) == -1);
-	p = (struct ft_sampler_params){ 1, -2, 0.5, 0, 1 };
+	p = (struct ft_sampler_params){ 1, -2, 0.5, 0, 1, 1, 0, 0 };
 	CHECK(ft_sampler_init(&s, &p, 10) == -1);
-	p = (struct ft_sampler_params){ 1, 2, 0.5, 0, 0 };
+	p = (struct ft_sampler_params){ 1, 2, 0.5, 0, 0, 1, 0, 0 };
 	CHECK(ft_sampler_init(&s, &p, 10) == -1);
 	ft_sampler_release(NULL);
 }
@@ -202,6 +318,8 @@ main(void)
 {
 	ft_setprog("test_sampler");
 	test_fixture();
+	test_processors();
+	test_processors_greedy();
 	test_s14();
 	test_pick();
 	test_bad_params();

@@ -334,6 +334,42 @@ test_ckpt(void)
 	CHECK(ft_remove_tree(dir) == 0);
 }
 
+/* ft_state.json: doubles come back bit for bit (cJSON alone prints 15
+ * digits when they read back within DBL_EPSILON: 0.1 + 0.2 becomes "0.3"),
+ * and fields out of range are refused. */
+static void
+test_run_state(void)
+{
+	volatile double a = 0.1, b = 0.2;
+	ft_run_state s = {
+		.global_step = 7, .log_steps = 3, .dropout_seed = 42,
+		.dropout_counter = UINT64_MAX, .log_loss_sum = a + b,
+		.total_loss_sum = 32.52182483673096, .total_flos = 1e300,
+		.train_runtime = 5e-324,
+	}, t;
+	cJSON *args = cJSON_CreateObject(), *num = cJSON_CreateNumber(a + b);
+	void *back = NULL;
+	char *text, *c = cJSON_PrintUnformatted(num);
+
+	CHECK(strcmp(c, "0.3") == 0); /* what the test guards against */
+	free(c);
+	cJSON_Delete(num);
+	cJSON_AddStringToObject(args, "seed", "42");
+	text = ft_run_state_print(&s, args);
+	CHECK(ft_run_state_parse(&t, &back, text, strlen(text), 10, "st") == 0);
+	CHECK(memcmp(&s, &t, sizeof s) == 0);
+	CHECK(cJSON_Compare(args, back, 1));
+	cJSON_Delete(back);
+	fprintf(stderr, "(the following error messages are expected)\n");
+	CHECK(ft_run_state_parse(&t, &back, text, strlen(text), 6, "st") == -1);
+	free(text);
+	s.log_steps = 8;
+	text = ft_run_state_print(&s, args);
+	CHECK(ft_run_state_parse(&t, &back, text, strlen(text), 10, "st") == -1);
+	free(text);
+	cJSON_Delete(args);
+}
+
 int
 main(void)
 {
@@ -342,6 +378,7 @@ main(void)
 	test_order();
 	test_plan();
 	test_state_json();
+	test_run_state();
 	test_samples();
 	test_ckpt();
 	return check_done();

@@ -55,7 +55,7 @@ test_lower(void)
 	/* Deseret (4 bytes) and Cherokee */
 	CHECK(same(ft_ustr_lower, "\xf0\x90\x90\x80", "\xf0\x90\x90\xa8"));
 	CHECK(same(ft_ustr_lower, "\xe1\x8e\xa0", "\xea\xad\xb0"));
-	/* hf-reference §5 example */
+	/* docs/hf-reference.md §5 example */
 	CHECK(same(lower_strip, " \xc2\xa0Hello\nWorld\xe2\x80\x83",
 	    "hello\nworld"));
 }
