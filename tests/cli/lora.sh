@@ -275,7 +275,31 @@ print(a, b)
 sys.exit(0 if abs(a - b) <= 1e-5 * abs(b) else 1)
 PY
 
-# 10. Errors: one line, exit 1 (runtime) or 2 (usage).
+# 10. Under mpirun (lib/dist.h), 2 ranks x batch 2 train the adapters as
+#     1 process x batch 4 (within 2e-5; 5e-6 here): the gradients summed over ranks
+#     are the adapters'.
+if command -v mpirun >/dev/null; then
+	export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+	head -n 8 "$FIX/train/e2e/train.txt" | "$tool" write "$T/l8.tok" 50 49 ||
+		t_fail "tok"
+	D="-m $FIX/lora/gpt2 --train $T/l8.tok --lora-r 4 --lora-targets c_attn,c_proj
+--epochs 3 --warmup-steps 2 --lr 0.01 --max-length 12 --save-steps 0 -j 1 -q"
+	# shellcheck disable=SC2086
+	ft-train $D --batch-size 4 -o "$T/mp1" || t_fail "ft-train LoRA batch 4"
+	# shellcheck disable=SC2086
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" mpirun -np 2 \
+		--oversubscribe --bind-to none ft-train $D --batch-size 2 \
+		-o "$T/mp2" || t_fail "mpirun ft-train --lora-r"
+	python3 "$TOP/tests/cli/stcmp.py" "$T/mp1/adapter_model.safetensors" \
+		"$T/mp2/adapter_model.safetensors" 2e-5 ||
+		t_fail "LoRA: 2 ranks x 2 differ from 1 x 4"
+	cmp -s "$T/mp1/adapter_model.safetensors" "$FIX/lora/gpt2/adapter_model.safetensors" &&
+		t_fail "the adapters did not train"
+else
+	echo "note: no mpirun, the LoRA data-parallel check did not run"
+fi
+
+# 11. Errors: one line, exit 1 (runtime) or 2 (usage).
 t_expect_fail 2 "want NAME=FILE" ft-train -m "$M" $C --eval "$T/other.tok" -o "$T/e6"
 t_expect_fail 2 "needs --val FILE or --eval" ft-train -m "$M" --eval-only
 t_expect_fail 1 "a second set named 'eval'" ft-train -m "$M" --eval-only \
