@@ -6,7 +6,9 @@
 # bit-identical; --adapter continues an adapter on the base it names;
 # ft-sample applies it (-m BASE --adapter DIR = -m RUN_DIR), --merge-to
 # writes W + s·(B·A)ᵀ as a model directory that samples the same; the
-# errors.  The math against PEFT's is tests/unit/test_lora.c.
+# forgetting report (--eval NAME=FILE, --eval-only); the Llama family;
+# LoRA under mpirun; the errors.  The math against PEFT's is
+# tests/unit/test_lora.c.
 . "${FT_TOP:-.}/tests/cli/lib.sh"
 t_tmp
 M=$FIX/sample/tiny
