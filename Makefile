@@ -16,23 +16,33 @@ V ?= 0
 # command on PATH, a pkg-config module (pc/NAME) or a file (/path).
 NEEDS = cmd/pkg-config:pkg-config pc/openblas:libopenblas-dev \
 	pc/libcjson:libcjson-dev pc/libzstd:libzstd-dev \
-	pc/libcurl:libcurl4-openssl-dev cmd/zstd:zstd cmd/mandoc:mandoc \
+	pc/libcurl:libcurl4-openssl-dev pc/oniguruma:libonig-dev \
+	cmd/zstd:zstd cmd/mandoc:mandoc \
 	cmd/clang:clang cmd/python3:python3 cmd/npm:npm \
 	pc/ompi-c:libopenmpi-dev cmd/mpirun:openmpi-bin \
 	/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
-PKGS = libzstd libcjson openblas libcurl
+PKGS = libzstd libcjson openblas libcurl oniguruma
 # MPI (lib/dist.c, linked into ft-train only): the system's default
 # implementation through Debian's mpi-c alternative (Open MPI, or MPICH).
 MPI_PKG = mpi-c
+
+# oneDNN (bf16 matmuls) has no .pc: its header is the test; lib/bf16.c
+# loads libdnnl.so.2 at run time (SAN=1 builds link it).
+NEEDS += /usr/include/oneapi/dnnl/dnnl.h:libdnnl-dev
 
 ifeq ($(SAN),1)
 B = build/san
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
+# LeakSanitizer cannot walk a dlopen'd oneDNN's thread-local storage
+SANDEFS = -DFT_DNNL_LINKED
+SANLIBS = -ldnnl -lgomp
 OPT = -O1
 else
 B = build
 SANFLAGS =
+SANDEFS =
+SANLIBS =
 OPT = -O2
 endif
 
@@ -43,10 +53,10 @@ Q = @
 endif
 
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -g $(OPT) -pthread \
-	-Wall -Wextra -Werror -Wno-unused-parameter -Ilib $(SANFLAGS)
+	-Wall -Wextra -Werror -Wno-unused-parameter -Ilib $(SANFLAGS) $(SANDEFS)
 ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) -pthread $(LDFLAGS)
-ALL_LDLIBS = $(PKG_LIBS) -lm -ldl $(LDLIBS)
+ALL_LDLIBS = $(PKG_LIBS) $(SANLIBS) -lm -ldl $(LDLIBS)
 
 LIB_SRC  = $(sort $(wildcard lib/*.c lib/model/*.c))
 LIB_OBJ  = $(patsubst lib/%.c,$(B)/lib/%.o,$(LIB_SRC))

@@ -1,5 +1,6 @@
-/* ft-tokenize — JSONL or text to a token file with the GPT-2 byte-level
- * BPE; --decode turns a token file back into text.
+/* ft-tokenize — JSONL or text to a token file with a BPE tokenizer
+ * (GPT-2's vocab.json + merges.txt, or a Hugging Face tokenizer.json);
+ * --decode turns a token file back into text.
  *
  * Encoding streams: the input is cut into items (a JSONL record, a line,
  * or a piece of text cut where the pre-tokenizer would cut anyway, see
@@ -24,23 +25,28 @@
 
 static const char usage_text[] =
 "usage: ft-tokenize [-f] [-j threads] [-m model] [-o file] [--field name]\n"
-"                   [--text | --lines] [--no-special] [--no-eos]\n"
-"                   [--max-length n] [--replace-invalid] [file]\n"
+"                   [--text | --lines] [--no-special] [--no-template]\n"
+"                   [--no-eos] [--max-length n] [--replace-invalid] [file]\n"
 "       ft-tokenize --decode [--jsonl | --lines] [--skip-special] [file]\n"
 "\n"
-"Tokenize JSONL records (field 'text') or text into a token file with the\n"
-"GPT-2 byte-level BPE, or with --decode turn a token file back into text.\n"
+"Tokenize JSONL records (field 'text') or text into a token file with a BPE\n"
+"tokenizer (tokenizer.json, or GPT-2's vocab.json and merges.txt), or with\n"
+"--decode turn a token file back into text.\n"
 "\n"
 "  -m, --model DIR|ID     model directory or Hub id (default: $FT_MODEL,\n"
-"                         else distilgpt2 from the Hub cache)\n"
+"                         else distilgpt2 from the Hub cache); its\n"
+"                         tokenizer.json when present, else vocab.json\n"
 "      --vocab FILE       vocab.json (with --merges)\n"
 "      --merges FILE      merges.txt (with --vocab)\n"
-"      --tokenizer FILE   tokenizer.json\n"
+"      --tokenizer FILE   tokenizer.json (tokenizer_config.json beside it\n"
+"                         gives the end-of-text token)\n"
 "      --field NAME       JSONL field holding the text (default: text)\n"
 "      --text             the whole input is one document\n"
 "      --lines            one document per line\n"
-"      --no-special       treat <|endoftext|> in the text as plain text\n"
-"      --no-eos           do not append <|endoftext|> after each document\n"
+"      --no-special       treat special tokens in the text as plain text\n"
+"      --no-template      do not add the post-processor's tokens (BOS)\n"
+"      --no-eos           do not append the end-of-text token (eos_token,\n"
+"                         <|endoftext|> for GPT-2) after each document\n"
 "      --max-length N     keep the first N ids of each document\n"
 "      --replace-invalid  replace invalid UTF-8 with U+FFFD (--text, --lines)\n"
 "  -j, --threads N        encode with N threads (same output for any N)\n"
@@ -57,6 +63,7 @@ enum { MODE_JSONL, MODE_TEXT, MODE_LINES };
 struct opts {
 	const char *model, *vocab, *merges, *tokenizer, *field, *out, *in;
 	int mode, decode, jsonl_out, skip_special, no_special, no_eos;
+	int no_template;
 	int replace, force, threads;
 	long max_len;
 };
@@ -71,6 +78,9 @@ struct enc {
 	size_t fixcap;
 	const char *oname;
 	uint64_t doc_ids;  /* ids written in the current document */
+	int in_doc;        /* the current document has begun */
+	const uint32_t *pre, *post;  /* the post-processor's ids */
+	size_t n_pre, n_post;
 	const char *iname;
 	long line;         /* line number at the start of the next item */
 };
@@ -120,11 +130,10 @@ held_open(struct held *h)
 	return fopencookie(h, "w", io);
 }
 
-/* Write the ids of one item (ft_bpe_par's emit callback). */
+/* Write ids of the current document, up to --max-length. */
 static int
-emit(void *arg, const uint32_t *ids, size_t n, int end)
+put_ids(struct enc *E, const uint32_t *ids, size_t n)
 {
-	struct enc *E = arg;
 	size_t k = n;
 	uint64_t max = (uint64_t)E->o->max_len;
 
@@ -133,9 +142,28 @@ emit(void *arg, const uint32_t *ids, size_t n, int end)
 	if (ft_tokw_write(E->tw, ids, k) != 0)
 		return -1;
 	E->doc_ids += k;
+	return 0;
+}
+
+/* Write the ids of one item (ft_bpe_par's emit callback): the template's
+ * ids before the first item of a document and after its last, then the
+ * end-of-text id. */
+static int
+emit(void *arg, const uint32_t *ids, size_t n, int end)
+{
+	struct enc *E = arg;
+
+	if (!E->in_doc && put_ids(E, E->pre, E->n_pre) != 0)
+		return -1;
+	E->in_doc = 1;
+	if (put_ids(E, ids, n) != 0)
+		return -1;
 	if (end) {
+		if (ft_tokw_write(E->tw, E->post, E->n_post) != 0)
+			return -1;
 		if (!E->o->no_eos && ft_tokw_write(E->tw, &E->eos, 1) != 0)
 			return -1;
+		E->in_doc = 0;
 		if (ft_tokw_end_doc(E->tw) != 0)
 			return -1;
 		E->doc_ids = 0;
@@ -305,8 +333,10 @@ run_encode(const struct opts *o, const struct ft_bpe *b)
 	E.iname = ft_in_name(o->in);
 	E.line = 1;
 	if (!o->no_eos && ft_bpe_eos_id(b) < 0)
-		return ft_error("the tokenizer has no <|endoftext|> token; "
-		    "use --no-eos");
+		return ft_error("the tokenizer has no end-of-text token "
+		    "(eos_token, <|endoftext|>); use --no-eos");
+	if (!o->no_template)
+		ft_bpe_special_ids(b, &E.pre, &E.n_pre, &E.post, &E.n_post);
 	if ((o->out == NULL || strcmp(o->out, "-") == 0) && !o->force &&
 	    isatty(STDOUT_FILENO))
 		return ft_error("refusing to write a token file to a terminal "
@@ -394,7 +424,7 @@ run_decode(const struct opts *o, const struct ft_bpe *b)
 	uint32_t *ids = ft_malloc(65536 * sizeof *ids);
 	char *raw = NULL, *txt = NULL;
 	size_t rlen = 0, rcap = 0, tlen = 0, tcap = 0, n, keep;
-	int doc_end, rc, ret = -1;
+	int doc_end, rc, ret = -1, at_start = 1;
 	const char *oname = ft_out_name(o->out ? o->out : "-");
 	ft_atomic a;
 
@@ -425,10 +455,18 @@ run_decode(const struct opts *o, const struct ft_bpe *b)
 		if (!doc_end && (o->jsonl_out || rlen < 65536))
 			continue;
 		tlen = 0;
+		if (at_start && rlen > 0) {
+			size_t st = ft_bpe_doc_strip(b, raw, rlen);
+			memmove(raw, raw + st, rlen - st);
+			rlen -= st;
+			at_start = 0;
+		}
 		keep = ft_utf8_repair(raw, rlen, !doc_end, &txt, &tlen, &tcap);
 		if (keep > 0) /* raw is NULL while every document is empty */
 			memmove(raw, raw + rlen - keep, keep);
 		rlen = keep;
+		if (doc_end)
+			at_start = 1;
 		if (o->jsonl_out) {
 			fputc('{', a.fp);
 			put_json_string(a.fp, o->field, strlen(o->field));
@@ -465,7 +503,8 @@ int
 main(int argc, char **argv)
 {
 	enum { O_VOCAB = 256, O_MERGES, O_TOKENIZER, O_FIELD, O_TEXT, O_LINES,
-		O_NOSPECIAL, O_NOEOS, O_MAXLEN, O_REPLACE, O_JSONL, O_SKIP };
+		O_NOSPECIAL, O_NOEOS, O_MAXLEN, O_REPLACE, O_JSONL, O_SKIP,
+		O_NOTEMPLATE };
 	static const struct option lo[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "vocab", required_argument, NULL, O_VOCAB },
@@ -476,6 +515,7 @@ main(int argc, char **argv)
 		{ "lines", no_argument, NULL, O_LINES },
 		{ "no-special", no_argument, NULL, O_NOSPECIAL },
 		{ "no-eos", no_argument, NULL, O_NOEOS },
+		{ "no-template", no_argument, NULL, O_NOTEMPLATE },
 		{ "max-length", required_argument, NULL, O_MAXLEN },
 		{ "replace-invalid", no_argument, NULL, O_REPLACE },
 		{ "threads", required_argument, NULL, 'j' },
@@ -511,6 +551,7 @@ main(int argc, char **argv)
 		case O_LINES: o.mode = MODE_LINES; break;
 		case O_NOSPECIAL: o.no_special = 1; break;
 		case O_NOEOS: o.no_eos = 1; break;
+		case O_NOTEMPLATE: o.no_template = 1; break;
 		case O_MAXLEN:
 			o.max_len = ft_parse_long("--max-length", optarg, 0,
 			    (long)1 << 40);
@@ -547,6 +588,7 @@ main(int argc, char **argv)
 	if (o.jsonl_out && o.mode == MODE_LINES)
 		ft_usage_error("--jsonl and --lines exclude each other");
 	if (o.decode && (o.mode == MODE_TEXT || o.no_eos || o.no_special ||
+	    o.no_template ||
 	    o.max_len >= 0 || o.replace))
 		ft_usage_error("--decode takes only --jsonl, --lines, "
 		    "--skip-special, --field, -o");

@@ -30,6 +30,7 @@
 #include "io.h"
 #include "jsonl.h"
 #include "sha256.h"
+#include "tokjson.h"
 
 enum { C_O = 0, C_L = 1, C_N = 2, C_S = 3 };
 
@@ -70,6 +71,19 @@ cp_class(uint32_t cp)
 		return C_O;
 	return (bpe_cls_stage2[bpe_cls_stage1[cp >> 8]][(cp & 255) >> 2] >>
 	    ((cp & 3) * 2)) & 3;
+}
+
+int
+ft_bpe_class(uint32_t cp)
+{
+	return cp_class(cp);
+}
+
+int
+ft_bpe_unicode_byte(uint32_t cp)
+{
+	init_tables();
+	return cp < 0x144 ? cp_byte[cp] : -1;
 }
 
 /* Decode one UTF-8 character of s[i..n): its length in *len and its code
@@ -284,6 +298,10 @@ struct added {
 	size_t len;
 	uint32_t id;
 	int special;
+	int lstrip, rstrip, single_word;
+	int normalized;       /* matched in the normalized text, as ns */
+	char *ns;             /* the normalized content (pipeline) */
+	size_t nlen;
 };
 
 enum { TOK_PRESENT = 1, TOK_SPECIAL = 2 };
@@ -307,6 +325,17 @@ struct ft_bpe {
 	int32_t eos;
 	int ignore_merges;
 	struct smap raw;      /* raw bytes -> id, for ignore_merges */
+	/* a tokenizer.json pipeline (NULL: GPT-2's, hand-written) */
+	struct ft_tj *tj;
+	int char_level;       /* the model sees characters, not bytes */
+	int has_unk, fuse_unk, byte_fallback;
+	uint32_t unk;
+	int32_t fb_id[256];   /* "<0xXX>" ids, or -1 */
+	uint32_t *pre_ids, *post_ids;   /* the post-processor's additions */
+	size_t n_pre, n_post;
+	int cut_ok;           /* ft_bpe_cut may cut (pipeline) */
+	int n_nonspecial;     /* added tokens not marked special */
+	int n_normalized;     /* added tokens matched after normalizing */
 };
 
 static inline const struct merge_slot *
@@ -423,6 +452,38 @@ bpe_new(void)
 	return b;
 }
 
+/* The vocabulary size (largest id of the vocabulary and added tokens, plus
+ * one) into b, and each vocabulary id's token string (NULL for none) and
+ * length: malloc'd arrays.  -1 (after a message) when an id has two. */
+static int
+vocab_keys(struct ft_bpe *b, const struct loader *L, char ***keys,
+    size_t **klen)
+{
+	uint32_t V = L->max_id + 1;
+	size_t i;
+
+	for (i = 0; i < b->n_added; i++)
+		if (b->added[i].id + 1 > V)
+			V = b->added[i].id + 1;
+	b->vocab_size = V;
+	*keys = ft_calloc(V, sizeof **keys);
+	*klen = ft_calloc(V, sizeof **klen);
+	for (i = 0; i <= L->vocab.mask; i++) {
+		const struct smap_slot *s = &L->vocab.slot[i];
+		if (!s->used)
+			continue;
+		if ((*keys)[s->val] != NULL) {
+			free(*keys);
+			free(*klen);
+			return ft_error("%s: id %u is used by two tokens",
+			    L->vname, s->val);
+		}
+		(*keys)[s->val] = L->vocab.keys + s->off;
+		(*klen)[s->val] = s->len;
+	}
+	return 0;
+}
+
 /* Build the token table from the vocabulary and added tokens. */
 static int
 build_tokens(struct ft_bpe *b, struct loader *L)
@@ -433,26 +494,9 @@ build_tokens(struct ft_bpe *b, struct loader *L)
 	uint32_t V = L->max_id + 1, id;
 	char c[4];
 
-	for (i = 0; i < b->n_added; i++)
-		if (b->added[i].id + 1 > V)
-			V = b->added[i].id + 1;
-	b->vocab_size = V;
-	keys = ft_calloc(V, sizeof *keys);
-	klen = ft_calloc(V, sizeof *klen);
-	for (i = 0; i <= L->vocab.mask; i++) {
-		const struct smap_slot *s = &L->vocab.slot[i];
-		if (!s->used)
-			continue;
-		if (keys[s->val] != NULL) {
-			ft_error("%s: id %u is used by two tokens", L->vname,
-			    s->val);
-			free(keys);
-			free(klen);
-			return -1;
-		}
-		keys[s->val] = L->vocab.keys + s->off;
-		klen[s->val] = s->len;
-	}
+	if (vocab_keys(b, L, &keys, &klen) != 0)
+		return -1;
+	V = b->vocab_size;
 	b->tok_off = ft_malloc((V + 1) * sizeof *b->tok_off);
 	b->tok_flags = ft_calloc(V, 1);
 	for (id = 0; id < V; id++) {
@@ -499,6 +543,85 @@ build_tokens(struct ft_bpe *b, struct loader *L)
 	free(keys);
 	free(klen);
 	for (i = 0; i < 256; i++) {
+		n = byte_char((int)i, c);
+		if (!smap_get(&L->vocab, c, n, &b->byte_id[i]))
+			return ft_error("%s: the vocabulary lacks the token "
+			    "for byte 0x%02zx", L->vname, i);
+	}
+	return 0;
+}
+
+/* The token table of a tokenizer.json pipeline: each token's bytes are
+ * what it decodes to on its own (tokjson's per-token decoder); raw maps
+ * the strings the model works on (unmapped bytes for a byte-level
+ * vocabulary, the strings themselves otherwise) to ids. */
+static int
+build_tokens_tj(struct ft_bpe *b, struct loader *L)
+{
+	size_t i, cap = 0, n, rl, rcap = 0;
+	const char **keys;
+	size_t *klen;
+	uint32_t V = L->max_id + 1, id;
+	char c[16], *rb = NULL;
+
+	if (vocab_keys(b, L, (char ***)&keys, &klen) != 0)
+		return -1;
+	V = b->vocab_size;
+	smap_init(&b->raw, L->vocab.count + 16);
+	for (id = 0; id < V; id++) {
+		if (keys[id] == NULL)
+			continue;
+		if (b->char_level) {
+			smap_put(&b->raw, keys[id], klen[id], id);
+		} else {
+			rl = 0;
+			unmap_token(keys[id], klen[id], &rb, &rl, &rcap);
+			smap_put(&b->raw, rb, rl, id);
+		}
+	}
+	free(rb);
+	/* added tokens decode as their content, normalized for those
+	 * matched after normalizing (as tokenizers does) */
+	{
+		struct ft_tj_work *w = ft_tj_work_new();
+		for (i = 0; i < b->n_added; i++) {
+			struct added *a = &b->added[i];
+			const char *ns;
+			keys[a->id] = a->s;
+			klen[a->id] = a->len;
+			if (!a->normalized)
+				continue;
+			a->nlen = ft_tj_normalize(b->tj, w, a->s, a->len, 0, &ns);
+			a->ns = ft_strndup(ns, a->nlen);
+			keys[a->id] = a->ns;
+			klen[a->id] = a->nlen;
+		}
+		ft_tj_work_free(w);
+	}
+	b->tok_off = ft_malloc((V + 1) * sizeof *b->tok_off);
+	b->tok_flags = ft_calloc(V, 1);
+	for (id = 0; id < V; id++) {
+		b->tok_off[id] = b->blob_len;
+		if (keys[id] == NULL)
+			continue;
+		ft_tj_decode_token(b->tj, keys[id], klen[id], &b->blob,
+		    &b->blob_len, &cap);
+		b->tok_flags[id] = TOK_PRESENT;
+	}
+	b->tok_off[V] = b->blob_len;
+	for (i = 0; i < b->n_added; i++)
+		if (b->added[i].special)
+			b->tok_flags[b->added[i].id] |= TOK_SPECIAL;
+	free(keys);
+	free(klen);
+	for (i = 0; i < 256; i++) {
+		if (b->char_level) {
+			uint32_t v;
+			snprintf(c, sizeof c, "<0x%02zX>", i);
+			b->fb_id[i] = smap_get(&L->vocab, c, 6, &v) ?
+			    (int32_t)v : -1;
+			continue;
+		}
 		n = byte_char((int)i, c);
 		if (!smap_get(&L->vocab, c, n, &b->byte_id[i]))
 			return ft_error("%s: the vocabulary lacks the token "
@@ -565,7 +688,7 @@ loader_free(struct loader *L)
 	smap_free(&L->vocab);
 }
 
-static void
+static struct added *
 add_added(struct ft_bpe *b, const char *s, size_t n, uint32_t id,
     int special)
 {
@@ -573,10 +696,12 @@ add_added(struct ft_bpe *b, const char *s, size_t n, uint32_t id,
 
 	b->added = ft_realloc(b->added, (b->n_added + 1) * sizeof *b->added);
 	a = &b->added[b->n_added++];
+	memset(a, 0, sizeof *a);
 	a->s = ft_strndup(s, n);
 	a->len = n;
 	a->id = id;
 	a->special = special;
+	return a;
 }
 
 /* Final steps shared by both loaders. */
@@ -586,6 +711,26 @@ finish(struct ft_bpe *b)
 	size_t i;
 	int fb = -1;
 
+	for (i = 0; i < b->n_added; i++) {
+		const struct added *a = &b->added[i];
+		if (a->ns != NULL && a->nlen > 0) {
+			b->first[(unsigned char)a->ns[0]] = 1;
+			b->n_normalized++;
+			fb = -2;
+		}
+	}
+	/* A cut "x\n|a" (ft_bpe_cut) stays safe only if no added token can
+	 * see across it: none matched after normalizing (the normalizer may
+	 * change what is around the cut), no lstrip one starting with a
+	 * letter, no single_word one ending in '\n'. */
+	for (i = 0; i < b->n_added && b->cut_ok; i++) {
+		const struct added *a = &b->added[i];
+		unsigned c0 = a->len > 0 ? (unsigned char)a->s[0] | 0x20 : 0;
+		if ((a->normalized && ft_tj_has_normalizer(b->tj)) ||
+		    (a->lstrip && c0 >= 'a' && c0 <= 'z') ||
+		    (a->single_word && a->len > 0 && a->s[a->len - 1] == '\n'))
+			b->cut_ok = 0;
+	}
 	for (i = 0; i < b->n_added; i++) {
 		const struct added *a = &b->added[i];
 		if (a->len == 0)
@@ -599,9 +744,11 @@ finish(struct ft_bpe *b)
 			b->max_added = a->len;
 		if (a->len == 13 && memcmp(a->s, "<|endoftext|>", 13) == 0)
 			b->eos = (int32_t)a->id;
+		if (!a->special)
+			b->n_nonspecial++;
 	}
 	b->first_single = fb >= 0 ? fb : -1;
-	if (b->ignore_merges) {
+	if (b->ignore_merges && b->tj == NULL) {
 		uint32_t id;
 		smap_init(&b->raw, b->vocab_size);
 		for (id = 0; id < b->vocab_size; id++)
@@ -616,7 +763,7 @@ finish(struct ft_bpe *b)
 static int
 complete(struct ft_bpe *b, struct loader *L)
 {
-	if (build_tokens(b, L) != 0)
+	if ((b->tj != NULL ? build_tokens_tj(b, L) : build_tokens(b, L)) != 0)
 		return -1;
 	build_merges(b);
 	return finish(b);
@@ -694,6 +841,14 @@ json_null_or(const cJSON *j, const char *key, const char *want)
 	return 0;
 }
 
+static int
+json_type_is(const cJSON *j, const char *type)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "type");
+
+	return cJSON_IsString(t) && strcmp(t->valuestring, type) == 0;
+}
+
 /* The pre-tokenizer must be ByteLevel without a prefix space (directly or
  * as the only element of a Sequence). */
 static int
@@ -725,6 +880,228 @@ check_pretok(const cJSON *pt, const char *path)
 	return 0;
 }
 
+/* Is this the GPT-2 pipeline that the hand-written pre-tokenizer does:
+ * no normalizer, ByteLevel without a prefix space with its regex (alone
+ * or the only element of a Sequence), ByteLevel or no post-processor and
+ * decoder, a plain BPE model, added tokens without strip flags? */
+static int
+is_gpt2(const cJSON *j, const cJSON *model)
+{
+	const cJSON *pt = cJSON_GetObjectItemCaseSensitive(j, "pre_tokenizer");
+	const cJSON *it;
+	static const char *const bl[] = { "post_processor", "decoder" };
+	size_t i;
+
+	if (!json_null_or(j, "normalizer", NULL) ||
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model,
+	    "byte_fallback")) || !json_null_or(model, "unk_token", NULL))
+		return 0;
+	if (json_type_is(pt, "Sequence")) {
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(pt,
+		    "pretokenizers");
+		if (cJSON_GetArraySize(a) != 1)
+			return 0;
+		pt = cJSON_GetArrayItem(a, 0);
+	}
+	if (!json_type_is(pt, "ByteLevel") ||
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pt,
+	    "add_prefix_space")) ||
+	    cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(pt, "use_regex")))
+		return 0;
+	for (i = 0; i < 2; i++) {
+		const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, bl[i]);
+		if (x != NULL && !cJSON_IsNull(x) && !json_type_is(x,
+		    "ByteLevel"))
+			return 0;
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j,
+	    "added_tokens")) {
+		static const char *const fl[] = { "lstrip", "rstrip",
+			"single_word" };
+		for (i = 0; i < 3; i++)
+			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it,
+			    fl[i])))
+				return 0;
+	}
+	return 1;
+}
+
+static void
+push_ids(uint32_t **v, size_t *n, const cJSON *ids)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, ids) {
+		*v = ft_realloc(*v, (*n + 1) * sizeof **v);
+		(*v)[(*n)++] = (uint32_t)it->valuedouble;
+	}
+}
+
+/* The post-processor's ids before and after the text (TemplateProcessing's
+ * "single"; ByteLevel adds none). */
+static int
+load_post(struct ft_bpe *b, const cJSON *pp, const char *path)
+{
+	const cJSON *it, *sp;
+	int seen = 0;
+
+	if (pp == NULL || cJSON_IsNull(pp) || json_type_is(pp, "ByteLevel"))
+		return 0;
+	if (json_type_is(pp, "Sequence")) {
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(pp,
+		    "processors"))
+			if (load_post(b, it, path) != 0)
+				return -1;
+		return 0;
+	}
+	if (!json_type_is(pp, "TemplateProcessing")) {
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(pp, "type");
+		return ft_error("%s: post_processor \"%s\" is not supported",
+		    path, cJSON_IsString(t) ? t->valuestring : "?");
+	}
+	sp = cJSON_GetObjectItemCaseSensitive(pp, "special_tokens");
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(pp, "single")) {
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(it,
+		    "SpecialToken"), *name, *ids, *tok;
+		if (st == NULL) {
+			seen = 1;
+			continue;
+		}
+		name = cJSON_GetObjectItemCaseSensitive(st, "id");
+		tok = cJSON_IsString(name) ?
+		    cJSON_GetObjectItemCaseSensitive(sp, name->valuestring) :
+		    NULL;
+		ids = cJSON_GetObjectItemCaseSensitive(tok, "ids");
+		if (!cJSON_IsArray(ids)) {
+			return ft_error("%s: post_processor: special token "
+			    "'%s' has no ids", path, cJSON_IsString(name) ?
+			    name->valuestring : "?");
+		}
+		if (seen)
+			push_ids(&b->post_ids, &b->n_post, ids);
+		else
+			push_ids(&b->pre_ids, &b->n_pre, ids);
+	}
+	return 0;
+}
+
+/* The id of a token named in tokenizer_config.json (a string or an
+ * AddedToken object with "content"); -1 when absent or null, -2 (after a
+ * message) when not in the vocabulary. */
+static int64_t
+config_token(const struct ft_bpe *b, const struct loader *L,
+    const cJSON *cfg, const char *key, const char *cpath)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+	const char *name;
+	uint32_t id;
+	size_t i;
+
+	if (cJSON_IsObject(v))
+		v = cJSON_GetObjectItemCaseSensitive(v, "content");
+	if (!cJSON_IsString(v))
+		return -1;
+	name = v->valuestring;
+	for (i = b->n_added; i-- > 0;)
+		if (strcmp(b->added[i].s, name) == 0)
+			return b->added[i].id;
+	if (smap_get(&L->vocab, name, strlen(name), &id))
+		return id;
+	ft_error("%s: %s '%s' is not in the vocabulary", cpath, key, name);
+	return -2;
+}
+
+/* tokenizer_config.json (and config.json) beside the tokenizer: the end-
+ * of-text token, and for the Llama and Gemma classes transformers'
+ * post-processor rebuilt from add_bos_token / add_eos_token. */
+static int
+apply_config(struct ft_bpe *b, const struct loader *L, const char *path)
+{
+	const char *sl = strrchr(path, '/');
+	char *dir = sl ? ft_strndup(path, (size_t)(sl - path) + 1) :
+	    ft_strdup(".");
+	char *cp = ft_path_join(dir, "tokenizer_config.json");
+	char *mp = ft_path_join(dir, "config.json");
+	cJSON *cfg = NULL, *mc = NULL;
+	const cJSON *cls, *v;
+	int64_t eos = -1, bos;
+	int rc = -1;
+
+	if (ft_exists(cp) && (cfg = ft_json_load(cp)) == NULL)
+		goto out;
+	if (cfg != NULL && (eos = config_token(b, L, cfg, "eos_token", cp)) ==
+	    -2)
+		goto out;
+	if (eos < 0 && ft_exists(mp) && (mc = ft_json_load(mp)) != NULL) {
+		v = cJSON_GetObjectItemCaseSensitive(mc, "eos_token_id");
+		if (cJSON_IsArray(v))
+			v = cJSON_GetArrayItem(v, 0);
+		if (cJSON_IsNumber(v) && v->valuedouble >= 0 &&
+		    v->valuedouble < b->vocab_size)
+			eos = (int64_t)v->valuedouble;
+	}
+	if (eos >= 0)
+		b->eos = (int32_t)eos;
+	cls = cJSON_GetObjectItemCaseSensitive(cfg, "tokenizer_class");
+	if (b->tj != NULL && cJSON_IsString(cls) &&
+	    (strncmp(cls->valuestring, "LlamaTokenizer", 14) == 0 ||
+	    strncmp(cls->valuestring, "GemmaTokenizer", 14) == 0)) {
+		int add_bos = 1, add_eos = 0;
+		v = cJSON_GetObjectItemCaseSensitive(cfg, "add_bos_token");
+		if (cJSON_IsBool(v))
+			add_bos = cJSON_IsTrue(v);
+		v = cJSON_GetObjectItemCaseSensitive(cfg, "add_eos_token");
+		if (cJSON_IsBool(v))
+			add_eos = cJSON_IsTrue(v);
+		if ((bos = config_token(b, L, cfg, "bos_token", cp)) == -2)
+			goto out;
+		if ((add_bos && bos < 0) || (add_eos && eos < 0)) {
+			ft_error("%s: add_%s_token without a %s_token", cp,
+			    add_bos && bos < 0 ? "bos" : "eos",
+			    add_bos && bos < 0 ? "bos" : "eos");
+			goto out;
+		}
+		b->n_pre = b->n_post = 0;
+		if (add_bos) {
+			b->pre_ids = ft_realloc(b->pre_ids, sizeof *b->pre_ids);
+			b->pre_ids[b->n_pre++] = (uint32_t)bos;
+		}
+		if (add_eos) {
+			b->post_ids = ft_realloc(b->post_ids,
+			    sizeof *b->post_ids);
+			b->post_ids[b->n_post++] = (uint32_t)eos;
+		}
+	}
+	rc = 0;
+out:
+	cJSON_Delete(cfg);
+	cJSON_Delete(mc);
+	free(cp);
+	free(mp);
+	free(dir);
+	return rc;
+}
+
+/* Model options of a pipeline tokenizer.json. */
+static int
+load_model_opts(struct ft_bpe *b, const cJSON *model, const char *path)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(model, "dropout");
+
+	if (v != NULL && !cJSON_IsNull(v) && !(cJSON_IsNumber(v) &&
+	    v->valuedouble == 0))
+		return ft_error("%s: model: dropout is not supported", path);
+	if (!json_null_or(model, "continuing_subword_prefix", "") ||
+	    !json_null_or(model, "end_of_word_suffix", ""))
+		return ft_error("%s: model: continuing_subword_prefix and "
+		    "end_of_word_suffix are not supported", path);
+	b->byte_fallback = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model,
+	    "byte_fallback"));
+	b->fuse_unk = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model,
+	    "fuse_unk"));
+	return 0;
+}
+
 struct ft_bpe *
 ft_bpe_load_json(const char *path)
 {
@@ -733,6 +1110,7 @@ ft_bpe_load_json(const char *path)
 	cJSON *j = NULL;
 	const cJSON *model, *vocab, *merges, *added, *it, *t;
 	long line = 0;
+	int gpt2;
 
 	memset(&L, 0, sizeof L);
 	L.vname = path;
@@ -746,21 +1124,31 @@ ft_bpe_load_json(const char *path)
 	t = cJSON_GetObjectItemCaseSensitive(model, "type");
 	if (t != NULL && !(cJSON_IsString(t) &&
 	    strcmp(t->valuestring, "BPE") == 0)) {
-		ft_error("%s: unsupported tokenizer: model type is not BPE",
-		    path);
+		ft_error("%s: model \"%s\" is not supported (only BPE)", path,
+		    cJSON_IsString(t) ? t->valuestring : "?");
 		goto fail;
 	}
-	if (!json_null_or(model, "dropout", NULL) ||
-	    !json_null_or(model, "continuing_subword_prefix", "") ||
-	    !json_null_or(model, "end_of_word_suffix", "") ||
-	    !json_null_or(j, "normalizer", NULL)) {
-		ft_error("%s: unsupported tokenizer: dropout, subword "
-		    "prefix/suffix or normalizer set", path);
-		goto fail;
+	gpt2 = is_gpt2(j, model);
+	if (gpt2) {
+		if (!json_null_or(model, "dropout", NULL) ||
+		    !json_null_or(model, "continuing_subword_prefix", "") ||
+		    !json_null_or(model, "end_of_word_suffix", "")) {
+			ft_error("%s: unsupported tokenizer: dropout or "
+			    "subword prefix/suffix set", path);
+			goto fail;
+		}
+		if (check_pretok(cJSON_GetObjectItemCaseSensitive(j,
+		    "pre_tokenizer"), path) != 0)
+			goto fail;
+	} else {
+		if ((b->tj = ft_tj_load(j, path)) == NULL ||
+		    load_model_opts(b, model, path) != 0 ||
+		    load_post(b, cJSON_GetObjectItemCaseSensitive(j,
+		    "post_processor"), path) != 0)
+			goto fail;
+		b->char_level = !ft_tj_byte_level(b->tj);
+		b->cut_ok = ft_tj_cut_safe(b->tj);
 	}
-	if (check_pretok(cJSON_GetObjectItemCaseSensitive(j,
-	    "pre_tokenizer"), path) != 0)
-		goto fail;
 	b->ignore_merges = cJSON_IsTrue(
 	    cJSON_GetObjectItemCaseSensitive(model, "ignore_merges"));
 	vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
@@ -777,14 +1165,39 @@ ft_bpe_load_json(const char *path)
 		    "content");
 		const cJSON *sp = cJSON_GetObjectItemCaseSensitive(it,
 		    "special");
+		struct added *a;
 		if (!cJSON_IsNumber(id) || id->valuedouble < 0 ||
 		    id->valuedouble >= MAX_ID || !cJSON_IsString(c) ||
 		    c->valuestring[0] == '\0') {
 			ft_error("%s: malformed entry in added_tokens", path);
 			goto fail;
 		}
-		add_added(b, c->valuestring, strlen(c->valuestring),
+		a = add_added(b, c->valuestring, strlen(c->valuestring),
 		    (uint32_t)id->valuedouble, cJSON_IsTrue(sp));
+		a->lstrip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it,
+		    "lstrip"));
+		a->rstrip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it,
+		    "rstrip"));
+		a->single_word = cJSON_IsTrue(
+		    cJSON_GetObjectItemCaseSensitive(it, "single_word"));
+		sp = cJSON_GetObjectItemCaseSensitive(it, "normalized");
+		a->normalized = cJSON_IsBool(sp) ? cJSON_IsTrue(sp) :
+		    !a->special;
+	}
+	if (b->tj != NULL) {
+		const cJSON *u = cJSON_GetObjectItemCaseSensitive(model,
+		    "unk_token");
+		uint32_t uid;
+		if (cJSON_IsString(u)) {
+			if (!smap_get(&L.vocab, u->valuestring,
+			    strlen(u->valuestring), &uid)) {
+				ft_error("%s: unk_token '%s' is not in the "
+				    "vocabulary", path, u->valuestring);
+				goto fail;
+			}
+			b->has_unk = 1;
+			b->unk = uid;
+		}
 	}
 	merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
 	if (merges != NULL && !cJSON_IsArray(merges)) {
@@ -819,7 +1232,7 @@ ft_bpe_load_json(const char *path)
 	}
 	cJSON_Delete(j);
 	j = NULL;
-	if (complete(b, &L) != 0)
+	if (complete(b, &L) != 0 || apply_config(b, &L, path) != 0)
 		goto fail;
 	loader_free(&L);
 	return b;
@@ -868,10 +1281,15 @@ ft_bpe_free(struct ft_bpe *b)
 	free(b->tok_flags);
 	free(b->mt);
 	free(b->merge_abz);
-	for (i = 0; i < b->n_added; i++)
+	for (i = 0; i < b->n_added; i++) {
 		free(b->added[i].s);
+		free(b->added[i].ns);
+	}
 	free(b->added);
 	smap_free(&b->raw);
+	ft_tj_free(b->tj);
+	free(b->pre_ids);
+	free(b->post_ids);
 	free(b);
 }
 
@@ -942,6 +1360,26 @@ ft_bpe_hash(const struct ft_bpe *b, uint8_t out[32])
 		ft_sha256_update(&c, b->added[i].s, b->added[i].len);
 	}
 	put_u32(&c, (uint32_t)b->ignore_merges);
+	if (b->tj != NULL) {
+		const char *cn = ft_tj_canon(b->tj);
+		uint32_t f[6] = { (uint32_t)b->char_level,
+			(uint32_t)b->byte_fallback, (uint32_t)b->fuse_unk,
+			b->has_unk ? b->unk : UINT32_MAX, (uint32_t)b->n_pre,
+			(uint32_t)b->n_post };
+		ft_sha256_update(&c, "tokenizer.json", 14);
+		ft_sha256_update(&c, cn, strlen(cn));
+		for (i = 0; i < 6; i++)
+			put_u32(&c, f[i]);
+		for (i = 0; i < b->n_pre; i++)
+			put_u32(&c, b->pre_ids[i]);
+		for (i = 0; i < b->n_post; i++)
+			put_u32(&c, b->post_ids[i]);
+		for (i = 0; i < b->n_added; i++)
+			put_u32(&c, (uint32_t)(b->added[i].lstrip |
+			    b->added[i].rstrip << 1 |
+			    b->added[i].single_word << 2 |
+			    b->added[i].normalized << 3));
+	}
 	ft_sha256_final(&c, out);
 }
 
@@ -986,6 +1424,9 @@ struct ft_bpe_enc {
 	size_t heapcap;
 	uint32_t *tmp;
 	size_t tmpcap;
+	struct ft_tj_work *tw;   /* pipeline scratch */
+	char *nbuf;              /* a normalized segment */
+	size_t ncap;
 };
 
 struct ft_bpe_enc *
@@ -997,6 +1438,8 @@ ft_bpe_enc_new(const struct ft_bpe *b)
 	e->slot = ft_calloc(CACHE_SLOTS, sizeof *e->slot);
 	e->keys = ft_malloc(CACHE_KEYBYTES);
 	e->ids = ft_malloc(CACHE_IDS * sizeof *e->ids);
+	if (b->tj != NULL)
+		e->tw = ft_tj_work_new();
 	return e;
 }
 
@@ -1011,6 +1454,8 @@ ft_bpe_enc_free(struct ft_bpe_enc *e)
 	free(e->sym);
 	free(e->heap);
 	free(e->tmp);
+	ft_tj_work_free(e->tw);
+	free(e->nbuf);
 	free(e);
 }
 
@@ -1062,6 +1507,48 @@ heap_pop(struct ft_bpe_enc *e, size_t *n)
 	return top;
 }
 
+/* The first symbols of a word for a character-level model (tokenizers'
+ * BPE::merge_word): each character's id, else its "<0xXX>" bytes with
+ * byte_fallback, else the unknown token (one for a run with fuse_unk),
+ * else nothing.  Returns the count. */
+static size_t
+char_syms(const struct ft_bpe *b, struct sym *s, const unsigned char *p,
+    size_t n)
+{
+	size_t i = 0, k = 0, l, j;
+	int pending = 0;
+	uint32_t id;
+
+	while (i < n) {
+		u8dec(p, i, n, &l);
+		if (smap_get(&b->raw, (const char *)p + i, l, &id)) {
+			if (pending)
+				s[k++].id = b->unk;
+			pending = 0;
+			s[k++].id = id;
+		} else {
+			int fb = b->byte_fallback;
+			for (j = 0; fb && j < l; j++)
+				fb = b->fb_id[p[i + j]] >= 0;
+			if (fb) {
+				if (pending)
+					s[k++].id = b->unk;
+				pending = 0;
+				for (j = 0; j < l; j++)
+					s[k++].id = (uint32_t)b->fb_id[p[i + j]];
+			} else if (b->has_unk) {
+				if (pending && !b->fuse_unk)
+					s[k++].id = b->unk;
+				pending = 1;
+			}
+		}
+		i += l;
+	}
+	if (pending)
+		s[k++].id = b->unk;
+	return k;
+}
+
 /* Merge the bytes p[0..n) into ids, appended to e->tmp; returns count. */
 static size_t
 bpe_merge(struct ft_bpe_enc *e, const unsigned char *p, size_t n)
@@ -1074,8 +1561,15 @@ bpe_merge(struct ft_bpe_enc *e, const unsigned char *p, size_t n)
 	if (n > e->symcap)
 		ft_grow((void **)&e->sym, &e->symcap, n, sizeof *e->sym);
 	s = e->sym;
+	if (b->char_level) {
+		n = char_syms(b, s, p, n);
+		if (n == 0)
+			return 0;
+	} else {
+		for (i = 0; i < n; i++)
+			s[i].id = b->byte_id[p[i]];
+	}
 	for (i = 0; i < n; i++) {
-		s[i].id = b->byte_id[p[i]];
 		s[i].prev = (int32_t)i - 1;
 		s[i].next = i + 1 < n ? (int32_t)i + 1 : -1;
 	}
@@ -1138,26 +1632,38 @@ out_push(struct out *o, const uint32_t *v, size_t k)
 	*o->n += k;
 }
 
+/* The ids of a piece into e->tmp (count returned): the whole piece when
+ * ignore_merges finds it in the vocabulary, else merged. */
+static size_t
+piece_ids(struct ft_bpe_enc *e, const unsigned char *p, size_t n)
+{
+	uint32_t id;
+
+	if (e->b->ignore_merges &&
+	    smap_get(&e->b->raw, (const char *)p, n, &id)) {
+		if (e->tmpcap < 1)
+			ft_grow((void **)&e->tmp, &e->tmpcap, 1, sizeof *e->tmp);
+		e->tmp[0] = id;
+		return 1;
+	}
+	return bpe_merge(e, p, n);
+}
+
 static void
 encode_piece(struct ft_bpe_enc *e, const unsigned char *p, size_t n,
     struct out *o)
 {
 	const struct ft_bpe *b = e->b;
 	uint64_t h;
-	uint32_t i, id;
+	uint32_t i;
 	size_t cnt;
 
-	if (n == 1) {
+	if (n == 1 && !b->char_level) {
 		out_push(o, &b->byte_id[p[0]], 1);
 		return;
 	}
-	if (b->ignore_merges &&
-	    smap_get(&b->raw, (const char *)p, n, &id)) {
-		out_push(o, &id, 1);
-		return;
-	}
 	if (n > CACHE_KEY) {
-		cnt = bpe_merge(e, p, n);
+		cnt = piece_ids(e, p, n);
 		out_push(o, e->tmp, cnt);
 		return;
 	}
@@ -1173,7 +1679,7 @@ encode_piece(struct ft_bpe_enc *e, const unsigned char *p, size_t n,
 			return;
 		}
 	}
-	cnt = bpe_merge(e, p, n);
+	cnt = piece_ids(e, p, n);
 	out_push(o, e->tmp, cnt);
 	if (e->used >= CACHE_MAX || e->klen + n > CACHE_KEYBYTES ||
 	    e->ilen + cnt > CACHE_IDS) {
@@ -1190,7 +1696,8 @@ encode_piece(struct ft_bpe_enc *e, const unsigned char *p, size_t n,
 	e->slot[i].ioff = e->ilen;
 	memcpy(e->keys + e->klen, p, n);
 	e->klen += (uint32_t)n;
-	memcpy(e->ids + e->ilen, e->tmp, cnt * sizeof *e->tmp);
+	if (cnt > 0)
+		memcpy(e->ids + e->ilen, e->tmp, cnt * sizeof *e->tmp);
 	e->ilen += (uint32_t)cnt;
 	e->used++;
 }
@@ -1263,19 +1770,160 @@ encode_ordinary(struct ft_bpe_enc *e, const unsigned char *s, size_t n,
 }
 
 /* Longest added token at s[i..n), or NULL. */
+/* Longest added token at s[i..n), or NULL.  stage -1: every token (the
+ * GPT-2 pipeline); 0: those matched in the raw text; 1: the normalized
+ * ones, by their normalized content. *len: the length matched. */
 static const struct added *
-added_at(const struct ft_bpe *b, const unsigned char *s, size_t i, size_t n)
+added_at(const struct ft_bpe *b, const unsigned char *s, size_t i, size_t n,
+    int skip_special, int stage, size_t *len)
 {
 	const struct added *best = NULL;
-	size_t k;
+	size_t k, bl = 0;
 
 	for (k = 0; k < b->n_added; k++) {
 		const struct added *a = &b->added[k];
-		if (a->len <= n - i && (best == NULL || a->len > best->len) &&
-		    memcmp(s + i, a->s, a->len) == 0)
+		const char *c = a->s;
+		size_t l = a->len;
+		if (skip_special && a->special)
+			continue;
+		if (stage >= 0 && a->normalized != (stage == 1 &&
+		    b->n_normalized > 0))
+			continue;
+		if (stage == 1) {
+			c = a->ns;
+			l = a->nlen;
+		}
+		if (l > 0 && l <= n - i && (best == NULL || l > bl) &&
+		    memcmp(s + i, c, l) == 0) {
 			best = a;
+			bl = l;
+		}
 	}
+	*len = bl;
 	return best;
+}
+
+static int
+word_char(const unsigned char *s, size_t i, size_t n)
+{
+	size_t l;
+	uint32_t cp;
+	int k = classify(s, i, n, &l, &cp);
+
+	return k == C_L || k == C_N || cp == '_';
+}
+
+static void split_added(struct ft_bpe_enc *e, const unsigned char *s,
+    size_t n, int skip, int stage, unsigned f0, struct out *o);
+
+/* A segment with no added token in it, normalized or not (stage). */
+static void
+encode_segment(struct ft_bpe_enc *e, const unsigned char *s, size_t n,
+    unsigned tjflags, int skip, int stage, struct out *o)
+{
+	const struct ft_bpe *b = e->b;
+	const char *buf;
+	const struct ft_tj_piece *pc;
+	size_t k, i;
+
+	if (n == 0)
+		return;
+	if (stage == 0 && b->n_normalized > 0) {
+		/* normalize, then split on the normalized added tokens */
+		k = ft_tj_normalize(b->tj, e->tw, (const char *)s, n, tjflags,
+		    &buf);
+		if (k > e->ncap)
+			ft_grow((void **)&e->nbuf, &e->ncap, k, 1);
+		if (k > 0)
+			memcpy(e->nbuf, buf, k);
+		split_added(e, (const unsigned char *)e->nbuf, k, skip, 1,
+		    tjflags, o);
+		return;
+	}
+	if (stage == 1)
+		k = ft_tj_pretokenize(b->tj, e->tw, (const char *)s, n, tjflags,
+		    &buf, &pc);
+	else
+		k = ft_tj_pieces(b->tj, e->tw, (const char *)s, n, tjflags,
+		    &buf, &pc);
+	for (i = 0; i < k; i++)
+		encode_piece(e, (const unsigned char *)buf + pc[i].off,
+		    pc[i].len, o);
+}
+
+/* Split s[0..n) on the added tokens of a stage (leftmost, then longest;
+ * lstrip/rstrip take the white space beside them, single_word ones must
+ * not touch a word character) and encode the segments between them; the
+ * first segment gets the flags f0. */
+static void
+split_added(struct ft_bpe_enc *e, const unsigned char *s, size_t n,
+    int skip, int stage, unsigned f0, struct out *o)
+{
+	const struct ft_bpe *b = e->b;
+	size_t i = 0, seg = 0, l, ml;
+
+	if (b->n_added > 0 && !(skip && b->n_nonspecial == 0)) {
+		while (i < n) {
+			const struct added *a;
+			size_t start, stop;
+			if (b->first_single >= 0) {
+				const unsigned char *q = memchr(s + i,
+				    b->first_single, n - i);
+				if (q == NULL)
+					break;
+				i = (size_t)(q - s);
+			}
+			if (!b->first[s[i]] || (a = added_at(b, s, i, n, skip,
+			    stage, &ml)) == NULL) {
+				i++;
+				continue;
+			}
+			start = i;
+			stop = i + ml;
+			if (a->single_word) {
+				size_t q = start;
+				int before = 0, after;
+				if (q > 0) {
+					q--;
+					while (q > 0 && (s[q] & 0xC0) == 0x80)
+						q--;
+					before = word_char(s, q, n);
+				}
+				after = stop < n && word_char(s, stop, n);
+				if (before || after) {
+					i = stop;
+					continue;
+				}
+			}
+			while (a->lstrip && start > seg) {
+				size_t q = start - 1;
+				while (q > seg && (s[q] & 0xC0) == 0x80)
+					q--;
+				if (!ft_tj_white_space(u8dec(s, q, n, &l)))
+					break;
+				start = q;
+			}
+			while (a->rstrip && stop < n &&
+			    ft_tj_white_space(u8dec(s, stop, n, &l)))
+				stop += l;
+			encode_segment(e, s + seg, start - seg, seg == 0 ? f0 : 0,
+			    skip, stage, o);
+			out_push(o, &a->id, 1);
+			i = seg = stop;
+		}
+	}
+	encode_segment(e, s + seg, n - seg, seg == 0 ? f0 : 0, skip, stage, o);
+}
+
+/* The tokenizers pipeline: the text is split on the added tokens matched
+ * in the raw text, each segment normalized and split on the normalized
+ * ones, then pre-tokenized and encoded by the model. */
+static void
+encode_tj(struct ft_bpe_enc *e, const unsigned char *s, size_t n, int flags,
+    struct out *o)
+{
+	split_added(e, s, n, (flags & FT_BPE_NO_SPECIAL) != 0, 0,
+	    (flags & FT_BPE_CONT) ? FT_TJ_CONT : FT_TJ_ORIG0, o);
 }
 
 void
@@ -1285,8 +1933,12 @@ ft_bpe_encode(struct ft_bpe_enc *e, const char *str, size_t n, int flags,
 	const struct ft_bpe *b = e->b;
 	const unsigned char *s = (const unsigned char *)str;
 	struct out o = { ids, n_ids, cap };
-	size_t i = 0, seg = 0;
+	size_t i = 0, seg = 0, l;
 
+	if (b->tj != NULL) {
+		encode_tj(e, s, n, flags, &o);
+		return;
+	}
 	if ((flags & FT_BPE_NO_SPECIAL) || b->n_added == 0) {
 		encode_ordinary(e, s, n, &o);
 		return;
@@ -1303,14 +1955,14 @@ ft_bpe_encode(struct ft_bpe_enc *e, const char *str, size_t n, int flags,
 			i++;
 			continue;
 		}
-		a = added_at(b, s, i, n);
+		a = added_at(b, s, i, n, 0, -1, &l);
 		if (a == NULL) {
 			i++;
 			continue;
 		}
 		encode_ordinary(e, s + seg, i - seg, &o);
 		out_push(&o, &a->id, 1);
-		i += a->len;
+		i += l;
 		seg = i;
 	}
 	encode_ordinary(e, s + seg, n - seg, &o);
@@ -1346,6 +1998,18 @@ ft_bpe_cut(const struct ft_bpe *b, const char *str, size_t n, size_t lim,
 
 	if (lim + FT_BPE_CUT_MARGIN > n)
 		return 0;
+	if (b->tj != NULL) {
+		/* "x\n|a", where the pipeline allows it (tokjson.h) */
+		if (!b->cut_ok)
+			return 0;
+		for (; p > stop && p >= 2; p--) {
+			unsigned x = s[p - 2], c = s[p] | 0x20;
+			if (s[p - 1] == '\n' && x > ' ' && x < 0x7F &&
+			    c >= 'a' && c <= 'z' && !added_crosses(b, s, n, p))
+				return p;
+		}
+		return 0;
+	}
 	for (; p > stop && p > 0; p--) {
 		size_t q, la, lb;
 		uint32_t ca, cb;
@@ -1378,6 +2042,7 @@ ft_bpe_cut(const struct ft_bpe *b, const char *str, size_t n, size_t lim,
 struct par_item {
 	size_t off, len;
 	int end;
+	int cont;    /* continues the previous item's document */
 };
 
 struct par_batch {
@@ -1413,6 +2078,7 @@ struct ft_bpe_par {
 	int cur;                   /* the slot being filled */
 	ft_bpe_emit_fn emit;
 	void *arg;
+	int open_doc;              /* the last item added did not end */
 };
 
 static void *
@@ -1426,7 +2092,9 @@ par_work(void *arg)
 	for (i = w->i0; i < w->i1; i++) {
 		size_t before = w->n;
 		ft_bpe_encode(w->enc, w->bt->text + w->bt->it[i].off,
-		    w->bt->it[i].len, w->flags, &w->ids, &w->n, &w->cap);
+		    w->bt->it[i].len, w->flags |
+		    (w->bt->it[i].cont ? FT_BPE_CONT : 0), &w->ids, &w->n,
+		    &w->cap);
 		w->cnt[i - w->i0] = w->n - before;
 	}
 	return NULL;
@@ -1558,6 +2226,8 @@ ft_bpe_par_add(struct ft_bpe_par *P, const char *s, size_t n, int end)
 	it->off = bt->tlen;
 	it->len = n;
 	it->end = end;
+	it->cont = P->open_doc;
+	P->open_doc = !end;
 	ft_grow((void **)&bt->text, &bt->tcap, bt->tlen + n + 1, 1);
 	if (n > 0)
 		memcpy(bt->text + bt->tlen, s, n);
@@ -1597,7 +2267,23 @@ ft_bpe_par_free(struct ft_bpe_par *P)
 	free(P);
 }
 
+void
+ft_bpe_special_ids(const struct ft_bpe *b, const uint32_t **pre,
+    size_t *n_pre, const uint32_t **post, size_t *n_post)
+{
+	*pre = b->pre_ids;
+	*n_pre = b->n_pre;
+	*post = b->post_ids;
+	*n_post = b->n_post;
+}
+
 /* ---- decoding ---- */
+
+size_t
+ft_bpe_doc_strip(const struct ft_bpe *b, const char *s, size_t n)
+{
+	return b->tj != NULL ? ft_tj_doc_strip(b->tj, s, n) : 0;
+}
 
 int
 ft_bpe_decode(const struct ft_bpe *b, const uint32_t *ids, size_t n,
@@ -1605,6 +2291,9 @@ ft_bpe_decode(const struct ft_bpe *b, const uint32_t *ids, size_t n,
 {
 	size_t i;
 
+	if (b->tj != NULL && !ft_tj_has_decoder(b->tj) && n > 0)
+		return ft_error("the tokenizer.json has no decoder (tokenizers "
+		    "would join the tokens with spaces; not supported)");
 	for (i = 0; i < n; i++) {
 		uint32_t id = ids[i];
 		size_t l;

@@ -1,13 +1,20 @@
-/* bpe — GPT-2 byte-level BPE: load, encode, decode.
+/* bpe — BPE tokenizers: load, encode, decode.
  *
  * Loads `vocab.json` + `merges.txt` or a Hugging Face `tokenizer.json`
- * (merges as "a b" strings or ["a","b"] pairs; `added_tokens`), and encodes
- * exactly as the Hugging Face `tokenizers` ByteLevel/BPE pipeline and
- * OpenAI's tiktoken `gpt2` do: added tokens are split out first (leftmost,
- * longest), the rest is pre-tokenized with the GPT-2 regex
+ * (merges as "a b" strings or ["a","b"] pairs; `added_tokens`).  GPT-2's
+ * pipeline is encoded exactly as the Hugging Face `tokenizers` ByteLevel/
+ * BPE pipeline and OpenAI's tiktoken `gpt2` do, by hand-written code:
+ * added tokens are split out first (leftmost, longest), the rest is
+ * pre-tokenized with the GPT-2 regex
  *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
  * (Unicode 16.0 classes, lib/bpe_tables.h), and each piece's UTF-8 bytes
- * are merged by merge rank.
+ * are merged by merge rank.  Any other tokenizer.json (Llama, Qwen,
+ * Mistral ...: normalizers, other pre-tokenizers, byte_fallback, unk,
+ * post-processor templates, decoders) goes through lib/tokjson, with the
+ * results of `tokenizers`; tokenizer_config.json beside it gives the
+ * end-of-text token (eos_token; else config.json's eos_token_id) and, for
+ * the Llama and Gemma classes, the BOS/EOS flags (add_bos_token,
+ * add_eos_token) as transformers applies them.
  *
  * A loaded struct ft_bpe is immutable and may be shared by threads; each
  * thread encodes with its own struct ft_bpe_enc (a cache of recent pieces
@@ -29,7 +36,8 @@ struct ft_bpe_enc;
  * vocabulary, is the one special token (as the slow GPT2Tokenizer). */
 struct ft_bpe *ft_bpe_load_files(const char *vocab_path,
     const char *merges_path);
-/* Load a tokenizer.json (model type BPE, ByteLevel pre-tokenizer). */
+/* Load a tokenizer.json (model type BPE) and tokenizer_config.json
+ * beside it when present. */
 struct ft_bpe *ft_bpe_load_json(const char *path);
 /* Load a model directory: tokenizer.json if present, else vocab.json +
  * merges.txt. */
@@ -38,7 +46,8 @@ void ft_bpe_free(struct ft_bpe *b);
 
 /* Number of ids (largest id + 1). */
 uint32_t ft_bpe_vocab_size(const struct ft_bpe *b);
-/* Id of "<|endoftext|>", or -1 when the tokenizer has none. */
+/* Id of the end-of-text token (tokenizer_config.json's eos_token, else
+ * "<|endoftext|>"), or -1 when the tokenizer has none. */
 int32_t ft_bpe_eos_id(const struct ft_bpe *b);
 /* The raw bytes of token id (NULL for an id without a token). */
 const char *ft_bpe_token(const struct ft_bpe *b, uint32_t id, size_t *len);
@@ -51,8 +60,14 @@ void ft_bpe_hash(const struct ft_bpe *b, uint8_t out[32]);
 
 /* ---- encoding ---- */
 enum {
-	FT_BPE_NO_SPECIAL = 1, /* added tokens in the text are plain text */
+	FT_BPE_NO_SPECIAL = 1, /* special added tokens in the text are text */
+	FT_BPE_CONT = 2,       /* the text continues a document, cut at an
+	                          ft_bpe_cut point (ft_bpe_par sets it) */
 };
+/* The ids the post-processor puts before and after each document's ids
+ * (e.g. Llama's BOS); none for GPT-2. */
+void ft_bpe_special_ids(const struct ft_bpe *b, const uint32_t **pre,
+    size_t *n_pre, const uint32_t **post, size_t *n_post);
 
 struct ft_bpe_enc *ft_bpe_enc_new(const struct ft_bpe *b);
 void ft_bpe_enc_free(struct ft_bpe_enc *e);
@@ -95,11 +110,21 @@ int ft_bpe_par_finish(struct ft_bpe_par *p);
 void ft_bpe_par_free(struct ft_bpe_par *p);
 
 /* ---- decoding ---- */
+/* Bytes the decoder removes at the start of a document's decoded text
+ * s[0..n) (a SentencePiece-style tokenizer's leading space); 0 for GPT-2. */
+size_t ft_bpe_doc_strip(const struct ft_bpe *b, const char *s, size_t n);
 /* Append the bytes of ids[0..n) to *buf (malloc'd, *cap bytes, *len used);
  * special tokens are skipped when skip_special.  Returns 0, or -1 after a
  * message for an id outside the vocabulary. */
 int ft_bpe_decode(const struct ft_bpe *b, const uint32_t *ids, size_t n,
     int skip_special, char **buf, size_t *len, size_t *cap);
+
+/* The class of a code point for the GPT-2-style regexes (Unicode 16.0):
+ * 1 \p{L}, 2 \p{N}, 3 \s, 0 anything else. */
+int ft_bpe_class(uint32_t cp);
+/* The byte that code point cp stands for in GPT-2's byte-to-unicode
+ * alphabet, or -1. */
+int ft_bpe_unicode_byte(uint32_t cp);
 
 /* ---- UTF-8 ---- */
 /* Length of the longest prefix of s[0..n) that is valid UTF-8, except that

@@ -202,7 +202,19 @@ parse_json(const char *s, size_t n, int cut, const char *where)
 		size_t at = (size_t)(end - s);
 
 		json_cause(s, n, at, cut, cause, sizeof cause);
-		ft_error("%s: invalid JSON at byte %zu%s", where, at + 1, cause);
+		if (cut == 2) { /* a whole file: where, as line and column */
+			long line = 1, col = 1;
+			for (size_t i = 0; i < at; i++, col++)
+				if (s[i] == '\n') {
+					line++;
+					col = 0;
+				}
+			ft_error("%s: invalid JSON at line %ld, column %ld%s",
+			    where, line, col, cause);
+		} else {
+			ft_error("%s: invalid JSON at byte %zu%s", where,
+			    at + 1, cause);
+		}
 	} else {
 		json_cause(s, n, n, cut, cause, sizeof cause);
 		ft_error("%s: invalid JSON%s", where, cause);

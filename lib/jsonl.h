@@ -48,7 +48,8 @@ ft_jsonl *ft_jsonl_from_fp(FILE *fp, const char *name);
 size_t ft_utf8_check(const char *s, size_t n);
 
 /* Read and parse a whole JSON file that must hold an object (config.json,
- * trainer state, index files).  NULL after "PATH: invalid JSON" or
+ * trainer state, index files).  NULL after "PATH: invalid JSON at line L,
+ * column C" or
  * "PATH: not a JSON object"; free with cJSON_Delete. */
 cJSON *ft_json_load(const char *path);
 /* The same for text s[0..n) in memory; name is used in messages. */

@@ -207,8 +207,8 @@ sigma(const uint32_t *s, size_t n, size_t i)
 	return fin ? 0x3c2 : 0x3c3;
 }
 
-void
-ft_ustr_lower(struct ft_ustr *u)
+static void
+lower(struct ft_ustr *u, int final_sigma)
 {
 	struct ft_ustr t = { 0 };
 	size_t o = 0;
@@ -221,7 +221,7 @@ ft_ustr_lower(struct ft_ustr *u)
 			t.cp[o++] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
 			continue;
 		}
-		if (c == 0x3a3) {
+		if (c == 0x3a3 && final_sigma) {
 			t.cp[o++] = sigma(u->cp, u->n, i);
 			continue;
 		}
@@ -240,6 +240,18 @@ ft_ustr_lower(struct ft_ustr *u)
 	}
 	t.n = o;
 	take(u, &t);
+}
+
+void
+ft_ustr_lower(struct ft_ustr *u)
+{
+	lower(u, 1);
+}
+
+void
+ft_ustr_lower_chars(struct ft_ustr *u)
+{
+	lower(u, 0);
 }
 
 void

@@ -28,6 +28,9 @@ void ft_ustr_release(struct ft_ustr *u);
 /* str.lower(): full mappings (U+0130 -> "i\u0307") and the final-sigma
  * rule for U+03A3. */
 void ft_ustr_lower(struct ft_ustr *u);
+/* The same code point by code point (Rust's char::to_lowercase, as the
+ * tokenizers Lowercase normalizer): U+03A3 always becomes U+03C3. */
+void ft_ustr_lower_chars(struct ft_ustr *u);
 /* str.strip() with no argument. */
 void ft_ustr_strip(struct ft_ustr *u);
 /* Each maximal run of str.isspace() code points becomes one U+0020. */

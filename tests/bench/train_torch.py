@@ -19,6 +19,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+# --autocast-bf16 (anywhere on the command line): the forward and the loss
+# under torch.autocast("cpu", dtype=torch.bfloat16), as
+# TrainingArguments(bf16=True) does on a CPU (hf-reference section 19).
+AUTOCAST_BF16 = "--autocast-bf16" in sys.argv
+if AUTOCAST_BF16:
+    sys.argv.remove("--autocast-bf16")
+
+
+def autocast():
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=AUTOCAST_BF16)
+
 
 class Conv1D(nn.Module):
     def __init__(self, nf, nx, std=0.02):
@@ -152,13 +163,14 @@ def main():
     for k in range(steps + 1):
         t0 = time.perf_counter()
         if mode != "eval":
-            loss = model(ids, mask, labels)
+            with autocast():
+                loss = model(ids, mask, labels)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             opt.zero_grad()
         else:
-            with torch.no_grad():
+            with torch.no_grad(), autocast():
                 loss = model(ids, mask, ids)
         if k > 0:
             times.append((time.perf_counter() - t0) * 1000)

@@ -94,6 +94,6 @@ limit=1000; [ "${FT_SAN:-}" != 1 ] || limit=8000 # ASan and UBSan slow it
 # ---- a viewer row that is not UTF-8, a lone surrogate: named ----
 t_expect_fail 1 "org/bad: /rows default/train offset 0: row 1: field 'text' is not valid UTF-8" \
 	ft-fetch dataset org/bad
-t_expect_fail 1 "org/lone: /rows default/train offset 0: the answer: invalid JSON at byte [0-9]+ \(lone surrogate escape .ud800 at byte [0-9]+\)" \
+t_expect_fail 1 "org/lone: /rows default/train offset 0: the answer: invalid JSON at line 1, column [0-9]+ \(lone surrogate escape .ud800 at byte [0-9]+\)" \
 	ft-fetch dataset org/lone
 echo "fetch-guard: ok"

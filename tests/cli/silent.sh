@@ -40,6 +40,6 @@ t_expect_fail 1 "cut.jsonl:1: invalid JSON at byte [0-9]+ \(the line is cut off 
 # a config.json cut off names it too
 cp -r "$M" "$T/cm"
 printf '{"n_layer": 1, "n_embd": 3' >"$T/cm/config.json"
-t_expect_fail 1 "config.json: invalid JSON at byte [0-9]+ \(the text ends early" \
+t_expect_fail 1 "config.json: invalid JSON at line 1, column [0-9]+ \(the text ends early" \
 	ft-sample -m "$T/cm" hello
 exit 0
