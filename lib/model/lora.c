@@ -4,9 +4,9 @@
  * keeps its fused matrices and calls one hook per linear layer. */
 #include <cblas.h>
 #include <cJSON.h>
+#include <oniguruma.h>
 #include <limits.h>
 #include <math.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +93,7 @@ struct targets {
 	size_t n;
 	int all;
 	int is_re;
-	regex_t re;
+	OnigRegex re;           /* a string: matched against the whole name */
 	char *re_src;
 };
 
@@ -102,8 +102,11 @@ target_match(const struct targets *t, const char *module)
 {
 	if (t->all)
 		return 1;
-	if (t->is_re)
-		return regexec(&t->re, module, 0, NULL, 0) == 0;
+	if (t->is_re) {
+		const OnigUChar *s = (const OnigUChar *)module;
+		const OnigUChar *e = s + strlen(module);
+		return onig_search(t->re, s, e, s, e, NULL, ONIG_OPTION_NONE) >= 0;
+	}
 	for (size_t i = 0; i < t->n; i++)
 		if (ends_with_dot(module, t->list[i]))
 			return 1;
@@ -117,7 +120,7 @@ targets_free(struct targets *t)
 		free(t->list[i]);
 	free(t->list);
 	if (t->is_re)
-		regfree(&t->re);
+		onig_free(t->re);
 	free(t->re_src);
 	memset(t, 0, sizeof(*t));
 }
@@ -497,11 +500,22 @@ parse_config(const ft_model *m, ft_lora *lo, struct targets *t,
 		if (strcmp(it->valuestring, "all-linear") == 0) {
 			t->all = 1;
 		} else {
-			/* a string is a regex matched against the whole name */
-			char *re = ft_asprintf("^(%s)$", it->valuestring);
-			int e = regcomp(&t->re, re, REG_EXTENDED | REG_NOSUB);
+			/* a string is a regex matched against the whole name
+			 * (Python's re.fullmatch) */
+			static int inited;
+			char *re = ft_asprintf("\\A(?:%s)\\z", it->valuestring);
+			OnigErrorInfo ei;
+			int e;
+			if (!inited) {
+				OnigEncoding enc[1] = { ONIG_ENCODING_UTF8 };
+				onig_initialize(enc, 1);
+				inited = 1;
+			}
+			e = onig_new(&t->re, (const OnigUChar *)re,
+			    (const OnigUChar *)re + strlen(re), ONIG_OPTION_NONE,
+			    ONIG_ENCODING_UTF8, ONIG_SYNTAX_DEFAULT, &ei);
 			free(re);
-			if (e != 0) {
+			if (e != ONIG_NORMAL) {
 				ft_error("%s: \"target_modules\": bad regular "
 				    "expression", path);
 				goto out;
