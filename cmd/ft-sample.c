@@ -5,10 +5,12 @@
 #include "blas.h"
 #include "err.h"
 #include "generate.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "io.h"
 #include "jsonl.h"
 #include "modeldir.h"
+#include "trainer.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -20,7 +22,11 @@ static const char usage[] =
 "usage: ft-sample [-m MODEL_DIR] [options] [PROMPT...]\n"
 "Generate text after each PROMPT (or each line of stdin) with a KV cache.\n"
 "  -m, --model DIR         model directory or Hub id (default $FT_MODEL,\n"
-"                          else distilgpt2 from the Hub cache)\n"
+"                          else distilgpt2 from the Hub cache), or a LoRA\n"
+"                          adapter directory (its base from the adapter)\n"
+"      --adapter DIR       apply a LoRA adapter (PEFT's files) to the model\n"
+"      --merge-to DIR      write the model with the adapter merged into its\n"
+"                          weights as a model directory, and exit\n"
 "      --max-length N      total tokens, prompt included (default 250)\n"
 "      --max-new-tokens N  new tokens (overrides --max-length)\n"
 "      --temperature T     softmax temperature (0.9; 0 means --greedy)\n"
@@ -49,10 +55,12 @@ static const char usage[] =
 
 enum { O_MAXLEN = 256, O_MAXNEW, O_TEMP, O_TOPK, O_TOPP, O_GREEDY, O_SEED,
 	O_STOP, O_ECHO, O_NOSTREAM, O_JSONL, O_KEEPSPECIAL, O_VERSION,
-	O_REPPEN, O_NGRAM, O_MINNEW, O_FIELD, O_DTYPE };
+	O_REPPEN, O_NGRAM, O_MINNEW, O_FIELD, O_DTYPE, O_ADAPTER, O_MERGE_TO };
 
 static const struct option longopts[] = {
 	{ "model", required_argument, NULL, 'm' },
+	{ "adapter", required_argument, NULL, O_ADAPTER },
+	{ "merge-to", required_argument, NULL, O_MERGE_TO },
 	{ "max-length", required_argument, NULL, O_MAXLEN },
 	{ "max-new-tokens", required_argument, NULL, O_MAXNEW },
 	{ "temperature", required_argument, NULL, O_TEMP },
@@ -304,6 +312,34 @@ sample_one(struct ctx *c, const char *prompt, size_t n, const char *where,
 	return 0;
 }
 
+/* --merge-to: W + s·B·A as a plain model directory, with the base's
+ * generation_config.json and the tokenizer files (the adapter's, else the
+ * base's). */
+static int
+merge(ft_model *m, const char *base, const char *dir, const char *out)
+{
+	char *g, *p;
+	int rc;
+
+	if (m->lora == NULL) {
+		ft_error("--merge-to: '%s' is a model without an adapter (give an "
+		    "adapter directory or --adapter)", dir);
+		return FT_EXIT_USAGE;
+	}
+	ft_lora_merge(m);
+	if (ft_model_save_dir(m, out) != 0)
+		return FT_EXIT_FAIL;
+	g = ft_path_join(base, "generation_config.json");
+	p = ft_path_join(out, "generation_config.json");
+	rc = ft_exists(g) ? ft_copy_file(g, p) : 0;
+	free(g);
+	free(p);
+	if (rc == 0)
+		rc = ft_copy_tokenizer_files(ft_has_tokenizer(dir) ? dir : base,
+		    out);
+	return rc == 0 ? 0 : FT_EXIT_FAIL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -311,7 +347,8 @@ main(int argc, char **argv)
 	struct ft_gen_opts go = { .sampler = FT_SAMPLER_DEFAULTS, .seed = 42,
 	    .max_length = 250, .skip_special = 1 };
 	const char *marg = NULL, **stops = NULL, *field = "prompt";
-	char *dir;
+	const char *adapter = NULL, *merge_to = NULL;
+	char *dir, *base = NULL;
 	int ch, nsamples = 1, threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	int stream = 1, verbose = 0, status = 0, field_set = 0, qtype = -1;
 	ft_qtype qt = FT_Q_BF16;
@@ -326,6 +363,8 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":m:n:j:vh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'm': marg = optarg; break;
+		case O_ADAPTER: adapter = optarg; break;
+		case O_MERGE_TO: merge_to = optarg; break;
 		case O_MAXLEN:
 			go.max_length = (int)ft_parse_long("--max-length", optarg,
 			    1, 1 << 24);
@@ -404,11 +443,21 @@ main(int argc, char **argv)
 	if ((dir = ft_model_resolve(marg)) == NULL)
 		return FT_EXIT_FAIL;
 	status = FT_EXIT_FAIL;
+	/* a model, or a LoRA adapter on its base (-m ADAPTER, --adapter) */
+	c.m = ft_calloc(1, sizeof(*c.m));
+	if (ft_lora_load_model(c.m, dir, adapter, &base) != 0)
+		goto out;
+	if (merge_to != NULL) {
+		status = merge(c.m, base, dir, merge_to);
+		goto out;
+	}
+	/* the tokenizer: the adapter's directory may hold one */
+	if (!ft_has_tokenizer(dir) && c.m->lora != NULL) {
+		free(dir);
+		dir = ft_strdup(base);
+	}
 	if (check_tokenizer(dir) != 0
 	    || (c.tok = ft_bpe_load_dir(dir)) == NULL)
-		goto out;
-	c.m = ft_calloc(1, sizeof(*c.m));
-	if (ft_model_load(c.m, dir) != 0)
 		goto out;
 	ft_model_set_threads(c.m, threads > 0 ? threads : 1);
 	if (qtype >= 0 && ft_model_quantize(c.m, (ft_qtype)qt) != 0)
@@ -420,7 +469,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	go.eos = eos;
-	go.neos = load_eos(dir, c.m, eos, 16);
+	go.neos = load_eos(base, c.m, eos, 16);
 	go.stops = stops;
 	go.nstops = nstops;
 	go.skip_special = c.skip_special;
@@ -506,6 +555,7 @@ out:
 	free(c.echo_text);
 	free(stops);
 	free(dir);
+	free(base);
 	ft_gen_free(c.gen);
 	ft_bpe_enc_free(c.enc);
 	ft_bpe_free(c.tok);

@@ -11,6 +11,7 @@
 #include "dist.h"
 #include "err.h"
 #include "io.h"
+#include "model/lora.h"
 #include "modeldir.h"
 #include "optim.h"
 #include "trainrun.h"
@@ -31,7 +32,14 @@ usage(void)
 	    "      --tokenizer-dir DIR    tokenizer files for the outputs "
 	    "(default -m)\n"
 	    "      --train FILE           training token file (required)\n"
-	    "      --val FILE             validation token file\n"
+	    "      --val FILE             validation token file (metrics "
+	    "eval_loss)\n"
+	    "      --eval NAME=FILE       another evaluation set (metrics "
+	    "eval_NAME_loss),\n"
+	    "                             evaluated at step 0 too; repeatable\n"
+	    "      --eval-only            evaluate the model (and --adapter) "
+	    "on the sets,\n"
+	    "                             print the metrics, do not train\n"
 	    "  -o, --output-dir DIR       run directory (required)\n"
 	    "      --overwrite-output-dir replace an earlier run in DIR\n"
 	    "      --resume [CHECKPOINT]  continue from the latest (or the "
@@ -66,6 +74,16 @@ usage(void)
 	    "(autocast)\n"
 	    "      --save-dtype TYPE      final model: float32 or bfloat16 "
 	    "(float32)\n"
+	    "      --lora-r R             train LoRA adapters of rank R on the "
+	    "frozen model\n"
+	    "      --lora-alpha A         LoRA scale alpha/R (8)\n"
+	    "      --lora-dropout P       dropout on the adapters' input (0)\n"
+	    "      --lora-targets LIST    module names, or all-linear (gpt2: "
+	    "c_attn,\n"
+	    "                             llama family: q_proj,v_proj)\n"
+	    "      --rslora               scale alpha/sqrt(R)\n"
+	    "      --adapter DIR          continue training a LoRA adapter "
+	    "(PEFT's files)\n"
 	    "  -s, --seed N               data order, dropout, init (42)\n"
 	    "  -j, --threads N            threads (all cores)\n"
 	    "  -q, --quiet                no progress, no notes\n"
@@ -80,6 +98,8 @@ enum {
 	O_WD, O_B1, O_B2, O_EPS, O_CLIP, O_DROPOUT, O_MAXLEN, O_PACK,
 	O_MASK_EOS, O_NO_SHUFFLE, O_EVAL_STEPS, O_SAVE_STEPS, O_SAVE_LIMIT,
 	O_LOG_STEPS, O_VERSION, O_BF16, O_SAVE_DTYPE,
+	O_LOG_STEPS, O_VERSION, O_LORA_R, O_LORA_ALPHA, O_LORA_DROPOUT,
+	O_LORA_TARGETS, O_RSLORA, O_ADAPTER, O_EVAL, O_EVAL_ONLY,
 };
 
 static const struct option longopts[] = {
@@ -88,6 +108,8 @@ static const struct option longopts[] = {
 	{ "tokenizer-dir", required_argument, NULL, O_TOKDIR },
 	{ "train", required_argument, NULL, O_TRAIN },
 	{ "val", required_argument, NULL, O_VAL },
+	{ "eval", required_argument, NULL, O_EVAL },
+	{ "eval-only", no_argument, NULL, O_EVAL_ONLY },
 	{ "output-dir", required_argument, NULL, 'o' },
 	{ "overwrite-output-dir", no_argument, NULL, O_OVERWRITE },
 	{ "resume", optional_argument, NULL, O_RESUME },
@@ -115,6 +137,12 @@ static const struct option longopts[] = {
 	{ "logging-steps", required_argument, NULL, O_LOG_STEPS },
 	{ "bf16", no_argument, NULL, O_BF16 },
 	{ "save-dtype", required_argument, NULL, O_SAVE_DTYPE },
+	{ "lora-r", required_argument, NULL, O_LORA_R },
+	{ "lora-alpha", required_argument, NULL, O_LORA_ALPHA },
+	{ "lora-dropout", required_argument, NULL, O_LORA_DROPOUT },
+	{ "lora-targets", required_argument, NULL, O_LORA_TARGETS },
+	{ "rslora", no_argument, NULL, O_RSLORA },
+	{ "adapter", required_argument, NULL, O_ADAPTER },
 	{ "seed", required_argument, NULL, 's' },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -130,7 +158,9 @@ main(int argc, char **argv)
 {
 	ft_train_opts o;
 	const char *model_arg = NULL;
-	char *model_dir = NULL;
+	char *model_dir = NULL, *base_arg = NULL, *base_real = NULL;
+	const char **evals = NULL;
+	int lora_given = 0;
 	long cpus;
 	int c, rc;
 
@@ -149,6 +179,14 @@ main(int argc, char **argv)
 		case O_TOKDIR: o.tokenizer_dir = optarg; break;
 		case O_TRAIN: o.train_path = optarg; break;
 		case O_VAL: o.val_path = optarg; break;
+		case O_EVAL:
+			if (strchr(optarg, '=') == NULL || *optarg == '=')
+				ft_usage_error("--eval '%s': want NAME=FILE", optarg);
+			evals = ft_realloc(evals, (o.n_evals + 1) * sizeof *evals);
+			evals[o.n_evals++] = optarg;
+			o.evals = evals;
+			break;
+		case O_EVAL_ONLY: o.eval_only = 1; break;
 		case 'o': o.run_dir = optarg; break;
 		case O_OVERWRITE: o.overwrite = 1; break;
 		case O_RESUME:
@@ -241,6 +279,28 @@ main(int argc, char **argv)
 				ft_usage_error("invalid value '%s' for --save-dtype "
 				    "(float32, bfloat16)", optarg);
 			break;
+		case O_LORA_R:
+			o.lora_r = (int)ft_parse_long("--lora-r", optarg, 1, 1 << 16);
+			break;
+		case O_LORA_ALPHA:
+			lora_given = 1;
+			o.lora_alpha = ft_parse_double("--lora-alpha", optarg, 0,
+			    1e9);
+			break;
+		case O_LORA_DROPOUT:
+			lora_given = 1;
+			o.lora_dropout = ft_parse_double("--lora-dropout", optarg, 0,
+			    0.99);
+			break;
+		case O_LORA_TARGETS:
+			lora_given = 1;
+			o.lora_targets = optarg;
+			break;
+		case O_RSLORA:
+			lora_given = 1;
+			o.rslora = 1;
+			break;
+		case O_ADAPTER: o.adapter_dir = optarg; break;
 		case 's':
 			o.seed = (uint64_t)ft_parse_long("--seed", optarg, 0,
 			    0xffffffffL);
@@ -260,14 +320,35 @@ main(int argc, char **argv)
 		o.resume_from = argv[optind++];
 	if (optind < argc)
 		ft_usage_error("unexpected argument '%s'", argv[optind]);
-	if (o.train_path == NULL)
+	if (o.eval_only && (o.init != NULL || o.lora_r > 0 || o.resume))
+		ft_usage_error("--eval-only evaluates a model (-m, --adapter)");
+	if (o.eval_only && o.val_path == NULL && o.n_evals == 0)
+		ft_usage_error("--eval-only needs --val FILE or --eval NAME=FILE");
+	if (o.train_path == NULL && !o.eval_only)
 		ft_usage_error("--train FILE is required");
-	if (o.run_dir == NULL)
+	if (o.run_dir == NULL && !o.eval_only)
 		ft_usage_error("-o RUN_DIR is required");
 	if (o.resume && o.overwrite)
 		ft_usage_error("--resume and --overwrite-output-dir exclude each "
 		    "other");
-	if (o.init == NULL || model_arg != NULL) {
+	if (o.adapter_dir != NULL && o.lora_r > 0)
+		ft_usage_error("--adapter continues an adapter; --lora-r makes a "
+		    "new one");
+	if ((o.adapter_dir != NULL || o.lora_r > 0) && o.init != NULL)
+		ft_usage_error("LoRA adapts a pretrained model (-m), not --init");
+	if (o.lora_r == 0 && lora_given)
+		ft_usage_error("--lora-alpha, --lora-dropout, --lora-targets and "
+		    "--rslora need --lora-r (an --adapter has its own)");
+	if (o.adapter_dir != NULL && model_arg == NULL) {
+		/* the base the adapter names */
+		base_arg = ft_lora_base_of(o.adapter_dir);
+		if (base_arg == NULL)
+			return FT_EXIT_FAIL;
+		model_arg = base_arg;
+	}
+	/* --resume without -m: the checkpoint has what it needs */
+	if ((o.init == NULL && !(o.resume && model_arg == NULL)) ||
+	    model_arg != NULL) {
 		model_dir = ft_model_resolve(model_arg);
 		if (model_dir == NULL)
 			return FT_EXIT_FAIL;
@@ -285,8 +366,21 @@ main(int argc, char **argv)
 		return FT_EXIT_FAIL;
 	if (ft_dist_rank() > 0)
 		o.quiet = 1;
+	/* base_model_name_or_path: a Hub id as given, a directory as an
+	 * absolute path (a run directory is read from anywhere) */
+	{
+		const char *b = model_arg != NULL ? model_arg : getenv("FT_MODEL");
+
+		if (b == NULL || *b == '\0')
+			b = "distilgpt2";
+		base_real = realpath(b, NULL);
+		o.base_name = base_real != NULL ? base_real : b;
+	}
 	rc = ft_train_run(&o);
 	free(model_dir);
+	free(base_real);
+	free(base_arg);
+	free(evals);
 	if (ft_close_stdout() != 0)
 		rc = FT_EXIT_FAIL;
 	return ft_dist_end(rc);

@@ -1203,7 +1203,9 @@ mm_backward(float *dinp, float *dw, float *dbias, const float *dout,
 		cblas_sgemm(CblasRowMajor, CblasNoTrans,
 		    linear ? CblasNoTrans : CblasTrans, N, IC, OC, 1.0f, dout, OC,
 		    w, linear ? IC : OC, acc ? 1.0f : 0.0f, dinp, IC);
-	if (linear) /* dw[OC,IC] += dout[N,OC]ᵀ · inp[N,IC] */
+	if (dw == NULL) /* a frozen weight */
+		;
+	else if (linear) /* dw[OC,IC] += dout[N,OC]ᵀ · inp[N,IC] */
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N,
 		    1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
 	else /* dw[IC,OC] += inp[N,IC]ᵀ · dout[N,OC] */
@@ -1336,7 +1338,8 @@ ft_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
 	    .inp = inp, .w = w, .cmean = mean, .crstd = rstd, .N = N, .C = C };
 
 	ft_parallel(threads, ln_bwd_rows, &c);
-	ft_parallel(threads, ln_bwd_cols, &c);
+	if (dw != NULL) /* NULL: frozen (dw and db together) */
+		ft_parallel(threads, ln_bwd_cols, &c);
 }
 
 /* ---- nn.Linear layout ---- */
@@ -1466,7 +1469,8 @@ ft_rmsnorm_backward(float *dinp, float *dw, const float *dout,
 	    .w = w, .crstd = rstd, .N = N, .C = C };
 
 	ft_parallel(threads, rms_bwd_rows, &c);
-	ft_parallel(threads, rms_bwd_cols, &c);
+	if (dw != NULL)
+		ft_parallel(threads, rms_bwd_cols, &c);
 }
 
 /* ---- rotary embedding ---- */

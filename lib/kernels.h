@@ -48,7 +48,7 @@ int ft_matmul_small_ok(int N);
 void ft_matmul_rows_small(float *out, const float *a, const float *m, int k,
     int V, int C, int threads);
 /* dinp[N,IC] (+= if acc, else =) dout·wᵀ; dw[IC,OC] += inpᵀ·dout;
- * dbias[OC] += Σ_n dout (dbias may be NULL; dinp may be NULL). */
+ * dbias[OC] += Σ_n dout (dbias, dinp, dw may be NULL). */
 void ft_matmul_backward(float *dinp, float *dw, float *dbias,
     const float *dout, const float *inp, const float *w,
     int N, int IC, int OC, int acc, int threads);
@@ -60,7 +60,7 @@ void ft_bias_backward(float *dbias, const float *dout, int N, int OC,
 void ft_layernorm_forward(float *out, float *mean, float *rstd,
     const float *inp, const float *w, const float *b, int N, int C,
     float eps, int threads);
-/* dinp[N,C] += ...; dw, db [C] += ... */
+/* dinp[N,C] += ...; dw, db [C] += ... (both NULL: no weight gradient) */
 void ft_layernorm_backward(float *dinp, float *dw, float *db,
     const float *dout, const float *inp, const float *w, const float *mean,
     const float *rstd, int N, int C, int threads);
@@ -113,7 +113,7 @@ void ft_attention_softmax_backward(float *dP, float *Pd, const float *P,
 void ft_linear_forward(float *out, const float *inp, const float *w,
     const float *bias, int N, int IC, int OC);
 /* dinp[N,IC] (+= if acc, else =) dout·w; dw[OC,IC] += doutᵀ·inp;
- * dbias[OC] += Σ_n dout (dbias and dinp may be NULL). */
+ * dbias[OC] += Σ_n dout (dbias, dinp and dw may be NULL). */
 void ft_linear_backward(float *dinp, float *dw, float *dbias,
     const float *dout, const float *inp, const float *w,
     int N, int IC, int OC, int acc, int threads);
@@ -122,7 +122,7 @@ void ft_linear_backward(float *dinp, float *dw, float *dbias,
  * + eps) saved for backward.  out may not alias inp. */
 void ft_rmsnorm_forward(float *out, float *rstd, const float *inp,
     const float *w, int N, int C, float eps, int threads);
-/* dinp[N,C] += ...; dw[C] += ... */
+/* dinp[N,C] += ...; dw[C] += ... (dw NULL: none) */
 void ft_rmsnorm_backward(float *dinp, float *dw, const float *dout,
     const float *inp, const float *w, const float *rstd, int N, int C,
     int threads);

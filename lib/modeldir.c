@@ -5,6 +5,7 @@
 #include "err.h"
 #include "hub.h"
 #include "io.h"
+#include "trainer.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -101,4 +102,41 @@ ft_model_resolve(const char *arg)
 	}
 	free(cache);
 	return snap;
+}
+
+const char *const ft_tokenizer_files[FT_N_TOKENIZER_FILES] = {
+	"vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
+	"special_tokens_map.json", "added_tokens.json",
+};
+
+int
+ft_has_tokenizer(const char *dir)
+{
+	char *tj = ft_path_join(dir, "tokenizer.json");
+	char *vj = ft_path_join(dir, "vocab.json");
+	char *mt = ft_path_join(dir, "merges.txt");
+	int r = ft_exists(tj) || (ft_exists(vj) && ft_exists(mt));
+
+	free(tj);
+	free(vj);
+	free(mt);
+	return r;
+}
+
+int
+ft_copy_tokenizer_files(const char *src, const char *dst)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < FT_N_TOKENIZER_FILES; i++) {
+		char *s = ft_path_join(src, ft_tokenizer_files[i]);
+
+		if (ft_exists(s)) {
+			char *d = ft_path_join(dst, ft_tokenizer_files[i]);
+			rc = ft_copy_file(s, d);
+			free(d);
+		}
+		free(s);
+	}
+	return rc;
 }

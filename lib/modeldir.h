@@ -17,4 +17,14 @@ char *ft_model_resolve(const char *arg);
  * ~/.cache/huggingface.  malloc'd. */
 char *ft_hub_cache_dir(void);
 
+/* The tokenizer files a model directory may hold (GPT-2's vocab.json and
+ * merges.txt, tokenizers' tokenizer.json, and their configs). */
+extern const char *const ft_tokenizer_files[];
+#define FT_N_TOKENIZER_FILES 6
+/* Nonzero when dir holds a tokenizer (tokenizer.json, or vocab.json and
+ * merges.txt). */
+int ft_has_tokenizer(const char *dir);
+/* Copy those of them src holds into dst (atomically each).  0 or -1. */
+int ft_copy_tokenizer_files(const char *src, const char *dst);
+
 #endif

@@ -261,15 +261,21 @@ ft_log_entry_write(FILE *fp, const ft_log_entry *e, int indent)
 		put_float(fp, &first, indent, "loss", e->loss);
 		put_int(fp, &first, indent, "step", e->step);
 		break;
-	case FT_LOG_EVAL:
-		put_float(fp, &first, indent, "eval_loss", e->eval_loss);
-		put_float(fp, &first, indent, "eval_runtime", e->eval_runtime);
-		put_float(fp, &first, indent, "eval_samples_per_second",
-		    e->eval_samples_per_second);
-		put_float(fp, &first, indent, "eval_steps_per_second",
-		    e->eval_steps_per_second);
+	case FT_LOG_EVAL: {
+		char k[4][96];
+		const char *n = e->eval_name, *sep = *n ? "_" : "";
+
+		snprintf(k[0], sizeof k[0], "eval_%s%sloss", n, sep);
+		snprintf(k[1], sizeof k[1], "eval_%s%sruntime", n, sep);
+		snprintf(k[2], sizeof k[2], "eval_%s%ssamples_per_second", n, sep);
+		snprintf(k[3], sizeof k[3], "eval_%s%ssteps_per_second", n, sep);
+		put_float(fp, &first, indent, k[0], e->eval_loss);
+		put_float(fp, &first, indent, k[1], e->eval_runtime);
+		put_float(fp, &first, indent, k[2], e->eval_samples_per_second);
+		put_float(fp, &first, indent, k[3], e->eval_steps_per_second);
 		put_int(fp, &first, indent, "step", e->step);
 		break;
+	}
 	case FT_LOG_END:
 		put_int(fp, &first, indent, "step", e->step);
 		put_float(fp, &first, indent, "total_flos", e->total_flos);
@@ -345,14 +351,35 @@ ft_log_entry_parse(ft_log_entry *e, const void *obj, const char *name)
 	if (get_int(o, "step", 0, INT_EXACT, &e->step, name) ||
 	    get_finite(o, "epoch", 0, &e->epoch, name))
 		return -1;
-	if (cJSON_HasObjectItem(o, "eval_loss")) {
-		e->kind = FT_LOG_EVAL;
-		return get_num(o, "eval_loss", &e->eval_loss, name) ||
-		    get_num(o, "eval_runtime", &e->eval_runtime, name) ||
-		    get_num(o, "eval_samples_per_second",
-		    &e->eval_samples_per_second, name) ||
-		    get_num(o, "eval_steps_per_second",
-		    &e->eval_steps_per_second, name) ? -1 : 0;
+	{
+		/* eval_loss, or eval_NAME_loss of a named set */
+		const cJSON *it;
+		char k[3][96];
+
+		cJSON_ArrayForEach(it, o) {
+			size_t n = strlen(it->string);
+			if (strncmp(it->string, "eval_", 5) != 0 || n < 9 ||
+			    strcmp(it->string + n - 5, "_loss") != 0 ||
+			    (n > 9 && n - 10 >= sizeof e->eval_name))
+				continue;
+			if (n > 9) {
+				memcpy(e->eval_name, it->string + 5, n - 10);
+				e->eval_name[n - 10] = '\0';
+			}
+			e->kind = FT_LOG_EVAL;
+			e->eval_loss = it->valuedouble;
+			snprintf(k[0], sizeof k[0], "eval_%s%sruntime", e->eval_name,
+			    n > 9 ? "_" : "");
+			snprintf(k[1], sizeof k[1], "eval_%s%ssamples_per_second",
+			    e->eval_name, n > 9 ? "_" : "");
+			snprintf(k[2], sizeof k[2], "eval_%s%ssteps_per_second",
+			    e->eval_name, n > 9 ? "_" : "");
+			return get_num(o, it->string, &e->eval_loss, name) ||
+			    get_num(o, k[0], &e->eval_runtime, name) ||
+			    get_num(o, k[1], &e->eval_samples_per_second, name) ||
+			    get_num(o, k[2], &e->eval_steps_per_second, name) ?
+			    -1 : 0;
+		}
 	}
 	if (cJSON_HasObjectItem(o, "train_loss")) {
 		e->kind = FT_LOG_END;

@@ -106,9 +106,12 @@ typedef struct ft_log_entry {
 	double epoch;
 	/* FT_LOG_TRAIN */
 	double loss, grad_norm, learning_rate;
-	/* FT_LOG_EVAL */
+	/* FT_LOG_EVAL; eval_name: the set ("" for the one set of --val,
+	 * keys eval_loss ...; else keys eval_NAME_loss ..., as the Trainer
+	 * names the metrics of a dict of evaluation sets) */
 	double eval_loss, eval_runtime, eval_samples_per_second,
 	    eval_steps_per_second;
+	char eval_name[64];
 	/* FT_LOG_END */
 	double train_runtime, train_samples_per_second,
 	    train_steps_per_second, total_flos, train_loss;

@@ -29,7 +29,9 @@
 #include "bpe.h"
 #include "dist.h"
 #include "err.h"
+#include "model/lora.h"
 #include "model/model.h"
+#include "modeldir.h"
 #include "io.h"
 #include "jsonl.h"
 #include "optim.h"
@@ -40,11 +42,8 @@
 #include "trainer.h"
 #include "trainrun.h"
 
-static const char *const tokenizer_files[] = {
-	"vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
-	"special_tokens_map.json", "added_tokens.json",
-};
-#define N_TOKENIZER_FILES (sizeof tokenizer_files / sizeof *tokenizer_files)
+#define tokenizer_files ft_tokenizer_files
+#define N_TOKENIZER_FILES FT_N_TOKENIZER_FILES
 
 void
 ft_train_opts_default(ft_train_opts *o)
@@ -72,6 +71,7 @@ ft_train_opts_default(ft_train_opts *o)
 	o->seed = 42;
 	o->threads = 1;
 	o->shuffle = 1;
+	o->lora_alpha = 8;
 }
 
 /* ---- presets ---- */
@@ -116,8 +116,15 @@ typedef struct run {
 	const ft_train_opts *o;
 	ft_model m;
 	ft_adamw opt;
-	ft_tok_data train, val;
-	ft_samples strain, sval;
+	ft_tok_data train;
+	ft_samples strain;
+	struct evset {             /* --val ("" name) and --eval NAME=FILE */
+		char name[64];
+		const char *path;
+		ft_tok_data d;
+		ft_samples s;
+	} *ev;
+	size_t nev;
 	ft_plan plan;
 	ft_trainer_state st;
 	const char *tok_dir;       /* tokenizer files to copy, or NULL */
@@ -215,6 +222,7 @@ clear_run_dir(const char *dir)
 	static const char *const ours[] = {
 		"metrics.jsonl", "loss.svg", "trainer_state.json",
 		"model.safetensors", "config.json", "generation_config.json",
+		"adapter_config.json", "adapter_model.safetensors",
 	};
 	int64_t *steps;
 	size_t n;
@@ -599,22 +607,18 @@ write_model_dir(const run *r, const char *dir)
 	char *p;
 	int rc;
 
-	if (ft_model_save_dir(&r->m, dir) != 0)
+	if (r->m.lora != NULL) {
+		/* a LoRA run: the adapter (PEFT's files) */
+		rc = ft_lora_save(&r->m, dir);
+	} else if (ft_model_save_dir(&r->m, dir) != 0) {
 		return -1;
-	p = ft_path_join(dir, "generation_config.json");
-	rc = write_generation_config(r, p);
-	free(p);
-	for (size_t i = 0; rc == 0 && r->tok_dir != NULL &&
-	    i < N_TOKENIZER_FILES; i++) {
-		char *src = ft_path_join(r->tok_dir, tokenizer_files[i]);
-
-		if (ft_exists(src)) {
-			p = ft_path_join(dir, tokenizer_files[i]);
-			rc = ft_copy_file(src, p);
-			free(p);
-		}
-		free(src);
+	} else {
+		p = ft_path_join(dir, "generation_config.json");
+		rc = write_generation_config(r, p);
+		free(p);
 	}
+	if (rc == 0 && r->tok_dir != NULL)
+		rc = ft_copy_tokenizer_files(r->tok_dir, dir);
 	return rc;
 }
 
@@ -642,35 +646,42 @@ fill_state_header(run *r)
 static int
 write_plot(const run *r)
 {
-	double *tx = ft_calloc(r->st.n_log + 1, sizeof *tx);
-	double *ty = ft_calloc(r->st.n_log + 1, sizeof *ty);
-	double *ex = ft_calloc(r->st.n_log + 1, sizeof *ex);
-	double *ey = ft_calloc(r->st.n_log + 1, sizeof *ey);
-	size_t nt = 0, ne = 0;
-	ft_plot_series s[2];
+	/* the train loss, then one curve per evaluation set */
+	static const char *const color[] = { "#1f77b4", "#ff7f0e", "#2ca02c",
+		"#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f" };
+	size_t ns = 1 + r->nev, nl = r->st.n_log + 1;
+	ft_plot_series *s = ft_calloc(ns, sizeof *s);
+	char **label = ft_calloc(ns, sizeof *label);
 	char *path = ft_path_join(r->o->run_dir, "loss.svg");
 	int rc;
 
-	for (size_t i = 0; i < r->st.n_log; i++) {
-		const ft_log_entry *e = &r->st.log[i];
+	for (size_t k = 0; k < ns; k++) {
+		const char *nm = k == 0 ? NULL : r->ev[k - 1].name;
+		double *x = ft_calloc(nl, sizeof *x), *y = ft_calloc(nl, sizeof *y);
+		size_t n = 0;
 
-		if (e->kind == FT_LOG_TRAIN) {
-			tx[nt] = (double)e->step;
-			ty[nt++] = e->loss;
-		} else if (e->kind == FT_LOG_EVAL) {
-			ex[ne] = (double)e->step;
-			ey[ne++] = e->eval_loss;
+		for (size_t i = 0; i < r->st.n_log; i++) {
+			const ft_log_entry *e = &r->st.log[i];
+
+			if (k == 0 ? e->kind == FT_LOG_TRAIN : e->kind ==
+			    FT_LOG_EVAL && strcmp(e->eval_name, nm) == 0) {
+				x[n] = (double)e->step;
+				y[n++] = k == 0 ? e->loss : e->eval_loss;
+			}
 		}
+		label[k] = k == 0 ? ft_strdup("train loss") :
+		    ft_asprintf("%s loss", *nm ? nm : "eval");
+		s[k] = (ft_plot_series){ label[k], color[k % 8], x, y, n, k > 0 };
 	}
-	s[0] = (ft_plot_series){ "train loss", "#1f77b4", tx, ty, nt, 0 };
-	s[1] = (ft_plot_series){ "eval loss", "#ff7f0e", ex, ey, ne, 1 };
-	rc = ft_plot_svg(path, "ft-train loss", "step", "loss", s,
-	    r->val.ids != NULL ? 2 : 1);
+	rc = ft_plot_svg(path, "ft-train loss", "step", "loss", s, (int)ns);
+	for (size_t k = 0; k < ns; k++) {
+		free((double *)s[k].x);
+		free((double *)s[k].y);
+		free(label[k]);
+	}
+	free(s);
+	free(label);
 	free(path);
-	free(tx);
-	free(ty);
-	free(ex);
-	free(ey);
 	return rc;
 }
 
@@ -691,7 +702,14 @@ save_checkpoint(run *r)
 	if (write_model_dir(r, tmp) != 0)
 		goto fail;
 	p = ft_path_join(tmp, "optimizer.safetensors");
-	rc = ft_adamw_save(&r->opt, p, r->m.tensors, r->m.n_tensors);
+	{
+		float *P, *G;
+		size_t NP, NT;
+		const ft_param_tensor *TT;
+
+		ft_model_trainable(&r->m, &P, &G, &NP, &TT, &NT);
+		rc = ft_adamw_save(&r->opt, p, TT, NT);
+	}
 	free(p);
 	if (rc != 0)
 		goto fail;
@@ -781,9 +799,9 @@ bar_pause(run *r)
 }
 
 static int
-evaluate(run *r, ft_log_entry *e)
+evaluate(run *r, const struct evset *set, ft_log_entry *e)
 {
-	const ft_samples *s = &r->sval;
+	const ft_samples *s = &set->s;
 	int bs = r->o->eval_batch_size;
 	ft_batch b = { 0 };
 	size_t *idx = ft_malloc((size_t)bs * sizeof *idx);
@@ -829,6 +847,7 @@ evaluate(run *r, ft_log_entry *e)
 	free(bc);
 	rt = now() - t0;
 	e->kind = FT_LOG_EVAL;
+	snprintf(e->eval_name, sizeof e->eval_name, "%s", set->name);
 	e->eval_loss = nb > 0 ? (double)(float)(sum / (double)nb) : NAN;
 	e->eval_runtime = ft_pyround(rt, 4);
 	e->eval_samples_per_second = ft_pyround(rt > 0 ? (double)s->n / rt : 0,
@@ -838,6 +857,25 @@ evaluate(run *r, ft_log_entry *e)
 	if (!isfinite(e->eval_loss) && nb > 0)
 		return ft_error("evaluation loss is %s at step %" PRId64,
 		    isnan(e->eval_loss) ? "nan" : "inf", r->step);
+	return 0;
+}
+
+/* Evaluate every set at the current step (log history and metrics). */
+static int
+evaluate_all(run *r, double epoch)
+{
+	for (size_t k = 0; k < r->nev; k++) {
+		ft_log_entry e;
+
+		memset(&e, 0, sizeof e);
+		e.step = r->step;
+		e.epoch = epoch;
+		if (evaluate(r, &r->ev[k], &e) != 0)
+			return -1;
+		ft_trainer_state_push(&r->st, &e);
+		if (metrics_append(r, &e) != 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -851,6 +889,9 @@ train_step(run *r, const size_t *order, int64_t epoch, int64_t b0,
 	int64_t total = 0, nmb = b1 - b0 + 1;
 	double loss_sum = 0, norm, lr, loss, sums[3] = { 0, 0, 0 };
 	size_t n_order = ft_dist_order_len(p->n_samples, o->batch_size);
+	float *P, *G;
+	size_t NP, NT;
+	const ft_param_tensor *TT;
 
 	for (int64_t j = 0; j < nmb; j++) {
 		/* this rank's part of global batch b0 + j (dist.h; with one
@@ -879,7 +920,9 @@ train_step(run *r, const size_t *order, int64_t epoch, int64_t b0,
 	}
 	/* the sums over ranks: gradients (before clipping, so every rank
 	 * clips and steps identically), loss, tokens, flos */
-	ft_dist_sum_f32(r->m.grads, r->m.n_params);
+	/* the trained parameters: the model's, or its LoRA adapters' */
+	ft_model_trainable(&r->m, &P, &G, &NP, &TT, &NT);
+	ft_dist_sum_f32(G, NP);
 	sums[0] = loss_sum;
 	ft_dist_sum_f64(sums, 3);
 	loss_sum = sums[0];
@@ -892,8 +935,7 @@ train_step(run *r, const size_t *order, int64_t epoch, int64_t b0,
 		return ft_error("loss is %s at step %" PRId64 " (epoch %" PRId64
 		    "); stopping", isnan(loss) ? "nan" : "inf", r->step + 1,
 		    epoch + 1);
-	norm = ft_clip_grad_norm(r->m.grads, r->m.n_params, o->max_grad_norm,
-	    r->m.threads);
+	norm = ft_clip_grad_norm(G, NP, o->max_grad_norm, r->m.threads);
 	if (!isfinite(norm))
 		ft_progress_clear(&r->bar);
 	if (!isfinite(norm))
@@ -901,8 +943,7 @@ train_step(run *r, const size_t *order, int64_t epoch, int64_t b0,
 		    "; stopping", isnan(norm) ? "nan" : "inf", r->step + 1);
 	lr = o->lr * ft_lr_lambda((enum ft_lr_kind)o->schedule, r->step,
 	    o->warmup_steps, p->max_steps);
-	ft_adamw_step(&r->opt, r->m.params, r->m.grads, lr, r->m.tensors,
-	    r->m.n_tensors);
+	ft_adamw_step(&r->opt, P, G, lr, TT, NT);
 	ft_model_params_changed(&r->m);
 	r->step++;
 	*loss_out = loss;
@@ -921,8 +962,11 @@ train_loop(run *r)
 	int64_t cur_epoch = -1;
 	int rc = 0;
 
+	/* named sets: a baseline before the first step (forgetting) */
+	if (r->step == 0 && o->n_evals > 0 && evaluate_all(r, 0) != 0)
+		rc = -1;
 	r->m.training = 1;
-	while (r->step < p->max_steps) {
+	while (rc == 0 && r->step < p->max_steps) {
 		int64_t epoch, b0, b1;
 		double loss = 0, norm = 0, lr;
 		ft_log_entry e;
@@ -969,12 +1013,10 @@ train_loop(run *r)
 				break;
 			}
 		}
-		if (r->sval.n > 0 && o->eval_steps > 0 &&
+		if (r->nev > 0 && o->eval_steps > 0 &&
 		    r->step % o->eval_steps == 0) {
 			bar_pause(r);
-			if (evaluate(r, &e) != 0 ||
-			    (ft_trainer_state_push(&r->st, &e),
-			    metrics_append(r, &e) != 0)) {
+			if (evaluate_all(r, e.epoch) != 0) {
 				rc = -1;
 				break;
 			}
@@ -1041,18 +1083,40 @@ find_resume_checkpoint(const ft_train_opts *o)
 	return p;
 }
 
+/* LoRA: the adapter of a checkpoint on the base it names, an existing
+ * adapter (--adapter), or new adapters (--lora-r) on the loaded base. */
 static int
-load_tokens(run *r, const char *path, ft_tok_data *d,
-    const ft_tok_data *ref)
+setup_lora(run *r, const char *ckpt)
 {
-	char *what;
+	const ft_train_opts *o = r->o;
+	ft_lora_opts lo = { .r = o->lora_r, .alpha = o->lora_alpha,
+		.dropout = o->lora_dropout, .rslora = o->rslora,
+		.targets = o->lora_targets, .base = o->base_name };
+	char buf[512];
 	int rc;
 
-	if (ft_tok_load(path, d) != 0)
-		return -1;
-	what = ft_asprintf("'%s'", r->o->train_path);
-	rc = check_tokens(d, path, &r->m, ref ? &ref->info : NULL, what);
-	free(what);
+	if (ckpt != NULL) {
+		char *base = ft_lora_base_of(ckpt), *dir;
+
+		if (base == NULL)
+			return -1;
+		dir = ft_model_resolve(base);
+		free(base);
+		if (dir == NULL)
+			return -1;
+		rc = ft_model_load(&r->m, dir);
+		free(dir);
+		if (rc == 0)
+			rc = ft_lora_load(&r->m, ckpt);
+	} else if (o->adapter_dir != NULL) {
+		rc = ft_lora_load(&r->m, o->adapter_dir);
+	} else {
+		rc = ft_lora_new(&r->m, &lo, o->seed);
+	}
+	if (rc == 0 && !o->quiet) {
+		ft_lora_describe(&r->m, buf, sizeof buf);
+		ft_note("%s", buf);
+	}
 	return rc;
 }
 
@@ -1061,6 +1125,11 @@ setup_model(run *r, const char *ckpt)
 {
 	const ft_train_opts *o = r->o;
 
+	if (ckpt != NULL && ft_lora_is_adapter_dir(ckpt))
+		return setup_lora(r, ckpt);
+	if (ckpt != NULL && (o->lora_r > 0 || o->adapter_dir != NULL))
+		return ft_error("'%s' is a checkpoint of full finetuning, not of "
+		    "LoRA adapters", ckpt);
 	if (ckpt != NULL)
 		return ft_model_load(&r->m, ckpt);
 	if (o->init != NULL) {
@@ -1080,7 +1149,10 @@ setup_model(run *r, const char *ckpt)
 		ft_model_init_random(&r->m, o->seed);
 		return 0;
 	}
-	return ft_model_load(&r->m, o->model_dir);
+	if (ft_model_load(&r->m, o->model_dir) != 0)
+		return -1;
+	return o->lora_r > 0 || o->adapter_dir != NULL ? setup_lora(r, NULL) :
+	    0;
 }
 
 static void
@@ -1092,12 +1164,82 @@ run_release(run *r)
 	ft_model_release(&r->m);
 	ft_adamw_release(&r->opt);
 	ft_samples_free(&r->strain);
-	ft_samples_free(&r->sval);
+	for (size_t k = 0; k < r->nev; k++) {
+		ft_samples_free(&r->ev[k].s);
+		if (r->ev[k].d.ids != NULL)
+			ft_tok_data_free(&r->ev[k].d);
+	}
+	free(r->ev);
 	if (r->train.ids != NULL)
 		ft_tok_data_free(&r->train);
-	if (r->val.ids != NULL)
-		ft_tok_data_free(&r->val);
 	ft_trainer_state_release(&r->st);
+}
+
+/* The evaluation sets: --val (name "") and each --eval NAME=FILE, made
+ * with the tokenizer of ref (the training data's, or the model's). */
+static int
+setup_evals(run *r, const ft_tok_info *ref, const char *ref_name)
+{
+	const ft_train_opts *o = r->o;
+	size_t n = o->n_evals + (o->val_path != NULL);
+
+	r->ev = ft_calloc(n ? n : 1, sizeof *r->ev);
+	for (size_t k = 0; k < n; k++) {
+		struct evset *s = &r->ev[r->nev];
+		const char *a = o->val_path != NULL ? (k == 0 ? NULL :
+		    o->evals[k - 1]) : o->evals[k];
+		const char *eq = a != NULL ? strchr(a, '=') : NULL;
+
+		if (a == NULL) {
+			s->path = o->val_path;
+		} else {
+			if (eq == NULL || eq == a || eq[1] == '\0' ||
+			    (size_t)(eq - a) >= sizeof s->name ||
+			    strcspn(a, "=/ \t\"") != (size_t)(eq - a))
+				return ft_error("--eval '%s': want NAME=FILE (NAME "
+				    "a short word)", a);
+			memcpy(s->name, a, (size_t)(eq - a));
+			s->path = eq + 1;
+			/* "eval" is --val's set: metrics eval_loss */
+			if (strcmp(s->name, "eval") == 0)
+				s->name[0] = '\0';
+			for (size_t j = 0; j < r->nev; j++)
+				if (strcmp(r->ev[j].name, s->name) == 0)
+					return ft_error("--eval '%s': a second set "
+					    "named '%s'", a, *s->name ? s->name : "eval");
+		}
+		r->nev++;
+		if (ft_tok_load(s->path, &s->d) != 0 || check_tokens(&s->d,
+		    s->path, &r->m, ref, ref_name) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* One line per evaluation set: its loss at the first and last
+ * evaluation (a forgetting report). */
+static void
+eval_report(const run *r)
+{
+	for (size_t k = 0; k < r->nev && !r->o->quiet; k++) {
+		const ft_log_entry *a = NULL, *b = NULL;
+		const char *nm = r->ev[k].name;
+
+		for (size_t i = 0; i < r->st.n_log; i++) {
+			const ft_log_entry *e = &r->st.log[i];
+			if (e->kind != FT_LOG_EVAL || strcmp(e->eval_name, nm) != 0)
+				continue;
+			if (a == NULL)
+				a = e;
+			b = e;
+		}
+		if (a == NULL)
+			continue;
+		ft_note("%s loss %.4f at step %" PRId64 ", %.4f at step %" PRId64
+		    " (%+.1f%%)", *nm ? nm : "eval", a->eval_loss, a->step,
+		    b->eval_loss, b->step, a->eval_loss != 0 ? 100 *
+		    (b->eval_loss - a->eval_loss) / a->eval_loss : 0);
+	}
 }
 
 static int
@@ -1135,10 +1277,65 @@ finish(run *r)
 	free(p);
 	if (rc != 0 || write_plot(r) != 0)
 		return -1;
+	eval_report(r);
 	if (!r->o->quiet)
-		ft_note("%" PRId64 " steps, train_loss %.4f%s; model in '%s'",
-		    r->step, e.train_loss, "", r->o->run_dir);
+		ft_note("%" PRId64 " steps, train_loss %.4f%s; %s in '%s'",
+		    r->step, e.train_loss, "", r->m.lora != NULL ? "adapter" :
+		    "model", r->o->run_dir);
 	return 0;
+}
+
+/* --eval-only: the evaluation sets on the model (and adapter) as it is;
+ * one metrics line per set on stdout. */
+static int
+eval_only(const ft_train_opts *o)
+{
+	run r;
+	ft_tok_info ti;
+	int have, rc = 1;
+	char *what = NULL;
+
+	memset(&r, 0, sizeof r);
+	r.o = o;
+	r.mask_id = -1;
+	r.tok_dir = o->tokenizer_dir != NULL ? o->tokenizer_dir : o->model_dir;
+	if (setup_model(&r, NULL) != 0 ||
+	    (have = model_tokenizer(r.tok_dir, &ti)) < 0)
+		goto out;
+	what = ft_asprintf("the model's ('%s')", have ? r.tok_dir : "");
+	if (setup_evals(&r, have ? &ti : NULL, what) != 0)
+		goto out;
+	if (r.nev == 0) {
+		ft_error("--eval-only: no evaluation set (--val or --eval)");
+		goto out;
+	}
+	r.max_length = o->max_length > 0 ? o->max_length :
+	    r.m.cfg.n_positions < 256 ? r.m.cfg.n_positions : 256;
+	if (r.max_length > r.m.cfg.n_positions) {
+		ft_error("--max-length %ld is above the model's n_positions %d",
+		    r.max_length, r.m.cfg.n_positions);
+		goto out;
+	}
+	r.pad_id = r.ev[0].d.info.eos_id >= 0 ? r.ev[0].d.info.eos_id : 0;
+	if (o->mask_eos)
+		r.mask_id = r.ev[0].d.info.eos_id;
+	ft_model_set_threads(&r.m, o->threads);
+	for (size_t k = 0; k < r.nev; k++) {
+		ft_log_entry e;
+
+		memset(&e, 0, sizeof e);
+		if (ft_samples_build(&r.ev[k].s, &r.ev[k].d, (size_t)r.max_length,
+		    o->pack) != 0 || evaluate(&r, &r.ev[k], &e) != 0)
+			goto out;
+		ft_log_entry_write(stdout, &e, -1);
+		fputc('\n', stdout);
+	}
+	rc = fflush(stdout) == 0 && !ferror(stdout) ? 0 : ft_stdout_error();
+	rc = rc != 0;
+out:
+	free(what);
+	run_release(&r);
+	return rc;
 }
 
 int
@@ -1147,6 +1344,9 @@ ft_train_run(const ft_train_opts *o)
 	run r;
 	char *ckpt = NULL;
 	int rc = 1;
+
+	if (o->eval_only)
+		return eval_only(o);
 
 	memset(&r, 0, sizeof r);
 	r.o = o;
@@ -1171,6 +1371,8 @@ ft_train_run(const ft_train_opts *o)
 		if (ckpt == NULL)
 			goto out;
 	}
+	if (ckpt != NULL && r.tok_dir == NULL)
+		r.tok_dir = ckpt; /* it holds the tokenizer files */
 
 	/* data first (an --init model takes its vocabulary from it) */
 	if (ft_tok_load(o->train_path, &r.train) != 0)
@@ -1192,9 +1394,14 @@ ft_train_run(const ft_train_opts *o)
 		if (have != 0)
 			goto out;
 	}
-	if (o->val_path != NULL && load_tokens(&r, o->val_path, &r.val,
-	    &r.train) != 0)
-		goto out;
+	{
+		char *what = ft_asprintf("'%s'", o->train_path);
+		int e = setup_evals(&r, &r.train.info, what);
+
+		free(what);
+		if (e != 0)
+			goto out;
+	}
 	r.max_length = o->max_length;
 	if (r.max_length <= 0)
 		r.max_length = r.m.cfg.n_positions < 256 ? r.m.cfg.n_positions :
@@ -1216,9 +1423,10 @@ ft_train_run(const ft_train_opts *o)
 	if (ft_samples_build(&r.strain, &r.train, (size_t)r.max_length,
 	    o->pack) != 0)
 		goto out;
-	if (r.val.ids != NULL && ft_samples_build(&r.sval, &r.val,
-	    (size_t)r.max_length, o->pack) != 0)
-		goto out;
+	for (size_t k = 0; k < r.nev; k++)
+		if (ft_samples_build(&r.ev[k].s, &r.ev[k].d,
+		    (size_t)r.max_length, o->pack) != 0)
+			goto out;
 	if (r.strain.n_empty > 0 && !o->quiet)
 		ft_warn("'%s': %zu empty documents skipped", o->train_path,
 		    r.strain.n_empty);
@@ -1247,18 +1455,33 @@ ft_train_run(const ft_train_opts *o)
 	if (o->dropout >= 0)
 		ft_model_set_dropout(&r.m, o->dropout);
 	ft_model_set_dropout_seed(&r.m, o->seed);
-	ft_adamw_init(&r.opt, r.m.n_params);
+	{
+		float *P, *G;
+		size_t NP, NT;
+		const ft_param_tensor *TT;
+
+		ft_model_trainable(&r.m, &P, &G, &NP, &TT, &NT);
+		ft_adamw_init(&r.opt, NP);
+		/* the Trainer's flos count every parameter, adapters too */
+		r.nonembed_params = r.m.lora != NULL ? (double)NP : 0;
+	}
 	r.opt.beta1 = o->adam_beta1;
 	r.opt.beta2 = o->adam_beta2;
 	r.opt.eps = o->adam_eps;
 	r.opt.weight_decay = o->weight_decay;
 	r.opt.threads = o->threads;
-	r.nonembed_params = (double)r.m.n_params -
+	r.nonembed_params += (double)r.m.n_params -
 	    (double)ft_model_embedding_params(&r.m);
 
 	if (ckpt != NULL) {
 		char *p = ft_path_join(ckpt, "optimizer.safetensors");
-		int e = ft_adamw_load(&r.opt, p, r.m.tensors, r.m.n_tensors);
+		float *P, *G;
+		size_t NP, NT;
+		const ft_param_tensor *TT;
+		int e;
+
+		ft_model_trainable(&r.m, &P, &G, &NP, &TT, &NT);
+		e = ft_adamw_load(&r.opt, p, TT, NT);
 
 		free(p);
 		if (e != 0)
@@ -1298,16 +1521,29 @@ ft_train_run(const ft_train_opts *o)
 		}
 	}
 	{
-		/* mpirun: every rank has what rank 0 has, or all refuse */
-		ft_dist_part same[] = {
-			{ "thread count", &o->threads, sizeof o->threads },
-			{ "model", r.m.params, r.m.n_params * sizeof *r.m.params },
-			{ "training data", r.train_hash, sizeof r.train_hash },
-			{ "validation data", r.val.ids, r.val.n_ids *
-			    sizeof *r.val.ids },
-		};
+		/* mpirun: every rank has what rank 0 has, or all refuse: the
+		 * model, its adapters, the data, every evaluation set */
+		ft_dist_part *same = ft_calloc(4 + r.nev, sizeof *same);
+		int n = 0, e;
+		float *P, *G;
+		size_t NP, NT;
+		const ft_param_tensor *TT;
 
-		if (ft_dist_same(same, sizeof same / sizeof *same) != 0)
+		ft_model_trainable(&r.m, &P, &G, &NP, &TT, &NT);
+		same[n++] = (ft_dist_part){ "thread count", &o->threads,
+		    sizeof o->threads };
+		same[n++] = (ft_dist_part){ "model", r.m.params, r.m.n_params *
+		    sizeof *r.m.params };
+		if (r.m.lora != NULL)
+			same[n++] = (ft_dist_part){ "adapters", P, NP * sizeof *P };
+		same[n++] = (ft_dist_part){ "training data", r.train_hash,
+		    sizeof r.train_hash };
+		for (size_t k = 0; k < r.nev; k++)
+			same[n++] = (ft_dist_part){ "validation data",
+			    r.ev[k].d.ids, r.ev[k].d.n_ids * sizeof *r.ev[k].d.ids };
+		e = ft_dist_same(same, n);
+		free(same);
+		if (e != 0)
 			goto out;
 	}
 	if (ft_dist_rank() == 0 && metrics_open(&r) != 0)

@@ -10,10 +10,17 @@
  *                      dropout RNG counter, loss accumulators, options),
  *                      tokenizer files; rotated to save_total_limit
  *   metrics.jsonl      one JSON object per log, evaluation, and the end
- *   loss.svg           train and eval loss against the step
+ *   loss.svg           train and eval loss against the step, one curve
+ *                      per evaluation set
  *   trainer_state.json the final state (log history)
  *   config.json, generation_config.json, model.safetensors, tokenizer
- *                      files: the trained model, written at the end */
+ *                      files: the trained model, written at the end
+ * A LoRA run (lora_r or adapter_dir) writes adapter_config.json and
+ * adapter_model.safetensors (PEFT's layout) instead of the model, in
+ * RUN_DIR and in each checkpoint (whose optimizer state then covers the
+ * adapters only); a resumed LoRA run loads the base its checkpoint's
+ * adapter_config.json names (base_model_name_or_path, through
+ * lib/modeldir). */
 #ifndef FT_TRAINRUN_H
 #define FT_TRAINRUN_H
 
@@ -55,6 +62,23 @@ typedef struct ft_train_opts {
 	const char *resume_from;   /* a checkpoint folder, or NULL: latest */
 	int bf16;                  /* --bf16: mixed-precision matmuls */
 	int save_bf16;             /* --save-dtype bf16: the final model */
+
+	/* LoRA (lib/model/lora.h): lora_r > 0 trains new adapters on the
+	 * frozen model_dir; adapter_dir continues an adapter directory */
+	int lora_r;                /* 0: full finetuning */
+	double lora_alpha;         /* 8 (PEFT's default) */
+	double lora_dropout;       /* 0 */
+	int rslora;
+	const char *lora_targets;  /* NULL: the architecture's default */
+	const char *adapter_dir;
+	const char *base_name;     /* base_model_name_or_path to record */
+
+	/* evaluation sets besides val_path: "NAME=FILE" each (metrics
+	 * eval_NAME_loss ...), evaluated at step 0 too (with val_path) */
+	const char *const *evals;
+	size_t n_evals;
+	int eval_only;             /* evaluate the model (and adapter) once,
+	                            * print the metrics on stdout, no training */
 } ft_train_opts;
 
 /* The notebook's settings (hf-reference §0, §12); threads = 1. */

@@ -308,3 +308,9 @@ ft_model_config_save(const ft_model *m, const char *path)
 	cJSON_Delete(o);
 	return ft_atomic_commit(&a);
 }
+
+void
+ft_cfg_put_json(FILE *f, const cJSON *v)
+{
+	put_value(f, v, 0);
+}

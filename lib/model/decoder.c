@@ -28,6 +28,7 @@
 #include "kernels.h"
 #include "model/arch.h"
 #include "model/mixed.h"
+#include "model/lora.h"
 #include "rng.h"
 
 #define ALIGN_FLOATS 16
@@ -324,6 +325,7 @@ ft_model_release(ft_model *m)
 	free(m->g.h);
 	free(m->rope_cos);
 	free(m->rope_sin);
+	ft_lora_release(m);
 	cJSON_Delete(m->src_config);
 	acts_free(m->acts);
 	ft_mx_free(m);
@@ -611,7 +613,8 @@ head_bwd(ft_model *m, float *dx, const float *dlogits, const float *x,
     int N)
 {
 	int C = m->cfg.n_embd, V = m->cfg.vocab_size;
-	float *dh = m->untied ? m->g.head : m->g.emb;
+	/* frozen (LoRA): no gradient for the head, only dx */
+	float *dh = m->frozen ? NULL : m->untied ? m->g.head : m->g.emb;
 
 	if (ft_mx_on(m)) {
 		ft_mx_linear_bwd(m, dx, dh, NULL, dlogits, x, head_w(m), N, C, V,
@@ -620,8 +623,9 @@ head_bwd(ft_model *m, float *dx, const float *dlogits, const float *x,
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, V, 1.0f,
 	    dlogits, V, head_w(m), C, 0.0f, dx, C);
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, N, 1.0f,
-	    dlogits, V, x, C, 1.0f, dh, C);
+	if (dh != NULL)
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, N,
+		    1.0f, dlogits, V, x, C, 1.0f, dh, C);
 }
 
 /* y[N,OC] = x[N,IC]·W (+b) in the layout of the architecture's files. */
@@ -776,7 +780,17 @@ struct blk {
 	ft_kv *kv;
 	const int *row;
 	int l;
+	int drop;               /* LoRA dropout on (a training forward) */
+	uint64_t counter;       /* its dropout counter */
 };
+
+/* LoRA hooks (lora.h): after a linear layer's forward / backward. */
+#define LORA_FWD(site, out, ld, inp) do { if (m->lora != NULL) \
+	ft_lora_forward((ft_model *)m, s->l, site, out, (int)(ld), inp, N, \
+	    s->kv == NULL, s->drop, s->counter); } while (0)
+#define LORA_BWD(site, dinp, dout, ld, inp) do { if (m->lora != NULL) \
+	ft_lora_backward(m, l, site, dinp, dout, (int)(ld), inp, N, s.drop, \
+	    s.counter); } while (0)
 
 static void kv_attention(const ft_model *m, struct blk *s);
 
@@ -792,6 +806,7 @@ layer_forward(const ft_model *m, const struct ft_layer *w, struct blk *s)
 	PROF(P_LN, norm_fwd(m, s->ln1, s->m1, s->r1, s->x, w->n1_w, w->n1_b, N));
 	PROF(P_MM, mm_fwd(m, s->qkv, s->ln1, w->qkv_w, w->qkv_b, N, C,
 	    (int)d.S));
+	PROF(P_MM, LORA_FWD(FT_LORA_QKV, s->qkv, d.S, s->ln1));
 	if (cf->qk_norm)
 		PROF(P_LN, qk_norm_fwd(m, w, s->qkv, s->qkraw, s->qkrs, s->qkt,
 		    (size_t)N));
@@ -809,11 +824,13 @@ layer_forward(const ft_model *m, const struct ft_layer *w, struct blk *s)
 		    s->mask, s->B, s->T, (int)d.H, (int)d.KV, (int)d.hd, s->pa,
 		    s->katt, th));
 	PROF(P_MM, mm_fwd(m, s->tmp, s->atty, w->o_w, w->o_b, N, (int)d.A, C));
+	PROF(P_MM, LORA_FWD(FT_LORA_O, s->tmp, C, s->atty));
 	PROF(P_DROP, ft_dropout(s->tmp, NC, s->pr, s->kres1, th));
 	PROF(P_ADD, add3(s->xm, s->x, s->tmp, NC));
 	PROF(P_LN, norm_fwd(m, s->ln2, s->m2, s->r2, s->xm, w->n2_w, w->n2_b, N));
 	PROF(P_MM, mm_fwd(m, s->fch, s->ln2, w->up_w, w->up_b, N, C,
 	    (int)d.F2));
+	PROF(P_MM, LORA_FWD(FT_LORA_UP, s->fch, d.F2, s->ln2));
 	if (cf->mlp == FT_MLP_SWIGLU)
 		PROF(P_GELU, ft_swiglu_forward(s->fcg, s->fch, (size_t)N,
 		    (int)d.F, th));
@@ -821,6 +838,7 @@ layer_forward(const ft_model *m, const struct ft_layer *w, struct blk *s)
 		PROF(P_GELU, ft_gelu_forward(s->fcg, s->fch, (size_t)N * d.F, th));
 	PROF(P_MM, mm_fwd(m, s->tmp, s->fcg, w->down_w, w->down_b, N,
 	    (int)d.F, C));
+	PROF(P_MM, LORA_FWD(FT_LORA_DOWN, s->tmp, C, s->fcg));
 	PROF(P_DROP, ft_dropout(s->tmp, NC, s->pr, s->kres2, th));
 	PROF(P_ADD, add3(s->out, s->xm, s->tmp, NC));
 }
@@ -921,6 +939,9 @@ train_blk(ft_model *m, int l)
 	s.Pd = a->Pd;
 	s.pa = a->training ? m->attn_pdrop : 0;
 	s.pr = a->training ? m->resid_pdrop : 0;
+	s.l = l;
+	s.drop = a->training;
+	s.counter = a->counter;
 	s.katt = key_of(m, SITE_ATT(l));
 	s.kres1 = key_of(m, SITE_ATTRES(l));
 	s.kres2 = key_of(m, SITE_MLPRES(l));
@@ -1037,6 +1058,10 @@ ft_model_forward(ft_model *m, const int32_t *ids, const uint8_t *mask,
 void
 ft_model_zero_grad(ft_model *m)
 {
+	if (m->lora != NULL)
+		ft_lora_zero_grad(m->lora);
+	if (m->frozen)
+		return;
 	if (m->grads == NULL) {
 		m->grads = alloc_floats(m->n_params);
 		set_views(m, m->grads, &m->g);
@@ -1053,7 +1078,8 @@ layer_backward(ft_model *m, int l)
 	struct dims d = dims_of(cf);
 	struct ft_model_acts *a = m->acts;
 	const struct ft_layer *w = &m->p.h[l];
-	struct ft_layer *g = &m->g.h[l];
+	static struct ft_layer frozen; /* all NULL: no weight gradients */
+	struct ft_layer *g = m->frozen ? &frozen : &m->g.h[l];
 	struct blk s = train_blk(m, l);
 	int th = m->threads, N = s.N, C = (int)d.C;
 	size_t NC = (size_t)N * d.C;
@@ -1063,6 +1089,7 @@ layer_backward(ft_model *m, int l)
 	PROF(P_DROP, ft_dropout(a->tmp, NC, s.pr, s.kres2, th));
 	PROF(P_MMB, mm_bwd(m, dfcg, g->down_w, g->down_b, a->tmp, s.fcg,
 	    w->down_w, N, (int)d.F, C));
+	PROF(P_MMB, LORA_BWD(FT_LORA_DOWN, dfcg, a->tmp, C, s.fcg));
 	if (cf->mlp == FT_MLP_SWIGLU)
 		PROF(P_GELU, ft_swiglu_backward(a->bufF, s.fch, dfcg, (size_t)N,
 		    (int)d.F, th));
@@ -1071,12 +1098,14 @@ layer_backward(ft_model *m, int l)
 		    (size_t)N * d.F, th));
 	PROF(P_MMB, mm_bwd(m, a->bufC, g->up_w, g->up_b, a->bufF, s.ln2,
 	    w->up_w, N, C, (int)d.F2));
+	PROF(P_MMB, LORA_BWD(FT_LORA_UP, a->bufC, a->bufF, d.F2, s.ln2));
 	PROF(P_LNB, norm_bwd(m, a->dx, g->n2_w, g->n2_b, a->bufC, s.xm, w->n2_w,
 	    s.m2, s.r2, N));
 	memcpy(a->tmp, a->dx, NC * sizeof(float));
 	PROF(P_DROP, ft_dropout(a->tmp, NC, s.pr, s.kres1, th));
 	PROF(P_MMB, mm_bwd(m, a->bufC, g->o_w, g->o_b, a->tmp, s.atty, w->o_w,
 	    N, (int)d.A, C));
+	PROF(P_MMB, LORA_BWD(FT_LORA_O, a->bufC, a->tmp, C, s.atty));
 	if (ft_mx_on(m))
 		PROF(P_ATTB, ft_mx_att_bwd(m, a->bufF, a->dP, a->Pd, a->bufC,
 		    s.qkv, s.P, s.mask, s.B, s.T, (int)d.H, (int)d.KV, (int)d.hd,
@@ -1091,8 +1120,14 @@ layer_backward(ft_model *m, int l)
 	if (cf->qk_norm)
 		PROF(P_LNB, qk_norm_bwd(m, w, g, a->bufF, s.qkraw, s.qkrs, a->qkb,
 		    (size_t)N));
+	if (m->frozen && l == 0) {
+		/* nothing below needs a gradient: only the adapters' */
+		PROF(P_MMB, LORA_BWD(FT_LORA_QKV, NULL, a->bufF, d.S, s.ln1));
+		return;
+	}
 	PROF(P_MMB, mm_bwd(m, a->bufC, g->qkv_w, g->qkv_b, a->bufF, s.ln1,
 	    w->qkv_w, N, C, (int)d.S));
+	PROF(P_MMB, LORA_BWD(FT_LORA_QKV, a->bufC, a->bufF, d.S, s.ln1));
 	PROF(P_LNB, norm_bwd(m, a->dx, g->n1_w, g->n1_b, a->bufC, s.x, w->n1_w,
 	    s.m1, s.r1, N));
 }
@@ -1112,7 +1147,8 @@ ft_model_backward(ft_model *m, double scale)
 		ft_die("ft_model_backward: no forward pass with targets");
 	if (m->quant != NULL)
 		ft_die("ft_model_backward: the model is quantised (forward only)");
-	if (m->grads == NULL)
+	if ((!m->frozen && m->grads == NULL) ||
+	    (m->lora != NULL && m->lora->grads == NULL))
 		ft_model_zero_grad(m);
 	N = (size_t)B * T;
 	NC = N * (size_t)C;
@@ -1139,10 +1175,15 @@ ft_model_backward(ft_model *m, double scale)
 		PROF(P_HEADB, head_bwd(m, a->bufC, a->logits, a->lnf, (int)N));
 	}
 	memset(a->dx, 0, NC * sizeof(float));
-	PROF(P_LNB, norm_bwd(m, a->dx, m->g.nf_w, m->g.nf_b, a->bufC,
-	    a->x + L * NC, m->p.nf_w, a->lnf_mean, a->lnf_rstd, (int)N));
+	PROF(P_LNB, norm_bwd(m, a->dx, m->frozen ? NULL : m->g.nf_w,
+	    m->frozen ? NULL : m->g.nf_b, a->bufC, a->x + L * NC, m->p.nf_w,
+	    a->lnf_mean, a->lnf_rstd, (int)N));
 	for (int l = L - 1; l >= 0; l--)
 		layer_backward(m, l);
+	if (m->frozen) {
+		a->has_targets = 0;
+		return;
+	}
 	PROF(P_DROP, ft_dropout(a->dx, NC, pe, key_of(m, SITE_EMBD), th));
 	ec = (struct emb_ctx){ .m = m, .dx = a->dx, .dwte = m->g.emb,
 	    .dwpe = m->g.pos, .ids = a->ids, .pos = a->pos, .N = N };

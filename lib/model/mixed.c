@@ -143,12 +143,13 @@ ft_mx_linear_bwd(const ft_model *m, float *dinp, float *dw, float *db,
     int OC, ft_wlayout lay)
 {
 	const ft_bf16 *d16 = conv(m, BUF_OUT, dout, (size_t)N * OC);
-	const ft_bf16 *x16 = conv(m, BUF_IN, inp, (size_t)N * IC);
 
 	if (dinp != NULL)
 		ok(ft_bf16_linear_dx(dinp, d16, w16_of(m, w), N, IC, OC, lay, 0,
 		    m->threads));
-	ok(ft_bf16_linear_dw(dw, x16, d16, N, IC, OC, lay, m->threads));
+	if (dw != NULL) /* NULL: a frozen weight (LoRA) */
+		ok(ft_bf16_linear_dw(dw, conv(m, BUF_IN, inp, (size_t)N * IC),
+		    d16, N, IC, OC, lay, m->threads));
 	if (db != NULL)
 		ft_bias_backward(db, dout, N, OC, m->threads);
 }

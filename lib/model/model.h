@@ -32,6 +32,11 @@
  * Errors: functions returning int give 0 or -1 after one message naming
  * the file, tensor or config key (ft_error).  Allocation failures die.
  *
+ * LoRA adapters (model/lora.h) attach to a model (m->lora): they take part
+ * in every forward, backward and decode through hooks at the block's
+ * linear layers, the base is then frozen (m->frozen: no gradient slab),
+ * and ft_model_trainable() names what a trainer updates.
+ *
  * Threads: m->threads workers (ft_model_set_threads) for the library's
  * own kernels and for OpenBLAS.  One model is used by one thread at a
  * time.  Same inputs, seed and thread count give bit-identical results.
@@ -161,6 +166,11 @@ typedef struct ft_model {
 	int64_t n_targets;              /* targets != -100 */
 	int B, T;                       /* shape of the last forward */
 
+	struct ft_lora *lora;           /* LoRA adapters (model/lora.h) or NULL */
+	int frozen;                     /* 1: the base weights get no gradients
+	                                 * (no slab; backward computes only
+	                                 * input gradients and the adapters') */
+
 	float *rope_cos, *rope_sin;     /* [rope_n, hd/2] tables */
 	int rope_n;
 	struct ft_model_acts *acts;     /* private */
@@ -279,8 +289,14 @@ const float *ft_model_losses(const ft_model *m);
  * micro-batches) in each.  A tied embedding's gradient includes the
  * head's. */
 void ft_model_backward(ft_model *m, double scale);
-/* Zero m->grads (allocating them if needed). */
+/* Zero m->grads (allocating them if needed; with m->frozen only the
+ * adapters' gradients). */
 void ft_model_zero_grad(ft_model *m);
+/* What a trainer updates: the adapters' slab, gradients and table when
+ * LoRA adapters are attached (lib/model/lora.c), else the model's own.
+ * grads is NULL until the first zero_grad or backward. */
+void ft_model_trainable(ft_model *m, float **params, float **grads,
+    size_t *n, const ft_param_tensor **t, size_t *nt);
 
 /* KV-cache decoding (no dropout).  A cache holds B independent rows, each
  * with its own length (<= max_T <= n_positions), and only the KV heads

@@ -5,7 +5,9 @@
  * usage: train_bench B T DROPOUT THREADS STEPS MODE
  * MODE: train, eval, sgemm, bgemm (the sgemm shape in bf16 through
  * oneDNN), or trainpad / trainpad0: the second half of every row is
- * padding (mask 0, target -100), with and without skip_ignored_logits.
+ * padding (mask 0, target -100), with and without skip_ignored_logits;
+ * lora: the base frozen, LoRA adapters of rank FT_BENCH_LORA_R (16) on
+ * every linear layer (all-linear, alpha 32, lora_dropout 0.05) trained.
  * FT_BENCH_BF16=1: the model in bf16 mixed precision (ft-train --bf16).
  * Prints one line: "ms_per_step MEDIAN_MS min MIN_MS" (or "gflops G" for
  * sgemm and bgemm), plus "rss_mb" and the OpenBLAS core. */
@@ -19,6 +21,7 @@
 #include "bf16.h"
 #include "blas.h"
 #include "err.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "optim.h"
 
@@ -114,6 +117,9 @@ main(int argc, char **argv)
 
 		const char *shape = getenv("FT_BENCH_MODEL");
 		int V;
+		float *P, *G;
+		size_t NP, NT;
+		const ft_param_tensor *TT;
 
 		if (shape == NULL || *shape == '\0')
 			shape = "distilgpt2";
@@ -131,7 +137,16 @@ main(int argc, char **argv)
 		    strcmp(getenv("FT_BENCH_BF16"), "1") == 0;
 		if (bf16 && ft_model_set_bf16(&m, 1) != 0)
 			return 1;
-		ft_adamw_init(&opt, m.n_params);
+		if (strcmp(mode, "lora") == 0) {
+			const char *rs = getenv("FT_BENCH_LORA_R");
+			ft_lora_opts lo = { .r = rs != NULL ? atoi(rs) : 16,
+				.alpha = 32, .dropout = 0.05, .targets = "all-linear",
+				.base = shape };
+			if (ft_lora_new(&m, &lo, 1) < 0)
+				return 1;
+		}
+		ft_model_trainable(&m, &P, &G, &NP, &TT, &NT);
+		ft_adamw_init(&opt, NP);
 		opt.weight_decay = 0.01;
 		opt.threads = threads;
 		for (int i = 0; i < B * T; i++) {
@@ -153,9 +168,10 @@ main(int argc, char **argv)
 				ft_model_zero_grad(&m);
 				loss = ft_model_forward(&m, ids, mask, tg, B, T);
 				ft_model_backward(&m, 1.0 / m.n_targets);
-				ft_clip_grad_norm(m.grads, m.n_params, 1.0, threads);
-				ft_adamw_step(&opt, m.params, m.grads, 5e-5, m.tensors,
-				    m.n_tensors);
+				/* the trained parameters (the adapters with lora) */
+				ft_model_trainable(&m, &P, &G, &NP, &TT, &NT);
+				ft_clip_grad_norm(G, NP, 1.0, threads);
+				ft_adamw_step(&opt, P, G, 5e-5, TT, NT);
 				ft_model_params_changed(&m);
 			} else {
 				loss = ft_model_forward(&m, ids, NULL, tg, B, T);
@@ -170,7 +186,8 @@ main(int argc, char **argv)
 		printf("ms_per_step %.1f min %.1f rss_mb %.0f model_mb %.0f "
 		    "core %s params %zu layers %d attn %d\n", t[steps / 2], t[0],
 		    ru.ru_maxrss / 1024.0,
-		    (ft_model_memory(&m) + 2.0 * m.n_params * 4) / 1048576.0,
+		    (ft_model_memory(&m) + 2.0 * NP * 4 +
+		    (m.lora != NULL ? 2.0 * NP * 4 : 0)) / 1048576.0,
 		    ft_blas_corename(), m.n_params, m.cfg.n_layer,
 		    m.cfg.n_head * m.cfg.head_dim);
 		ft_model_release(&m);

@@ -149,7 +149,15 @@ rank1_when() {
 mpr 2 ft-train $A --train "$T/train8.tok" --batch-size 2 --lr 0.01 \
 	--max-steps 100000000 --save-steps 40 --eval-steps 0 -o "$T/kill" \
 	>"$T/kill.out" 2>&1 &
-rank1_when "$T/kill" '[ -d "$T/kill/checkpoint-80" ]'
+# (a step takes milliseconds: checkpoint-80 may be rotated away between
+# two looks, so wait for any checkpoint from step 80 on)
+ckpt_from() { # RUN_DIR STEP: a checkpoint-N with N >= STEP exists
+	for d in "$1"/checkpoint-*; do
+		[ -d "$d" ] && [ "${d##*-}" -ge "$2" ] 2>/dev/null && return 0
+	done
+	return 1
+}
+rank1_when "$T/kill" 'ckpt_from "$T/kill" 80'
 start=$(date +%s)
 kill -9 "$pid"
 wait $mp && t_fail "the job exited 0 after rank 1 was killed"

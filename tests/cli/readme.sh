@@ -49,7 +49,8 @@ mkdir "$T/work"
 cd "$T/work" || exit 1
 [ "$(wc -l <sonnets.jsonl)" -eq 154 ] || t_fail "sonnets.jsonl"
 [ "$(wc -l <train.jsonl)" -eq 138 ] && [ "$(wc -l <val.jsonl)" -eq 16 ] || t_fail "split 138/16"
-for f in runs/sonnets/model.safetensors runs/sonnets/config.json runs/sonnets/metrics.jsonl; do
+for f in runs/sonnets/model.safetensors runs/sonnets/config.json runs/sonnets/metrics.jsonl \
+    runs/lora/adapter_model.safetensors models/sonnets-lora/model.safetensors; do
 	[ -s "$f" ] || t_fail "no $f"
 done
 [ -s "$T/out" ] || t_fail "ft-sample printed nothing"

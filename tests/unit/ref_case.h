@@ -84,7 +84,8 @@ relerr_but(const float *a, const float *b, size_t n, size_t lo, size_t hi)
 	return lo == hi ? relerr(a, b, n) : e1 > e2 ? e1 : e2;
 }
 
-/* Train m (weights as in the fixture) on the fixture's batches. */
+/* Train m (weights as in the fixture) on the fixture's batches: what
+ * ft_model_trainable() names (the model, or its LoRA adapters). */
 static void
 ref_train(ft_model *m, struct fix *rf, int B, int T, int threads, int skip)
 {
@@ -97,6 +98,9 @@ ref_train(ft_model *m, struct fix *rf, int B, int T, int threads, int skip)
 	const float *ref_loss, *ref_norm, *ref_lr, *ref_step_loss;
 	int32_t *ids = malloc((size_t)B * T * 4), *tg = malloc((size_t)B * T * 4);
 	uint8_t *mask = malloc((size_t)B * T);
+	float *P, *G;
+	size_t NP, NT;
+	const ft_param_tensor *TT;
 
 	steps = atoi(fix_meta(rf, "steps"));
 	accum = atoi(fix_meta(rf, "accum"));
@@ -109,7 +113,8 @@ ref_train(ft_model *m, struct fix *rf, int B, int T, int threads, int skip)
 	ref_step_loss = fix_get(rf, "step_loss", NULL);
 
 	ft_model_set_threads(m, threads);
-	ft_adamw_init(&opt, m->n_params);
+	ft_model_trainable(m, &P, &G, &NP, &TT, &NT);
+	ft_adamw_init(&opt, NP);
 	opt.weight_decay = 0.01;
 	opt.threads = threads;
 	m->training = 1; /* dropout probabilities are 0 in these configs */
@@ -125,6 +130,7 @@ ref_train(ft_model *m, struct fix *rf, int B, int T, int threads, int skip)
 				total += tg[i] != -100;
 		}
 		ft_model_zero_grad(m);
+		ft_model_trainable(m, &P, &G, &NP, &TT, &NT);
 		for (int j = 0; j < accum; j++) {
 			float loss;
 			get_batch(rf, k * accum + j, B, T, ids, mask, tg);
@@ -162,8 +168,8 @@ ref_train(ft_model *m, struct fix *rf, int B, int T, int threads, int skip)
 		CHECK_NEAR(step_loss, ref_step_loss[k], 1e-5);
 		if (k == 0) {
 			double worst = 0;
-			for (size_t i = 0; i < m->n_tensors; i++) {
-				const ft_param_tensor *t = &m->tensors[i];
+			for (size_t i = 0; i < NT; i++) {
+				const ft_param_tensor *t = &TT[i];
 				size_t n = 0;
 				const float *rg;
 				double e;
@@ -178,11 +184,11 @@ ref_train(ft_model *m, struct fix *rf, int B, int T, int threads, int skip)
 					 * noise around 0; compare absolutely */
 					double d = 0;
 					for (size_t i = 0; i < n; i++)
-						d = fmax(d, fabs(m->grads[t->off + i] - rg[i]));
+						d = fmax(d, fabs(G[t->off + i] - rg[i]));
 					CHECK(d <= 1e-6);
 					continue;
 				}
-				e = relerr(m->grads + t->off, rg, n);
+				e = relerr(G + t->off, rg, n);
 				if (e > 1e-4)
 					printf("  grad %s rel err %.3g\n", t->name, e);
 				CHECK(e <= 1e-4);
@@ -190,16 +196,16 @@ ref_train(ft_model *m, struct fix *rf, int B, int T, int threads, int skip)
 			}
 			printf("  worst gradient rel err %.3g\n", worst);
 		}
-		norm = ft_clip_grad_norm(m->grads, m->n_params, max_norm, threads);
+		norm = ft_clip_grad_norm(G, NP, max_norm, threads);
 		CHECK_NEAR(norm, ref_norm[k], 1e-4);
 		lr = lr0 * ft_lr_lambda(FT_LR_LINEAR, k, warmup, steps);
 		CHECK_NEAR(lr, ref_lr[k], 1e-6);
-		ft_adamw_step(&opt, m->params, m->grads, lr, m->tensors, m->n_tensors);
+		ft_adamw_step(&opt, P, G, lr, TT, NT);
 	}
 	{
 		double worst = 0;
-		for (size_t i = 0; i < m->n_tensors; i++) {
-			const ft_param_tensor *t = &m->tensors[i];
+		for (size_t i = 0; i < NT; i++) {
+			const ft_param_tensor *t = &TT[i];
 			size_t n = 0;
 			const float *rp;
 			double e;
@@ -209,7 +215,7 @@ ref_train(ft_model *m, struct fix *rf, int B, int T, int threads, int skip)
 			if (rp == NULL)
 				continue;
 			key_bias_span(m, t, &lo, &hi);
-			e = relerr_but(m->params + t->off, rp, n, lo, hi);
+			e = relerr_but(P + t->off, rp, n, lo, hi);
 			if (e > 1e-4)
 				printf("  param %s rel err %.3g\n", t->name, e);
 			CHECK(e <= 1e-4);
@@ -222,6 +228,66 @@ ref_train(ft_model *m, struct fix *rf, int B, int T, int threads, int skip)
 	free(ids);
 	free(tg);
 	free(mask);
+}
+
+/* dims of tensor name in the fixture */
+static inline void
+fix_shape(const struct fix *f, const char *name, int *d0, int *d1)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(f->hdr, name);
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(t, "shape");
+
+	*d0 = (int)cJSON_GetArrayItem(s, 0)->valuedouble;
+	*d1 = cJSON_GetArraySize(s) > 1 ?
+	    (int)cJSON_GetArrayItem(s, 1)->valuedouble : 1;
+}
+
+/* Greedy decode of every fixture prompt through the KV cache. */
+static inline void
+check_generation(ft_model *m, const struct fix *rf)
+{
+	int np = atoi(fix_meta(rf, "gen_prompts"));
+	int nn = atoi(fix_meta(rf, "gen_new"));
+	int V = m->cfg.vocab_size, same = 1;
+	float *lg = malloc((size_t)V * sizeof(float));
+	double worst = 0;
+
+	for (int j = 0; j < np; j++) {
+		char nm[64];
+		size_t plen = 0;
+		const int32_t *pr, *want;
+		const float *wl;
+		ft_kv *kv = ft_kv_new(m, 1, 64);
+		int32_t next = 0;
+
+		snprintf(nm, sizeof nm, "gen.prompt.%d", j);
+		pr = fix_get(rf, nm, &plen);
+		snprintf(nm, sizeof nm, "gen.ids.%d", j);
+		want = fix_get(rf, nm, NULL);
+		snprintf(nm, sizeof nm, "gen.logits.%d", j);
+		wl = fix_get(rf, nm, NULL);
+		CHECK(kv != NULL && pr != NULL && want != NULL && wl != NULL);
+		if (kv == NULL || pr == NULL || want == NULL || wl == NULL)
+			return;
+		CHECK(ft_kv_prefill(m, kv, 0, pr, (int)plen, lg) == 0);
+		for (int s = 0; s < nn; s++) {
+			double e = relerr(lg, wl + (size_t)s * V, (size_t)V);
+			worst = e > worst ? e : worst;
+			next = 0;
+			for (int v = 1; v < V; v++)
+				if (lg[v] > lg[next])
+					next = v;
+			same &= next == want[s];
+			if (s + 1 < nn)
+				CHECK(ft_kv_decode_step(m, kv, &next, NULL, lg) == 0);
+		}
+		ft_kv_free(kv);
+	}
+	printf("  greedy generation %s, cached logits rel err %.3g\n",
+	    same ? "equal" : "DIFFERENT", worst);
+	CHECK(same);
+	CHECK(worst <= 1e-5);
+	free(lg);
 }
 
 #endif

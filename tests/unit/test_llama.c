@@ -20,18 +20,6 @@ static const char *const cases[] = { "llama_mqa", "llama_gqa", "llama_hd",
 	"llama3", "qwen2", "qwen3", "mistral" };
 static char tmpdir[] = "/tmp/ft-llama-XXXXXX";
 
-/* dims of tensor name in the fixture */
-static void
-fix_shape(const struct fix *f, const char *name, int *d0, int *d1)
-{
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(f->hdr, name);
-	const cJSON *s = cJSON_GetObjectItemCaseSensitive(t, "shape");
-
-	*d0 = (int)cJSON_GetArrayItem(s, 0)->valuedouble;
-	*d1 = cJSON_GetArraySize(s) > 1 ?
-	    (int)cJSON_GetArrayItem(s, 1)->valuedouble : 1;
-}
-
 static void
 check_rope(ft_model *m, const struct fix *rf, int T)
 {
@@ -53,54 +41,6 @@ check_rope(ft_model *m, const struct fix *rf, int T)
 		}
 	printf("  rotary tables max abs err cos %.2g sin %.2g\n", dc, ds);
 	CHECK(dc <= 1e-6 && ds <= 1e-6);
-}
-
-/* Greedy decode of every fixture prompt through the KV cache. */
-static void
-check_generation(ft_model *m, const struct fix *rf)
-{
-	int np = atoi(fix_meta(rf, "gen_prompts"));
-	int nn = atoi(fix_meta(rf, "gen_new"));
-	int V = m->cfg.vocab_size, same = 1;
-	float *lg = malloc((size_t)V * sizeof(float));
-	double worst = 0;
-
-	for (int j = 0; j < np; j++) {
-		char nm[64];
-		size_t plen = 0;
-		const int32_t *pr, *want;
-		const float *wl;
-		ft_kv *kv = ft_kv_new(m, 1, 64);
-		int32_t next = 0;
-
-		snprintf(nm, sizeof nm, "gen.prompt.%d", j);
-		pr = fix_get(rf, nm, &plen);
-		snprintf(nm, sizeof nm, "gen.ids.%d", j);
-		want = fix_get(rf, nm, NULL);
-		snprintf(nm, sizeof nm, "gen.logits.%d", j);
-		wl = fix_get(rf, nm, NULL);
-		CHECK(kv != NULL && pr != NULL && want != NULL && wl != NULL);
-		if (kv == NULL || pr == NULL || want == NULL || wl == NULL)
-			return;
-		CHECK(ft_kv_prefill(m, kv, 0, pr, (int)plen, lg) == 0);
-		for (int s = 0; s < nn; s++) {
-			double e = relerr(lg, wl + (size_t)s * V, (size_t)V);
-			worst = e > worst ? e : worst;
-			next = 0;
-			for (int v = 1; v < V; v++)
-				if (lg[v] > lg[next])
-					next = v;
-			same &= next == want[s];
-			if (s + 1 < nn)
-				CHECK(ft_kv_decode_step(m, kv, &next, NULL, lg) == 0);
-		}
-		ft_kv_free(kv);
-	}
-	printf("  greedy generation %s, cached logits rel err %.3g\n",
-	    same ? "equal" : "DIFFERENT", worst);
-	CHECK(same);
-	CHECK(worst <= 1e-5);
-	free(lg);
 }
 
 /* Save, reload: the same weights, the source config's keys kept. */
