@@ -37,7 +37,7 @@ static const char usage_text[] =
     "      --append STR      put STR after the text\n"
     "  -o, --output FILE     write to FILE (atomically) instead of stdout\n"
     "  -v, --verbose         print counts of kept and dropped records on stderr\n"
-    "  -q, --quiet           no notes on stderr (cancels -v)\n"
+    "  -q, --quiet           no counts on stderr (cancels -v)\n"
     "  -h, --help            print this help and exit\n"
     "  -V, --version         print the version and exit\n";
 

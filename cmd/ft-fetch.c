@@ -32,7 +32,7 @@ static const char usage_text[] =
 	"      --split S        dataset: split (default: 'train' or the only one)\n"
 	"      --list           dataset: print the configs and splits, tab-separated\n"
 	"      --viewer URL     dataset viewer base URL (HF_DATASETS_SERVER_URL)\n"
-	"  -q, --quiet          no progress bars, no notes\n"
+	"  -q, --quiet          no progress bars\n"
 	"  -h, --help           print this help and exit\n"
 	"  -V, --version        print the version and exit\n"
 	"\n"

@@ -52,7 +52,7 @@ static const char usage[] =
 "      --dtype TYPE        weights for decoding: fp32, bf16 or int8 (fp32)\n"
 "  -j, --threads N         threads (default: the number of CPUs)\n"
 "  -v, --verbose           print speed on stderr\n"
-"  -q, --quiet             no notes on stderr (cancels -v)\n"
+"  -q, --quiet             no speed on stderr (cancels -v)\n"
 "  -h, --help              print this help and exit\n"
 "  -V, --version           print the version and exit\n";
 

@@ -48,7 +48,7 @@ static const char usage_text[] =
     "      --fold I          ...and use fold I (0-based) as the validation set\n"
     "      --no-shuffle      keep the input order\n"
     "  -v, --verbose         print the record counts on stderr\n"
-    "  -q, --quiet           no notes on stderr (cancels -v)\n"
+    "  -q, --quiet           no counts on stderr (cancels -v)\n"
     "  -h, --help            print this help and exit\n"
     "  -V, --version         print the version and exit\n";
 

@@ -55,7 +55,7 @@ static const char usage_text[] =
 "  -d, --decode           token file to text\n"
 "      --jsonl            with --decode: one JSON record per document\n"
 "      --skip-special     with --decode: drop special tokens\n"
-"  -q, --quiet            no notes on stderr\n"
+"  -q, --quiet            no notes (it prints only errors anyway)\n"
 "  -h, --help             print this help and exit\n"
 "  -V, --version          print the version and exit\n";
 

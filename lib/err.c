@@ -8,7 +8,6 @@
 #include <string.h>
 
 static const char *prog = "ft";
-static int quiet;
 
 void
 ft_setprog(const char *argv0)
@@ -77,18 +76,10 @@ ft_warn(const char *fmt, ...)
 }
 
 void
-ft_set_quiet(int q)
-{
-	quiet = q;
-}
-
-void
 ft_note(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (quiet)
-		return;
 	va_start(ap, fmt);
 	ft_vmsg(NULL, fmt, ap);
 	va_end(ap);

@@ -30,9 +30,7 @@ noreturn void ft_die(const char *fmt, ...)
 int ft_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "PROG: warning: ..." */
 void ft_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* "PROG: note: ..." (informational, e.g. -v counters); nothing after
- * ft_set_quiet(1) (-q, lib/opt). */
-void ft_set_quiet(int quiet);
+/* "PROG: note: ..." (informational, e.g. -v counters). */
 void ft_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "PROG: TEXT\nTry 'PROG --help' for more information." then exit(2). */
 noreturn void ft_usage_error(const char *fmt, ...)

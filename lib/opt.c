@@ -299,7 +299,6 @@ ft_getopt(ft_opts *p, int argc, char **argv)
 		case ':':
 			bad_option(p, c, argv);
 		case -1:
-			ft_set_quiet(p->quiet);
 			return -1;
 		default:
 			return c;
@@ -307,10 +306,19 @@ ft_getopt(ft_opts *p, int argc, char **argv)
 	}
 }
 
+/* "--opt: 'S' must be ...": hi NULL for no upper bound. */
+static noreturn void
+out_of_range(const char *opt, const char *s, const char *lo, const char *hi)
+{
+	if (hi == NULL)
+		ft_usage_error("%s: '%s' must be at least %s", opt, s, lo);
+	ft_usage_error("%s: '%s' must be between %s and %s", opt, s, lo, hi);
+}
+
 long
 ft_parse_long(const char *opt, const char *s, long min, long max)
 {
-	char *end;
+	char *end, lo[32], hi[32];
 	long v;
 
 	opt = spelled(opt, s);
@@ -319,11 +327,9 @@ ft_parse_long(const char *opt, const char *s, long min, long max)
 	if (*s == '\0' || *end != '\0' || errno == ERANGE)
 		ft_usage_error("%s: '%s' is not a number", opt, s);
 	if (v < min || v > max) {
-		if (max == LONG_MAX)
-			ft_usage_error("%s: '%s' must be at least %ld", opt, s,
-			    min);
-		ft_usage_error("%s: '%s' must be between %ld and %ld", opt, s,
-		    min, max);
+		snprintf(lo, sizeof lo, "%ld", min);
+		snprintf(hi, sizeof hi, "%ld", max);
+		out_of_range(opt, s, lo, max == LONG_MAX ? NULL : hi);
 	}
 	return v;
 }
@@ -331,7 +337,7 @@ ft_parse_long(const char *opt, const char *s, long min, long max)
 double
 ft_parse_double(const char *opt, const char *s, double min, double max)
 {
-	char *end;
+	char *end, lo[32], hi[32];
 	double v;
 
 	opt = spelled(opt, s);
@@ -340,11 +346,9 @@ ft_parse_double(const char *opt, const char *s, double min, double max)
 	if (*s == '\0' || *end != '\0' || errno == ERANGE || isnan(v))
 		ft_usage_error("%s: '%s' is not a number", opt, s);
 	if (v < min || v > max) {
-		if (max >= 1e300)
-			ft_usage_error("%s: '%s' must be at least %g", opt, s,
-			    min);
-		ft_usage_error("%s: '%s' must be between %g and %g", opt, s,
-		    min, max);
+		snprintf(lo, sizeof lo, "%g", min);
+		snprintf(hi, sizeof hi, "%g", max);
+		out_of_range(opt, s, lo, max >= 1e300 ? NULL : hi);
 	}
 	return v;
 }

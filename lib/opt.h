@@ -51,8 +51,8 @@ typedef struct ft_opts {
 } ft_opts;
 
 /* getopt_long with the rules above: returns the next option's value for
- * the tool's switch (never '?' or ':', never h V q v), -1 at the end.
- * After -1, -q has silenced ft_note(). */
+ * the tool's switch (never '?' or ':', never h V q v), -1 at the end;
+ * then p->quiet and p->verbose say what -q and -v asked for. */
 int ft_getopt(ft_opts *p, int argc, char **argv);
 
 /* Strict number parsing for options: the whole string must be a number in
