@@ -1372,7 +1372,7 @@ kv_run(ft_model *m, ft_kv *kv, const int *row, const int *pos,
 	ft_mx_begin(m, 0);
 	ec = (struct emb_ctx){ .m = m, .out = kv->x, .ids = ids,
 	    .pos = kv->pos, .N = (size_t)n };
-	ft_parallel(th, emb_task, &ec);
+	ft_parallel(ft_threads_for((size_t)n * C, th), emb_task, &ec);
 	s.N = n;
 	s.pos = kv->pos;
 	s.x = s.xm = s.out = kv->x;

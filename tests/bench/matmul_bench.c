@@ -167,6 +167,45 @@ copy_bw(void)
 	return 2.0 * n * sizeof(float) / t;
 }
 
+/* streaming read: every thread sums its share of a 256 MiB array (what
+ * a decode step does with the weights), best of reps */
+struct rd_ctx {
+	const float *a;
+	size_t n;
+	float sum[64];
+};
+
+static void
+rd_task(void *vc, int tid, int nt)
+{
+	struct rd_ctx *c = vc;
+	size_t lo, hi;
+	float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+
+	ft_split(c->n / 4, tid, nt, &lo, &hi);
+	for (size_t i = 4 * lo; i < 4 * hi; i += 4) {
+		s0 += c->a[i];
+		s1 += c->a[i + 1];
+		s2 += c->a[i + 2];
+		s3 += c->a[i + 3];
+	}
+	c->sum[tid & 63] = (s0 + s1) + (s2 + s3);
+}
+
+static double
+read_bw(void)
+{
+	struct rd_ctx c = { .n = (size_t)64 << 20 };
+	float *a = frnd(c.n);
+	double t;
+
+	c.a = a;
+	ft_parallel(threads, rd_task, &c);
+	BEST(t, ft_parallel(threads, rd_task, &c));
+	free(a);
+	return c.n * sizeof(float) / t;
+}
+
 /* decode: every weight of distilgpt2 once for k rows */
 #define L 6
 #define C 768
@@ -218,7 +257,7 @@ decode(double bw)
 			});
 		for (int d = 0; d < 3; d++)
 			printf("decode %d row%s %-5s %6.1f MB/step %7.1f steps/s "
-			    "(%4.2fx fp32) %6.2f GB/s = %3.0f%% of copy bandwidth\n", k,
+			    "(%4.2fx fp32) %6.2f GB/s = %3.0f%% of read bandwidth\n", k,
 			    k > 1 ? "s" : " ", d == 0 ? "fp32" : d == 1 ? "bf16" : "int8",
 			    bytes[d] / 1e6, 1 / t[d], t[0] / t[d], bytes[d] / t[d] / 1e9,
 			    100 * bytes[d] / t[d] / bw);
@@ -241,12 +280,14 @@ main(int argc, char **argv)
 
 	ft_blas_init(argc, argv);
 	ft_setprog(argv[0]);
-	if (argc != 3)
-		ft_die("usage: matmul_bench THREADS REPS");
+	if (argc != 3 && !(argc == 4 && strcmp(argv[3], "decode") == 0))
+		ft_die("usage: matmul_bench THREADS REPS [decode]");
 	threads = atoi(argv[1]);
 	reps = atoi(argv[2]);
 	ft_blas_set_threads(threads);
-	if (ft_bf16_probe(&why, &warn) != 0)
+	if (argc == 4)
+		; /* the decode kernels only */
+	else if (ft_bf16_probe(&why, &warn) != 0)
 		printf("bf16: not measured: %s\n", why);
 	else {
 		int n = 2048;
@@ -288,9 +329,10 @@ main(int argc, char **argv)
 		    "fp32 %.0f ms | bf16 %.0f ms | %.2fx\n", tf * 1e3, tb * 1e3,
 		    tf / tb);
 	}
-	bw = copy_bw();
-	printf("memcpy bandwidth %.2f GB/s (read + write); few-row kernels: "
-	    "%s\n", bw / 1e9, ft_qmat_isa());
+	bw = read_bw();
+	printf("memcpy bandwidth %.2f GB/s (read + write); streaming read "
+	    "(%d threads) %.2f GB/s; few-row kernels: %s\n", copy_bw() / 1e9,
+	    threads, bw / 1e9, ft_qmat_isa());
 	decode(bw);
 	return 0;
 }
