@@ -13,6 +13,7 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -170,9 +171,9 @@ copy_bw(void)
 /* streaming read: every thread sums its share of a 256 MiB array (what
  * a decode step does with the weights), best of reps */
 struct rd_ctx {
-	const float *a;
+	const uint64_t *a;
 	size_t n;
-	float sum[64];
+	uint64_t sum[64];
 };
 
 static void
@@ -180,8 +181,9 @@ rd_task(void *vc, int tid, int nt)
 {
 	struct rd_ctx *c = vc;
 	size_t lo, hi;
-	float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 
+	/* integer sums, four chains of 8-byte loads: the loads set the pace */
 	ft_split(c->n / 4, tid, nt, &lo, &hi);
 	for (size_t i = 4 * lo; i < 4 * hi; i += 4) {
 		s0 += c->a[i];
@@ -189,21 +191,23 @@ rd_task(void *vc, int tid, int nt)
 		s2 += c->a[i + 2];
 		s3 += c->a[i + 3];
 	}
-	c->sum[tid & 63] = (s0 + s1) + (s2 + s3);
+	c->sum[tid & 63] = s0 + s1 + s2 + s3;
 }
 
 static double
 read_bw(void)
 {
-	struct rd_ctx c = { .n = (size_t)64 << 20 };
-	float *a = frnd(c.n);
+	struct rd_ctx c = { .n = (size_t)32 << 20 };
+	uint64_t *a = ft_malloc(c.n * sizeof(uint64_t));
 	double t;
 
+	for (size_t i = 0; i < c.n; i++)
+		a[i] = i;
 	c.a = a;
 	ft_parallel(threads, rd_task, &c);
 	BEST(t, ft_parallel(threads, rd_task, &c));
 	free(a);
-	return c.n * sizeof(float) / t;
+	return c.n * sizeof(uint64_t) / t;
 }
 
 /* decode: every weight of distilgpt2 once for k rows */
