@@ -1415,6 +1415,7 @@ kv_run(ft_model *m, ft_kv *kv, const int *row, const int *pos,
 		}
 		/* logits[k,V] = a[k,C] · headᵀ (one row: sgemv; a few rows:
 		 * each head row read once; neither packs the head) */
+		double t0_ = prof_now();
 		if (ft_mq_head(m) != NULL)
 			ft_mq_linear(m, ft_mq_head(m), kv->logits, kv->a, NULL, k);
 		else if (k == 1)
@@ -1427,6 +1428,8 @@ kv_run(ft_model *m, ft_kv *kv, const int *row, const int *pos,
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k,
 			    (int)V, C, 1.0f, kv->a, C, head_w(m), C, 0.0f,
 			    kv->logits, (int)V);
+		if (prof_on)
+			prof_t[P_HEAD] += prof_now() - t0_;
 		k = 0;
 		for (int i = 0; i < n; i++)
 			if (out[i] != NULL)
