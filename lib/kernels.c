@@ -202,6 +202,13 @@ ft_dropout(float *x, size_t n, double p, uint64_t key, int threads)
 	ft_parallel(threads, drop_task, &c);
 }
 
+#define SMALL_WORK 32768
+int
+ft_threads_for(size_t n, int threads)
+{
+	return n < SMALL_WORK ? 1 : threads;
+}
+
 /* ---- exp ---- */
 
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
@@ -1092,7 +1099,7 @@ ft_gelu_forward(float *out, const float *inp, size_t n, int threads)
 {
 	struct gelu_ctx c = { out, inp, NULL, n };
 
-	ft_parallel(threads, gelu_fwd_task, &c);
+	ft_parallel(ft_threads_for(n, threads), gelu_fwd_task, &c);
 }
 
 void
@@ -1268,7 +1275,7 @@ ft_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
 	struct ln_ctx c = { .out = out, .mean = mean, .rstd = rstd, .inp = inp,
 	    .w = w, .b = b, .N = N, .C = C, .eps = eps };
 
-	ft_parallel(threads, ln_fwd_task, &c);
+	ft_parallel(ft_threads_for((size_t)N * C, threads), ln_fwd_task, &c);
 }
 
 static void
@@ -1410,7 +1417,7 @@ ft_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w,
 	struct ln_ctx c = { .out = out, .rstd = rstd, .inp = inp, .w = w,
 	    .N = N, .C = C, .eps = eps };
 
-	ft_parallel(threads, rms_fwd_task, &c);
+	ft_parallel(ft_threads_for((size_t)N * C, threads), rms_fwd_task, &c);
 }
 
 static void
@@ -1583,7 +1590,7 @@ ft_swiglu_forward(float *out, const float *gu, size_t N, int F, int threads)
 {
 	struct swiglu_ctx c = { out, gu, NULL, N, F };
 
-	ft_parallel(threads, swiglu_fwd_task, &c);
+	ft_parallel(ft_threads_for(N * (size_t)F, threads), swiglu_fwd_task, &c);
 }
 
 void

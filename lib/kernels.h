@@ -23,6 +23,11 @@
  * (the caller runs tid 0) and wait for all. */
 typedef void (*ft_task_fn)(void *ctx, int tid, int nthreads);
 void ft_parallel(int nthreads, ft_task_fn fn, void *ctx);
+/* Threads worth waking for an elementwise pass over n floats: 1 below
+ * 32768 (a decode step's few rows, where waking the pool costs more than
+ * the pass), else threads.  For passes whose every element is computed
+ * the same way for any split, so results do not change. */
+int ft_threads_for(size_t n, int threads);
 /* [lo, hi) of n items for thread tid of nt (contiguous, fixed). */
 void ft_split(size_t n, int tid, int nt, size_t *lo, size_t *hi);
 

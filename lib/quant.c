@@ -9,7 +9,10 @@
  * registers ((float)q * d, or the bf16 bits shifted up) and multiplies
  * them into groups of up to 8 (AVX-512) or 4 (AVX2) activation rows, each
  * with two accumulators (even and odd 16- or 8-wide pieces), reduced at
- * the end of the row.  When cols is not a multiple of 32 the activations
+ * the end of the row (groups of 4 and 8 by one transpose-and-add tree).
+ * Q8_0 against a single row (AVX-512) scales each block's sum instead of
+ * its weights (q8one512): there the int8 -> fp32 conversions set the
+ * pace, not the memory.  When cols is not a multiple of 32 the activations
  * are copied once into zero-padded rows so no kernel has a tail. */
 #include <math.h>
 #include <stdlib.h>
@@ -437,6 +440,34 @@ blk512(const ft_qmat *m, int q8, size_t o, size_t b, __m512 *w0, __m512 *w1)
 	}
 }
 
+/* The sums of a[0..7] (16 lanes each) in t[0..7]: a transpose-and-add
+ * tree, fixed order (a[i] may be zero for unused rows). */
+AVX512 static INLINE void
+sum8_512(const __m512 *a, float *t)
+{
+	__m512 u[4], v[2], w, z;
+	float l[16];
+
+	for (int i = 0; i < 4; i++)
+		u[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1],
+		    _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_f32x4(a[2 * i],
+		    a[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+	for (int j = 0; j < 2; j++)
+		v[j] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * j], u[2 * j + 1],
+		    _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_f32x4(u[2 * j],
+		    u[2 * j + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+	/* 128-bit lane j of v[0]: row j's partial sums, of v[1]: row j + 4 */
+	w = _mm512_add_ps(_mm512_shuffle_ps(v[0], v[1], _MM_SHUFFLE(1, 0, 1, 0)),
+	    _mm512_shuffle_ps(v[0], v[1], _MM_SHUFFLE(3, 2, 3, 2)));
+	z = _mm512_add_ps(_mm512_shuffle_ps(w, w, _MM_SHUFFLE(2, 0, 2, 0)),
+	    _mm512_shuffle_ps(w, w, _MM_SHUFFLE(3, 1, 3, 1)));
+	_mm512_storeu_ps(l, z);
+	for (int j = 0; j < 4; j++) {
+		t[j] = l[4 * j];
+		t[j + 4] = l[4 * j + 1];
+	}
+}
+
 /* rows r0..r0+R of a against row o (R <= 8 a constant where inlined) */
 AVX512 static INLINE void
 grp512(const struct mul_ctx *c, int q8, size_t o, int r0, int R)
@@ -445,6 +476,7 @@ grp512(const struct mul_ctx *c, int q8, size_t o, int r0, int R)
 	size_t ld = (size_t)m->ld, nb = ld / FT_QBLOCK;
 	const float *x = c->a + (size_t)r0 * ld;
 	__m512 s[8], t[8];
+	float bias = c->bias != NULL ? c->bias[o] : 0.0f;
 
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++)
@@ -460,11 +492,60 @@ grp512(const struct mul_ctx *c, int q8, size_t o, int r0, int R)
 			t[r] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xr + 16), t[r]);
 		}
 	}
+	if (R >= 4) {
+		__m512 a[8];
+		float sum[8];
+
+#pragma GCC unroll 8
+		for (int r = 0; r < 8; r++)
+			a[r] = r < R ? _mm512_add_ps(s[r], t[r]) : _mm512_setzero_ps();
+		sum8_512(a, sum);
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++)
+			c->out[(size_t)(r0 + r) * m->rows + o] = sum[r] + bias;
+		return;
+	}
 #pragma GCC unroll 8
 	for (int r = 0; r < R; r++)
 		c->out[(size_t)(r0 + r) * m->rows + o] =
-		    _mm512_reduce_add_ps(_mm512_add_ps(s[r], t[r])) +
-		    (c->bias != NULL ? c->bias[o] : 0.0f);
+		    _mm512_reduce_add_ps(_mm512_add_ps(s[r], t[r])) + bias;
+}
+
+/* Q8_0, one activation row: block b of row o as Σ q·x in fp32, scaled
+ * once (p = q0·x0 + q1·x1, acc += p·d: one multiply a block fewer than
+ * scaling the weights), even and odd blocks into two accumulators. */
+AVX512 static INLINE __m512
+q8dot512(const int8_t *q, const float *x)
+{
+	__m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+	    _mm_loadu_si128((const __m128i *)q)));
+	__m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+	    _mm_loadu_si128((const __m128i *)(q + 16))));
+
+	return _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + 16),
+	    _mm512_mul_ps(w0, _mm512_loadu_ps(x)));
+}
+
+AVX512 static void
+q8one512(const struct mul_ctx *c, size_t o)
+{
+	const ft_qmat *m = c->m;
+	size_t ld = (size_t)m->ld, nb = ld / FT_QBLOCK, b = 0;
+	const int8_t *q = m->q + o * ld;
+	const float *d = m->d + o * nb, *x = c->a;
+	__m512 s = _mm512_setzero_ps(), t = s;
+
+	for (; b + 2 <= nb; b += 2) {
+		s = _mm512_fmadd_ps(q8dot512(q + b * FT_QBLOCK, x + b * FT_QBLOCK),
+		    _mm512_set1_ps(d[b]), s);
+		t = _mm512_fmadd_ps(q8dot512(q + (b + 1) * FT_QBLOCK,
+		    x + (b + 1) * FT_QBLOCK), _mm512_set1_ps(d[b + 1]), t);
+	}
+	if (b < nb)
+		s = _mm512_fmadd_ps(q8dot512(q + b * FT_QBLOCK, x + b * FT_QBLOCK),
+		    _mm512_set1_ps(d[b]), s);
+	c->out[o] = _mm512_reduce_add_ps(_mm512_add_ps(s, t)) +
+	    (c->bias != NULL ? c->bias[o] : 0.0f);
 }
 
 /* every group of rows of a against row o */
@@ -582,6 +663,13 @@ mul_task(void *vc, int tid, int nt)
 	int which = c->isa;
 
 	ft_split((size_t)c->m->rows, tid, nt, &lo, &hi);
+#ifdef FT_X86
+	if (which == ISA_AVX512 && c->k == 1 && c->m->type == FT_Q_Q8_0) {
+		for (size_t o = lo; o < hi; o++)
+			q8one512(c, o);
+		return;
+	}
+#endif
 	for (size_t o = lo; o < hi; o++) {
 #ifdef FT_X86
 		if (which == ISA_AVX512) {

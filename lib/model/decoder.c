@@ -1372,7 +1372,7 @@ kv_run(ft_model *m, ft_kv *kv, const int *row, const int *pos,
 	ft_mx_begin(m, 0);
 	ec = (struct emb_ctx){ .m = m, .out = kv->x, .ids = ids,
 	    .pos = kv->pos, .N = (size_t)n };
-	ft_parallel(th, emb_task, &ec);
+	ft_parallel(ft_threads_for((size_t)n * C, th), emb_task, &ec);
 	s.N = n;
 	s.pos = kv->pos;
 	s.x = s.xm = s.out = kv->x;
@@ -1415,6 +1415,7 @@ kv_run(ft_model *m, ft_kv *kv, const int *row, const int *pos,
 		}
 		/* logits[k,V] = a[k,C] · headᵀ (one row: sgemv; a few rows:
 		 * each head row read once; neither packs the head) */
+		double t0_ = prof_now();
 		if (ft_mq_head(m) != NULL)
 			ft_mq_linear(m, ft_mq_head(m), kv->logits, kv->a, NULL, k);
 		else if (k == 1)
@@ -1427,6 +1428,8 @@ kv_run(ft_model *m, ft_kv *kv, const int *row, const int *pos,
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k,
 			    (int)V, C, 1.0f, kv->a, C, head_w(m), C, 0.0f,
 			    kv->logits, (int)V);
+		if (prof_on)
+			prof_t[P_HEAD] += prof_now() - t0_;
 		k = 0;
 		for (int i = 0; i < n; i++)
 			if (out[i] != NULL)

@@ -17,6 +17,7 @@
 #include "kernels.h"
 #include "model/arch.h"
 #include "model/lora.h"
+#include "model/mixed.h"
 #include "modeldir.h"
 #include "rng.h"
 #include "safetensors.h"
@@ -300,6 +301,7 @@ lora_free(ft_lora *lo)
 	free(lo->u);
 	free(lo->xd);
 	free(lo->t1);
+	free(lo->t2);
 	free(lo);
 }
 
@@ -831,8 +833,10 @@ reserve(ft_lora *lo, size_t N, int save)
 		lo->cap_x = N * (w > (size_t)lo->r ? w : (size_t)lo->r);
 		free(lo->xd);
 		free(lo->t1);
+		free(lo->t2);
 		lo->xd = ft_malloc(lo->cap_x * sizeof(float));
 		lo->t1 = ft_malloc(lo->cap_x * sizeof(float));
+		lo->t2 = ft_malloc(lo->cap_x * sizeof(float));
 	}
 	if (save && N > lo->cap_N) {
 		free(lo->u);
@@ -868,6 +872,22 @@ ft_lora_forward(ft_model *m, int layer, int site, float *out, int ld,
 			ft_dropout(lo->xd, (size_t)N * x->in, lo->dropout,
 			    mod_key(m, i, counter), m->threads);
 			xin = lo->xd;
+		}
+		if (ft_mx_on(m)) {
+			/* under autocast lora_A and lora_B are bf16 products too:
+			 * u = x16 · A16ᵀ, then s · (u16 · B16ᵀ) added in fp32 */
+			const float *B = lo->params + x->b;
+			float s = (float)lo->scale, *t = lo->t2;
+
+			ft_mx_ext_fwd(m, u, xin, lo->params + x->a, N, x->in, r);
+			ft_mx_ext_fwd(m, t, u, B, N, r, x->out);
+			for (int n = 0; n < N; n++) {
+				float *y = out + (size_t)n * ld + x->col;
+				const float *tn = t + (size_t)n * x->out;
+				for (int o = 0; o < x->out; o++)
+					y[o] += s * tn[o];
+			}
+			continue;
 		}
 		/* u[N,r] = x[N,in] · Aᵀ;  out[:, col..] += s · u · Bᵀ */
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, r, x->in,
@@ -912,6 +932,29 @@ ft_lora_backward(ft_model *m, int layer, int site, float *dinp,
 			float *g = gs + (size_t)n * x->out;
 			for (int o = 0; o < x->out; o++)
 				g[o] = dy[o] * s;
+		}
+		if (ft_mx_on(m)) {
+			/* bf16 products as the forward's: dB += gsᵀ·u, du = gs·B;
+			 * dA += duᵀ·x, dx += du·A */
+			const float *A = lo->params + x->a;
+
+			ft_mx_ext_bwd(m, du, 0, lo->grads + x->b, gs, u,
+			    lo->params + x->b, N, r, x->out);
+			if (dr) {
+				memcpy(gs, inp, (size_t)N * x->in * sizeof(float));
+				ft_dropout(gs, (size_t)N * x->in, lo->dropout,
+				    mod_key(m, i, counter), m->threads);
+				xin = gs;
+			}
+			ft_mx_ext_bwd(m, dinp == NULL ? NULL : dr ? lo->t2 : dinp, !dr,
+			    lo->grads + x->a, du, xin, A, N, x->in, r);
+			if (dinp == NULL || !dr)
+				continue;
+			ft_dropout(lo->t2, (size_t)N * x->in, lo->dropout,
+			    mod_key(m, i, counter), m->threads);
+			for (size_t k = 0; k < (size_t)N * x->in; k++)
+				dinp[k] += lo->t2[k];
+			continue;
 		}
 		/* dB[out,r] += gsᵀ · u;  du[N,r] = gs · B */
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, x->out, r, N,

@@ -75,7 +75,7 @@ typedef struct ft_lora {
 	/* private: saved x·Aᵀ per module for the backward, scratch */
 	float *u;
 	size_t cap_N;
-	float *xd, *t1;
+	float *xd, *t1, *t2;
 	size_t cap_x;
 } ft_lora;
 

@@ -11,7 +11,7 @@
 #include "kernels.h"
 #include "model/mixed.h"
 
-enum { BUF_IN, BUF_OUT, BUF_P, BUF_N };
+enum { BUF_IN, BUF_OUT, BUF_P, BUF_W, BUF_N };
 
 struct ft_model_bf16 {
 	ft_bf16 *params16;      /* [n] bf16 copy of m->params */
@@ -152,6 +152,30 @@ ft_mx_linear_bwd(const ft_model *m, float *dinp, float *dw, float *db,
 		    d16, N, IC, OC, lay, m->threads));
 	if (db != NULL)
 		ft_bias_backward(db, dout, N, OC, m->threads);
+}
+
+void
+ft_mx_ext_fwd(const ft_model *m, float *out, const float *inp,
+    const float *w, int N, int IC, int OC)
+{
+	const ft_bf16 *x16 = conv(m, BUF_IN, inp, (size_t)N * IC);
+
+	ok(ft_bf16_linear_fwd(out, x16, conv(m, BUF_W, w, (size_t)OC * IC),
+	    NULL, N, IC, OC, FT_W_OI, m->threads));
+}
+
+void
+ft_mx_ext_bwd(const ft_model *m, float *dinp, int acc, float *dw,
+    const float *dout, const float *inp, const float *w, int N, int IC,
+    int OC)
+{
+	const ft_bf16 *d16 = conv(m, BUF_OUT, dout, (size_t)N * OC);
+
+	ok(ft_bf16_linear_dw(dw, conv(m, BUF_IN, inp, (size_t)N * IC), d16, N,
+	    IC, OC, FT_W_OI, m->threads));
+	if (dinp != NULL)
+		ok(ft_bf16_linear_dx(dinp, d16, conv(m, BUF_W, w, (size_t)OC * IC),
+		    N, IC, OC, FT_W_OI, acc, m->threads));
 }
 
 /* q, k, v of a [N, S] bf16 qkv: NH query heads, then NKV key heads, then

@@ -23,6 +23,16 @@ void ft_mx_linear_fwd(const ft_model *m, float *out, const float *inp,
 void ft_mx_linear_bwd(const ft_model *m, float *dinp, float *dw, float *db,
     const float *dout, const float *inp, const float *w, int N, int IC,
     int OC, ft_wlayout lay);
+/* The same for a weight W[OC, IC] (fp32, Linear layout) outside
+ * m->params, converted at each call (LoRA's adapters: PEFT's lora_A and
+ * lora_B are nn.Linear, so autocast runs them in bf16 too):
+ * out[N,OC] = inp[N,IC]·Wᵀ; dw += doutᵀ·inp and, when dinp is not NULL,
+ * dinp = (acc: +=) dout·W. */
+void ft_mx_ext_fwd(const ft_model *m, float *out, const float *inp,
+    const float *w, int N, int IC, int OC);
+void ft_mx_ext_bwd(const ft_model *m, float *dinp, int acc, float *dw,
+    const float *dout, const float *inp, const float *w, int N, int IC,
+    int OC);
 /* ft_attention_forward / ft_attention_backward with bf16 products. */
 void ft_mx_att_fwd(const ft_model *m, float *out, float *P, float *Pd,
     const float *qkv, const uint8_t *mask, int B, int T, int NH, int NKV,

@@ -13,6 +13,7 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -167,6 +168,48 @@ copy_bw(void)
 	return 2.0 * n * sizeof(float) / t;
 }
 
+/* streaming read: every thread sums its share of a 256 MiB array (what
+ * a decode step does with the weights), best of reps */
+struct rd_ctx {
+	const uint64_t *a;
+	size_t n;
+	uint64_t sum[64];
+};
+
+static void
+rd_task(void *vc, int tid, int nt)
+{
+	struct rd_ctx *c = vc;
+	size_t lo, hi;
+	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+
+	/* integer sums, four chains of 8-byte loads: the loads set the pace */
+	ft_split(c->n / 4, tid, nt, &lo, &hi);
+	for (size_t i = 4 * lo; i < 4 * hi; i += 4) {
+		s0 += c->a[i];
+		s1 += c->a[i + 1];
+		s2 += c->a[i + 2];
+		s3 += c->a[i + 3];
+	}
+	c->sum[tid & 63] = s0 + s1 + s2 + s3;
+}
+
+static double
+read_bw(void)
+{
+	struct rd_ctx c = { .n = (size_t)32 << 20 };
+	uint64_t *a = ft_malloc(c.n * sizeof(uint64_t));
+	double t;
+
+	for (size_t i = 0; i < c.n; i++)
+		a[i] = i;
+	c.a = a;
+	ft_parallel(threads, rd_task, &c);
+	BEST(t, ft_parallel(threads, rd_task, &c));
+	free(a);
+	return c.n * sizeof(uint64_t) / t;
+}
+
 /* decode: every weight of distilgpt2 once for k rows */
 #define L 6
 #define C 768
@@ -218,7 +261,7 @@ decode(double bw)
 			});
 		for (int d = 0; d < 3; d++)
 			printf("decode %d row%s %-5s %6.1f MB/step %7.1f steps/s "
-			    "(%4.2fx fp32) %6.2f GB/s = %3.0f%% of copy bandwidth\n", k,
+			    "(%4.2fx fp32) %6.2f GB/s = %3.0f%% of read bandwidth\n", k,
 			    k > 1 ? "s" : " ", d == 0 ? "fp32" : d == 1 ? "bf16" : "int8",
 			    bytes[d] / 1e6, 1 / t[d], t[0] / t[d], bytes[d] / t[d] / 1e9,
 			    100 * bytes[d] / t[d] / bw);
@@ -241,12 +284,15 @@ main(int argc, char **argv)
 
 	ft_blas_init(argc, argv);
 	ft_setprog(argv[0]);
-	if (argc != 3)
-		ft_die("usage: matmul_bench THREADS REPS");
+	if (argc != 3 && !(argc == 4 && (strcmp(argv[3], "decode") == 0 ||
+	    strcmp(argv[3], "bandwidth") == 0)))
+		ft_die("usage: matmul_bench THREADS REPS [decode|bandwidth]");
 	threads = atoi(argv[1]);
 	reps = atoi(argv[2]);
 	ft_blas_set_threads(threads);
-	if (ft_bf16_probe(&why, &warn) != 0)
+	if (argc == 4)
+		; /* the decode kernels only */
+	else if (ft_bf16_probe(&why, &warn) != 0)
 		printf("bf16: not measured: %s\n", why);
 	else {
 		int n = 2048;
@@ -288,9 +334,12 @@ main(int argc, char **argv)
 		    "fp32 %.0f ms | bf16 %.0f ms | %.2fx\n", tf * 1e3, tb * 1e3,
 		    tf / tb);
 	}
-	bw = copy_bw();
-	printf("memcpy bandwidth %.2f GB/s (read + write); few-row kernels: "
-	    "%s\n", bw / 1e9, ft_qmat_isa());
+	bw = read_bw();
+	printf("memcpy bandwidth %.2f GB/s (read + write); streaming read "
+	    "(%d threads) %.2f GB/s; few-row kernels: %s\n", copy_bw() / 1e9,
+	    threads, bw / 1e9, ft_qmat_isa());
+	if (argc == 4 && strcmp(argv[3], "bandwidth") == 0)
+		return 0;
 	decode(bw);
 	return 0;
 }

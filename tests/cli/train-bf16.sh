@@ -5,7 +5,8 @@
 # 1% of torch.autocast's, both within 2% of fp32; fp32 stays exactly the
 # torch fp32 run; bf16 runs repeat bit for bit; --save-dtype bfloat16
 # writes a half-size BF16 model (torch_dtype bfloat16), while
-# checkpoints stay fp32, and a resumed --bf16 run is bit-identical.
+# checkpoints stay fp32, and a resumed --bf16 run is bit-identical; the
+# same for LoRA adapters under --bf16 (tests/fixtures/train/bf16/lora).
 # SKIP (77) where oneDNN cannot compute bf16.
 . "$FT_TOP/tests/cli/lib.sh"
 t_tmp
@@ -88,5 +89,39 @@ t_cmp "$T/b2/model.safetensors" "$T/b3/model.safetensors"
 grep -v '"train_runtime"\|_per_second' "$T/b3/metrics.jsonl" >"$T/b3.m"
 grep -v '"train_runtime"\|_per_second' "$T/b2/metrics.jsonl" >"$T/b2.m"
 t_cmp "$T/b2.m" "$T/b3.m"
+# LoRA under --bf16 (the adapters' products in bf16 too, as autocast runs
+# PEFT's lora_A / lora_B): the adapter of tests/fixtures/train/bf16/lora
+# trained on the frozen tiny GPT-2 tracks torch autocast within 1% and
+# fp32 LoRA within 2% per step; two runs are bit-identical, at 2 threads
+M=$E
+run a1 --bf16 --adapter "$X/lora" || t_fail "ft-train --bf16 --adapter"
+run a2 --bf16 --adapter "$X/lora" -j 2 || t_fail "ft-train --bf16 --adapter (2)"
+run a3 --bf16 --adapter "$X/lora" -j 2 || t_fail "ft-train --bf16 --adapter (3)"
+run a4 --adapter "$X/lora" || t_fail "ft-train --adapter"
+losses "$T/a1/metrics.jsonl" >"$T/a1.l"
+track "$X/lora-bf16.jsonl" "$X/lora-fp32.jsonl" "$T/a1.l" "$T/a4/metrics.jsonl"
+t_cmp "$T/a2/adapter_model.safetensors" "$T/a3/adapter_model.safetensors"
+grep -v '"train_runtime"\|_per_second' "$T/a2/metrics.jsonl" >"$T/a2.m"
+grep -v '"train_runtime"\|_per_second' "$T/a3/metrics.jsonl" >"$T/a3.m"
+t_cmp "$T/a2.m" "$T/a3.m"
+# and a new adapter (--lora-r) with dropout on the adapters' input
+run r1 --bf16 --lora-r 4 --lora-targets c_attn,c_proj,c_fc --lora-dropout 0.1 ||
+	t_fail "ft-train --bf16 --lora-r"
+run r2 --bf16 --lora-r 4 --lora-targets c_attn,c_proj,c_fc --lora-dropout 0.1 ||
+	t_fail "ft-train --bf16 --lora-r (2)"
+run r3 --lora-r 4 --lora-targets c_attn,c_proj,c_fc --lora-dropout 0.1 ||
+	t_fail "ft-train --lora-r"
+t_cmp "$T/r1/adapter_model.safetensors" "$T/r2/adapter_model.safetensors"
+losses "$T/r1/metrics.jsonl" >"$T/r1.l"
+losses "$T/r3/metrics.jsonl" >"$T/r3.l"
+python3 - "$T/r1.l" "$T/r3.l" <<'PY' || t_fail "ft-train --bf16 --lora-r does not track fp32 LoRA"
+import sys
+b = [float(x) for x in open(sys.argv[1])]
+f = [float(x) for x in open(sys.argv[2])]
+bad = [i + 1 for i, (x, y) in enumerate(zip(b, f)) if abs(x - y) / y > 0.02]
+sys.stderr.write("lora-r: worst ft bf16 vs fp32 %.3f%%\n"
+                 % max(100 * abs(x - y) / y for x, y in zip(b, f)))
+sys.exit(1 if bad or len(b) != 30 or len(f) != 30 else 0)
+PY
 t_expect_fail 2 'save-dtype' ft-train --train x -o y --save-dtype int4
 exit 0
