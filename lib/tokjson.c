@@ -989,7 +989,8 @@ fast_match(const unsigned char *s, size_t i, size_t n, int maxd)
 }
 
 /* Split each piece of list/buffer `cur` with pattern p and behaviour; the
- * result goes to the other list/buffer.  Pieces keep FT_TJ_ORIG0 when
+ * result goes to the other list/buffer (with `fast`, only to the other
+ * list: its pieces point into buffer cur).  Pieces keep FT_TJ_ORIG0 when
  * they start their input piece; FT_TJ_CONT is dropped (the pre-tokenizer
  * splits at every cut, see cut_safe). */
 static size_t
@@ -1003,13 +1004,13 @@ split_all(struct ft_tj_work *w, int cur, size_t np, const struct pat *p,
 		const struct ft_tj_piece pc = w->pc[cur][i];
 		const char *s = w->buf[cur] + pc.off;
 		if (fast) {
+			/* the pieces stay where they are in buffer cur */
 			size_t a = 0, b;
 			while (a < pc.len) {
 				b = fast_match((const unsigned char *)s, a, pc.len,
 				    fast);
-				put_piece(w, o, &on, len, b - a,
+				put_piece(w, o, &on, pc.off + a, b - a,
 				    a == 0 ? (pc.flags & FT_TJ_ORIG0) : 0);
-				wput(w, o, &len, s + a, b - a);
 				a = b;
 			}
 			continue;
@@ -1085,9 +1086,31 @@ pretokenize(const struct ft_tj *t, struct ft_tj_work *w, int cur,
 		size_t on = 0, ol = 0;
 
 		if (p->kind == P_SPLIT) {
+			size_t ol2 = len;
 			np = split_all(w, cur, np, &p->p, p->beh, p->invert,
-			    p->fast, &len);
-			cur = o;
+			    p->fast, &ol2);
+			if (!p->fast)
+				len = ol2;
+			if (p->fast) {
+				/* the new list, over the same buffer */
+				struct ft_tj_piece *t = w->pc[cur];
+				size_t c = w->pcap[cur];
+				w->pc[cur] = w->pc[o];
+				w->pcap[cur] = w->pcap[o];
+				w->pc[o] = t;
+				w->pcap[o] = c;
+			} else {
+				cur = o;
+			}
+			continue;
+		}
+		if (p->kind == P_BYTELEVEL && !p->prefix) {
+			/* no prefix: the pieces stay as they are */
+			if (p->regex) {
+				np = split_all(w, cur, np, &p->p, B_ISOLATED, 0, 0,
+				    &len);
+				cur = o;
+			}
 			continue;
 		}
 		/* ByteLevel's prefix, Metaspace's replacement: rewrite each
