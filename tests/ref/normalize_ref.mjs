@@ -20,6 +20,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { rng } from './mulberry32.mjs';
 
 const npm = process.env.FT_NPM || '/work/bpe-npm';
 const require = createRequire(path.join(npm, 'node_modules', 'x.js'));
@@ -27,17 +28,6 @@ const T = require('tokenizers');
 const forms = [T.nfcNormalizer(), T.nfdNormalizer(), T.nfkcNormalizer(), T.nfkdNormalizer()];
 const hex = (s) => [...s].map((x) => x.codePointAt(0).toString(16)).join(' ');
 const row = (s, outs) => [s, ...outs].map(hex).join('\t');
-
-function rng(seed) { // mulberry32
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6D2B79F5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 
 const out = process.argv[2];
 const cps = [], ccc = [], marks = [], changed = [];

@@ -28,23 +28,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { rng } from './mulberry32.mjs';
 
 const npm = process.env.FT_NPM || '/work/bpe-npm';
 const require = createRequire(path.join(npm, 'node_modules', 'x.js'));
 
 function docs(file) {
 	return fs.readFileSync(file, 'utf8').split('\n').filter((x) => x.trim() !== '').map((x) => JSON.parse(x).text);
-}
-
-function rng(seed) { // mulberry32
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6D2B79F5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
 }
 
 function gen(out) {

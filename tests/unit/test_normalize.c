@@ -50,29 +50,24 @@ load(const char *path, size_t *n)
 	return out;
 }
 
+/* UTF-8 of code point c in o; its length. */
 static size_t
 enc(uint32_t c, char *o)
 {
-	if (c < 0x80) {
-		o[0] = (char)c;
-		return 1;
+	static struct ft_ustr u;
+	static char *b;
+	static size_t cap;
+	size_t n;
+
+	u.n = 0;
+	if (u.cap == 0) {
+		u.cp = ft_malloc(sizeof *u.cp);
+		u.cap = 1;
 	}
-	if (c < 0x800) {
-		o[0] = (char)(0xC0 | c >> 6);
-		o[1] = (char)(0x80 | (c & 0x3F));
-		return 2;
-	}
-	if (c < 0x10000) {
-		o[0] = (char)(0xE0 | c >> 12);
-		o[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-		o[2] = (char)(0x80 | (c & 0x3F));
-		return 3;
-	}
-	o[0] = (char)(0xF0 | c >> 18);
-	o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-	o[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-	o[3] = (char)(0x80 | (c & 0x3F));
-	return 4;
+	u.cp[u.n++] = c;
+	n = ft_ustr_utf8(&u, &b, &cap);
+	memcpy(o, b, n);
+	return n;
 }
 
 /* Hex code points "61 301" -> UTF-8 in o (NUL-terminated); its length. */
