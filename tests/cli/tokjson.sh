@@ -81,10 +81,12 @@ for m in $have; do
 done
 
 # variants of the real files (tests/ref/tokjson_variants.py): normalizers,
-# the other pre-tokenizers and behaviours, Metaspace, added-token flags;
+# the other pre-tokenizers and behaviours, Metaspace, added-token flags,
+# unk_token with and without fuse_unk;
 # NFKC, NFD and NFKD (lib/normalize) also on every code point they change
 for v in qwen3:nfc_lower_ws llama3:split_kinds qwen3:removed_gpt2 llama2:metaspace qwen3:added_flags \
-	qwen3:nfkc llama3:nfd llama2:nfkd_meta llama2:metaspace_always llama2:metaspace_never; do
+	qwen3:nfkc llama3:nfd llama2:nfkd_meta llama2:metaspace_always llama2:metaspace_never \
+	llama2:unk_fuse llama2:unk_nofuse; do
 	m=${v%%:*} n=${v#*:}
 	case " $have " in *" $m "*) ;; *) echo "SKIP part: variant $n (no $m)"; continue ;; esac
 	mkdir -p "$T/$n"

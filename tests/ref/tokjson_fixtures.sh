@@ -38,7 +38,8 @@ for m in llama2 llama3 qwen3; do
 done
 # variants: base tokenizer, variant name
 for v in qwen3:nfc_lower_ws llama3:split_kinds qwen3:removed_gpt2 llama2:metaspace qwen3:added_flags \
-	qwen3:nfkc llama3:nfd llama2:nfkd_meta llama2:metaspace_always llama2:metaspace_never; do
+	qwen3:nfkc llama3:nfd llama2:nfkd_meta llama2:metaspace_always llama2:metaspace_never \
+	llama2:unk_fuse llama2:unk_nofuse; do
 	m=${v%%:*} n=${v#*:}
 	d=$(sh "$top/tests/get-tokjson.sh" $m)
 	mkdir -p "$tmp/$n"

@@ -77,7 +77,16 @@ def metaspace_never(j):   # Metaspace "never" with split
     j["decoder"] = {"type": "Sequence", "decoders": [
         {"type": "ByteFallback"}, {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "never", "split": True}]}
 
-VARIANTS = {"metaspace_always": metaspace_always, "metaspace_never": metaspace_never, "nfkc": nfkc, "nfd": nfd, "nfkd_meta": nfkd_meta,
+def unk_fuse(j):          # Llama 2 without byte_fallback: unknown characters become
+                          # <unk>, runs of them one (fuse_unk)
+    j["model"]["byte_fallback"] = False
+    j["model"]["fuse_unk"] = True
+
+def unk_nofuse(j):        # the same, one <unk> per unknown character
+    j["model"]["byte_fallback"] = False
+    j["model"]["fuse_unk"] = False
+
+VARIANTS = {"unk_fuse": unk_fuse, "unk_nofuse": unk_nofuse, "metaspace_always": metaspace_always, "metaspace_never": metaspace_never, "nfkc": nfkc, "nfd": nfd, "nfkd_meta": nfkd_meta,
             "nfc_lower_ws": nfc_lower_ws, "split_kinds": split_kinds,
             "removed_gpt2": removed_gpt2, "metaspace": metaspace, "added_flags": added_flags}
 
