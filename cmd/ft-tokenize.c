@@ -426,6 +426,7 @@ run_decode(const struct opts *o, const struct ft_bpe *b)
 	char *raw = NULL, *txt = NULL;
 	size_t rlen = 0, rcap = 0, tlen = 0, tcap = 0, n, keep;
 	int doc_end, rc, ret = -1, at_start = 1;
+	uint64_t doc = 0, tok = 0;
 	const char *oname = ft_out_name(o->out ? o->out : "-");
 	ft_atomic a;
 
@@ -441,15 +442,29 @@ run_decode(const struct opts *o, const struct ft_bpe *b)
 		    ft_in_name(o->in));
 		goto out;
 	}
-	if (info->vocab_size > ft_bpe_vocab_size(b)) {
-		ft_error("%s: vocabulary size %u is larger than the "
-		    "tokenizer's (%u)", ft_in_name(o->in), info->vocab_size,
-		    ft_bpe_vocab_size(b));
-		goto out;
-	}
+	/* a file of an unnamed tokenizer (no hash) may hold ids that this
+	 * one lacks: the first is refused with its place */
 	if (ft_atomic_open(&a, o->out ? o->out : "-") != 0)
 		goto out;
 	while ((rc = ft_tokr_read(r, ids, 65536, &n, &doc_end)) == 1) {
+		size_t i;
+		for (i = 0; i < n; i++)
+			if (ids[i] >= ft_bpe_vocab_size(b)) {
+				ft_error("%s: document %llu, token %llu: id %u "
+				    "is outside the tokenizer's vocabulary "
+				    "(size %u)", ft_in_name(o->in),
+				    (unsigned long long)doc + 1,
+				    (unsigned long long)(tok + i + 1), ids[i],
+				    ft_bpe_vocab_size(b));
+				break;
+			}
+		if (i < n)
+			break;
+		tok += n;
+		if (doc_end) {
+			doc++;
+			tok = 0;
+		}
 		if (ft_bpe_decode(b, ids, n, o->skip_special, &raw, &rlen,
 		    &rcap) != 0)
 			break;

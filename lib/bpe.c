@@ -567,8 +567,10 @@ build_tokens_tj(struct ft_bpe *b, struct loader *L)
 	if (vocab_keys(b, L, (char ***)&keys, &klen) != 0)
 		return -1;
 	V = b->vocab_size;
-	smap_init(&b->raw, L->vocab.count + 16);
-	for (id = 0; id < V; id++) {
+	/* raw: only char_syms and ignore_merges look tokens up by bytes */
+	if (b->char_level || b->ignore_merges)
+		smap_init(&b->raw, L->vocab.count + 16);
+	for (id = 0; id < V && (b->char_level || b->ignore_merges); id++) {
 		if (keys[id] == NULL)
 			continue;
 		if (b->char_level) {

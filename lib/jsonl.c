@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,26 +72,22 @@ blank(const char *s, size_t n)
 
 /* Keep only the last of duplicate keys in every object of the tree, as
  * Python's json.loads does (the value of the last, cJSON would find the
- * first).  Sorting the members by (key, position) finds them in
- * O(n log n). */
-typedef struct member { cJSON *it; size_t pos; } member;
-
-static int
-cmp_member(const void *a, const void *b)
+ * first).  A hash table of the keys seen so far finds them in O(n). */
+static uint64_t
+key_hash(const char *k)
 {
-	const member *x = a, *y = b;
-	int c = strcmp(x->it->string, y->it->string);
+	uint64_t h = 0xcbf29ce484222325ULL;
 
-	if (c != 0)
-		return c;
-	return x->pos < y->pos ? -1 : x->pos > y->pos;
+	while (*k != '\0')
+		h = (h ^ (unsigned char)*k++) * 0x100000001b3ULL;
+	return h ^ (h >> 29);
 }
 
 static void
 dedupe_keys(cJSON *o)
 {
-	cJSON *it;
-	size_t n = 0;
+	cJSON *it, *next, **slot;
+	size_t n = 0, cap = 16, mask, i;
 
 	if (!cJSON_IsObject(o) && !cJSON_IsArray(o))
 		return;
@@ -98,19 +95,24 @@ dedupe_keys(cJSON *o)
 		dedupe_keys(it);
 		n++;
 	}
-	if (cJSON_IsObject(o) && n > 1) {
-		member *m = ft_malloc(n * sizeof *m);
-		size_t k = 0;
-
-		for (it = o->child; it != NULL; it = it->next, k++)
-			m[k] = (member){ it, k };
-		qsort(m, n, sizeof *m, cmp_member);
-		for (k = 0; k + 1 < n; k++)
-			if (strcmp(m[k].it->string, m[k + 1].it->string) == 0)
+	if (!cJSON_IsObject(o) || n < 2)
+		return;
+	while (cap < 2 * n)
+		cap <<= 1;
+	mask = cap - 1;
+	slot = ft_calloc(cap, sizeof *slot);
+	for (it = o->child; it != NULL; it = next) {
+		next = it->next;
+		for (i = key_hash(it->string) & mask; slot[i] != NULL;
+		    i = (i + 1) & mask)
+			if (strcmp(slot[i]->string, it->string) == 0) {
 				cJSON_Delete(cJSON_DetachItemViaPointer(o,
-				    m[k].it));
-		free(m);
+				    slot[i]));
+				break;
+			}
+		slot[i] = it;
 	}
+	free(slot);
 }
 
 static long hex4(const char *s, size_t n, size_t i);

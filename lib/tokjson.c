@@ -19,6 +19,7 @@
 #include "bpe.h"
 #include "err.h"
 #include "io.h"
+#include "normalize.h"
 #include "unicode.h"
 
 /* ---- patterns ---- */
@@ -104,6 +105,7 @@ struct ft_tj_work {
 	struct ft_ustr u;
 	char *ubuf;
 	size_t ucap;
+	struct ft_nf_buf nf;
 };
 
 static void
@@ -227,9 +229,10 @@ apply_behavior(struct ft_tj_work *w, size_t k, int beh)
 
 /* ---- components ---- */
 
-enum { N_NFC, N_LOWER, N_PREPEND, N_REPLACE, N_STRIP };
+enum { N_NF, N_LOWER, N_PREPEND, N_REPLACE, N_STRIP };
 struct norm {
 	int kind;
+	enum ft_nf form;  /* N_NF */
 	char *s;          /* Prepend / Replace content */
 	size_t slen;
 	struct pat p;
@@ -362,9 +365,12 @@ load_norm(struct ft_tj *t, const cJSON *j, const char *path)
 	t->nm = ft_realloc(t->nm, (t->nn + 1) * sizeof *t->nm);
 	n = &t->nm[t->nn];
 	memset(n, 0, sizeof *n);
-	if (strcmp(ty, "NFC") == 0)
-		n->kind = N_NFC;
-	else if (strcmp(ty, "Lowercase") == 0)
+	if (strcmp(ty, "NFC") == 0 || strcmp(ty, "NFD") == 0 ||
+	    strcmp(ty, "NFKC") == 0 || strcmp(ty, "NFKD") == 0) {
+		n->kind = N_NF;
+		n->form = ty[2] == 'C' ? FT_NFC : ty[2] == 'D' ? FT_NFD :
+		    ty[3] == 'C' ? FT_NFKC : FT_NFKD;
+	} else if (strcmp(ty, "Lowercase") == 0)
 		n->kind = N_LOWER;
 	else if (strcmp(ty, "Prepend") == 0) {
 		n->kind = N_PREPEND;
@@ -760,6 +766,7 @@ ft_tj_work_free(struct ft_tj_work *w)
 		onig_region_free(w->region, 1);
 	ft_ustr_release(&w->u);
 	free(w->ubuf);
+	ft_nf_buf_release(&w->nf);
 	free(w);
 }
 
@@ -820,21 +827,25 @@ normalize(const struct ft_tj *t, struct ft_tj_work *w, int cur, size_t *n,
 		int o = !cur;
 
 		switch (nm->kind) {
-		case N_NFC:
+		case N_NF:
+			/* the quick check's prefix is copied as is, and
+			 * a text that passes whole stays where it is */
+			if ((k = ft_nf_quick(nm->form, s, *n)) == *n)
+				continue;
+			wput(w, o, &len, s, k);
+			ft_nf_utf8(nm->form, &w->nf, s + k, *n - k, &w->buf[o],
+			    &len, &w->cap[o]);
+			break;
 		case N_LOWER:
 			if (all_ascii(s, *n)) {
-				if (nm->kind == N_LOWER)
-					for (j = 0; j < *n; j++)
-						if (w->buf[cur][j] >= 'A' &&
-						    w->buf[cur][j] <= 'Z')
-							w->buf[cur][j] += 32;
+				for (j = 0; j < *n; j++)
+					if (w->buf[cur][j] >= 'A' &&
+					    w->buf[cur][j] <= 'Z')
+						w->buf[cur][j] += 32;
 				continue;
 			}
 			ft_ustr_set_utf8(&w->u, s, *n);
-			if (nm->kind == N_NFC)
-				ft_ustr_nfc(&w->u);
-			else
-				ft_ustr_lower_chars(&w->u);
+			ft_ustr_lower_chars(&w->u);
 			len = ft_ustr_utf8(&w->u, &w->ubuf, &w->ucap);
 			wput(w, o, &(size_t){ 0 }, w->ubuf, len);
 			break;
@@ -978,7 +989,8 @@ fast_match(const unsigned char *s, size_t i, size_t n, int maxd)
 }
 
 /* Split each piece of list/buffer `cur` with pattern p and behaviour; the
- * result goes to the other list/buffer.  Pieces keep FT_TJ_ORIG0 when
+ * result goes to the other list/buffer (with `fast`, only to the other
+ * list: its pieces point into buffer cur).  Pieces keep FT_TJ_ORIG0 when
  * they start their input piece; FT_TJ_CONT is dropped (the pre-tokenizer
  * splits at every cut, see cut_safe). */
 static size_t
@@ -992,13 +1004,13 @@ split_all(struct ft_tj_work *w, int cur, size_t np, const struct pat *p,
 		const struct ft_tj_piece pc = w->pc[cur][i];
 		const char *s = w->buf[cur] + pc.off;
 		if (fast) {
+			/* the pieces stay where they are in buffer cur */
 			size_t a = 0, b;
 			while (a < pc.len) {
 				b = fast_match((const unsigned char *)s, a, pc.len,
 				    fast);
-				put_piece(w, o, &on, len, b - a,
+				put_piece(w, o, &on, pc.off + a, b - a,
 				    a == 0 ? (pc.flags & FT_TJ_ORIG0) : 0);
-				wput(w, o, &len, s + a, b - a);
 				a = b;
 			}
 			continue;
@@ -1074,9 +1086,31 @@ pretokenize(const struct ft_tj *t, struct ft_tj_work *w, int cur,
 		size_t on = 0, ol = 0;
 
 		if (p->kind == P_SPLIT) {
+			size_t ol2 = len;
 			np = split_all(w, cur, np, &p->p, p->beh, p->invert,
-			    p->fast, &len);
-			cur = o;
+			    p->fast, &ol2);
+			if (!p->fast)
+				len = ol2;
+			if (p->fast) {
+				/* the new list, over the same buffer */
+				struct ft_tj_piece *t = w->pc[cur];
+				size_t c = w->pcap[cur];
+				w->pc[cur] = w->pc[o];
+				w->pcap[cur] = w->pcap[o];
+				w->pc[o] = t;
+				w->pcap[o] = c;
+			} else {
+				cur = o;
+			}
+			continue;
+		}
+		if (p->kind == P_BYTELEVEL && !p->prefix) {
+			/* no prefix: the pieces stay as they are */
+			if (p->regex) {
+				np = split_all(w, cur, np, &p->p, B_ISOLATED, 0, 0,
+				    &len);
+				cur = o;
+			}
 			continue;
 		}
 		/* ByteLevel's prefix, Metaspace's replacement: rewrite each

@@ -3,7 +3,8 @@
  * with the results of the `tokenizers` library (lib/bpe does the added
  * tokens, the model, the post-processor and the token table).
  *
- * Supported: normalizers NFC, Lowercase, Prepend, Replace (string or
+ * Supported: normalizers NFC, NFD, NFKC, NFKD (lib/normalize: Unicode
+ * 9.0.0, as in `tokenizers`), Lowercase, Prepend, Replace (string or
  * regex), Strip, Sequence; pre-tokenizers ByteLevel (add_prefix_space,
  * use_regex; last in a Sequence), Split (string or regex, every behaviour,
  * invert), Digits, Metaspace, Whitespace, WhitespaceSplit, Punctuation,

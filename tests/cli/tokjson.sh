@@ -5,7 +5,7 @@
 . "$FT_TOP/tests/cli/lib.sh"
 t_tmp
 F=$FIX/tokjson
-for f in multi bytes runs; do zstd -dc "$F/$f.jsonl.zst" >"$T/$f.jsonl"; done
+for f in multi bytes runs norm; do zstd -dc "$F/$f.jsonl.zst" >"$T/$f.jsonl"; done
 for f in edge classes; do zstd -dc "$FIX/tokenize/$f.jsonl.zst" >"$T/$f.jsonl"; done
 zstd -dc "$FIX/tokenize/random.txt.zst" >"$T/random.txt"
 python3 -c 'import json,sys; print(json.dumps({"text": sys.stdin.read()}, ensure_ascii=False))' \
@@ -42,7 +42,7 @@ done
 
 for m in $have; do
 	d=$(sh "$TOP/tests/get-tokjson.sh" $m)
-	for c in edge classes random multi bytes runs; do
+	for c in edge classes random multi bytes runs norm; do
 		check $m "$d" $c
 		n=$m.$c
 		ft-tokenize -m "$d" --no-template "$T/$c.jsonl" | zstd -dc >"$T/o.got"
@@ -81,13 +81,19 @@ for m in $have; do
 done
 
 # variants of the real files (tests/ref/tokjson_variants.py): normalizers,
-# the other pre-tokenizers and behaviours, Metaspace, added-token flags
-for v in qwen3:nfc_lower_ws llama3:split_kinds qwen3:removed_gpt2 llama2:metaspace qwen3:added_flags; do
+# the other pre-tokenizers and behaviours, Metaspace, added-token flags,
+# unk_token with and without fuse_unk;
+# NFKC, NFD and NFKD (lib/normalize) also on every code point they change
+for v in qwen3:nfc_lower_ws llama3:split_kinds qwen3:removed_gpt2 llama2:metaspace qwen3:added_flags \
+	qwen3:nfkc llama3:nfd llama2:nfkd_meta llama2:metaspace_always llama2:metaspace_never \
+	llama2:unk_fuse llama2:unk_nofuse; do
 	m=${v%%:*} n=${v#*:}
 	case " $have " in *" $m "*) ;; *) echo "SKIP part: variant $n (no $m)"; continue ;; esac
 	mkdir -p "$T/$n"
 	python3 "$TOP/tests/ref/tokjson_variants.py" "$(sh "$TOP/tests/get-tokjson.sh" $m)" $n "$T/$n"
-	for c in edge multi bytes; do
+	cs="edge multi bytes"
+	case $n in nfkc|nfd|nfkd_meta) cs="$cs norm classes" ;; esac
+	for c in $cs; do
 		check $n "$T/$n" $c
 		checkdec $n "$T/$n" $c decode
 	done
@@ -132,8 +138,8 @@ rm "$T/s/tokenizer_config.json"
 mk "$T/s/tokenizer.json" '{"type":"UnicodeScripts"}'
 t_expect_fail 1 'tokenizer.json: pre_tokenizer "UnicodeScripts" is not supported' \
 	ft-tokenize --tokenizer "$T/s/tokenizer.json" "$T/multi.jsonl"
-mk "$T/s/tokenizer.json" "$BL" '{"type":"NFKD"}'
-t_expect_fail 1 'tokenizer.json: normalizer "NFKD" is not supported' \
+mk "$T/s/tokenizer.json" "$BL" '{"type":"Precompiled","precompiled_charsmap":""}'
+t_expect_fail 1 'tokenizer.json: normalizer "Precompiled" is not supported' \
 	ft-tokenize --tokenizer "$T/s/tokenizer.json" "$T/multi.jsonl"
 mk "$T/s/tokenizer.json" '{"type":"Split","pattern":{"Regex":"(?<x"},"behavior":"Isolated"}'
 t_expect_fail 1 'tokenizer.json: pre_tokenizer Split: regex /\(\?<x/: ' \
@@ -153,6 +159,30 @@ mk "$T/s/tokenizer.json" "$BL"
 printf '{"text":"ab"}\n' | ft-tokenize --tokenizer "$T/s/tokenizer.json" --no-eos >"$T/s/ok.tok"
 t_eq "<eos>ab" "$(ft-tokenize --decode --tokenizer "$T/s/tokenizer.json" "$T/s/ok.tok")" "small decode"
 t_eq "ab" "$(ft-tokenize --decode --skip-special --tokenizer "$T/s/tokenizer.json" "$T/s/ok.tok")" "small decode"
+# a token file of no named tokenizer (a zero hash) whose third document
+# holds an id the small tokenizer (259 ids) lacks: refused with its place
+printf '1 2 3\n4\n5 300 6\n' | "$FT_BUILD/tests/test_tokfile" write "$T/s/nohash.tok" 50257 ||
+	t_fail "test_tokfile write"
+python3 - "$T/s/nohash.tok" <<'PY'
+import sys, zlib
+p = sys.argv[1]; b = bytearray(open(p, "rb").read())
+b[28:60] = bytes(32)                    # the header's tokenizer hash
+b[60:64] = zlib.crc32(bytes(b[8:60])).to_bytes(4, "little")
+open(p, "wb").write(b)
+PY
+t_expect_fail 1 "^ft-tokenize: error: $T/s/nohash.tok: document 3, token 2: id 300 is outside the tokenizer's vocabulary \\(size 259\\)\$" \
+	ft-tokenize --decode --tokenizer "$T/s/tokenizer.json" -o "$T/s/out.txt" "$T/s/nohash.tok"
+[ ! -e "$T/s/out.txt" ] || t_fail "--decode left an output after a bad id"
+printf '1 2 3\n4\n' | "$FT_BUILD/tests/test_tokfile" write "$T/s/nohash.tok" 50257
+python3 - "$T/s/nohash.tok" <<'PY'
+import sys, zlib
+p = sys.argv[1]; b = bytearray(open(p, "rb").read())
+b[28:60] = bytes(32)
+b[60:64] = zlib.crc32(bytes(b[8:60])).to_bytes(4, "little")
+open(p, "wb").write(b)
+PY
+ft-tokenize --decode --tokenizer "$T/s/tokenizer.json" --lines "$T/s/nohash.tok" >"$T/s/out.txt" ||
+	t_fail "--decode of in-range ids of a larger vocabulary"
 for m in $have; do
 	case $m in llama3|qwen3) ;; *) continue ;; esac
 	d=$(sh "$TOP/tests/get-tokjson.sh" $m)

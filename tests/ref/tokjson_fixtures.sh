@@ -20,7 +20,7 @@ z() { zstd -q -19 -f -o "$2" "$1"; }
 zv() { if cmp -s "$1" "$3"; then rm -f "$2"; else z "$1" "$2"; fi; }
 
 $ref gen "$tmp"
-for f in multi bytes runs; do z "$tmp/$f.jsonl" "$fix/$f.jsonl.zst"; done
+for f in multi bytes runs norm; do z "$tmp/$f.jsonl" "$fix/$f.jsonl.zst"; done
 for f in edge classes; do zstd -dc "$top/tests/fixtures/tokenize/$f.jsonl.zst" >"$tmp/$f.jsonl"; done
 zstd -dc "$top/tests/fixtures/tokenize/random.txt.zst" |
 	python3 -c 'import json,sys; print(json.dumps({"text": sys.stdin.read()}, ensure_ascii=False))' >"$tmp/random.jsonl"
@@ -28,7 +28,7 @@ for m in llama2 llama3 qwen3; do
 	d=$(sh "$top/tests/get-tokjson.sh" $m)
 	mkdir -p "$tmp/$m.nospecial"
 	$var "$d" nospecial "$tmp/$m.nospecial"
-	for f in edge classes random multi bytes runs; do
+	for f in edge classes random multi bytes runs norm; do
 		$ref ids "$d" 1 "$tmp/$f.jsonl" "$tmp/i"; z "$tmp/i" "$fix/$m.$f.ids.zst"
 		$ref ids "$d" 0 "$tmp/$f.jsonl" "$tmp/o"; zv "$tmp/o" "$fix/$m.$f.notemplate.ids.zst" "$tmp/i"
 		$ref ids "$tmp/$m.nospecial" 1 "$tmp/$f.jsonl" "$tmp/o" "$d"; zv "$tmp/o" "$fix/$m.$f.nospecial.ids.zst" "$tmp/i"
@@ -37,12 +37,16 @@ for m in llama2 llama3 qwen3; do
 	done
 done
 # variants: base tokenizer, variant name
-for v in qwen3:nfc_lower_ws llama3:split_kinds qwen3:removed_gpt2 llama2:metaspace qwen3:added_flags; do
+for v in qwen3:nfc_lower_ws llama3:split_kinds qwen3:removed_gpt2 llama2:metaspace qwen3:added_flags \
+	qwen3:nfkc llama3:nfd llama2:nfkd_meta llama2:metaspace_always llama2:metaspace_never \
+	llama2:unk_fuse llama2:unk_nofuse; do
 	m=${v%%:*} n=${v#*:}
 	d=$(sh "$top/tests/get-tokjson.sh" $m)
 	mkdir -p "$tmp/$n"
 	$var "$d" $n "$tmp/$n"
-	for f in edge multi bytes; do
+	fs="edge multi bytes"
+	case $n in nfkc|nfd|nfkd_meta) fs="$fs norm classes" ;; esac
+	for f in $fs; do
 		$ref ids "$tmp/$n" 1 "$tmp/$f.jsonl" "$tmp/o"; z "$tmp/o" "$fix/$n.$f.ids.zst"
 		$ref decode "$tmp/$n" 0 "$tmp/$f.jsonl" "$tmp/o"; z "$tmp/o" "$fix/$n.$f.decode.jsonl.zst"
 	done

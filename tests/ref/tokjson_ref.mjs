@@ -6,7 +6,10 @@
 //   gen OUTDIR                 write the corpora multi.jsonl (multilingual,
 //                              added tokens in text), bytes.jsonl (seeded
 //                              random bytes made valid UTF-8), runs.jsonl
-//                              (long runs of one character, 100k-char words)
+//                              (long runs of one character, 100k-char words),
+//                              norm.jsonl (every code point a normalization
+//                              form changes, Unicode 9.0 and later, in text;
+//                              combining sequences, Hangul jamo)
 //   ids DIR ADD INPUT OUTPUT   encode each document (JSONL, field "text")
 //                              with DIR/tokenizer.json, addSpecialTokens =
 //                              ADD (1/0), append the end-of-text id
@@ -25,23 +28,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { rng } from './mulberry32.mjs';
 
 const npm = process.env.FT_NPM || '/work/bpe-npm';
 const require = createRequire(path.join(npm, 'node_modules', 'x.js'));
 
 function docs(file) {
 	return fs.readFileSync(file, 'utf8').split('\n').filter((x) => x.trim() !== '').map((x) => JSON.parse(x).text);
-}
-
-function rng(seed) { // mulberry32
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6D2B79F5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
 }
 
 function gen(out) {
@@ -84,6 +77,31 @@ function gen(out) {
 	put('runs.jsonl', ['a'.repeat(100000), ' '.repeat(100000), '\n'.repeat(50000), '1'.repeat(100000),
 		'\ud83d\ude00'.repeat(30000), '\u00e9'.repeat(50000), 'e\u0301'.repeat(30000), '!'.repeat(100000),
 		'ab '.repeat(30000), '\u00a0'.repeat(50000), '\u4e2d'.repeat(50000), 'x' + ' '.repeat(1000) + 'y']);
+	// every code point (Hangul syllables apart: a sample) that NFKD changes
+	// in the newest Unicode Node knows, 120 a document, with ASCII around
+	const ch = [];
+	for (let c = 0xA0; c < 0x110000; c++) {
+		if ((c >= 0xD800 && c <= 0xDFFF) || (c >= 0xAC00 && c <= 0xD7A3 && c % 97 !== 0))
+			continue;
+		const s = String.fromCodePoint(c);
+		if (s.normalize('NFKD') !== s)
+			ch.push(s);
+	}
+	const norm = [];
+	for (let i = 0; i < ch.length; i += 120)
+		norm.push('x' + ch.slice(i, i + 120).map((s, k) => k % 3 === 0 ? ' ' + s : k % 3 === 1 ? 'a' + s : s).join('') + ' end');
+	const r2 = rng(777), marks = ['\u0301', '\u0300', '\u0323', '\u0308', '\u0334', '\u05ae', '\u0345', '\u0f72', '\u1df6', '\u0d3b', '\u3099'];
+	for (let d = 0; d < 20; d++) {
+		let t = '';
+		for (let i = 0; i < 200; i++) {
+			const x = r2();
+			t += x < 0.3 ? 'aeiouAEIOU\u03b1\u0391\u1100\u1161\uac00 '[Math.floor(r2() * 17)] :
+				x < 0.8 ? marks[Math.floor(r2() * marks.length)] :
+					['\u1100', '\u1161', '\u11a7', '\u11a8', '\uac00', '\uac01', '\u0b47', '\u0b3e', '\ufb01', '\u2460', '\uff21', '\u212b'][Math.floor(r2() * 12)];
+		}
+		norm.push(t);
+	}
+	put('norm.jsonl', norm);
 }
 
 async function load(dir, eosDir) {

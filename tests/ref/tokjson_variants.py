@@ -54,7 +54,40 @@ def added_flags(j):       # lstrip / rstrip / single_word, non-special added tok
         j["added_tokens"].append({"id": nid + i, "content": c, "single_word": w, "lstrip": l,
                                   "rstrip": r, "normalized": False, "special": s})
 
-VARIANTS = {"nfc_lower_ws": nfc_lower_ws, "split_kinds": split_kinds,
+def nfkc(j):              # NFKC on a byte-level BPE (Qwen's Split + ByteLevel)
+    j["normalizer"] = {"type": "NFKC"}
+
+def nfd(j):               # NFD on Llama 3 (not with Lowercase: ft's case tables are
+                          # Unicode 14.0's, Rust's to_lowercase newer ones)
+    j["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "NFD"}]}
+
+def nfkd_meta(j):         # NFKD before Llama 2's own Prepend/Replace (SentencePiece-style, byte fallback)
+    j["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "NFKD"}] + j["normalizer"]["normalizers"]}
+
+def metaspace_always(j):  # Metaspace "always" without split; a per-token Strip before Fuse
+    j["normalizer"] = None
+    j["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": False}
+    j["decoder"] = {"type": "Sequence", "decoders": [
+        {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": False},
+        {"type": "ByteFallback"}, {"type": "Strip", "content": " ", "start": 0, "stop": 1}, {"type": "Fuse"}]}
+
+def metaspace_never(j):   # Metaspace "never" with split
+    j["normalizer"] = None
+    j["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "never", "split": True}
+    j["decoder"] = {"type": "Sequence", "decoders": [
+        {"type": "ByteFallback"}, {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "never", "split": True}]}
+
+def unk_fuse(j):          # Llama 2 without byte_fallback: unknown characters become
+                          # <unk>, runs of them one (fuse_unk)
+    j["model"]["byte_fallback"] = False
+    j["model"]["fuse_unk"] = True
+
+def unk_nofuse(j):        # the same, one <unk> per unknown character
+    j["model"]["byte_fallback"] = False
+    j["model"]["fuse_unk"] = False
+
+VARIANTS = {"unk_fuse": unk_fuse, "unk_nofuse": unk_nofuse, "metaspace_always": metaspace_always, "metaspace_never": metaspace_never, "nfkc": nfkc, "nfd": nfd, "nfkd_meta": nfkd_meta,
+            "nfc_lower_ws": nfc_lower_ws, "split_kinds": split_kinds,
             "removed_gpt2": removed_gpt2, "metaspace": metaspace, "added_flags": added_flags}
 
 def main():

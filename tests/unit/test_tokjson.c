@@ -121,6 +121,15 @@ test_normalizers(void)
 	CHECK(is(pieces("{\"type\":\"Lowercase\"}", NULL,
 	    "HELLO \xce\x9f\xce\x94\xce\x9f\xce\xa3", 0),
 	    "hello \xce\xbf\xce\xb4\xce\xbf\xcf\x83"));  /* no final sigma */
+	/* the other forms (lib/normalize; exhaustive: test_normalize) */
+	CHECK(is(pieces("{\"type\":\"NFD\"}", NULL, "caf\xc3\xa9", 0),
+	    "cafe\xcc\x81"));
+	CHECK(is(pieces("{\"type\":\"NFKC\"}", NULL,
+	    "\xef\xac\x81 \xe2\x91\xa0 \xef\xbc\xa1" "e\xcc\x81", 0),
+	    "fi 1 A\xc3\xa9"));
+	CHECK(is(pieces("{\"type\":\"NFKD\"}", NULL, "\xef\xac\x81" "\xc3\xa9", 0),
+	    "fie\xcc\x81"));
+	CHECK(is(pieces("{\"type\":\"NFKC\"}", NULL, "plain", 0), "plain"));
 	CHECK(is(pieces("{\"type\":\"NFC\"}", NULL, "cafe\xcc\x81", 0),
 	    "caf\xc3\xa9"));
 	CHECK(is(pieces("{\"type\":\"Strip\",\"strip_left\":true,"
@@ -186,7 +195,7 @@ test_errors(void)
 {
 	CHECK(is(pieces(NULL, "{\"type\":\"UnicodeScripts\"}", "a", 0),
 	    "(load failed)"));
-	CHECK(is(pieces("{\"type\":\"NFKC\"}", NULL, "a", 0),
+	CHECK(is(pieces("{\"type\":\"BertNormalizer\"}", NULL, "a", 0),
 	    "(load failed)"));
 	CHECK(is(pieces(NULL, "{\"type\":\"Split\",\"pattern\":{\"Regex\":"
 	    "\"(\"},\"behavior\":\"Isolated\"}", "a", 0), "(load failed)"));

@@ -1,0 +1,12 @@
+// The seeded generator of the tests/ref Node scripts (mulberry32): the
+// same corpora on every run.
+export function rng(seed) {
+	let a = seed >>> 0;
+	return () => {
+		a = (a + 0x6D2B79F5) >>> 0;
+		let t = a;
+		t = Math.imul(t ^ (t >>> 15), t | 1);
+		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+	};
+}
