@@ -304,7 +304,7 @@ test_ckpt(void)
 	CHECK(ft_ckpt_list(dir, &steps, &n) == 0);
 	CHECK(n == 3 && steps[0] == 5 && steps[1] == 10 && steps[2] == 100);
 	free(steps);
-	CHECK(ft_ckpt_rotate(dir, 2) == 0);
+	CHECK(ft_ckpt_rotate(dir, 2, -1) == 0);
 	CHECK(ft_ckpt_list(dir, &steps, &n) == 0);
 	CHECK(n == 2 && steps[0] == 10);
 	free(steps);
