@@ -11,8 +11,9 @@
  * uninterrupted one: the data order of step k is recomputed from
  * (seed + epoch), not replayed.
  *
- * Interruption: SIGINT/SIGTERM only set a flag; the loop notices it
- * between steps, writes a checkpoint of the current step and fails. */
+ * Interruption: SIGINT/SIGTERM/SIGHUP only set a flag; the loop notices it
+ * between steps, writes a checkpoint of the current step and exits with
+ * 128 + the signal. */
 #include <cJSON.h>
 #include <dirent.h>
 #include <errno.h>
