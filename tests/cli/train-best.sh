@@ -12,10 +12,7 @@
 . "$FT_TOP/tests/cli/lib.sh"
 t_tmp
 
-SON=$(sh "$TOP/tests/get-sonnets.sh") || t_fail "no sonnets (../shared or npm)"
-TOKDIR=$(sh "$TOP/tests/get-gpt2-tokenizer.sh") || t_fail "no GPT-2 tokenizer"
-mkdir "$T/tok"
-cp "$TOKDIR/vocab.json" "$TOKDIR/merges.txt" "$T/tok/"
+t_sonnets_gpt2
 # 8 sonnets to train on, 14 others to evaluate: the eval loss falls, then
 # rises as the model learns the 8 by heart
 head -n 8 "$SON" | ft-tokenize -m "$T/tok" >"$T/train.tok" || t_fail "tokenize"

@@ -11,23 +11,13 @@
 . "$FT_TOP/tests/cli/lib.sh"
 t_tmp
 
-SON=$(sh "$TOP/tests/get-sonnets.sh") || t_fail "no sonnets (../shared or npm)"
-TOKDIR=$(sh "$TOP/tests/get-gpt2-tokenizer.sh") || t_fail "no GPT-2 tokenizer"
-mkdir "$T/tok"
-cp "$TOKDIR/vocab.json" "$TOKDIR/merges.txt" "$T/tok/"
+t_sonnets_gpt2
 head -n 140 "$SON" | ft-tokenize -m "$T/tok" >"$T/train.tok" || t_fail "tokenize"
 tail -n 14 "$SON" | ft-tokenize -m "$T/tok" >"$T/val.tok" || t_fail "tokenize"
 C="--init gpt2-micro --tokenizer-dir $T/tok --train $T/train.tok
 --val $T/val.tok --lr 3e-3 --warmup-steps 2 --max-length 32 -j 1
 --logging-steps 1"
 
-wait_for() { # file pattern: poll up to 60 s
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1)); [ $i -lt 600 ] || t_fail "timeout waiting for $1"
-		sleep 0.1
-	done
-}
 # start_run NAME ARGS...: ft-train in the background with SIGINT at its
 # default disposition (a shell's background job inherits it ignored)
 start_run() {
@@ -67,7 +57,7 @@ evals=$(grep -c '"eval_loss"' "$T/full/metrics.jsonl")
 # ---- SIGHUP; then --resume with only --train and -o ----
 # shellcheck disable=SC2086
 start_run hup $C --epochs 3 --eval-steps 20 --save-steps 30
-wait_for "$T/hup/metrics.jsonl" '"step": 3}'
+t_wait_for "$T/hup/metrics.jsonl" '"step": 3}'
 kill -HUP $pid
 if interrupted hup SIGHUP 129; then
 	cp -r "$T/hup" "$T/hup1"
@@ -88,7 +78,7 @@ fi
 # ---- SIGINT (Ctrl-C): 130, so that `for ...; do ft-train ...; done` stops ----
 # shellcheck disable=SC2086
 start_run int $C --epochs 3 --eval-steps 20 --save-steps 30
-wait_for "$T/int/metrics.jsonl" '"step": 3}'
+t_wait_for "$T/int/metrics.jsonl" '"step": 3}'
 kill -INT $pid
 if interrupted int SIGINT 130; then
 	# an override: one note naming it; more epochs: today's warning too
@@ -120,7 +110,7 @@ fi
 # ---- SIGTERM ----
 # shellcheck disable=SC2086
 start_run term $C --epochs 3 --eval-steps 20 --save-steps 30
-wait_for "$T/term/metrics.jsonl" '"step": 3}'
+t_wait_for "$T/term/metrics.jsonl" '"step": 3}'
 kill -TERM $pid
 interrupted term SIGTERM 143 || :
 
@@ -129,7 +119,7 @@ interrupted term SIGTERM 143 || :
 nohup ft-train $C --max-steps 30 --eval-steps 0 --save-steps 0 -q \
 	-o "$T/nohup" >"$T/nohup.out" 2>"$T/nohup.err" &
 pid=$!
-wait_for "$T/nohup/metrics.jsonl" '"step": 3}'
+t_wait_for "$T/nohup/metrics.jsonl" '"step": 3}'
 kill -HUP $pid
 wait $pid || { cat "$T/nohup.err"; t_fail "nohup ft-train stopped on SIGHUP"; }
 [ -s "$T/nohup/model.safetensors" ] || t_fail "nohup: no model"
