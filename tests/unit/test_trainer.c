@@ -137,6 +137,22 @@ test_plan(void)
 	CHECK(ft_plan_epoch(&p, 1, 1) == 1 + 2.0 / 3);
 }
 
+/* st written as trainer_state.json: the bytes want[0..wlen). */
+static void
+check_state_bytes(const ft_trainer_state *st, const char *want, size_t wlen)
+{
+	char *got = NULL;
+	size_t glen = 0;
+	FILE *fp = open_memstream(&got, &glen);
+
+	CHECK(ft_trainer_state_fwrite(fp, st, "mem") == 0);
+	fclose(fp);
+	CHECK(glen == wlen && memcmp(got, want, wlen) == 0);
+	if (glen != wlen || memcmp(got, want, wlen) != 0)
+		fprintf(stderr, "--- got:\n%s", got);
+	free(got);
+}
+
 /* tests/ref/trainer_ref.py simulated_state(), rebuilt through the
  * library. */
 static void
@@ -207,22 +223,12 @@ test_state_json(void)
 	st.save_steps = 3;
 	st.total_flos = 123456.0;
 	st.train_batch_size = 4;
-	fp = open_memstream(&got, &glen);
-	CHECK(ft_trainer_state_fwrite(fp, &st, "mem") == 0);
-	fclose(fp);
-	CHECK(glen == wlen && memcmp(got, want, wlen) == 0);
-	if (glen != wlen || memcmp(got, want, wlen) != 0)
-		fprintf(stderr, "--- got:\n%s", got);
-	free(got);
+	check_state_bytes(&st, want, wlen);
 
 	/* read back and write again: same bytes */
 	CHECK(ft_trainer_state_load(&back, path) == 0);
 	CHECK_EQ_INT(back.n_log, st.n_log);
-	fp = open_memstream(&got, &glen);
-	CHECK(ft_trainer_state_fwrite(fp, &back, "mem") == 0);
-	fclose(fp);
-	CHECK(glen == wlen && memcmp(got, want, wlen) == 0);
-	free(got);
+	check_state_bytes(&back, want, wlen);
 	ft_trainer_state_truncate(&back, 3);
 	CHECK_EQ_INT(back.n_log, 2);
 
@@ -238,19 +244,15 @@ test_state_json(void)
 	st.es_threshold = 0;
 	st.es_counter = 1;
 	st.should_training_stop = 1;
-	fp = open_memstream(&got, &glen);
-	CHECK(ft_trainer_state_fwrite(fp, &st, "mem") == 0);
-	fclose(fp);
-	CHECK(glen == wlen && memcmp(got, want, wlen) == 0);
-	if (glen != wlen || memcmp(got, want, wlen) != 0)
-		fprintf(stderr, "--- got:\n%s", got);
-	free(got);
+	check_state_bytes(&st, want, wlen);
 	ft_trainer_state_release(&back);
 	CHECK(ft_trainer_state_load(&back, path) == 0);
 	CHECK(back.best_metric == st.best_metric);
 	CHECK(back.best_model_checkpoint != NULL &&
 	    strcmp(back.best_model_checkpoint, "run/checkpoint-6") == 0);
 	CHECK(back.es_patience == 3 && back.es_counter == 1);
+	back.should_training_stop = 1; /* TrainerControl: written, not read */
+	check_state_bytes(&back, want, wlen);
 
 	/* compact form for metrics.jsonl */
 	fp = open_memstream(&got, &glen);
