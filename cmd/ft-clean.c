@@ -8,17 +8,17 @@
 #include "err.h"
 #include "io.h"
 #include "jsonl.h"
+#include "opt.h"
 #include "rng.h"
 #include "unicode.h"
 
-#include <getopt.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char usage_text[] =
-    "usage: ft-clean [-v] [--field NAME] [--nfc] [--lower] [--collapse-whitespace]\n"
+    "usage: ft-clean [-qv] [--field NAME] [--nfc] [--lower] [--collapse-whitespace]\n"
     "                [--strip] [--drop-empty] [--min-chars N] [--max-chars N]\n"
     "                [--dedupe] [--prepend STR] [--append STR] [-o FILE] [FILE...]\n"
     "Clean the text field of JSONL records (FILEs or stdin) with Python's\n"
@@ -37,11 +37,12 @@ static const char usage_text[] =
     "      --append STR      put STR after the text\n"
     "  -o, --output FILE     write to FILE (atomically) instead of stdout\n"
     "  -v, --verbose         print counts of kept and dropped records on stderr\n"
+    "  -q, --quiet           no counts on stderr (cancels -v)\n"
     "  -h, --help            print this help and exit\n"
-    "      --version         print the version and exit\n";
+    "  -V, --version         print the version and exit\n";
 
 enum { O_FIELD = 256, O_NFC, O_LOWER, O_COLLAPSE, O_STRIP, O_EMPTY, O_MIN,
-	O_MAX, O_DEDUPE, O_PREPEND, O_APPEND, O_VERSION };
+	O_MAX, O_DEDUPE, O_PREPEND, O_APPEND };
 
 static const struct option longopts[] = {
 	{ "field", required_argument, NULL, O_FIELD },
@@ -55,11 +56,16 @@ static const struct option longopts[] = {
 	{ "dedupe", no_argument, NULL, O_DEDUPE },
 	{ "prepend", required_argument, NULL, O_PREPEND },
 	{ "append", required_argument, NULL, O_APPEND },
-	{ "output", required_argument, NULL, 'o' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, O_VERSION },
+	FT_OPT_OUTPUT,
+	FT_OPTS_COMMON,
 	{ NULL, 0, NULL, 0 },
+};
+
+static const struct ft_opt_na not_here[] = {
+	{ 'j', "it cleans on one thread" },
+	{ 's', "it draws nothing at random" },
+	{ 'f', "its output is text" },
+	{ 0, NULL },
 };
 
 struct opts {
@@ -237,13 +243,14 @@ main(int argc, char **argv)
 	struct stats st = { 0 };
 	struct work w = { 0 };
 	const char *output = "-";
-	int c, verbose = 0, rc = 0, nin;
+	ft_opts op = { .shortopts = "o:", .longopts = longopts,
+	    .help = usage_text, .na = not_here };
+	int c, verbose, rc = 0, nin;
 	ft_atomic a;
 
 	ft_setprog(argv[0]);
 	ft_io_install_signal_cleanup();
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":o:vh", longopts, NULL)) != -1) {
+	while ((c = ft_getopt(&op, argc, argv)) != -1) {
 		switch (c) {
 		case O_FIELD:
 			if (*optarg == '\0')
@@ -273,12 +280,9 @@ main(int argc, char **argv)
 			o.append = optarg;
 			break;
 		case 'o': output = optarg; break;
-		case 'v': verbose = 1; break;
-		case 'h': fputs(usage_text, stdout); return ft_close_stdout() ? 1 : 0;
-		case O_VERSION: ft_print_version(); return ft_close_stdout() ? 1 : 0;
-		default: ft_getopt_error(c, argv);
 		}
 	}
+	verbose = op.verbose > 0;
 	if (o.max_chars >= 0 && o.min_chars > o.max_chars)
 		ft_usage_error("--min-chars %ld is above --max-chars %ld",
 		    o.min_chars, o.max_chars);

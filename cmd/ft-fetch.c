@@ -4,9 +4,9 @@
 #include "hub.h"
 #include "io.h"
 #include "jsonl.h"
+#include "opt.h"
 #include "progress.h"
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 
 static const char usage_text[] =
-	"usage: ft-fetch model [-q] [-r REV] [-o DIR [--force]] REPO\n"
+	"usage: ft-fetch model [-q] [-r REV] [-o DIR [-f]] REPO\n"
 	"       ft-fetch dataset [-q] [--config C] [--split S] [--list] [--viewer URL] REPO\n"
 	"       ft-fetch file [-q] [-r REV] [--repo-type model|dataset] REPO PATH\n"
 	"\n"
@@ -26,34 +26,39 @@ static const char usage_text[] =
 	"\n"
 	"  -r, --revision REV   branch, tag or commit (default main)\n"
 	"  -o, --output DIR     model: also copy the files into the plain folder DIR\n"
-	"      --force          -o: write into DIR even if it holds other files\n"
+	"  -f, --force          -o: write into DIR even if it holds other files\n"
 	"      --repo-type T    file: model (default) or dataset\n"
 	"      --config C       dataset: configuration (default: 'default' or the only one)\n"
 	"      --split S        dataset: split (default: 'train' or the only one)\n"
 	"      --list           dataset: print the configs and splits, tab-separated\n"
 	"      --viewer URL     dataset viewer base URL (HF_DATASETS_SERVER_URL)\n"
 	"  -q, --quiet          no progress bars\n"
-	"  -h, --help           show this help\n"
-	"  -V, --version        show the version\n"
+	"  -h, --help           print this help and exit\n"
+	"  -V, --version        print the version and exit\n"
 	"\n"
 	"Environment: HF_ENDPOINT, HF_TOKEN, HF_TOKEN_PATH, HF_HOME, HF_HUB_CACHE,\n"
 	"HF_HUB_OFFLINE, HF_DATASETS_SERVER_URL.\n";
 
-enum { OPT_CONFIG = 256, OPT_SPLIT, OPT_LIST, OPT_VIEWER, OPT_REPO_TYPE, OPT_FORCE };
+enum { OPT_CONFIG = 256, OPT_SPLIT, OPT_LIST, OPT_VIEWER, OPT_REPO_TYPE };
 
 static const struct option longopts[] = {
 	{ "revision", required_argument, NULL, 'r' },
-	{ "output", required_argument, NULL, 'o' },
-	{ "force", no_argument, NULL, OPT_FORCE },
+	FT_OPT_OUTPUT,
+	FT_OPT_FORCE,
 	{ "repo-type", required_argument, NULL, OPT_REPO_TYPE },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "split", required_argument, NULL, OPT_SPLIT },
 	{ "list", no_argument, NULL, OPT_LIST },
 	{ "viewer", required_argument, NULL, OPT_VIEWER },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
+	FT_OPT_HELP, FT_OPT_VERSION, FT_OPT_QUIET,
 	{ NULL, 0, NULL, 0 },
+};
+
+static const struct ft_opt_na not_here[] = {
+	{ 'v', "it prints the progress bars unless -q" },
+	{ 'j', "it downloads one file at a time" },
+	{ 's', "it draws nothing at random" },
+	{ 0, NULL },
 };
 
 static const char *const tokenizer_files[] = {
@@ -476,29 +481,27 @@ main(int argc, char **argv)
 	const char *rev = NULL, *out = NULL, *config = NULL, *split = NULL;
 	const char *viewer = NULL, *type = "model", *cmd;
 	char *outdir = NULL;
-	int list = 0, quiet = 0, force = 0, c, rc;
+	ft_opts op = { .shortopts = "r:o:f", .longopts = longopts,
+	    .help = usage_text, .na = not_here };
+	int list = 0, quiet, force = 0, c, rc;
 	struct ft_hub h;
 
 	ft_setprog(argv[0]);
 	ft_io_install_signal_cleanup();
 	signal(SIGPIPE, SIG_IGN); /* a closed socket is an error, as in curl */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":r:o:qhV", longopts, NULL)) != -1) {
+	while ((c = ft_getopt(&op, argc, argv)) != -1) {
 		switch (c) {
 		case 'r': rev = optarg; break;
 		case 'o': out = optarg; break;
-		case OPT_FORCE: force = 1; break;
+		case 'f': force = 1; break;
 		case OPT_REPO_TYPE: type = optarg; break;
 		case OPT_CONFIG: config = optarg; break;
 		case OPT_SPLIT: split = optarg; break;
 		case OPT_LIST: list = 1; break;
 		case OPT_VIEWER: viewer = optarg; break;
-		case 'q': quiet = 1; break;
-		case 'h': fputs(usage_text, stdout); return ft_close_stdout() ? 1 : 0;
-		case 'V': ft_print_version(); return ft_close_stdout() ? 1 : 0;
-		default: ft_getopt_error(c, argv);
 		}
 	}
+	quiet = op.quiet;
 	if (optind >= argc)
 		ft_usage_error("missing command: model, dataset or file");
 	cmd = argv[optind++];

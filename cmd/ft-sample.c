@@ -10,9 +10,9 @@
 #include "io.h"
 #include "jsonl.h"
 #include "modeldir.h"
+#include "opt.h"
 #include "trainer.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +33,13 @@ static const char usage[] =
 "      --top-k K           keep the K most likely tokens (50; 0: off)\n"
 "      --top-p P           keep the smallest set with mass >= P (0.92; 1: off)\n"
 "      --greedy            always take the most likely token\n"
+"      --do-sample         draw from the distribution (the default; cancels\n"
+"                          --greedy)\n"
 "      --repetition-penalty P  divide (> 0) or multiply (< 0) the logits of\n"
 "                          the tokens so far by P (1: off)\n"
 "      --no-repeat-ngram-size N  never repeat an N-gram (0: off)\n"
 "      --min-new-tokens N  no eos before N new tokens (0: off)\n"
-"      --seed N            random seed (default 42); prompt i uses seed + i\n"
+"  -s, --seed N            random seed (default 42); prompt i uses seed + i\n"
 "  -n, --num-samples N     samples per prompt, generated as one batch (1);\n"
 "                          also --num-return-sequences\n"
 "      --stop STR          end a sample where STR appears (repeatable)\n"
@@ -50,11 +52,12 @@ static const char usage[] =
 "      --dtype TYPE        weights for decoding: fp32, bf16 or int8 (fp32)\n"
 "  -j, --threads N         threads (default: the number of CPUs)\n"
 "  -v, --verbose           print speed on stderr\n"
-"  -h, --help              this help\n"
-"      --version           print the version\n";
+"  -q, --quiet             no speed on stderr (cancels -v)\n"
+"  -h, --help              print this help and exit\n"
+"  -V, --version           print the version and exit\n";
 
-enum { O_MAXLEN = 256, O_MAXNEW, O_TEMP, O_TOPK, O_TOPP, O_GREEDY, O_SEED,
-	O_STOP, O_ECHO, O_NOSTREAM, O_JSONL, O_KEEPSPECIAL, O_VERSION,
+enum { O_MAXLEN = 256, O_MAXNEW, O_TEMP, O_TOPK, O_TOPP, O_GREEDY, O_DOSAMPLE,
+	O_STOP, O_ECHO, O_NOSTREAM, O_JSONL, O_KEEPSPECIAL,
 	O_REPPEN, O_NGRAM, O_MINNEW, O_FIELD, O_DTYPE, O_ADAPTER, O_MERGE_TO };
 
 static const struct option longopts[] = {
@@ -67,7 +70,8 @@ static const struct option longopts[] = {
 	{ "top-k", required_argument, NULL, O_TOPK },
 	{ "top-p", required_argument, NULL, O_TOPP },
 	{ "greedy", no_argument, NULL, O_GREEDY },
-	{ "seed", required_argument, NULL, O_SEED },
+	{ "do-sample", no_argument, NULL, O_DOSAMPLE },
+	FT_OPT_SEED,
 	{ "num-samples", required_argument, NULL, 'n' },
 	{ "num-return-sequences", required_argument, NULL, 'n' },
 	{ "repetition-penalty", required_argument, NULL, O_REPPEN },
@@ -80,11 +84,15 @@ static const struct option longopts[] = {
 	{ "jsonl", no_argument, NULL, O_JSONL },
 	{ "keep-special", no_argument, NULL, O_KEEPSPECIAL },
 	{ "dtype", required_argument, NULL, O_DTYPE },
-	{ "threads", required_argument, NULL, 'j' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, O_VERSION },
+	FT_OPT_THREADS,
+	FT_OPTS_COMMON,
 	{ NULL, 0, NULL, 0 },
+};
+
+static const struct ft_opt_na not_here[] = {
+	{ 'o', "it writes the samples to stdout (--merge-to DIR writes a model)" },
+	{ 'f', "it writes text" },
+	{ 0, NULL },
 };
 
 /* Output of the samples of one prompt.  Sample 0 streams live; sample i
@@ -350,7 +358,9 @@ main(int argc, char **argv)
 	const char *adapter = NULL, *merge_to = NULL;
 	char *dir, *base = NULL;
 	int ch, nsamples = 1, threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	int stream = 1, verbose = 0, status = 0, field_set = 0, qtype = -1;
+	int stream = 1, verbose, status = 0, field_set = 0, qtype = -1;
+	ft_opts op = { .shortopts = "m:n:j:s:", .longopts = longopts,
+	    .help = usage, .na = not_here };
 	ft_qtype qt = FT_Q_BF16;
 	int32_t eos[16];
 	size_t nstops = 0;
@@ -359,8 +369,7 @@ main(int argc, char **argv)
 	ft_setprog(argv[0]);
 	ft_io_install_signal_cleanup();
 	c.skip_special = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":m:n:j:vh", longopts, NULL)) != -1) {
+	while ((ch = ft_getopt(&op, argc, argv)) != -1) {
 		switch (ch) {
 		case 'm': marg = optarg; break;
 		case O_ADAPTER: adapter = optarg; break;
@@ -386,6 +395,7 @@ main(int argc, char **argv)
 			    1e-9, 1);
 			break;
 		case O_GREEDY: go.sampler.greedy = 1; break;
+		case O_DOSAMPLE: go.sampler.greedy = 0; break;
 		case O_REPPEN:
 			go.sampler.repetition_penalty = ft_parse_double(
 			    "--repetition-penalty", optarg, 1e-6, 1e6);
@@ -399,7 +409,7 @@ main(int argc, char **argv)
 			    "--min-new-tokens", optarg, 0, 1 << 24);
 			break;
 		case O_FIELD: field = optarg; field_set = 1; break;
-		case O_SEED:
+		case 's':
 			go.seed = (uint64_t)ft_parse_long("--seed", optarg, 0,
 			    0x7fffffffffffffffL);
 			break;
@@ -420,7 +430,6 @@ main(int argc, char **argv)
 		case 'j':
 			threads = (int)ft_parse_long("--threads", optarg, 1, 1024);
 			break;
-		case 'v': verbose = 1; break;
 		case O_DTYPE:
 			if (strcmp(optarg, "fp32") == 0)
 				qtype = -1;
@@ -430,14 +439,9 @@ main(int argc, char **argv)
 				ft_usage_error("invalid value '%s' for --dtype (fp32, "
 				    "bf16, int8)", optarg);
 			break;
-		case 'h': fputs(usage, stdout); return ft_close_stdout() ? 1 : 0;
-		case O_VERSION:
-			ft_print_version();
-			return ft_close_stdout() ? 1 : 0;
-		default:
-			ft_getopt_error(ch, argv);
 		}
 	}
+	verbose = op.verbose > 0;
 	if (field_set && !c.jsonl)
 		ft_usage_error("--field goes with --jsonl");
 	if ((dir = ft_model_resolve(marg)) == NULL)

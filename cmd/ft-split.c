@@ -9,12 +9,12 @@
  * (as JSONL) to an unlinked temporary file in $TMPDIR. */
 #include "err.h"
 #include "io.h"
+#include "opt.h"
 #include "records.h"
 #include "rng.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 static const char usage_text[] =
-    "usage: ft-split [-v] [--seed N] [--train-fraction F | --val-fraction F |\n"
+    "usage: ft-split [-qv] [-s N] [--train-fraction F | --val-fraction F |\n"
     "                --val-size N | --kfold K --fold I] [--no-shuffle]\n"
     "                [--json | --csv | --lines | --paragraphs | --text]\n"
     "                --train FILE --val FILE [FILE...]\n"
@@ -48,16 +48,17 @@ static const char usage_text[] =
     "      --fold I          ...and use fold I (0-based) as the validation set\n"
     "      --no-shuffle      keep the input order\n"
     "  -v, --verbose         print the record counts on stderr\n"
+    "  -q, --quiet           no counts on stderr (cancels -v)\n"
     "  -h, --help            print this help and exit\n"
-    "      --version         print the version and exit\n";
+    "  -V, --version         print the version and exit\n";
 
 enum { O_TRAIN = 256, O_VAL, O_TF, O_VF, O_VS, O_KFOLD, O_FOLD, O_NOSHUF,
-	O_VERSION, O_JSON, O_CSV, O_LINES, O_PARAS, O_TEXT };
+	O_JSON, O_CSV, O_LINES, O_PARAS, O_TEXT };
 
 static const struct option longopts[] = {
 	{ "train", required_argument, NULL, O_TRAIN },
 	{ "val", required_argument, NULL, O_VAL },
-	{ "seed", required_argument, NULL, 's' },
+	FT_OPT_SEED,
 	{ "train-fraction", required_argument, NULL, O_TF },
 	{ "val-fraction", required_argument, NULL, O_VF },
 	{ "val-size", required_argument, NULL, O_VS },
@@ -69,24 +70,16 @@ static const struct option longopts[] = {
 	{ "lines", no_argument, NULL, O_LINES },
 	{ "paragraphs", no_argument, NULL, O_PARAS },
 	{ "text", no_argument, NULL, O_TEXT },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, O_VERSION },
+	FT_OPTS_COMMON,
 	{ NULL, 0, NULL, 0 },
 };
 
-static uint64_t
-parse_u64(const char *opt, const char *s)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || errno == ERANGE)
-		ft_usage_error("invalid number for %s: '%s'", opt, s);
-	return (uint64_t)v;
-}
+static const struct ft_opt_na not_here[] = {
+	{ 'o', "it writes --train FILE and --val FILE" },
+	{ 'j', "it splits on one thread" },
+	{ 'f', "its outputs are text" },
+	{ 0, NULL },
+};
 
 struct recs {
 	uint64_t *off;
@@ -218,7 +211,9 @@ main(int argc, char **argv)
 	double tf = 0.9;
 	long long vsize = -1;
 	long kfold = 0, fold = -1;
-	int shuffle = 1, verbose = 0, nsize = 0, nfmt = 0, c, fd, rc = 0;
+	int shuffle = 1, verbose, nsize = 0, nfmt = 0, c, fd, rc = 0;
+	ft_opts op = { .shortopts = "s:", .longopts = longopts,
+	    .help = usage_text, .na = not_here };
 	enum ft_rec_format fmt = FT_REC_JSON;
 	struct recs rs = { 0 };
 	size_t *perm, ntrain, vstart, vend;
@@ -227,12 +222,11 @@ main(int argc, char **argv)
 
 	ft_setprog(argv[0]);
 	ft_io_install_signal_cleanup();
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:vh", longopts, NULL)) != -1) {
+	while ((c = ft_getopt(&op, argc, argv)) != -1) {
 		switch (c) {
 		case O_TRAIN: train = optarg; break;
 		case O_VAL: val = optarg; break;
-		case 's': seed = parse_u64("--seed", optarg); break;
+		case 's': seed = ft_parse_u64("--seed", optarg, UINT64_MAX); break;
 		case O_TF:
 			tf = ft_parse_double("--train-fraction", optarg, 0, 1);
 			nsize++;
@@ -242,7 +236,8 @@ main(int argc, char **argv)
 			nsize++;
 			break;
 		case O_VS:
-			vsize = (long long)parse_u64("--val-size", optarg);
+			vsize = (long long)ft_parse_u64("--val-size", optarg,
+			    INT64_MAX);
 			nsize++;
 			break;
 		case O_KFOLD:
@@ -258,12 +253,9 @@ main(int argc, char **argv)
 		case O_LINES: fmt = FT_REC_LINES; nfmt++; break;
 		case O_PARAS: fmt = FT_REC_PARAGRAPHS; nfmt++; break;
 		case O_TEXT: fmt = FT_REC_TEXT; nfmt++; break;
-		case 'v': verbose = 1; break;
-		case 'h': fputs(usage_text, stdout); return ft_close_stdout() ? 1 : 0;
-		case O_VERSION: ft_print_version(); return ft_close_stdout() ? 1 : 0;
-		default: ft_getopt_error(c, argv);
 		}
 	}
+	verbose = op.verbose > 0;
 	if (nfmt > 1)
 		ft_usage_error("use only one of --json, --csv, --lines, "
 		    "--paragraphs and --text");

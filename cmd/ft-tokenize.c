@@ -7,7 +7,6 @@
  * ft_bpe_cut); ft_bpe_par encodes batches of items with -j threads, each
  * with its own cache, and hands back the ids in input order, so the output
  * is the same for any -j. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +17,14 @@
 #include "io.h"
 #include "jsonl.h"
 #include "modeldir.h"
+#include "opt.h"
 #include "tokfile.h"
 
 #define ITEM (64 * 1024)       /* text is cut into items of about this */
 #define CHUNK (1024 * 1024)    /* read size */
 
 static const char usage_text[] =
-"usage: ft-tokenize [-f] [-j threads] [-m model] [-o file] [--field name]\n"
+"usage: ft-tokenize [-fq] [-j threads] [-m model] [-o file] [--field name]\n"
 "                   [--text | --lines] [--no-special] [--no-template]\n"
 "                   [--no-eos] [--max-length n] [--replace-invalid] [file]\n"
 "       ft-tokenize --decode [--jsonl | --lines] [--skip-special] [file]\n"
@@ -55,8 +55,9 @@ static const char usage_text[] =
 "  -d, --decode           token file to text\n"
 "      --jsonl            with --decode: one JSON record per document\n"
 "      --skip-special     with --decode: drop special tokens\n"
-"  -h, --help             show this help\n"
-"  -V, --version          show the version\n";
+"  -q, --quiet            no notes (it prints only errors anyway)\n"
+"  -h, --help             print this help and exit\n"
+"  -V, --version          print the version and exit\n";
 
 enum { MODE_JSONL, MODE_TEXT, MODE_LINES };
 
@@ -518,16 +519,22 @@ main(int argc, char **argv)
 		{ "no-template", no_argument, NULL, O_NOTEMPLATE },
 		{ "max-length", required_argument, NULL, O_MAXLEN },
 		{ "replace-invalid", no_argument, NULL, O_REPLACE },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "force", no_argument, NULL, 'f' },
+		FT_OPT_THREADS,
+		FT_OPT_OUTPUT,
+		FT_OPT_FORCE,
 		{ "decode", no_argument, NULL, 'd' },
 		{ "jsonl", no_argument, NULL, O_JSONL },
 		{ "skip-special", no_argument, NULL, O_SKIP },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
+		FT_OPT_HELP, FT_OPT_VERSION, FT_OPT_QUIET,
 		{ NULL, 0, NULL, 0 },
 	};
+	static const struct ft_opt_na not_here[] = {
+		{ 'v', "it has nothing more to report" },
+		{ 's', "it draws nothing at random" },
+		{ 0, NULL },
+	};
+	ft_opts op = { .shortopts = "m:j:o:fd", .longopts = lo,
+	    .help = usage_text, .na = not_here };
 	struct opts o;
 	struct ft_bpe *b;
 	char *dir = NULL;
@@ -539,8 +546,7 @@ main(int argc, char **argv)
 	o.field = "text";
 	o.threads = 1;
 	o.max_len = -1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:j:o:fdhV", lo, NULL)) != -1) {
+	while ((c = ft_getopt(&op, argc, argv)) != -1) {
 		switch (c) {
 		case 'm': o.model = optarg; break;
 		case O_VOCAB: o.vocab = optarg; break;
@@ -566,14 +572,6 @@ main(int argc, char **argv)
 		case 'd': o.decode = 1; break;
 		case O_JSONL: o.jsonl_out = 1; break;
 		case O_SKIP: o.skip_special = 1; break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return ft_close_stdout() ? 1 : 0;
-		case 'V':
-			ft_print_version();
-			return ft_close_stdout() ? 1 : 0;
-		default:
-			ft_getopt_error(c, argv);
 		}
 	}
 	if (argc - optind > 1)

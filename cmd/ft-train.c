@@ -1,7 +1,6 @@
 /* ft-train — finetune (or train from scratch) a GPT-2 or Llama-family
  * model on token files, as transformers' Trainer does.  Options -> ft_train_opts; the
  * work is in lib/trainrun.c and lib/trainer.c. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +12,14 @@
 #include "io.h"
 #include "model/lora.h"
 #include "modeldir.h"
+#include "opt.h"
 #include "optim.h"
 #include "trainrun.h"
 
 static void
 usage(void)
 {
-	printf("usage: ft-train [-q] [-m model] [--init config|preset] "
+	printf("usage: ft-train [-fq] [-m model] [--init config|preset] "
 	    "--train file [--val file]\n"
 	    "                -o run_dir [options]\n"
 	    "Finetune a GPT-2 or Llama-family model on token files (ft-tokenize)\n"
@@ -41,7 +41,8 @@ usage(void)
 	    "on the sets,\n"
 	    "                             print the metrics, do not train\n"
 	    "  -o, --output-dir DIR       run directory (required)\n"
-	    "      --overwrite-output-dir replace an earlier run in DIR\n"
+	    "  -f, --overwrite-output-dir replace an earlier run in DIR (also "
+	    "--force)\n"
 	    "      --resume [CHECKPOINT]  continue from the latest (or the "
 	    "named) checkpoint,\n"
 	    "                             with its options but those given\n"
@@ -99,17 +100,24 @@ usage(void)
 	    "  -s, --seed N               data order, dropout, init (42)\n"
 	    "  -j, --threads N            threads (all cores)\n"
 	    "  -q, --quiet                no progress, no notes\n"
-	    "  -h, --help                 show this help\n"
-	    "      --version              print the version\n",
+	    "  -h, --help                 print this help and exit\n"
+	    "  -V, --version              print the version and exit\n"
+	    "\n"
+	    "The Trainer's names work too (TrainingArguments, '_' or '-'):\n"
+	    "  --learning-rate (--lr), --num-train-epochs (--epochs),\n"
+	    "  --per-device-train-batch-size (--batch-size),\n"
+	    "  --per-device-eval-batch-size (--eval-batch-size),\n"
+	    "  --gradient-accumulation-steps (--grad-accum),\n"
+	    "  --lr-scheduler-type (--schedule), --output (-o).\n",
 	    ft_train_preset_names());
 }
 
 enum {
-	O_INIT = 256, O_TOKDIR, O_TRAIN, O_VAL, O_OVERWRITE, O_RESUME,
+	O_INIT = 256, O_TOKDIR, O_TRAIN, O_VAL, O_RESUME,
 	O_EPOCHS, O_MAX_STEPS, O_BS, O_EBS, O_GA, O_LR, O_WARMUP, O_SCHED,
 	O_WD, O_B1, O_B2, O_EPS, O_CLIP, O_DROPOUT, O_MAXLEN, O_PACK,
 	O_MASK_EOS, O_NO_SHUFFLE, O_EVAL_STEPS, O_SAVE_STEPS, O_SAVE_LIMIT,
-	O_LOG_STEPS, O_VERSION, O_BF16, O_SAVE_DTYPE,
+	O_LOG_STEPS, O_BF16, O_SAVE_DTYPE,
 	O_LORA_R, O_LORA_ALPHA, O_LORA_DROPOUT,
 	O_LORA_TARGETS, O_RSLORA, O_ADAPTER, O_EVAL, O_EVAL_ONLY,
 	O_LOAD_BEST, O_BEST_METRIC, O_GREATER, O_ES_PATIENCE, O_ES_THRESHOLD,
@@ -124,16 +132,24 @@ static const struct option longopts[] = {
 	{ "eval", required_argument, NULL, O_EVAL },
 	{ "eval-only", no_argument, NULL, O_EVAL_ONLY },
 	{ "output-dir", required_argument, NULL, 'o' },
-	{ "overwrite-output-dir", no_argument, NULL, O_OVERWRITE },
+	FT_OPT_OUTPUT,
+	{ "overwrite-output-dir", no_argument, NULL, 'f' },
+	FT_OPT_FORCE,
 	{ "resume", optional_argument, NULL, O_RESUME },
 	{ "epochs", required_argument, NULL, O_EPOCHS },
+	{ "num-train-epochs", required_argument, NULL, O_EPOCHS },
 	{ "max-steps", required_argument, NULL, O_MAX_STEPS },
 	{ "batch-size", required_argument, NULL, O_BS },
+	{ "per-device-train-batch-size", required_argument, NULL, O_BS },
 	{ "eval-batch-size", required_argument, NULL, O_EBS },
+	{ "per-device-eval-batch-size", required_argument, NULL, O_EBS },
 	{ "grad-accum", required_argument, NULL, O_GA },
+	{ "gradient-accumulation-steps", required_argument, NULL, O_GA },
 	{ "lr", required_argument, NULL, O_LR },
+	{ "learning-rate", required_argument, NULL, O_LR },
 	{ "warmup-steps", required_argument, NULL, O_WARMUP },
 	{ "schedule", required_argument, NULL, O_SCHED },
+	{ "lr-scheduler-type", required_argument, NULL, O_SCHED },
 	{ "weight-decay", required_argument, NULL, O_WD },
 	{ "adam-beta1", required_argument, NULL, O_B1 },
 	{ "adam-beta2", required_argument, NULL, O_B2 },
@@ -162,12 +178,15 @@ static const struct option longopts[] = {
 	{ "early-stopping-patience", required_argument, NULL, O_ES_PATIENCE },
 	{ "early-stopping-threshold", required_argument, NULL,
 	    O_ES_THRESHOLD },
-	{ "seed", required_argument, NULL, 's' },
-	{ "threads", required_argument, NULL, 'j' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, O_VERSION },
+	FT_OPT_SEED,
+	FT_OPT_THREADS,
+	FT_OPT_HELP, FT_OPT_VERSION, FT_OPT_QUIET,
 	{ NULL, 0, NULL, 0 },
+};
+
+static const struct ft_opt_na not_here[] = {
+	{ 'v', "the progress line and notes are on unless -q" },
+	{ 0, NULL },
 };
 
 #define BIG 1000000000L
@@ -199,6 +218,8 @@ main(int argc, char **argv)
 	char *model_dir = NULL, *base_arg = NULL, *base_real = NULL;
 	const char **evals = NULL;
 	int lora_given = 0;
+	ft_opts op = { .shortopts = "m:o:s:j:f", .longopts = longopts,
+	    .help_fn = usage, .na = not_here };
 	long cpus;
 	int c, rc;
 
@@ -208,9 +229,7 @@ main(int argc, char **argv)
 	ft_train_opts_default(&o);
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	o.threads = cpus > 0 ? (int)cpus : 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:o:s:j:qh", longopts, NULL))
-	    != -1) {
+	while ((c = ft_getopt(&op, argc, argv)) != -1) {
 		mark_given(c);
 		switch (c) {
 		case 'm': model_arg = optarg; break;
@@ -227,7 +246,7 @@ main(int argc, char **argv)
 			break;
 		case O_EVAL_ONLY: o.eval_only = 1; break;
 		case 'o': o.run_dir = optarg; break;
-		case O_OVERWRITE: o.overwrite = 1; break;
+		case 'f': o.overwrite = 1; break;
 		case O_RESUME:
 			o.resume = 1;
 			o.resume_from = optarg;
@@ -358,13 +377,9 @@ main(int argc, char **argv)
 		case 'j':
 			o.threads = (int)ft_parse_long("--threads", optarg, 1, 1024);
 			break;
-		case 'q': o.quiet = 1; break;
-		case 'h': usage(); return ft_close_stdout() ? 1 : 0;
-		case O_VERSION: ft_print_version(); return ft_close_stdout() ? 1 : 0;
-		default:
-			ft_getopt_error(c, argv);
 		}
 	}
+	o.quiet = op.quiet;
 	/* "--resume CHECKPOINT": the tool takes no operands otherwise */
 	if (optind < argc && o.resume && o.resume_from == NULL)
 		o.resume_from = argv[optind++];

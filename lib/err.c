@@ -2,9 +2,6 @@
 #include "err.h"
 
 #include <errno.h>
-#include <getopt.h>
-#include <limits.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,18 +97,6 @@ ft_usage_error(const char *fmt, ...)
 	exit(FT_EXIT_USAGE);
 }
 
-noreturn void
-ft_getopt_error(int c, char **argv)
-{
-	const char *arg = argv[optind - 1];
-
-	if (c == ':')
-		ft_usage_error("option '%s' requires an argument", arg);
-	if (optopt > 0 && optopt < 128)
-		ft_usage_error("invalid option -- '%c'", optopt);
-	ft_usage_error("unrecognized option '%s'", arg);
-}
-
 static noreturn void
 oom(size_t n)
 {
@@ -202,42 +187,4 @@ ft_asprintf(const char *fmt, ...)
 	vsnprintf(s, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	return s;
-}
-
-long
-ft_parse_long(const char *opt, const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno == ERANGE)
-		ft_usage_error("invalid number for %s: '%s'", opt, s);
-	if (v < min || v > max)
-		ft_usage_error("%s must be between %ld and %ld: '%s'", opt, min,
-		    max, s);
-	return v;
-}
-
-double
-ft_parse_double(const char *opt, const char *s, double min, double max)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (*s == '\0' || *end != '\0' || errno == ERANGE || isnan(v))
-		ft_usage_error("invalid number for %s: '%s'", opt, s);
-	if (v < min || v > max)
-		ft_usage_error("%s must be between %g and %g: '%s'", opt, min, max,
-		    s);
-	return v;
-}
-
-void
-ft_print_version(void)
-{
-	printf("%s (ft) %s\n", prog, FT_VERSION);
 }

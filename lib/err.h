@@ -36,10 +36,6 @@ void ft_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void ft_usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 void ft_vmsg(const char *kind, const char *fmt, va_list ap);
-/* For getopt_long's '?' and ':' returns (with opterr = 0 and optstring
- * starting with ':'): a one-line usage error naming the option, exit 2. */
-noreturn void ft_getopt_error(int c, char **argv);
-
 /* Allocation that dies with a message instead of returning NULL. */
 void *ft_malloc(size_t n);
 void *ft_calloc(size_t nmemb, size_t size);
@@ -50,13 +46,5 @@ char *ft_strdup(const char *s);
 char *ft_strndup(const char *s, size_t n);
 /* malloc'd printf. */
 char *ft_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Strict number parsing for options: the whole string must be a number in
- * [min, max]; otherwise a usage error naming the option (exit 2). */
-long ft_parse_long(const char *opt, const char *s, long min, long max);
-double ft_parse_double(const char *opt, const char *s, double min, double max);
-
-/* Print "PROG (ft) VERSION" on stdout (for --version). */
-void ft_print_version(void);
 
 #endif

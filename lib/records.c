@@ -440,6 +440,15 @@ next_array(ft_records *r, cJSON **obj)
 				continue;
 			}
 			str = c != '"';
+			if ((unsigned char)c < 0x20) {
+				/* a raw control character (cJSON takes it, json.loads
+				 * would not): escaped, so the record stays one line */
+				char esc[8];
+
+				snprintf(esc, sizeof esc, "\\u%04x", (unsigned)c);
+				out_put(r, esc, 6);
+				continue;
+			}
 		} else if (c == '"') {
 			str = 1;
 		} else if (c == '{' || c == '[') {

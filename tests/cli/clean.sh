@@ -93,10 +93,10 @@ t_expect_fail 1 "cannot open '$T/none.jsonl'" ft-clean "$T/none.jsonl"
 t_expect_fail 1 "cannot create a temporary file for '$T/no/dir/o'" \
 	ft-clean -o "$T/no/dir/o" "$F/corpus.jsonl"
 t_expect_fail 1 "<stdout>: write failed" sh -c "ft-clean '$F/corpus.jsonl' >/dev/full"
-t_expect_fail 2 "invalid number for --min-chars: 'x'" ft-clean --min-chars x
-t_expect_fail 2 "--max-chars must be between" ft-clean --max-chars -1
+t_expect_fail 2 "--min-chars: 'x' is not a number" ft-clean --min-chars x
+t_expect_fail 2 "--max-chars: '-1' must be at least 0" ft-clean --max-chars -1
 t_expect_fail 2 "above --max-chars" ft-clean --min-chars 5 --max-chars 2
 t_expect_fail 2 "--append: argument is not valid UTF-8" ft-clean --append "$(printf '\377')"
-t_expect_fail 2 "requires an argument" ft-clean --field
+t_expect_fail 2 "option '--field' needs an argument" ft-clean --field
 t_expect_fail 2 "empty field name" ft-clean --field ''
 echo ok

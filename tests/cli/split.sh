@@ -87,9 +87,9 @@ t_expect_fail 1 "<stdout>: write failed" \
 	sh -c "ft-split --train '$T/x.t' --val - '$F/in.jsonl' >/dev/full"
 t_expect_fail 2 "both --train FILE and --val FILE" ft-split --train "$T/x.t" "$F/in.jsonl"
 t_expect_fail 2 "same file" ft-split --train "$T/x" --val "$T/x" "$F/in.jsonl"
-t_expect_fail 2 "invalid number for --seed: 'x1'" ft-split -s x1 --train a --val b
-t_expect_fail 2 "invalid number for --seed: '-1'" ft-split -s -1 --train a --val b
-t_expect_fail 2 "--train-fraction must be between 0 and 1" ft-split --train-fraction 1.5 --train a --val b
+t_expect_fail 2 "--seed: 'x1' is not a number" ft-split -s x1 --train a --val b
+t_expect_fail 2 "--seed: '-1' is not a number" ft-split -s -1 --train a --val b
+t_expect_fail 2 "--train-fraction: '1.5' must be between 0 and 1" ft-split --train-fraction 1.5 --train a --val b
 t_expect_fail 2 "only one of" ft-split --val-size 2 --val-fraction 0.1 --train a --val b
 t_expect_fail 2 "go together" ft-split --kfold 3 --train a --val b
 t_expect_fail 2 "below --kfold" ft-split --kfold 3 --fold 3 --train a --val b
