@@ -44,7 +44,8 @@ usage(void)
 	    "  -f, --overwrite-output-dir replace an earlier run in DIR (also "
 	    "--force)\n"
 	    "      --resume [CHECKPOINT]  continue from the latest (or the "
-	    "named) checkpoint\n"
+	    "named) checkpoint,\n"
+	    "                             with its options but those given\n"
 	    "      --epochs N             training epochs (5)\n"
 	    "      --max-steps N          optimizer steps; overrides --epochs\n"
 	    "      --batch-size N         training batch size (4)\n"
@@ -71,6 +72,17 @@ usage(void)
 	    "      --save-steps N         checkpoint every N steps (100)\n"
 	    "      --save-total-limit N   checkpoints kept; 0 = all (2)\n"
 	    "      --logging-steps N      log every N steps (10)\n"
+	    "      --load-best-model-at-end  end with the best checkpoint's "
+	    "weights\n"
+	    "      --metric-for-best-model NAME  eval_loss or eval_NAME_loss "
+	    "(eval_loss)\n"
+	    "      --greater-is-better    a higher metric is better\n"
+	    "      --early-stopping-patience N  stop after N evaluations "
+	    "without\n"
+	    "                             improvement (needs "
+	    "--load-best-model-at-end)\n"
+	    "      --early-stopping-threshold X  the improvement that counts "
+	    "(0)\n"
 	    "      --bf16                 bf16 matmuls, fp32 accumulation "
 	    "(autocast)\n"
 	    "      --save-dtype TYPE      final model: float32 or bfloat16 "
@@ -108,6 +120,7 @@ enum {
 	O_LOG_STEPS, O_BF16, O_SAVE_DTYPE,
 	O_LORA_R, O_LORA_ALPHA, O_LORA_DROPOUT,
 	O_LORA_TARGETS, O_RSLORA, O_ADAPTER, O_EVAL, O_EVAL_ONLY,
+	O_LOAD_BEST, O_BEST_METRIC, O_GREATER, O_ES_PATIENCE, O_ES_THRESHOLD,
 };
 
 static const struct option longopts[] = {
@@ -159,6 +172,12 @@ static const struct option longopts[] = {
 	{ "lora-targets", required_argument, NULL, O_LORA_TARGETS },
 	{ "rslora", no_argument, NULL, O_RSLORA },
 	{ "adapter", required_argument, NULL, O_ADAPTER },
+	{ "load-best-model-at-end", no_argument, NULL, O_LOAD_BEST },
+	{ "metric-for-best-model", required_argument, NULL, O_BEST_METRIC },
+	{ "greater-is-better", no_argument, NULL, O_GREATER },
+	{ "early-stopping-patience", required_argument, NULL, O_ES_PATIENCE },
+	{ "early-stopping-threshold", required_argument, NULL,
+	    O_ES_THRESHOLD },
 	FT_OPT_SEED,
 	FT_OPT_THREADS,
 	FT_OPT_HELP, FT_OPT_VERSION, FT_OPT_QUIET,
@@ -171,6 +190,25 @@ static const struct ft_opt_na not_here[] = {
 };
 
 #define BIG 1000000000L
+
+/* The long names of the options given (--resume takes the others from
+ * the checkpoint): getopt's code -> its first name in longopts. */
+static const char *given[64];
+static size_t n_given;
+
+static void
+mark_given(int c)
+{
+	for (const struct option *l = longopts; l->name != NULL; l++)
+		if (l->val == c) {
+			for (size_t i = 0; i < n_given; i++)
+				if (given[i] == l->name)
+					return;
+			if (n_given < sizeof given / sizeof *given)
+				given[n_given++] = l->name;
+			return;
+		}
+}
 
 int
 main(int argc, char **argv)
@@ -192,6 +230,7 @@ main(int argc, char **argv)
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	o.threads = cpus > 0 ? (int)cpus : 1;
 	while ((c = ft_getopt(&op, argc, argv)) != -1) {
+		mark_given(c);
 		switch (c) {
 		case 'm': model_arg = optarg; break;
 		case O_INIT: o.init = optarg; break;
@@ -320,6 +359,17 @@ main(int argc, char **argv)
 			o.rslora = 1;
 			break;
 		case O_ADAPTER: o.adapter_dir = optarg; break;
+		case O_LOAD_BEST: o.load_best = 1; break;
+		case O_BEST_METRIC: o.best_metric = optarg; break;
+		case O_GREATER: o.greater_is_better = 1; break;
+		case O_ES_PATIENCE:
+			o.es_patience = ft_parse_long("--early-stopping-patience",
+			    optarg, 1, BIG);
+			break;
+		case O_ES_THRESHOLD:
+			o.es_threshold = ft_parse_double(
+			    "--early-stopping-threshold", optarg, 0, 1e300);
+			break;
 		case 's':
 			o.seed = (uint64_t)ft_parse_long("--seed", optarg, 0,
 			    0xffffffffL);
@@ -339,8 +389,16 @@ main(int argc, char **argv)
 		ft_usage_error("--eval-only evaluates a model (-m, --adapter)");
 	if (o.eval_only && o.val_path == NULL && o.n_evals == 0)
 		ft_usage_error("--eval-only needs --val FILE or --eval NAME=FILE");
-	if (o.train_path == NULL && !o.eval_only)
+	if (o.train_path == NULL && !o.eval_only && !o.resume)
 		ft_usage_error("--train FILE is required");
+	o.given = given;
+	o.n_given = n_given;
+	if (!o.resume) { /* with --resume: once the checkpoint's are in */
+		char why[512];
+
+		if (ft_train_opts_check(&o, why, sizeof why) != 0)
+			ft_usage_error("%s", why);
+	}
 	if (o.run_dir == NULL && !o.eval_only)
 		ft_usage_error("-o RUN_DIR is required");
 	if (o.resume && o.overwrite)

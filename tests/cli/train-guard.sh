@@ -7,10 +7,7 @@
 . "$FT_TOP/tests/cli/lib.sh"
 t_tmp
 
-SON=$(sh "$TOP/tests/get-sonnets.sh") || t_fail "no sonnets (../shared or npm)"
-TOKDIR=$(sh "$TOP/tests/get-gpt2-tokenizer.sh") || t_fail "no GPT-2 tokenizer"
-mkdir "$T/tok"
-cp "$TOKDIR/vocab.json" "$TOKDIR/merges.txt" "$T/tok/"
+t_sonnets_gpt2
 head -n 40 "$SON" | ft-tokenize -m "$T/tok" >"$T/train.tok" ||
 	t_fail "ft-tokenize"
 C="--init gpt2-micro --tokenizer-dir $T/tok --train $T/train.tok

@@ -323,6 +323,23 @@ def e2e(gr):
             r["name"], len(out), " ".join("%.4f" % x["loss"] for x in out)))
 
 
+def simulated_best_state():
+    """simulated_state() as TrainerState.save_to_json writes it with
+    metric_for_best_model (the best: the evaluation of step 6, saved as
+    run/checkpoint-6) and an EarlyStoppingCallback(3, 0.0) whose counter
+    is 1 that stopped the run.  Mirrored in test_trainer.c."""
+    st = simulated_state()
+    st["best_metric"] = f32(2.5 - 6 / 7)
+    st["best_model_checkpoint"] = os.path.join("run", "checkpoint-6")
+    sc = st["stateful_callbacks"]
+    sc["EarlyStoppingCallback"] = {
+        "args": {"early_stopping_patience": 3,
+                 "early_stopping_threshold": 0.0},
+        "attributes": {"early_stopping_patience_counter": 1}}
+    sc["TrainerControl"]["args"]["should_training_stop"] = True
+    return st
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.set_num_threads(1)
@@ -357,6 +374,9 @@ def main():
             f.write("round %s %d %s\n" % (v.hex(), nd, repr(round(v, nd))))
     with open(os.path.join(OUT, "trainer_state.json"), "w") as f:
         f.write(json.dumps(simulated_state(), indent=2, sort_keys=True)
+                + "\n")
+    with open(os.path.join(OUT, "trainer_state_best.json"), "w") as f:
+        f.write(json.dumps(simulated_best_state(), indent=2, sort_keys=True)
                 + "\n")
 
 

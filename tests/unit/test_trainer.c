@@ -137,6 +137,22 @@ test_plan(void)
 	CHECK(ft_plan_epoch(&p, 1, 1) == 1 + 2.0 / 3);
 }
 
+/* st written as trainer_state.json: the bytes want[0..wlen). */
+static void
+check_state_bytes(const ft_trainer_state *st, const char *want, size_t wlen)
+{
+	char *got = NULL;
+	size_t glen = 0;
+	FILE *fp = open_memstream(&got, &glen);
+
+	CHECK(ft_trainer_state_fwrite(fp, st, "mem") == 0);
+	fclose(fp);
+	CHECK(glen == wlen && memcmp(got, want, wlen) == 0);
+	if (glen != wlen || memcmp(got, want, wlen) != 0)
+		fprintf(stderr, "--- got:\n%s", got);
+	free(got);
+}
+
 /* tests/ref/trainer_ref.py simulated_state(), rebuilt through the
  * library. */
 static void
@@ -150,7 +166,7 @@ test_state_json(void)
 	int64_t last = 0;
 	FILE *fp;
 
-	memset(&st, 0, sizeof st);
+	ft_trainer_state_init(&st);
 	CHECK(ft_read_file(path, &want, &wlen) == 0);
 	ft_plan_init(&p, 10, 4, 1, 2, -1);
 	for (int64_t k = 1; k <= p.max_steps; k++) {
@@ -207,24 +223,36 @@ test_state_json(void)
 	st.save_steps = 3;
 	st.total_flos = 123456.0;
 	st.train_batch_size = 4;
-	fp = open_memstream(&got, &glen);
-	CHECK(ft_trainer_state_fwrite(fp, &st, "mem") == 0);
-	fclose(fp);
-	CHECK(glen == wlen && memcmp(got, want, wlen) == 0);
-	if (glen != wlen || memcmp(got, want, wlen) != 0)
-		fprintf(stderr, "--- got:\n%s", got);
-	free(got);
+	check_state_bytes(&st, want, wlen);
 
 	/* read back and write again: same bytes */
 	CHECK(ft_trainer_state_load(&back, path) == 0);
 	CHECK_EQ_INT(back.n_log, st.n_log);
-	fp = open_memstream(&got, &glen);
-	CHECK(ft_trainer_state_fwrite(fp, &back, "mem") == 0);
-	fclose(fp);
-	CHECK(glen == wlen && memcmp(got, want, wlen) == 0);
-	free(got);
+	check_state_bytes(&back, want, wlen);
 	ft_trainer_state_truncate(&back, 3);
 	CHECK_EQ_INT(back.n_log, 2);
+
+	/* with a best model and EarlyStoppingCallback (simulated_best_state):
+	 * written as the Trainer writes it, read back */
+	free(want);
+	free(path);
+	path = fixture("trainer_state_best.json");
+	CHECK(ft_read_file(path, &want, &wlen) == 0);
+	st.best_metric = (float)(2.5 - 6.0 / 7);
+	st.best_model_checkpoint = ft_strdup("run/checkpoint-6");
+	st.es_patience = 3;
+	st.es_threshold = 0;
+	st.es_counter = 1;
+	st.should_training_stop = 1;
+	check_state_bytes(&st, want, wlen);
+	ft_trainer_state_release(&back);
+	CHECK(ft_trainer_state_load(&back, path) == 0);
+	CHECK(back.best_metric == st.best_metric);
+	CHECK(back.best_model_checkpoint != NULL &&
+	    strcmp(back.best_model_checkpoint, "run/checkpoint-6") == 0);
+	CHECK(back.es_patience == 3 && back.es_counter == 1);
+	back.should_training_stop = 1; /* TrainerControl: written, not read */
+	check_state_bytes(&back, want, wlen);
 
 	/* compact form for metrics.jsonl */
 	fp = open_memstream(&got, &glen);
@@ -304,10 +332,46 @@ test_ckpt(void)
 	CHECK(ft_ckpt_list(dir, &steps, &n) == 0);
 	CHECK(n == 3 && steps[0] == 5 && steps[1] == 10 && steps[2] == 100);
 	free(steps);
-	CHECK(ft_ckpt_rotate(dir, 2) == 0);
+	CHECK(ft_ckpt_rotate(dir, 2, -1) == 0);
 	CHECK(ft_ckpt_list(dir, &steps, &n) == 0);
 	CHECK(n == 2 && steps[0] == 10);
 	free(steps);
+
+	/* the best is never rotated away (the Trainer's _sorted_checkpoints:
+	 * it takes the second-newest place; limit 1 keeps 2) */
+	for (int i = 0; i < 3; i++) {
+		static const char *const names[] = { "checkpoint-1",
+		    "checkpoint-200", "checkpoint-300" };
+
+		p = ft_path_join(dir, names[i]);
+		CHECK(mkdir(p, 0777) == 0);
+		free(p);
+	}
+	/* 1 10 100 200 300, best 10: kept 10 and 300 */
+	CHECK(ft_ckpt_rotate(dir, 2, 10) == 0);
+	CHECK(ft_ckpt_list(dir, &steps, &n) == 0);
+	CHECK(n == 2 && steps[0] == 10 && steps[1] == 300);
+	free(steps);
+	p = ft_path_join(dir, "checkpoint-400");
+	CHECK(mkdir(p, 0777) == 0);
+	free(p);
+	/* limit 1, best 10 not the newest: 10 and 400 */
+	CHECK(ft_ckpt_rotate(dir, 1, 10) == 0);
+	CHECK(ft_ckpt_list(dir, &steps, &n) == 0);
+	CHECK(n == 2 && steps[0] == 10 && steps[1] == 400);
+	free(steps);
+	/* limit 1, the best is the newest: it alone */
+	CHECK(ft_ckpt_rotate(dir, 1, 400) == 0);
+	CHECK(ft_ckpt_list(dir, &steps, &n) == 0);
+	CHECK(n == 1 && steps[0] == 400);
+	free(steps);
+	CHECK(ft_ckpt_remove(dir, 400) == 0);
+	p = ft_path_join(dir, "checkpoint-10");
+	CHECK(mkdir(p, 0777) == 0);
+	free(p);
+	p = ft_path_join(dir, "checkpoint-100");
+	CHECK(mkdir(p, 0777) == 0);
+	free(p);
 
 	/* a new checkpoint appears only when committed; it replaces one of
 	 * the same step */
