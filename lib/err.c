@@ -241,3 +241,14 @@ ft_print_version(void)
 {
 	printf("%s (ft) %s\n", prog, FT_VERSION);
 }
+
+void
+ft_name_list(char *buf, size_t cap, size_t *k, const char *name, int *count)
+{
+	if (*count < 8 && *k < cap)
+		*k += (size_t)snprintf(buf + *k, cap - *k, "%s'%s'",
+		    *count ? ", " : "", name);
+	else if (*count == 8 && *k < cap)
+		*k += (size_t)snprintf(buf + *k, cap - *k, ", ...");
+	(*count)++;
+}

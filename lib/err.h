@@ -56,6 +56,12 @@ char *ft_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 long ft_parse_long(const char *opt, const char *s, long min, long max);
 double ft_parse_double(const char *opt, const char *s, double min, double max);
 
+/* For a message naming what is missing or unexpected: append 'name' to
+ * the list buf[0..cap) at *k (", " between, ", ..." after the eighth)
+ * and count it in *count. */
+void ft_name_list(char *buf, size_t cap, size_t *k, const char *name,
+    int *count);
+
 /* Print "PROG (ft) VERSION" on stdout (for --version). */
 void ft_print_version(void);
 

@@ -1873,28 +1873,6 @@ ft_hub_rows_write(const char *body, size_t len, FILE *out, long long *count)
 
 /* ------------------------------------------------------------ export */
 
-static int
-copy_file(const char *from, const char *to)
-{
-	ft_map map;
-	ft_atomic a;
-	int rc;
-
-	if (ft_map_file(&map, from) != 0)
-		return -1;
-	if (ft_atomic_open(&a, to) != 0) {
-		ft_unmap(&map);
-		return -1;
-	}
-	rc = ft_write(a.fp, map.data, map.size, to);
-	ft_unmap(&map);
-	if (rc != 0) {
-		ft_atomic_abort(&a);
-		return -1;
-	}
-	return ft_atomic_commit(&a);
-}
-
 /* The files an export wrote, one name a line, in the folder itself. */
 #define EXPORT_LIST ".ft-fetch-files"
 
@@ -2030,7 +2008,7 @@ copy_files(const char *snapshot, const char *const *files, size_t n,
 		int ok;
 
 		*s = '\0';
-		ok = ft_mkdir_p(sub, 0777) == 0 && copy_file(from, to) == 0;
+		ok = ft_mkdir_p(sub, 0777) == 0 && ft_copy_file(from, to) == 0;
 		free(sub);
 		free(from);
 		free(to);

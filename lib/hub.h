@@ -1,5 +1,5 @@
 /* hub — a Hugging Face Hub client over libcurl, sharing huggingface_hub's
- * cache (hf-reference §1, §2).
+ * cache (docs/hf-reference.md §1, §2).
  *
  * Files: HEAD {endpoint}/{repo}/resolve/{revision}/{file} gives the commit
  * (X-Repo-Commit), the blob id (X-Linked-Etag or ETag) and the size

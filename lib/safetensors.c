@@ -1,4 +1,4 @@
-/* safetensors — see safetensors.h and hf-reference §7.
+/* safetensors — see safetensors.h and docs/hf-reference.md §7.
  *
  * Reading: the 8-byte little-endian header length N (at most 100,000,000),
  * N bytes of UTF-8 JSON starting with '{' (trailing JSON whitespace is

@@ -1,4 +1,5 @@
-/* trainrun — the Trainer's loop (hf-reference §12) over the decoder (lib/model).
+/* trainrun — the Trainer's loop (docs/hf-reference.md §12) over the decoder
+ * (lib/model).
  *
  * Per optimizer step k = 1..max_steps: the step's micro-batches (ga of
  * them, the last group of an epoch may be shorter) are forward/backward'ed

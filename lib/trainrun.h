@@ -1,5 +1,5 @@
 /* trainrun — ft-train's training loop: transformers' Trainer over the
- * decoder of lib/model (hf-reference §11-§13), with a run directory,
+ * decoder of lib/model (docs/hf-reference.md §11-§13), with a run directory,
  * checkpoints and bit-identical resume.
  *
  * Run directory RUN_DIR:
@@ -81,7 +81,7 @@ typedef struct ft_train_opts {
 	                            * print the metrics on stdout, no training */
 } ft_train_opts;
 
-/* The notebook's settings (hf-reference §0, §12); threads = 1. */
+/* The notebook's settings (docs/hf-reference.md §0, §12); threads = 1. */
 void ft_train_opts_default(ft_train_opts *o);
 
 /* Presets for --init NAME: 0 and the config (vocab_size 0 = take it from

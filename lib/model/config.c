@@ -1,6 +1,6 @@
 /* config — config.json for every architecture: which file handles a
  * model_type, typed key readers that name the key on refusal, and the
- * writer that keeps the source config's keys (hf-reference §13: sorted
+ * writer that keeps the source config's keys (docs/hf-reference.md §13: sorted
  * keys, 2-space indent, as transformers' to_json_string). */
 #include <math.h>
 #include <stdio.h>
