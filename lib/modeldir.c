@@ -3,7 +3,7 @@
  * snapshots/COMMIT is the model folder. */
 #include "modeldir.h"
 #include "err.h"
-#include "hub.h"
+#include "hubcache.h"
 #include "io.h"
 #include "trainer.h"
 
@@ -20,52 +20,11 @@ env(const char *name)
 	return (v != NULL && *v != '\0') ? v : NULL;
 }
 
-char *
-ft_hub_cache_dir(void)
-{
-	const char *v;
-	char *home, *dir;
-
-	if ((v = env("HF_HUB_CACHE")) != NULL || (v = env("HUGGINGFACE_HUB_CACHE")) != NULL)
-		return ft_strdup(v);
-	home = ft_hub_home_dir();
-	dir = ft_path_join(home, "hub");
-	free(home);
-	return dir;
-}
-
 /* The snapshot folder of repo's "main" in the cache, or NULL. */
 static char *
 cached_snapshot(const char *cache, const char *repo)
 {
-	char *folder, *ref, *buf = NULL, *snap = NULL;
-	size_t n;
-	struct stat st;
-	FILE *fp;
-
-	if (!ft_hub_repo_valid(repo))
-		return NULL;
-	folder = ft_hub_repo_folder("model", repo);
-	ref = ft_asprintf("%s/%s/refs/main", cache, folder);
-	fp = fopen(ref, "rb");
-	if (fp != NULL) {
-		buf = ft_calloc(1, 128);
-		n = fread(buf, 1, 127, fp);
-		fclose(fp);
-		while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-			buf[--n] = '\0';
-		if (ft_hub_is_commit(buf)) {
-			snap = ft_asprintf("%s/%s/snapshots/%s", cache, folder, buf);
-			if (stat(snap, &st) != 0 || !S_ISDIR(st.st_mode)) {
-				free(snap);
-				snap = NULL;
-			}
-		}
-	}
-	free(buf);
-	free(ref);
-	free(folder);
-	return snap;
+	return ft_hub_cached_snapshot(cache, "model", repo, "main");
 }
 
 char *
