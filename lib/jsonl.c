@@ -776,3 +776,89 @@ ft_pyfloat(char *buf, size_t cap, double x)
 		    exp10 < 0 ? '-' : '+', abs(exp10));
 	}
 }
+
+/* ---- json.dumps(indent=2, sort_keys=True) ---- */
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+
+	return strcmp(x->string, y->string);
+}
+
+static void
+put_indent(FILE *f, int depth)
+{
+	for (int i = 0; i < depth; i++)
+		fputs("  ", f);
+}
+
+static void
+put_string(FILE *f, const char *s)
+{
+	size_t n = strlen(s);
+	char *buf = ft_malloc(6 * n + 3);
+
+	fwrite(buf, 1, ft_json_escape(buf, s, n), f);
+	free(buf);
+}
+
+/* json.dumps(indent=2, sort_keys=True) of one value. */
+static void
+put_value(FILE *f, const cJSON *v, int depth)
+{
+	char num[40];
+
+	if (cJSON_IsRaw(v)) {
+		fputs(v->valuestring, f);
+	} else if (cJSON_IsNull(v)) {
+		fputs("null", f);
+	} else if (cJSON_IsTrue(v)) {
+		fputs("true", f);
+	} else if (cJSON_IsFalse(v)) {
+		fputs("false", f);
+	} else if (cJSON_IsNumber(v)) {
+		double x = v->valuedouble;
+		if (x == floor(x) && fabs(x) < 9007199254740992.0)
+			snprintf(num, sizeof num, "%.0f", x);
+		else
+			ft_pyfloat(num, sizeof num, x);
+		fputs(num, f);
+	} else if (cJSON_IsString(v)) {
+		put_string(f, v->valuestring);
+	} else if (cJSON_IsArray(v) || cJSON_IsObject(v)) {
+		int n = cJSON_GetArraySize(v), obj = cJSON_IsObject(v), i = 0;
+		const cJSON **it;
+		const cJSON *c;
+
+		if (n == 0) {
+			fputs(obj ? "{}" : "[]", f);
+			return;
+		}
+		it = ft_malloc((size_t)n * sizeof(*it));
+		cJSON_ArrayForEach(c, v)
+			it[i++] = c;
+		if (obj)
+			qsort(it, (size_t)n, sizeof(*it), key_cmp);
+		fputs(obj ? "{\n" : "[\n", f);
+		for (i = 0; i < n; i++) {
+			put_indent(f, depth + 1);
+			if (obj) {
+				put_string(f, it[i]->string);
+				fputs(": ", f);
+			}
+			put_value(f, it[i], depth + 1);
+			fputs(i + 1 < n ? ",\n" : "\n", f);
+		}
+		put_indent(f, depth);
+		fputc(obj ? '}' : ']', f);
+		free(it);
+	}
+}
+
+void
+ft_json_put_pretty(FILE *f, const cJSON *v)
+{
+	put_value(f, v, 0);
+}

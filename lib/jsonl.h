@@ -64,6 +64,12 @@ cJSON *ft_json_parse_value(const char *s, size_t n, const char *name);
  * 32 bytes. */
 void ft_pyfloat(char *buf, size_t cap, double x);
 
+/* Write v as Python's json.dumps(v, indent=2, sort_keys=True,
+ * ensure_ascii=False) does, as transformers writes config.json and the
+ * tokenizer configs (no final newline; integral numbers without ".0",
+ * others as repr(float); cJSON raw items are written as they are). */
+void ft_json_put_pretty(FILE *f, const cJSON *v);
+
 /* Write obj compactly plus '\n'.  0 or -1 (message names `name`). */
 int ft_jsonl_write(FILE *fp, const cJSON *obj, const char *name);
 

@@ -31,6 +31,7 @@ typedef struct ft_train_opts {
 	const char *init;          /* config.json path or preset, or NULL */
 	const char *tokenizer_dir; /* tokenizer files to copy (default:
 	                            * model_dir) */
+	int no_tokenizer;          /* --no-tokenizer: the outputs get none */
 	const char *train_path, *val_path; /* token files (val may be NULL) */
 	const char *run_dir;
 

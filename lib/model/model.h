@@ -103,6 +103,9 @@ int ft_model_preset(const char *name, ft_model_config *c);
 /* Their names, comma-separated (for --help). */
 const char *ft_model_preset_names(void);
 
+/* config.json's "model_type" of c's architecture ("gpt2", "llama" ...). */
+const char *ft_model_type(const ft_model_config *c);
+
 /* Read config.json: model_type picks the architecture (absent: gpt2);
  * missing keys take that config class's defaults; values this engine
  * does not implement are refused with one line naming key and value.

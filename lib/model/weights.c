@@ -11,6 +11,7 @@
 #include "err.h"
 #include "io.h"
 #include "model/arch.h"
+#include "modeldir.h"
 #include "quant.h"
 #include "safetensors.h"
 
@@ -87,46 +88,26 @@ files_open(struct files *fs, const char *path, const struct ft_arch *a)
 {
 	memset(fs, 0, sizeof(*fs));
 	if (ends_with(path, ".json")) {
-		char *buf = NULL, *dir, *slash;
-		size_t len;
-		cJSON *o, *wm, *it;
+		char *dir, *slash, **shards;
+		size_t ns;
 		int rc = 0;
 
-		if (ft_read_file(path, &buf, &len) < 0)
+		if (ft_model_index_shards(path, path, &shards, &ns) != 0)
 			return -1;
-		o = cJSON_ParseWithLength(buf, len);
-		free(buf);
-		wm = o != NULL ? cJSON_GetObjectItemCaseSensitive(o, "weight_map") :
-		    NULL;
-		if (!cJSON_IsObject(wm)) {
-			cJSON_Delete(o);
-			return ft_error("%s: no \"weight_map\" object", path);
-		}
 		dir = ft_strdup(path);
 		slash = strrchr(dir, '/');
 		if (slash != NULL)
 			slash[1] = '\0';
 		else
 			dir[0] = '\0';
-		cJSON_ArrayForEach(it, wm) {
-			char *p;
-			int seen = 0;
-			if (!cJSON_IsString(it) || strchr(it->valuestring, '/') != NULL) {
-				rc = ft_error("%s: \"%s\": bad shard name", path, it->string);
-				break;
-			}
-			p = ft_asprintf("%s%s", dir, it->valuestring);
-			for (size_t i = 0; i < fs->n; i++)
-				if (strcmp(fs->f[i].path, p) == 0)
-					seen = 1;
-			if (!seen && open_one(fs, p) < 0)
-				rc = -1;
+		for (size_t k = 0; rc == 0 && k < ns; k++) {
+			char *p = ft_asprintf("%s%s", dir, shards[k]);
+
+			rc = open_one(fs, p);
 			free(p);
-			if (rc < 0)
-				break;
 		}
 		free(dir);
-		cJSON_Delete(o);
+		ft_names_free(shards, ns);
 		if (rc < 0) {
 			files_close(fs);
 			return -1;
@@ -312,17 +293,9 @@ ft_model_load(ft_model *m, const char *dir)
 		return -1;
 	}
 	m->src_config = src;
-	w = ft_path_join(dir, "model.safetensors");
-	if (!ft_exists(w)) {
-		free(w);
-		w = ft_path_join(dir, "model.safetensors.index.json");
-		if (!ft_exists(w)) {
-			ft_error("%s: no model.safetensors or "
-			    "model.safetensors.index.json", dir);
-			free(w);
-			ft_model_release(m);
-			return -1;
-		}
+	if ((w = ft_model_weights_path(dir)) == NULL) {
+		ft_model_release(m);
+		return -1;
 	}
 	rc = ft_model_load_weights(m, w);
 	free(w);

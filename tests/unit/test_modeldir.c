@@ -3,6 +3,7 @@
 #include "err.h"
 #include "io.h"
 #include "modeldir.h"
+#include "hubcache.h"
 
 #include <stdlib.h>
 #include <string.h>
