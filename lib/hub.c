@@ -1559,16 +1559,8 @@ jcode(struct jcopy *j, unsigned cp)
 		n = (size_t)snprintf(b, sizeof b, "\\u%04x", cp);
 	} else if (cp >= 0xD800 && cp <= 0xDFFF) {
 		n = (size_t)snprintf(b, sizeof b, "\\u%04x", cp); /* lone surrogate */
-	} else if (cp < 0x80) {
-		b[0] = (char)cp; n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xC0 | cp >> 6); b[1] = (char)(0x80 | (cp & 0x3F)); n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xE0 | cp >> 12); b[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-		b[2] = (char)(0x80 | (cp & 0x3F)); n = 3;
 	} else {
-		b[0] = (char)(0xF0 | cp >> 18); b[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-		b[2] = (char)(0x80 | (cp >> 6 & 0x3F)); b[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
+		n = ft_utf8_put(b, cp);
 	}
 	jput(j, b, n);
 }

@@ -365,44 +365,6 @@ ft_jsonl_close(ft_jsonl *r)
 	free(r);
 }
 
-size_t
-ft_utf8_check(const char *str, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i];
-		size_t k;
-		unsigned cp, min;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			k = 1; cp = c & 0x1f; min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			k = 2; cp = c & 0x0f; min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			k = 3; cp = c & 0x07; min = 0x10000;
-		} else {
-			return i;
-		}
-		if (n - i <= k)
-			return i;
-		for (size_t j = 1; j <= k; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return i;
-			cp = cp << 6 | (s[i + j] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += k + 1;
-	}
-	return n;
-}
-
 int
 ft_jsonl_write(FILE *fp, const cJSON *obj, const char *name)
 {
@@ -559,31 +521,6 @@ hex4(const char *s, size_t n, size_t i)
 	return v;
 }
 
-static size_t
-put_utf8(char *d, unsigned long cp)
-{
-	if (cp < 0x80) {
-		d[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		d[0] = (char)(0xc0 | cp >> 6);
-		d[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		d[0] = (char)(0xe0 | cp >> 12);
-		d[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		d[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	d[0] = (char)(0xf0 | cp >> 18);
-	d[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	d[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	d[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 size_t
 ft_json_unescape(const char *s, size_t n, char *dst)
 {
@@ -627,7 +564,7 @@ ft_json_unescape(const char *s, size_t n, char *dst)
 			}
 			/* \uXXXX is 6 bytes and decodes to at most 3; a pair is
 			 * 12 bytes to 4: the output never outgrows the input. */
-			o += put_utf8(dst + o, (unsigned long)cp);
+			o += ft_utf8_put(dst + o, (unsigned long)cp);
 			break;
 		}
 		default: dst[o++] = c; break; /* \" \\ \/ */

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <cJSON.h>
 
+#include "utf8.h"   /* ft_utf8_check */
+
 typedef struct ft_jsonl ft_jsonl;
 
 /* Open a file ("-" or NULL = stdin).  NULL after an error message. */
@@ -43,9 +45,6 @@ int ft_json_missing_field(const char *name, long lineno, const cJSON *obj,
  * used in messages. */
 ft_jsonl *ft_jsonl_from_fp(FILE *fp, const char *name);
 
-/* Check that s[0..n) is valid UTF-8 (no overlongs, no surrogates).
- * Returns the offset of the first bad byte, or n when all is valid. */
-size_t ft_utf8_check(const char *s, size_t n);
 
 /* Read and parse a whole JSON file that must hold an object (config.json,
  * trainer state, index files).  NULL after "PATH: invalid JSON at line L,

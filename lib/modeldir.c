@@ -250,7 +250,9 @@ ft_tokfiles_prepare(ft_tokfiles *t, const char *src,
 		return -1;
 	}
 	eos = ft_bpe_eos_id(b);
-	if (gpt2 || !has(src, "tokenizer.json")) {
+	if (has(src, "tokenizer_config.json")) {
+		;	/* src's, copied as it is */
+	} else if (gpt2 || !has(src, "tokenizer.json")) {
 		put_default(cfg, "tokenizer_class",
 		    cJSON_CreateString("GPT2Tokenizer"));
 		put_default(cfg, "add_bos_token", cJSON_CreateFalse());
@@ -277,12 +279,16 @@ ft_tokfiles_prepare(ft_tokfiles *t, const char *src,
 		    cJSON_CreateString("PreTrainedTokenizerFast"));
 		put_default(cfg, "bos_token", token_item(b, bos_id));
 	}
-	put_default(cfg, "eos_token", token_item(b, eos));
-	put_default(cfg, "pad_token", token_item(b, eos));
-	put_default(cfg, "model_max_length",
-	    cJSON_CreateNumber(n_positions));
-	put_default(cfg, "clean_up_tokenization_spaces", cJSON_CreateFalse());
-	if (cJSON_GetArraySize(map) == 0)
+	if (!has(src, "tokenizer_config.json")) {
+		put_default(cfg, "eos_token", token_item(b, eos));
+		put_default(cfg, "pad_token", token_item(b, eos));
+		put_default(cfg, "model_max_length",
+		    cJSON_CreateNumber(n_positions));
+		put_default(cfg, "clean_up_tokenization_spaces",
+		    cJSON_CreateFalse());
+		t->config = render(cfg);
+	}
+	if (!has(src, "special_tokens_map.json"))
 		for (size_t i = 0; i < sizeof special / sizeof *special; i++) {
 			const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg,
 			    special[i]);
@@ -292,8 +298,8 @@ ft_tokfiles_prepare(ft_tokfiles *t, const char *src,
 				    cJSON_Duplicate(v, 1));
 		}
 	t->src = ft_strdup(src);
-	t->config = render(cfg);
-	t->special_map = render(map);
+	if (!has(src, "special_tokens_map.json"))
+		t->special_map = render(map);
 	cJSON_Delete(cfg);
 	cJSON_Delete(map);
 	ft_bpe_free(b);
@@ -323,7 +329,7 @@ ft_tokfiles_save(const ft_tokfiles *t, const char *dst)
 		const char *name = ft_tokenizer_files[i];
 		const char *text = strcmp(name, "tokenizer_config.json") == 0 ?
 		    t->config : strcmp(name, "special_tokens_map.json") == 0 ?
-		    t->special_map : NULL;
+		    t->special_map : NULL;  /* NULL: src's file, copied */
 		char *d = ft_path_join(dst, name);
 
 		if (text != NULL) {

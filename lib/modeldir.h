@@ -57,8 +57,9 @@ int ft_need_tokenizer(const char *dir);
 /* A tokenizer to write into output directories as
  * tokenizer.save_pretrained leaves them: src's tokenizer files copied,
  * plus tokenizer_config.json and special_tokens_map.json even when src
- * lacks them (docs/hf-reference.md §13).  tokenizer_config.json is src's,
- * with the keys save_pretrained writes that it lacks added: for a GPT-2
+ * lacks them (docs/hf-reference.md §13).  src's own are copied as they
+ * are; a missing tokenizer_config.json is written with the keys
+ * save_pretrained writes: for a GPT-2
  * model the GPT2Tokenizer class, bos/eos/unk "<|endoftext|>" (the end-of-
  * text token), add_bos_token and add_prefix_space false, errors
  * "replace"; for another model with a tokenizer.json the
@@ -67,12 +68,14 @@ int ft_need_tokenizer(const char *dir);
  * (n_positions), pad_token (the end-of-text token: ft-train pads with it,
  * as the notebook sets pad_token = eos_token), clean_up_tokenization_spaces
  * false (ft's decoder does not clean up), and for GPT-2
- * added_tokens_decoder (the end-of-text token, as GPT2Tokenizer has it).  special_tokens_map.json is src's, else the
- * special tokens of that config.  None of these keys changes how ft
- * tokenizes. */
+ * added_tokens_decoder (the end-of-text token, as GPT2Tokenizer has it).
+ * A missing special_tokens_map.json is written with the special tokens of
+ * tokenizer_config.json (src's or the written one).  None of these keys
+ * changes how ft tokenizes. */
 typedef struct ft_tokfiles {
 	char *src;
-	char *config, *special_map;   /* the two files' text */
+	char *config, *special_map;   /* the two files' text; NULL: src's
+	                               * file, copied */
 } ft_tokfiles;
 /* Read src (which must hold a tokenizer) for a model of config.json's
  * model_type with n_positions positions and bos_id (-1: none).  0, or -1
