@@ -403,32 +403,13 @@ out:
 	return rc;
 }
 
-/* Write s[0..n) as a JSON string (the escapes of json.dumps with
- * ensure_ascii=False). */
+/* Write s[0..n) as a JSON string (ft_json_escape: the escapes of
+ * json.dumps with ensure_ascii=False). */
 static int
-put_json_string(FILE *fp, const char *s, size_t n)
+put_json_string(FILE *fp, const char *s, size_t n, char **buf, size_t *cap)
 {
-	size_t i;
-
-	putc('"', fp);
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		switch (c) {
-		case '"': fputs("\\\"", fp); break;
-		case '\\': fputs("\\\\", fp); break;
-		case '\n': fputs("\\n", fp); break;
-		case '\r': fputs("\\r", fp); break;
-		case '\t': fputs("\\t", fp); break;
-		case '\b': fputs("\\b", fp); break;
-		case '\f': fputs("\\f", fp); break;
-		default:
-			if (c < 0x20)
-				fprintf(fp, "\\u%04x", c);
-			else
-				putc(c, fp);
-		}
-	}
-	putc('"', fp);
+	ft_grow((void **)buf, cap, 6 * n + 2, 1);
+	fwrite(*buf, 1, ft_json_escape(*buf, s, n), fp);
 	return ferror(fp) ? -1 : 0;
 }
 
@@ -439,8 +420,8 @@ run_decode(const struct opts *o, const struct ft_bpe *b)
 	const ft_tok_info *info;
 	uint8_t h[32], zero[32] = { 0 };
 	uint32_t *ids = ft_malloc(65536 * sizeof *ids);
-	char *raw = NULL, *txt = NULL;
-	size_t rlen = 0, rcap = 0, tlen = 0, tcap = 0, n, keep;
+	char *raw = NULL, *txt = NULL, *esc = NULL;
+	size_t rlen = 0, rcap = 0, tlen = 0, tcap = 0, n, keep, esccap = 0;
 	int doc_end, rc, ret = -1, at_start = 1;
 	const char *oname = ft_out_name(o->out ? o->out : "-");
 	ft_atomic a;
@@ -486,9 +467,10 @@ run_decode(const struct opts *o, const struct ft_bpe *b)
 			at_start = 1;
 		if (o->jsonl_out) {
 			fputc('{', a.fp);
-			put_json_string(a.fp, o->field, strlen(o->field));
+			put_json_string(a.fp, o->field, strlen(o->field), &esc,
+			    &esccap);
 			fputc(':', a.fp);
-			put_json_string(a.fp, txt, tlen);
+			put_json_string(a.fp, txt, tlen, &esc, &esccap);
 			fputs("}\n", a.fp);
 		} else {
 			if (tlen > 0) /* txt, too, is NULL until some text */
@@ -513,6 +495,7 @@ out:
 	free(ids);
 	free(raw);
 	free(txt);
+	free(esc);
 	return ret;
 }
 

@@ -1541,28 +1541,21 @@ jhex4(const char *p, const char *end, unsigned *v)
 	return 0;
 }
 
+/* One decoded code point, escaped as json.dumps(ensure_ascii=False)
+ * does (ft_json_escape); a lone surrogate stays an escape. */
 static void
 jcode(struct jcopy *j, unsigned cp)
 {
-	char b[8];
+	char u[4], b[32];
 	size_t n;
 
-	if (cp == '"' || cp == '\\') {
-		b[0] = '\\'; b[1] = (char)cp; n = 2;
-	} else if (cp < 0x20) {
-		const char *named = cp == '\b' ? "\\b" : cp == '\f' ? "\\f" :
-			cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : cp == '\t' ? "\\t" : NULL;
-		if (named != NULL) {
-			jput(j, named, 2);
-			return;
-		}
+	if (cp >= 0xD800 && cp <= 0xDFFF) {
 		n = (size_t)snprintf(b, sizeof b, "\\u%04x", cp);
-	} else if (cp >= 0xD800 && cp <= 0xDFFF) {
-		n = (size_t)snprintf(b, sizeof b, "\\u%04x", cp); /* lone surrogate */
-	} else {
-		n = ft_utf8_put(b, cp);
+		jput(j, b, n);
+		return;
 	}
-	jput(j, b, n);
+	n = ft_json_escape(b, u, ft_utf8_put(u, cp));
+	jput(j, b + 1, n - 2);   /* without the quotes */
 }
 
 static int

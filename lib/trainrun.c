@@ -410,17 +410,8 @@ static int
 model_tokenizer(const char *dir, ft_tok_info *info)
 {
 	struct ft_bpe *b;
-	char *v, *j;
-	int have;
 
-	if (dir == NULL)
-		return 0;
-	v = ft_path_join(dir, "vocab.json");
-	j = ft_path_join(dir, "tokenizer.json");
-	have = ft_exists(v) || ft_exists(j);
-	free(v);
-	free(j);
-	if (!have)
+	if (dir == NULL || !ft_has_tokenizer(dir))
 		return 0;
 	b = ft_bpe_load_dir(dir);
 	if (b == NULL)

@@ -284,7 +284,7 @@ if command -v mpirun >/dev/null; then
 	export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 	head -n 8 "$FIX/train/e2e/train.txt" | "$tool" write "$T/l8.tok" 50 49 ||
 		t_fail "tok"
-	D="-m $FIX/lora/gpt2 --train $T/l8.tok --lora-r 4 --lora-targets c_attn,c_proj
+	D="-m $FIX/lora/gpt2 --no-tokenizer --train $T/l8.tok --lora-r 4 --lora-targets c_attn,c_proj
 --epochs 3 --warmup-steps 2 --lr 0.01 --max-length 12 --save-steps 0 -j 1 -q"
 	# shellcheck disable=SC2086
 	ft-train $D --batch-size 4 -o "$T/mp1" || t_fail "ft-train LoRA batch 4"
