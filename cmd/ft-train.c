@@ -375,6 +375,7 @@ main(int argc, char **argv)
 		ft_usage_error("--no-tokenizer and --tokenizer-dir exclude each "
 		    "other");
 	o.no_tokenizer = no_tokenizer;
+	rc = 0;
 	if (!no_tokenizer && !o.eval_only && !o.resume) {
 		const char *t = o.tokenizer_dir != NULL ? o.tokenizer_dir :
 		    o.model_dir;
@@ -383,13 +384,18 @@ main(int argc, char **argv)
 			ft_error("--init %s: the run needs a tokenizer: pass "
 			    "--tokenizer-dir DIR (or -m DIR), or --no-tokenizer",
 			    o.init);
-			return FT_EXIT_USAGE;
-		}
-		if (!ft_has_tokenizer(t)) {
+			rc = FT_EXIT_USAGE;
+		} else if (!ft_has_tokenizer(t)) {
 			ft_error("'%s' has no tokenizer (tokenizer.json, or "
 			    "vocab.json and merges.txt): pass --tokenizer-dir "
 			    "DIR, or --no-tokenizer", t);
-			return FT_EXIT_USAGE;
+			rc = FT_EXIT_USAGE;
+		}
+		if (rc == FT_EXIT_USAGE) {
+			free(model_dir);
+			free(base_arg);
+			free(evals);
+			return rc;
 		}
 	}
 	/* under mpirun: join the job (lib/dist.h); rank 0 speaks for it */
