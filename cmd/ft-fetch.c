@@ -5,6 +5,7 @@
 #include "io.h"
 #include "jsonl.h"
 #include "opt.h"
+#include "modeldir.h"
 #include "progress.h"
 
 #include <signal.h>
@@ -61,11 +62,6 @@ static const struct ft_opt_na not_here[] = {
 	{ 0, NULL },
 };
 
-static const char *const tokenizer_files[] = {
-	"vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
-	"special_tokens_map.json",
-};
-
 struct list {
 	char **v;
 	size_t n, cap;
@@ -76,31 +72,6 @@ list_add(struct list *l, const char *s)
 {
 	ft_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v);
 	l->v[l->n++] = ft_strdup(s);
-}
-
-static int
-cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sort and drop repeats: O(n log n), as huggingface_hub's
- * sorted(set(weight_map.values())). */
-static void
-list_sort_unique(struct list *l)
-{
-	size_t k = 0;
-
-	if (l->n == 0)
-		return;
-	qsort(l->v, l->n, sizeof *l->v, cmp_name);
-	for (size_t i = 1; i < l->n; i++) {
-		if (strcmp(l->v[i], l->v[k]) == 0)
-			free(l->v[i]);
-		else
-			l->v[++k] = l->v[i];
-	}
-	l->n = k + 1;
 }
 
 static void
@@ -130,52 +101,14 @@ get(struct ft_hub *h, const char *repo, const char *rev, const char *file,
 	return r < 0 ? -1 : r == 0;
 }
 
-/* The shard names of an index file, checked. */
-static int
-index_shards(const char *path, const char *repo, struct list *shards)
-{
-	char *buf;
-	size_t n;
-	cJSON *doc, *map, *e;
-	struct stat st;
-	int rc = -1;
-
-	if (stat(path, &st) == 0 && st.st_size > (64 << 20))
-		return ft_error("%s: model.safetensors.index.json: larger than 64 MiB", repo);
-	if (ft_read_file(path, &buf, &n) != 0)
-		return -1;
-	doc = cJSON_ParseWithLength(buf, n);
-	free(buf);
-	map = doc ? cJSON_GetObjectItemCaseSensitive(doc, "weight_map") : NULL;
-	if (!cJSON_IsObject(map)) {
-		ft_error("%s: model.safetensors.index.json: no \"weight_map\" object", repo);
-		goto out;
-	}
-	cJSON_ArrayForEach(e, map) {
-		if (!cJSON_IsString(e) || !ft_hub_path_safe(e->valuestring)) {
-			ft_error("%s: model.safetensors.index.json: refusing the unsafe shard "
-				"name of tensor '%.100s'", repo, e->string ? e->string : "?");
-			goto out;
-		}
-		list_add(shards, e->valuestring);
-	}
-	list_sort_unique(shards);
-	if (shards->n == 0) {
-		ft_error("%s: model.safetensors.index.json: empty weight_map", repo);
-		goto out;
-	}
-	rc = 0;
-out:
-	cJSON_Delete(doc);
-	return rc;
-}
-
 static int
 cmd_model(struct ft_hub *h, const char *repo, const char *rev, const char *out,
 	int force)
 {
-	struct list got = { 0 }, shards = { 0 };
+	struct list got = { 0 };
 	char *commit = NULL, *snap = NULL, *index = NULL, *cfg = NULL;
+	char **shards = NULL, *what;
+	size_t nshards = 0;
 	int rc = 1, r;
 	size_t i;
 
@@ -208,27 +141,22 @@ cmd_model(struct ft_hub *h, const char *repo, const char *rev, const char *out,
 			goto out;
 		}
 		list_add(&got, "model.safetensors.index.json");
-		if (index_shards(index, repo, &shards) != 0)
+		what = ft_asprintf("%s: model.safetensors.index.json", repo);
+		r = ft_model_index_shards(index, what, &shards, &nshards);
+		free(what);
+		if (r != 0)
 			goto out;
-		for (i = 0; i < shards.n; i++)
-			if (get(h, repo, commit, shards.v[i], 0, &got, NULL) < 0)
+		for (i = 0; i < nshards; i++)
+			if (get(h, repo, commit, shards[i], 0, &got, NULL) < 0)
 				goto out;
 	}
-	for (i = 0; i < sizeof tokenizer_files / sizeof *tokenizer_files; i++)
-		if (get(h, repo, commit, tokenizer_files[i], 1, &got, NULL) < 0)
+	for (i = 0; i < FT_N_TOKENIZER_FILES; i++)
+		if (get(h, repo, commit, ft_tokenizer_files[i], 1, &got, NULL) < 0)
 			goto out;
-	{
-		int vocab = 0, merges = 0, tok = 0;
-		for (i = 0; i < got.n; i++) {
-			vocab |= strcmp(got.v[i], "vocab.json") == 0;
-			merges |= strcmp(got.v[i], "merges.txt") == 0;
-			tok |= strcmp(got.v[i], "tokenizer.json") == 0;
-		}
-		if (!tok && !(vocab && merges)) {
-			ft_error("%s: vocab.json: no tokenizer (need vocab.json and "
-				"merges.txt, or tokenizer.json)", repo);
-			goto out;
-		}
+	if (!ft_has_tokenizer(snap)) {
+		ft_error("%s: no tokenizer (need vocab.json and merges.txt, or "
+			"tokenizer.json)", repo);
+		goto out;
 	}
 	if (out != NULL && ft_hub_export(snap, (const char *const *)got.v, got.n, out,
 		force) != 0)
@@ -237,7 +165,7 @@ cmd_model(struct ft_hub *h, const char *repo, const char *rev, const char *out,
 	rc = 0;
 out:
 	list_free(&got);
-	list_free(&shards);
+	ft_names_free(shards, nshards);
 	free(commit);
 	free(snap);
 	free(index);

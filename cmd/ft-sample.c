@@ -171,54 +171,6 @@ on_end(void *ctx, int row, enum ft_gen_end why)
 	return 0;
 }
 
-/* The eos ids: generation_config.json's eos_token_id (a number or a
- * list), else config.json's. */
-static int
-load_eos(const char *dir, const ft_model *m, int32_t *eos, int max)
-{
-	char *path = ft_path_join(dir, "generation_config.json"), *text;
-	size_t len;
-	int n = 0;
-	cJSON *j, *e;
-
-	if (ft_exists(path) && ft_read_file(path, &text, &len) == 0) {
-		j = cJSON_Parse(text);
-		e = j ? cJSON_GetObjectItemCaseSensitive(j, "eos_token_id") : NULL;
-		if (cJSON_IsNumber(e))
-			eos[n++] = (int32_t)e->valuedouble;
-		else if (cJSON_IsArray(e))
-			for (cJSON *x = e->child; x != NULL && n < max; x = x->next)
-				if (cJSON_IsNumber(x))
-					eos[n++] = (int32_t)x->valuedouble;
-		cJSON_Delete(j);
-		free(text);
-	}
-	free(path);
-	if (n == 0 && m->cfg.eos_token_id >= 0)
-		eos[n++] = m->cfg.eos_token_id;
-	return n;
-}
-
-/* Refuse a model directory without tokenizer files, naming them.  0 or
- * -1 after a message. */
-static int
-check_tokenizer(const char *dir)
-{
-	char *tj = ft_path_join(dir, "tokenizer.json");
-	char *vj = ft_path_join(dir, "vocab.json");
-	char *mt = ft_path_join(dir, "merges.txt");
-	int v = ft_exists(vj), mg = ft_exists(mt), rc = 0;
-
-	if (!ft_exists(tj) && !(v && mg))
-		rc = ft_error("%s: no tokenizer: missing %s%s%s (or "
-		    "tokenizer.json)", dir, v ? "" : "vocab.json",
-		    !v && !mg ? " and " : "", mg ? "" : "merges.txt");
-	free(tj);
-	free(vj);
-	free(mt);
-	return rc;
-}
-
 /* Set obj[key] = item, replacing a field of that name. */
 static void
 set_field(cJSON *obj, const char *key, cJSON *item)
@@ -327,6 +279,8 @@ static int
 merge(ft_model *m, const char *base, const char *dir, const char *out)
 {
 	char *g, *p;
+	const char *tsrc;
+	ft_tokfiles tf;
 	int rc;
 
 	if (m->lora == NULL) {
@@ -342,9 +296,15 @@ merge(ft_model *m, const char *base, const char *dir, const char *out)
 	rc = ft_exists(g) ? ft_copy_file(g, p) : 0;
 	free(g);
 	free(p);
-	if (rc == 0)
-		rc = ft_copy_tokenizer_files(ft_has_tokenizer(dir) ? dir : base,
-		    out);
+	tsrc = ft_has_tokenizer(dir) ? dir : base;
+	if (rc == 0 && ft_has_tokenizer(tsrc)) {
+		rc = ft_tokfiles_prepare(&tf, tsrc,
+		    ft_model_type(&m->cfg), m->cfg.n_positions,
+		    m->cfg.bos_token_id);
+		if (rc == 0)
+			rc = ft_tokfiles_save(&tf, out);
+		ft_tokfiles_release(&tf);
+	}
 	return rc == 0 ? 0 : FT_EXIT_FAIL;
 }
 
@@ -362,7 +322,7 @@ main(int argc, char **argv)
 	ft_opts op = { .shortopts = "m:n:j:s:", .longopts = longopts,
 	    .help = usage, .na = not_here };
 	ft_qtype qt = FT_Q_BF16;
-	int32_t eos[16];
+	ft_token_ids tids;
 	size_t nstops = 0;
 
 	ft_blas_init(argc, argv); /* may re-exec with faster BLAS kernels */
@@ -460,7 +420,7 @@ main(int argc, char **argv)
 		free(dir);
 		dir = ft_strdup(base);
 	}
-	if (check_tokenizer(dir) != 0
+	if (ft_need_tokenizer(dir) != 0
 	    || (c.tok = ft_bpe_load_dir(dir)) == NULL)
 		goto out;
 	ft_model_set_threads(c.m, threads > 0 ? threads : 1);
@@ -472,8 +432,12 @@ main(int argc, char **argv)
 		ft_error("%s: no bos_token_id in config.json", dir);
 		goto out;
 	}
-	go.eos = eos;
-	go.neos = load_eos(base, c.m, eos, 16);
+	if (ft_model_token_ids(base, &tids) != 0)
+		goto out;
+	go.neos = tids.neos;
+	if (go.neos == 0 && c.m->cfg.eos_token_id >= 0)
+		tids.eos[go.neos++] = c.m->cfg.eos_token_id;
+	go.eos = tids.eos;
 	go.stops = stops;
 	go.nstops = nstops;
 	go.skip_special = c.skip_special;

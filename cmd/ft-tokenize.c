@@ -1,4 +1,5 @@
-/* ft-tokenize — JSONL or text to a token file with a BPE tokenizer
+/* ft-tokenize — records (JSON, CSV, paragraphs: lib/records, as ft-split
+ * reads them) or text to a token file with a BPE tokenizer
  * (GPT-2's vocab.json + merges.txt, or a Hugging Face tokenizer.json);
  * --decode turns a token file back into text.
  *
@@ -18,6 +19,7 @@
 #include "jsonl.h"
 #include "modeldir.h"
 #include "opt.h"
+#include "records.h"
 #include "tokfile.h"
 
 #define ITEM (64 * 1024)       /* text is cut into items of about this */
@@ -25,11 +27,13 @@
 
 static const char usage_text[] =
 "usage: ft-tokenize [-fq] [-j threads] [-m model] [-o file] [--field name]\n"
-"                   [--text | --lines] [--no-special] [--no-template]\n"
+"                   [--json | --csv | --paragraphs | --text | --lines]\n"
+"                   [--no-special] [--no-template]\n"
 "                   [--no-eos] [--max-length n] [--replace-invalid] [file]\n"
 "       ft-tokenize --decode [--jsonl | --lines] [--skip-special] [file]\n"
 "\n"
-"Tokenize JSONL records (field 'text') or text into a token file with a BPE\n"
+"Tokenize records (JSON Lines or a JSON array, CSV with a header row: field\n"
+"'text') or text into a token file with a BPE\n"
 "tokenizer (tokenizer.json, or GPT-2's vocab.json and merges.txt), or with\n"
 "--decode turn a token file back into text.\n"
 "\n"
@@ -40,7 +44,10 @@ static const char usage_text[] =
 "      --merges FILE      merges.txt (with --vocab)\n"
 "      --tokenizer FILE   tokenizer.json (tokenizer_config.json beside it\n"
 "                         gives the end-of-text token)\n"
-"      --field NAME       JSONL field holding the text (default: text)\n"
+"      --field NAME       JSON or CSV field holding the text (default: text)\n"
+"      --json             JSON Lines or a JSON array of objects (default)\n"
+"      --csv              CSV (RFC 4180) with a header row naming the fields\n"
+"      --paragraphs       text, one document per block between blank lines\n"
 "      --text             the whole input is one document\n"
 "      --lines            one document per line\n"
 "      --no-special       treat special tokens in the text as plain text\n"
@@ -59,7 +66,9 @@ static const char usage_text[] =
 "  -h, --help             print this help and exit\n"
 "  -V, --version          print the version and exit\n";
 
-enum { MODE_JSONL, MODE_TEXT, MODE_LINES };
+/* Input kinds: records (lib/records: JSON, CSV, paragraphs), or text
+ * streamed as it is (--text, --lines). */
+enum { MODE_JSONL, MODE_TEXT, MODE_LINES, MODE_CSV, MODE_PARAGRAPHS };
 
 struct opts {
 	const char *model, *vocab, *merges, *tokenizer, *field, *out, *in;
@@ -291,28 +300,36 @@ fail:
 	return -1;
 }
 
+/* JSON Lines or a JSON array, CSV, paragraphs: records through
+ * lib/records, as ft-split reads them; one document each. */
 static int
-encode_jsonl(struct enc *E)
+encode_records(struct enc *E)
 {
-	ft_jsonl *r = ft_jsonl_open(E->o->in);
+	static const enum ft_rec_format fmt[] = {
+		[MODE_JSONL] = FT_REC_JSON, [MODE_CSV] = FT_REC_CSV,
+		[MODE_PARAGRAPHS] = FT_REC_PARAGRAPHS,
+	};
+	ft_records *r = ft_records_open(E->o->in, fmt[E->o->mode]);
+	const char *field = E->o->mode == MODE_PARAGRAPHS ? "text" :
+	    E->o->field;
 	cJSON *obj;
 	int rc;
 
 	if (r == NULL)
 		return -1;
-	while ((rc = ft_jsonl_next(r, &obj)) == 1) {
+	while ((rc = ft_records_next(r, &obj)) == 1) {
 		const char *s;
 		size_t n;
-		if (ft_jsonl_text(r, obj, E->o->field, &s, &n) != 0) {
+		if (ft_records_text(r, obj, field, &s, &n) != 0) {
 			rc = -1;
 			break;
 		}
-		if (add_item(E, s, n, 1, ft_jsonl_lineno(r)) != 0) {
+		if (add_item(E, s, n, 1, ft_records_lineno(r)) != 0) {
 			rc = -1;
 			break;
 		}
 	}
-	ft_jsonl_close(r);
+	ft_records_close(r);
 	if (rc < 0)
 		return -1;
 	return ft_bpe_par_finish(E->par);
@@ -346,7 +363,7 @@ run_encode(const struct opts *o, const struct ft_bpe *b)
 	info.vocab_size = ft_bpe_vocab_size(b);
 	info.eos_id = ft_bpe_eos_id(b);
 	ft_bpe_hash(b, info.tok_hash);
-	if (o->mode != MODE_JSONL)
+	if (o->mode == MODE_TEXT || o->mode == MODE_LINES)
 		fp = ft_open_in(o->in);
 	if (ft_atomic_open(&a, o->out ? o->out : "-") != 0)
 		goto out;
@@ -364,7 +381,7 @@ run_encode(const struct opts *o, const struct ft_bpe *b)
 	E.eos = (uint32_t)ft_bpe_eos_id(b);
 	E.par = ft_bpe_par_new(b, o->threads,
 	    o->no_special ? FT_BPE_NO_SPECIAL : 0, emit, &E);
-	rc = o->mode == MODE_JSONL ? encode_jsonl(&E) : encode_stream(&E, fp);
+	rc = fp == NULL ? encode_records(&E) : encode_stream(&E, fp);
 	ft_bpe_par_free(E.par);
 	if (rc == 0)
 		rc = ft_tokw_finish(E.tw);
@@ -387,32 +404,13 @@ out:
 	return rc;
 }
 
-/* Write s[0..n) as a JSON string (the escapes of json.dumps with
- * ensure_ascii=False). */
+/* Write s[0..n) as a JSON string (ft_json_escape: the escapes of
+ * json.dumps with ensure_ascii=False). */
 static int
-put_json_string(FILE *fp, const char *s, size_t n)
+put_json_string(FILE *fp, const char *s, size_t n, char **buf, size_t *cap)
 {
-	size_t i;
-
-	putc('"', fp);
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		switch (c) {
-		case '"': fputs("\\\"", fp); break;
-		case '\\': fputs("\\\\", fp); break;
-		case '\n': fputs("\\n", fp); break;
-		case '\r': fputs("\\r", fp); break;
-		case '\t': fputs("\\t", fp); break;
-		case '\b': fputs("\\b", fp); break;
-		case '\f': fputs("\\f", fp); break;
-		default:
-			if (c < 0x20)
-				fprintf(fp, "\\u%04x", c);
-			else
-				putc(c, fp);
-		}
-	}
-	putc('"', fp);
+	ft_grow((void **)buf, cap, 6 * n + 2, 1);
+	fwrite(*buf, 1, ft_json_escape(*buf, s, n), fp);
 	return ferror(fp) ? -1 : 0;
 }
 
@@ -423,8 +421,8 @@ run_decode(const struct opts *o, const struct ft_bpe *b)
 	const ft_tok_info *info;
 	uint8_t h[32], zero[32] = { 0 };
 	uint32_t *ids = ft_malloc(65536 * sizeof *ids);
-	char *raw = NULL, *txt = NULL;
-	size_t rlen = 0, rcap = 0, tlen = 0, tcap = 0, n, keep;
+	char *raw = NULL, *txt = NULL, *esc = NULL;
+	size_t rlen = 0, rcap = 0, tlen = 0, tcap = 0, n, keep, esccap = 0;
 	int doc_end, rc, ret = -1, at_start = 1;
 	uint64_t doc = 0, tok = 0;
 	const char *oname = ft_out_name(o->out ? o->out : "-");
@@ -485,9 +483,10 @@ run_decode(const struct opts *o, const struct ft_bpe *b)
 			at_start = 1;
 		if (o->jsonl_out) {
 			fputc('{', a.fp);
-			put_json_string(a.fp, o->field, strlen(o->field));
+			put_json_string(a.fp, o->field, strlen(o->field), &esc,
+			    &esccap);
 			fputc(':', a.fp);
-			put_json_string(a.fp, txt, tlen);
+			put_json_string(a.fp, txt, tlen, &esc, &esccap);
 			fputs("}\n", a.fp);
 		} else {
 			if (tlen > 0) /* txt, too, is NULL until some text */
@@ -512,6 +511,7 @@ out:
 	free(ids);
 	free(raw);
 	free(txt);
+	free(esc);
 	return ret;
 }
 
@@ -520,7 +520,7 @@ main(int argc, char **argv)
 {
 	enum { O_VOCAB = 256, O_MERGES, O_TOKENIZER, O_FIELD, O_TEXT, O_LINES,
 		O_NOSPECIAL, O_NOEOS, O_MAXLEN, O_REPLACE, O_JSONL, O_SKIP,
-		O_NOTEMPLATE };
+		O_NOTEMPLATE, O_JSON, O_CSV, O_PARAGRAPHS };
 	static const struct option lo[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "vocab", required_argument, NULL, O_VOCAB },
@@ -529,6 +529,9 @@ main(int argc, char **argv)
 		{ "field", required_argument, NULL, O_FIELD },
 		{ "text", no_argument, NULL, O_TEXT },
 		{ "lines", no_argument, NULL, O_LINES },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "csv", no_argument, NULL, O_CSV },
+		{ "paragraphs", no_argument, NULL, O_PARAGRAPHS },
 		{ "no-special", no_argument, NULL, O_NOSPECIAL },
 		{ "no-eos", no_argument, NULL, O_NOEOS },
 		{ "no-template", no_argument, NULL, O_NOTEMPLATE },
@@ -553,7 +556,7 @@ main(int argc, char **argv)
 	struct opts o;
 	struct ft_bpe *b;
 	char *dir = NULL;
-	int c, rc;
+	int c, rc, json_given = 0;
 
 	ft_setprog(argv[0]);
 	ft_io_install_signal_cleanup();
@@ -570,6 +573,9 @@ main(int argc, char **argv)
 		case O_FIELD: o.field = optarg; break;
 		case O_TEXT: o.mode = MODE_TEXT; break;
 		case O_LINES: o.mode = MODE_LINES; break;
+		case O_JSON: o.mode = MODE_JSONL; json_given = 1; break;
+		case O_CSV: o.mode = MODE_CSV; break;
+		case O_PARAGRAPHS: o.mode = MODE_PARAGRAPHS; break;
 		case O_NOSPECIAL: o.no_special = 1; break;
 		case O_NOEOS: o.no_eos = 1; break;
 		case O_NOTEMPLATE: o.no_template = 1; break;
@@ -600,11 +606,15 @@ main(int argc, char **argv)
 		ft_usage_error("--jsonl goes with --decode");
 	if (o.jsonl_out && o.mode == MODE_LINES)
 		ft_usage_error("--jsonl and --lines exclude each other");
-	if (o.decode && (o.mode == MODE_TEXT || o.no_eos || o.no_special ||
+	if (o.decode && (o.mode == MODE_TEXT || o.mode == MODE_CSV ||
+	    o.mode == MODE_PARAGRAPHS || o.no_eos || o.no_special ||
 	    o.no_template ||
 	    o.max_len >= 0 || o.replace))
 		ft_usage_error("--decode takes only --jsonl, --lines, "
 		    "--skip-special, --field, -o");
+	if (o.decode && json_given)
+		ft_usage_error("--json names an input kind; --decode writes "
+		    "JSON Lines with --jsonl");
 	if (!o.decode && o.skip_special)
 		ft_usage_error("--skip-special goes with --decode");
 	if (o.decode && o.mode == MODE_JSONL && !o.jsonl_out)

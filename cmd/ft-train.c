@@ -31,6 +31,10 @@ usage(void)
 	    "                             %s\n"
 	    "      --tokenizer-dir DIR    tokenizer files for the outputs "
 	    "(default -m)\n"
+	    "      --no-tokenizer         write outputs without a tokenizer "
+	    "(else one is\n"
+	    "                             required: -m DIR or --tokenizer-dir "
+	    "must hold one)\n"
 	    "      --train FILE           training token file (required)\n"
 	    "      --val FILE             validation token file (metrics "
 	    "eval_loss)\n"
@@ -121,12 +125,14 @@ enum {
 	O_LORA_R, O_LORA_ALPHA, O_LORA_DROPOUT,
 	O_LORA_TARGETS, O_RSLORA, O_ADAPTER, O_EVAL, O_EVAL_ONLY,
 	O_LOAD_BEST, O_BEST_METRIC, O_GREATER, O_ES_PATIENCE, O_ES_THRESHOLD,
+	O_NO_TOKENIZER,
 };
 
 static const struct option longopts[] = {
 	{ "model", required_argument, NULL, 'm' },
 	{ "init", required_argument, NULL, O_INIT },
 	{ "tokenizer-dir", required_argument, NULL, O_TOKDIR },
+	{ "no-tokenizer", no_argument, NULL, O_NO_TOKENIZER },
 	{ "train", required_argument, NULL, O_TRAIN },
 	{ "val", required_argument, NULL, O_VAL },
 	{ "eval", required_argument, NULL, O_EVAL },
@@ -217,7 +223,7 @@ main(int argc, char **argv)
 	const char *model_arg = NULL;
 	char *model_dir = NULL, *base_arg = NULL, *base_real = NULL;
 	const char **evals = NULL;
-	int lora_given = 0;
+	int lora_given = 0, no_tokenizer = 0, tokdir_given = 0;
 	ft_opts op = { .shortopts = "m:o:s:j:f", .longopts = longopts,
 	    .help_fn = usage, .na = not_here };
 	long cpus;
@@ -234,7 +240,8 @@ main(int argc, char **argv)
 		switch (c) {
 		case 'm': model_arg = optarg; break;
 		case O_INIT: o.init = optarg; break;
-		case O_TOKDIR: o.tokenizer_dir = optarg; break;
+		case O_TOKDIR: o.tokenizer_dir = optarg; tokdir_given = 1; break;
+		case O_NO_TOKENIZER: no_tokenizer = 1; break;
 		case O_TRAIN: o.train_path = optarg; break;
 		case O_VAL: o.val_path = optarg; break;
 		case O_EVAL:
@@ -433,6 +440,36 @@ main(int argc, char **argv)
 		o.model_dir = NULL;
 	} else {
 		o.model_dir = model_dir;
+	}
+	/* the outputs carry a tokenizer (ft-sample needs one): refuse now,
+	 * not after training, unless --no-tokenizer (a resumed run has its
+	 * checkpoint's) */
+	if (no_tokenizer && tokdir_given)
+		ft_usage_error("--no-tokenizer and --tokenizer-dir exclude each "
+		    "other");
+	o.no_tokenizer = no_tokenizer;
+	rc = 0;
+	if (!no_tokenizer && !o.eval_only && !o.resume) {
+		const char *t = o.tokenizer_dir != NULL ? o.tokenizer_dir :
+		    o.model_dir;
+
+		if (t == NULL) {
+			ft_error("--init %s: the run needs a tokenizer: pass "
+			    "--tokenizer-dir DIR (or -m DIR), or --no-tokenizer",
+			    o.init);
+			rc = FT_EXIT_USAGE;
+		} else if (!ft_has_tokenizer(t)) {
+			ft_error("'%s' has no tokenizer (tokenizer.json, or "
+			    "vocab.json and merges.txt): pass --tokenizer-dir "
+			    "DIR, or --no-tokenizer", t);
+			rc = FT_EXIT_USAGE;
+		}
+		if (rc == FT_EXIT_USAGE) {
+			free(model_dir);
+			free(base_arg);
+			free(evals);
+			return rc;
+		}
 	}
 	/* under mpirun: join the job (lib/dist.h); rank 0 speaks for it */
 	if (ft_dist_init(argc, argv) != 0)

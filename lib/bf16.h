@@ -1,7 +1,7 @@
 /* bf16 — the matrix products of mixed-precision training through oneDNN:
  * bf16 inputs, fp32 accumulation and fp32 outputs, as PyTorch's
  * torch.autocast("cpu", dtype=torch.bfloat16) computes them (the library
- * PyTorch's CPU bf16 path uses; hf-reference §19).
+ * PyTorch's CPU bf16 path uses; docs/hf-reference.md §19).
  *
  * The caller converts each operand to bf16 once (ft_bf16_from_f32 in
  * quant.h: round to nearest even, as torch) and keeps the copy as long as

@@ -86,48 +86,6 @@ ft_bpe_unicode_byte(uint32_t cp)
 	return cp < 0x144 ? cp_byte[cp] : -1;
 }
 
-/* Decode one UTF-8 character of s[i..n): its length in *len and its code
- * point, or 0xFFFFFFFF with *len 1 for an invalid byte. */
-static inline uint32_t
-u8dec(const unsigned char *s, size_t i, size_t n, size_t *len)
-{
-	unsigned c = s[i];
-	uint32_t cp;
-	size_t k, l;
-
-	if (c < 0x80) {
-		*len = 1;
-		return c;
-	}
-	if (c >= 0xC2 && c <= 0xDF) {
-		l = 2;
-		cp = c & 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		l = 3;
-		cp = c & 0x0F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		l = 4;
-		cp = c & 0x07;
-	} else {
-		goto bad;
-	}
-	if (i + l > n)
-		goto bad;
-	for (k = 1; k < l; k++) {
-		if ((s[i + k] & 0xC0) != 0x80)
-			goto bad;
-		cp = (cp << 6) | (s[i + k] & 0x3F);
-	}
-	if ((l == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-	    (l == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-		goto bad;
-	*len = l;
-	return cp;
-bad:
-	*len = 1;
-	return 0xFFFFFFFFu;
-}
-
 static inline int
 classify(const unsigned char *s, size_t i, size_t n, size_t *len,
     uint32_t *cpo)
@@ -139,7 +97,7 @@ classify(const unsigned char *s, size_t i, size_t n, size_t *len,
 		*cpo = s[i];
 		return ascii_cls[s[i]];
 	}
-	cp = u8dec(s, i, n, len);
+	cp = ft_utf8_get(s, i, n, len);
 	*cpo = cp;
 	return cp_class(cp);
 }
@@ -378,7 +336,7 @@ unmap_token(const char *t, size_t n, char **buf, size_t *len, size_t *cap)
 
 	ft_grow((void **)buf, cap, *len + n + 1, 1);
 	while (i < n) {
-		uint32_t cp = u8dec(s, i, n, &l);
+		uint32_t cp = ft_utf8_get(s, i, n, &l);
 		if (cp < 0x144 && cp_byte[cp] >= 0)
 			(*buf)[(*len)++] = (char)cp_byte[cp];
 		else {
@@ -395,13 +353,7 @@ byte_char(int b, char out[4])
 {
 	uint16_t cp = byte_cp[b];
 
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	out[0] = (char)(0xC0 | (cp >> 6));
-	out[1] = (char)(0x80 | (cp & 0x3F));
-	return 2;
+	return ft_utf8_put(out, cp);
 }
 
 struct loader {
@@ -1522,7 +1474,7 @@ char_syms(const struct ft_bpe *b, struct sym *s, const unsigned char *p,
 	uint32_t id;
 
 	while (i < n) {
-		u8dec(p, i, n, &l);
+		ft_utf8_get(p, i, n, &l);
 		if (smap_get(&b->raw, (const char *)p + i, l, &id)) {
 			if (pending)
 				s[k++].id = b->unk;
@@ -1901,12 +1853,12 @@ split_added(struct ft_bpe_enc *e, const unsigned char *s, size_t n,
 				size_t q = start - 1;
 				while (q > seg && (s[q] & 0xC0) == 0x80)
 					q--;
-				if (!ft_tj_white_space(u8dec(s, q, n, &l)))
+				if (!ft_tj_white_space(ft_utf8_get(s, q, n, &l)))
 					break;
 				start = q;
 			}
 			while (a->rstrip && stop < n &&
-			    ft_tj_white_space(u8dec(s, stop, n, &l)))
+			    ft_tj_white_space(ft_utf8_get(s, stop, n, &l)))
 				stop += l;
 			encode_segment(e, s + seg, start - seg, seg == 0 ? f0 : 0,
 			    skip, stage, o);
@@ -2317,102 +2269,3 @@ ft_bpe_decode(const struct ft_bpe *b, const uint32_t *ids, size_t n,
 
 /* ---- UTF-8 ---- */
 
-/* Classify the sequence at s[i..n): 1 valid (*len its length), 0 invalid
- * (*len the maximal subpart, >= 1), -1 a valid prefix cut off by n. */
-static int
-u8seq(const unsigned char *s, size_t i, size_t n, size_t *len)
-{
-	unsigned c = s[i], lo = 0x80, hi = 0xBF;
-	size_t l, k;
-
-	if (c < 0x80) {
-		*len = 1;
-		return 1;
-	}
-	if (c >= 0xC2 && c <= 0xDF)
-		l = 2;
-	else if (c >= 0xE0 && c <= 0xEF) {
-		l = 3;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		l = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else {
-		*len = 1;
-		return 0;
-	}
-	for (k = 1; k < l; k++) {
-		unsigned x;
-		if (i + k >= n) {
-			*len = k;
-			return -1;
-		}
-		x = s[i + k];
-		if (x < lo || x > hi) {
-			*len = k;
-			return 0;
-		}
-		lo = 0x80;
-		hi = 0xBF;
-	}
-	*len = l;
-	return 1;
-}
-
-size_t
-ft_utf8_valid_prefix(const char *str, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0, l;
-
-	while (i < n) {
-		if (s[i] < 0x80) {
-			uint64_t v;
-			while (i + 8 <= n) {
-				memcpy(&v, s + i, 8);
-				if (v & 0x8080808080808080ULL)
-					break;
-				i += 8;
-			}
-			while (i < n && s[i] < 0x80)
-				i++;
-			if (i >= n)
-				break;
-		}
-		if (u8seq(s, i, n, &l) != 1)
-			break;
-		i += l;
-	}
-	return i;
-}
-
-size_t
-ft_utf8_repair(const char *str, size_t n, int partial, char **buf,
-    size_t *len, size_t *cap)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0, l;
-
-	while (i < n) {
-		size_t v = ft_utf8_valid_prefix(str + i, n - i);
-		if (*len + v + 3 > *cap)
-			ft_grow((void **)buf, cap, *len + v + 4096, 1);
-		memcpy(*buf + *len, str + i, v);
-		*len += v;
-		i += v;
-		if (i >= n)
-			break;
-		if (u8seq(s, i, n, &l) == -1 && partial)
-			return n - i;
-		memcpy(*buf + *len, "\xEF\xBF\xBD", 3);
-		*len += 3;
-		i += l;
-	}
-	return 0;
-}

@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "utf8.h"   /* ft_utf8_valid_prefix, ft_utf8_repair */
+
 struct ft_bpe;
 struct ft_bpe_enc;
 
@@ -126,16 +128,5 @@ int ft_bpe_class(uint32_t cp);
  * alphabet, or -1. */
 int ft_bpe_unicode_byte(uint32_t cp);
 
-/* ---- UTF-8 ---- */
-/* Length of the longest prefix of s[0..n) that is valid UTF-8, except that
- * a valid but incomplete sequence at the very end is not counted: the
- * caller may complete it with more bytes. */
-size_t ft_utf8_valid_prefix(const char *s, size_t n);
-/* Append s[0..n) to *buf with every maximal invalid subsequence replaced
- * by U+FFFD, as Python's bytes.decode("utf-8", "replace") does.  When
- * `partial`, an incomplete sequence at the end is left out and its length
- * returned (the caller keeps it for the next call); otherwise returns 0. */
-size_t ft_utf8_repair(const char *s, size_t n, int partial, char **buf,
-    size_t *len, size_t *cap);
 
 #endif

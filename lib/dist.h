@@ -1,4 +1,4 @@
-/* dist — data parallelism over MPI for ft-train (hf-reference §20).
+/* dist — data parallelism over MPI for ft-train (docs/hf-reference.md §20).
  *
  * Under `mpirun -np N ft-train ...` every rank holds the whole model and
  * takes its share of every global batch as the Trainer under accelerate

@@ -188,3 +188,14 @@ ft_asprintf(const char *fmt, ...)
 	va_end(ap);
 	return s;
 }
+
+void
+ft_name_list(char *buf, size_t cap, size_t *k, const char *name, int *count)
+{
+	if (*count < 8 && *k < cap)
+		*k += (size_t)snprintf(buf + *k, cap - *k, "%s'%s'",
+		    *count ? ", " : "", name);
+	else if (*count == 8 && *k < cap)
+		*k += (size_t)snprintf(buf + *k, cap - *k, ", ...");
+	(*count)++;
+}

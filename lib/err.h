@@ -47,4 +47,10 @@ char *ft_strndup(const char *s, size_t n);
 /* malloc'd printf. */
 char *ft_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* For a message naming what is missing or unexpected: append 'name' to
+ * the list buf[0..cap) at *k (", " between, ", ..." after the eighth)
+ * and count it in *count. */
+void ft_name_list(char *buf, size_t cap, size_t *k, const char *name,
+    int *count);
+
 #endif

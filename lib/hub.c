@@ -10,14 +10,13 @@
 #include "err.h"
 #include "io.h"
 #include "jsonl.h"
-#include "modeldir.h"
+#include "hubcache.h"
 #include "progress.h"
 #include "sha1.h"
 #include "sha256.h"
 
 #include <ctype.h>
 #include <dirent.h>
-#include <pwd.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -71,26 +70,6 @@ ft_hub_quote(const char *s, int keep_slash)
 }
 
 char *
-ft_hub_repo_folder(const char *type, const char *repo)
-{
-	size_t n = strlen(repo);
-	char *r = ft_malloc(2 * n + 1), *o = r, *f;
-
-	for (const char *p = repo; *p; p++) {
-		if (*p == '/') {
-			*o++ = '-';
-			*o++ = '-';
-		} else {
-			*o++ = *p;
-		}
-	}
-	*o = '\0';
-	f = ft_asprintf("%ss--%s", type, r);
-	free(r);
-	return f;
-}
-
-char *
 ft_hub_file_url(const char *endpoint, const char *type, const char *repo,
 	const char *revision, const char *filename)
 {
@@ -134,66 +113,6 @@ ft_hub_etag_safe(const char *e)
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
 			return 0;
 	return 1;
-}
-
-int
-ft_hub_path_safe(const char *name)
-{
-	size_t n = strlen(name);
-	const char *p = name, *q;
-
-	if (n == 0 || n > 1024 || name[0] == '/')
-		return 0;
-	for (const unsigned char *c = (const unsigned char *)name; *c; c++)
-		if (*c < 0x20 || *c == 0x7f || *c == '\\')
-			return 0;
-	for (;;) {
-		q = strchr(p, '/');
-		size_t len = q ? (size_t)(q - p) : strlen(p);
-		if (len == 0 || (len == 1 && p[0] == '.') ||
-			(len == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		if (q == NULL)
-			break;
-		p = q + 1;
-	}
-	return 1;
-}
-
-int
-ft_hub_revision_safe(const char *rev)
-{
-	return ft_hub_path_safe(rev) && strlen(rev) <= 255;
-}
-
-int
-ft_hub_repo_valid(const char *repo)
-{
-	const char *slash = strchr(repo, '/');
-	size_t n = strlen(repo);
-
-	if (n == 0 || n > 200 || strstr(repo, "--") || strstr(repo, ".."))
-		return 0;
-	if (slash != NULL && (slash == repo || slash[1] == '\0' || strchr(slash + 1, '/')))
-		return 0;
-	for (const char *p = repo; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' &&
-			*p != '.' && *p != '/')
-			return 0;
-	if (repo[0] == '-' || repo[0] == '.' || (slash && (slash[1] == '-' || slash[1] == '.')))
-		return 0;
-	return 1;
-}
-
-int
-ft_hub_is_commit(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i]; i++)
-		if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
-			return 0;
-	return i == 40;
 }
 
 char *
@@ -263,22 +182,6 @@ clean_token(const char *raw)
 			return NULL;
 		}
 	return t;
-}
-
-char *
-ft_hub_home_dir(void)
-{
-	const char *v = env("HF_HOME"), *home;
-	struct passwd *pw;
-
-	if (v != NULL)
-		return ft_strdup(v);
-	if ((v = env("XDG_CACHE_HOME")) != NULL)
-		return ft_path_join(v, "huggingface");
-	home = env("HOME");
-	if (home == NULL && (pw = getpwuid(getuid())) != NULL)
-		home = pw->pw_dir;
-	return ft_asprintf("%s/.cache/huggingface", home ? home : ".");
 }
 
 char *
@@ -950,32 +853,13 @@ write_small(const char *path, const char *text)
 	return ft_atomic_commit(&a);
 }
 
-/* Read refs/REV; malloc'd commit or NULL. */
-static char *
-read_ref(const char *repodir, const char *rev)
-{
-	char *path = ft_asprintf("%s/refs/%s", repodir, rev), buf[128];
-	FILE *fp = fopen(path, "rb");
-	size_t n;
-
-	free(path);
-	if (fp == NULL)
-		return NULL;
-	n = fread(buf, 1, sizeof buf - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	while (n > 0 && isspace((unsigned char)buf[n - 1]))
-		buf[--n] = '\0';
-	return ft_hub_is_commit(buf) ? ft_strdup(buf) : NULL;
-}
-
 /* The cache's answer for (rev, file): 0 found (*path, *commit), 1 known
  * missing (.no_exist), -1 nothing. */
 static int
 cache_lookup(const char *repodir, const char *rev, const char *file,
 	char **path, char **commit)
 {
-	char *c = ft_hub_is_commit(rev) ? ft_strdup(rev) : read_ref(repodir, rev), *p;
+	char *c = ft_hub_is_commit(rev) ? ft_strdup(rev) : ft_hub_read_ref(repodir, rev), *p;
 	struct stat st;
 
 	if (c == NULL)
@@ -1398,7 +1282,7 @@ ft_hub_fetch(struct ft_hub *h, const char *type, const char *repo,
 	if (r == META_ERROR)
 		goto out;
 	if (m.commit != NULL && strcmp(revision, m.commit) != 0) {
-		char *have = read_ref(repodir, revision);
+		char *have = ft_hub_read_ref(repodir, revision);
 		p = ft_asprintf("%s/refs/%s", repodir, revision);
 		if ((have == NULL || strcmp(have, m.commit) != 0) && write_small(p, m.commit) != 0) {
 			free(p);
@@ -1657,36 +1541,21 @@ jhex4(const char *p, const char *end, unsigned *v)
 	return 0;
 }
 
+/* One decoded code point, escaped as json.dumps(ensure_ascii=False)
+ * does (ft_json_escape); a lone surrogate stays an escape. */
 static void
 jcode(struct jcopy *j, unsigned cp)
 {
-	char b[8];
+	char u[4], b[32];
 	size_t n;
 
-	if (cp == '"' || cp == '\\') {
-		b[0] = '\\'; b[1] = (char)cp; n = 2;
-	} else if (cp < 0x20) {
-		const char *named = cp == '\b' ? "\\b" : cp == '\f' ? "\\f" :
-			cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : cp == '\t' ? "\\t" : NULL;
-		if (named != NULL) {
-			jput(j, named, 2);
-			return;
-		}
+	if (cp >= 0xD800 && cp <= 0xDFFF) {
 		n = (size_t)snprintf(b, sizeof b, "\\u%04x", cp);
-	} else if (cp >= 0xD800 && cp <= 0xDFFF) {
-		n = (size_t)snprintf(b, sizeof b, "\\u%04x", cp); /* lone surrogate */
-	} else if (cp < 0x80) {
-		b[0] = (char)cp; n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xC0 | cp >> 6); b[1] = (char)(0x80 | (cp & 0x3F)); n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xE0 | cp >> 12); b[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-		b[2] = (char)(0x80 | (cp & 0x3F)); n = 3;
-	} else {
-		b[0] = (char)(0xF0 | cp >> 18); b[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-		b[2] = (char)(0x80 | (cp >> 6 & 0x3F)); b[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
+		jput(j, b, n);
+		return;
 	}
-	jput(j, b, n);
+	n = ft_json_escape(b, u, ft_utf8_put(u, cp));
+	jput(j, b + 1, n - 2);   /* without the quotes */
 }
 
 static int
@@ -1873,28 +1742,6 @@ ft_hub_rows_write(const char *body, size_t len, FILE *out, long long *count)
 
 /* ------------------------------------------------------------ export */
 
-static int
-copy_file(const char *from, const char *to)
-{
-	ft_map map;
-	ft_atomic a;
-	int rc;
-
-	if (ft_map_file(&map, from) != 0)
-		return -1;
-	if (ft_atomic_open(&a, to) != 0) {
-		ft_unmap(&map);
-		return -1;
-	}
-	rc = ft_write(a.fp, map.data, map.size, to);
-	ft_unmap(&map);
-	if (rc != 0) {
-		ft_atomic_abort(&a);
-		return -1;
-	}
-	return ft_atomic_commit(&a);
-}
-
 /* The files an export wrote, one name a line, in the folder itself. */
 #define EXPORT_LIST ".ft-fetch-files"
 
@@ -2030,7 +1877,7 @@ copy_files(const char *snapshot, const char *const *files, size_t n,
 		int ok;
 
 		*s = '\0';
-		ok = ft_mkdir_p(sub, 0777) == 0 && copy_file(from, to) == 0;
+		ok = ft_mkdir_p(sub, 0777) == 0 && ft_copy_file(from, to) == 0;
 		free(sub);
 		free(from);
 		free(to);

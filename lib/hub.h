@@ -1,5 +1,5 @@
 /* hub — a Hugging Face Hub client over libcurl, sharing huggingface_hub's
- * cache (hf-reference §1, §2).
+ * cache (docs/hf-reference.md §1, §2).
  *
  * Files: HEAD {endpoint}/{repo}/resolve/{revision}/{file} gives the commit
  * (X-Repo-Commit), the blob id (X-Linked-Etag or ETag) and the size
@@ -30,11 +30,13 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "hubcache.h"   /* the cache layout, shared with lib/modeldir */
+
 struct ft_hub {
 	char *endpoint;        /* HF_ENDPOINT or https://huggingface.co, no final '/' */
 	char *viewer;          /* HF_DATASETS_SERVER_URL, else HF_ENDPOINT when
 	                        * set, else the public viewer; no final '/' */
-	char *cache;           /* cache root (ft_hub_cache_dir) */
+	char *cache;           /* cache root (ft_hub_cache_dir, hubcache.h) */
 	char *token;           /* NULL when none; never printed */
 	int offline;           /* HF_HUB_OFFLINE: no network at all */
 	int progress;          /* allow progress bars (stderr is a terminal) */
@@ -94,8 +96,6 @@ int ft_hub_export(const char *snapshot, const char *const *files, size_t n,
 /* Percent-encode s; keep_slash keeps '/' (file names) else encodes it
  * (revisions).  Unreserved characters stay.  malloc'd. */
 char *ft_hub_quote(const char *s, int keep_slash);
-/* "models--org--name" for ("model", "org/name"). malloc'd. */
-char *ft_hub_repo_folder(const char *type, const char *repo);
 /* {endpoint}/[datasets/]{repo}/resolve/{quoted rev}/{quoted file}. */
 char *ft_hub_file_url(const char *endpoint, const char *type,
 	const char *repo, const char *revision, const char *filename);
@@ -104,19 +104,8 @@ char *ft_hub_etag_normalize(const char *raw);
 /* A blob id usable as a file name: 1..128 of [A-Za-z0-9._-], not
  * starting with '.'.  Returns 1 when safe. */
 int ft_hub_etag_safe(const char *etag);
-/* A relative path whose components are not empty, "." or "..", without
- * backslashes or control characters, at most 1024 bytes.  1 when safe. */
-int ft_hub_path_safe(const char *name);
-/* A revision usable under refs/: same rules as a path. */
-int ft_hub_revision_safe(const char *rev);
-/* "name" or "owner/name" with [A-Za-z0-9._-] parts, no "--", "..".  1 ok. */
-int ft_hub_repo_valid(const char *repo);
-/* 40 lowercase hex digits? */
-int ft_hub_is_commit(const char *s);
 /* "../../blobs/ETAG" with one more "../" per folder level in filename. */
 char *ft_hub_link_target(const char *filename, const char *etag);
-/* HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
-char *ft_hub_home_dir(void);
 /* The token by huggingface_hub's lookup order, cleaned; NULL if none. */
 char *ft_hub_token(void);
 /* Is the environment variable a true flag (1, ON, YES, TRUE)? */

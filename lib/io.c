@@ -542,3 +542,25 @@ ft_lock_path(const char *path, const char *what, int *created)
 	}
 	return fd;
 }
+
+int
+ft_copy_file(const char *src, const char *dst)
+{
+	ft_map map;
+	ft_atomic a;
+	int rc;
+
+	if (ft_map_file(&map, src) != 0)
+		return -1;
+	if (ft_atomic_open(&a, dst) != 0) {
+		ft_unmap(&map);
+		return -1;
+	}
+	rc = ft_write(a.fp, map.data, map.size, dst);
+	ft_unmap(&map);
+	if (rc != 0) {
+		ft_atomic_abort(&a);
+		return -1;
+	}
+	return ft_atomic_commit(&a);
+}

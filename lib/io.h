@@ -51,6 +51,10 @@ int ft_atomic_commit(ft_atomic *a);
 /* Drop the temporary; the old file (if any) stays. */
 void ft_atomic_abort(ft_atomic *a);
 
+/* Copy the file src to dst atomically (dst is replaced only by the whole
+ * copy).  0 or -1 (message printed). */
+int ft_copy_file(const char *src, const char *dst);
+
 /* Remove temporaries of open atomic outputs when a fatal signal arrives
  * (then re-raise it).  Tools call this once at start. */
 void ft_io_install_signal_cleanup(void);

@@ -367,44 +367,6 @@ ft_jsonl_close(ft_jsonl *r)
 	free(r);
 }
 
-size_t
-ft_utf8_check(const char *str, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i];
-		size_t k;
-		unsigned cp, min;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			k = 1; cp = c & 0x1f; min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			k = 2; cp = c & 0x0f; min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			k = 3; cp = c & 0x07; min = 0x10000;
-		} else {
-			return i;
-		}
-		if (n - i <= k)
-			return i;
-		for (size_t j = 1; j <= k; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return i;
-			cp = cp << 6 | (s[i + j] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += k + 1;
-	}
-	return n;
-}
-
 int
 ft_jsonl_write(FILE *fp, const cJSON *obj, const char *name)
 {
@@ -561,31 +523,6 @@ hex4(const char *s, size_t n, size_t i)
 	return v;
 }
 
-static size_t
-put_utf8(char *d, unsigned long cp)
-{
-	if (cp < 0x80) {
-		d[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		d[0] = (char)(0xc0 | cp >> 6);
-		d[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		d[0] = (char)(0xe0 | cp >> 12);
-		d[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		d[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	d[0] = (char)(0xf0 | cp >> 18);
-	d[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	d[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	d[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 size_t
 ft_json_unescape(const char *s, size_t n, char *dst)
 {
@@ -629,7 +566,7 @@ ft_json_unescape(const char *s, size_t n, char *dst)
 			}
 			/* \uXXXX is 6 bytes and decodes to at most 3; a pair is
 			 * 12 bytes to 4: the output never outgrows the input. */
-			o += put_utf8(dst + o, (unsigned long)cp);
+			o += ft_utf8_put(dst + o, (unsigned long)cp);
 			break;
 		}
 		default: dst[o++] = c; break; /* \" \\ \/ */
@@ -777,4 +714,90 @@ ft_pyfloat(char *buf, size_t cap, double x)
 		snprintf(buf, cap, "%s%se%c%02d", x < 0 ? "-" : "", mant,
 		    exp10 < 0 ? '-' : '+', abs(exp10));
 	}
+}
+
+/* ---- json.dumps(indent=2, sort_keys=True) ---- */
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+
+	return strcmp(x->string, y->string);
+}
+
+static void
+put_indent(FILE *f, int depth)
+{
+	for (int i = 0; i < depth; i++)
+		fputs("  ", f);
+}
+
+static void
+put_string(FILE *f, const char *s)
+{
+	size_t n = strlen(s);
+	char *buf = ft_malloc(6 * n + 3);
+
+	fwrite(buf, 1, ft_json_escape(buf, s, n), f);
+	free(buf);
+}
+
+/* json.dumps(indent=2, sort_keys=True) of one value. */
+static void
+put_value(FILE *f, const cJSON *v, int depth)
+{
+	char num[40];
+
+	if (cJSON_IsRaw(v)) {
+		fputs(v->valuestring, f);
+	} else if (cJSON_IsNull(v)) {
+		fputs("null", f);
+	} else if (cJSON_IsTrue(v)) {
+		fputs("true", f);
+	} else if (cJSON_IsFalse(v)) {
+		fputs("false", f);
+	} else if (cJSON_IsNumber(v)) {
+		double x = v->valuedouble;
+		if (x == floor(x) && fabs(x) < 9007199254740992.0)
+			snprintf(num, sizeof num, "%.0f", x);
+		else
+			ft_pyfloat(num, sizeof num, x);
+		fputs(num, f);
+	} else if (cJSON_IsString(v)) {
+		put_string(f, v->valuestring);
+	} else if (cJSON_IsArray(v) || cJSON_IsObject(v)) {
+		int n = cJSON_GetArraySize(v), obj = cJSON_IsObject(v), i = 0;
+		const cJSON **it;
+		const cJSON *c;
+
+		if (n == 0) {
+			fputs(obj ? "{}" : "[]", f);
+			return;
+		}
+		it = ft_malloc((size_t)n * sizeof(*it));
+		cJSON_ArrayForEach(c, v)
+			it[i++] = c;
+		if (obj)
+			qsort(it, (size_t)n, sizeof(*it), key_cmp);
+		fputs(obj ? "{\n" : "[\n", f);
+		for (i = 0; i < n; i++) {
+			put_indent(f, depth + 1);
+			if (obj) {
+				put_string(f, it[i]->string);
+				fputs(": ", f);
+			}
+			put_value(f, it[i], depth + 1);
+			fputs(i + 1 < n ? ",\n" : "\n", f);
+		}
+		put_indent(f, depth);
+		fputc(obj ? '}' : ']', f);
+		free(it);
+	}
+}
+
+void
+ft_json_put_pretty(FILE *f, const cJSON *v)
+{
+	put_value(f, v, 0);
 }

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <cJSON.h>
 
+#include "utf8.h"   /* ft_utf8_check */
+
 typedef struct ft_jsonl ft_jsonl;
 
 /* Open a file ("-" or NULL = stdin).  NULL after an error message. */
@@ -43,9 +45,6 @@ int ft_json_missing_field(const char *name, long lineno, const cJSON *obj,
  * used in messages. */
 ft_jsonl *ft_jsonl_from_fp(FILE *fp, const char *name);
 
-/* Check that s[0..n) is valid UTF-8 (no overlongs, no surrogates).
- * Returns the offset of the first bad byte, or n when all is valid. */
-size_t ft_utf8_check(const char *s, size_t n);
 
 /* Read and parse a whole JSON file that must hold an object (config.json,
  * trainer state, index files).  NULL after "PATH: invalid JSON at line L,
@@ -63,6 +62,12 @@ cJSON *ft_json_parse_value(const char *s, size_t n, const char *name);
  * exponents, "NaN" and "Infinity" as json.dumps writes them.  buf needs
  * 32 bytes. */
 void ft_pyfloat(char *buf, size_t cap, double x);
+
+/* Write v as Python's json.dumps(v, indent=2, sort_keys=True,
+ * ensure_ascii=False) does, as transformers writes config.json and the
+ * tokenizer configs (no final newline; integral numbers without ".0",
+ * others as repr(float); cJSON raw items are written as they are). */
+void ft_json_put_pretty(FILE *f, const cJSON *v);
 
 /* Write obj compactly plus '\n'.  0 or -1 (message names `name`). */
 int ft_jsonl_write(FILE *fp, const cJSON *obj, const char *name);

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "kernels.h"
 #include "optim.h"
+#include "safetensors.h"
 
 void
 ft_adamw_init(ft_adamw *o, size_t n)
@@ -224,4 +225,112 @@ ft_lr_kind_parse(const char *name)
 	    strcmp(name, "constant_with_warmup") == 0)
 		return FT_LR_CONSTANT;
 	return -1;
+}
+
+/* ---- the state file ---- */
+
+int
+ft_adamw_save(const ft_adamw *o, const char *path, const ft_param_tensor *t,
+    size_t nt)
+{
+	ft_st_entry *e = ft_calloc(2 * nt, sizeof(*e));
+	char **names = ft_calloc(2 * nt, sizeof(*names));
+	char step[32], b1[32], b2[32], eps[32], wd[32];
+	const char *mk[5] = { "beta1", "beta2", "eps", "step", "weight_decay" };
+	const char *mv[5] = { b1, b2, eps, step, wd };
+	int rc;
+
+	snprintf(step, sizeof(step), "%lld", (long long)o->step);
+	snprintf(b1, sizeof(b1), "%.17g", o->beta1);
+	snprintf(b2, sizeof(b2), "%.17g", o->beta2);
+	snprintf(eps, sizeof(eps), "%.17g", o->eps);
+	snprintf(wd, sizeof(wd), "%.17g", o->weight_decay);
+	for (size_t i = 0; i < nt; i++)
+		for (int k = 0; k < 2; k++) {
+			ft_st_entry *x = &e[2 * i + (size_t)k];
+			names[2 * i + (size_t)k] = ft_asprintf("%s.%s",
+			    k ? "exp_avg_sq" : "exp_avg", t[i].name);
+			x->name = names[2 * i + (size_t)k];
+			x->dtype = FT_F32;
+			x->ndim = t[i].ndim;
+			x->shape = t[i].shape;
+			x->data = (k ? o->v : o->m) + t[i].off;
+		}
+	rc = ft_st_write(path, e, 2 * nt, mk, mv, 5);
+	for (size_t i = 0; i < 2 * nt; i++)
+		free(names[i]);
+	free(names);
+	free(e);
+	return rc;
+}
+
+int
+ft_adamw_load(ft_adamw *o, const char *path, const ft_param_tensor *t,
+    size_t nt)
+{
+	ft_st_file f;
+	const char *s;
+	char *end, list[1024];
+	size_t k = 0;
+	int rc = -1, missing = 0, unexpected = 0;
+	long long step;
+
+	if (ft_st_open(&f, path) < 0)
+		return -1;
+	for (size_t i = 0; i < f.n; i++) {
+		const char *nm = f.tensors[i].name;
+		int known = 0;
+		for (size_t j = 0; !known && j < nt; j++) {
+			const char *b = strchr(nm, '.');
+			known = b != NULL && strcmp(b + 1, t[j].name) == 0 &&
+			    (strncmp(nm, "exp_avg.", 8) == 0 ||
+			    strncmp(nm, "exp_avg_sq.", 11) == 0);
+		}
+		if (!known)
+			ft_name_list(list, sizeof(list), &k, nm, &unexpected);
+	}
+	if (unexpected) {
+		ft_error("%s: unexpected tensor%s %s", path,
+		    unexpected > 1 ? "s" : "", list);
+		goto out;
+	}
+	s = ft_st_meta(&f, "step");
+	if (s == NULL || (step = strtoll(s, &end, 10)) < 0 || *end != '\0') {
+		ft_error("%s: missing or bad \"step\" metadata", path);
+		goto out;
+	}
+	for (size_t j = 0; j < nt; j++)
+		for (int q = 0; q < 2; q++) {
+			char *nm = ft_asprintf("%s.%s", q ? "exp_avg_sq" : "exp_avg",
+			    t[j].name);
+			const ft_st_tensor *x = ft_st_find(&f, nm);
+			int ok;
+			if (x == NULL) {
+				ft_name_list(list, sizeof(list), &k, nm, &missing);
+				free(nm);
+				continue;
+			}
+			ok = x->dtype == FT_F32 && x->ndim == t[j].ndim &&
+			    x->shape[0] == t[j].shape[0] &&
+			    (t[j].ndim == 1 || x->shape[1] == t[j].shape[1]);
+			if (!ok) {
+				ft_error("%s: tensor '%s': expected F32 of the "
+				    "parameter's shape", path, nm);
+				free(nm);
+				goto out;
+			}
+			free(nm);
+			if (ft_st_read_f32(&f, x, (q ? o->v : o->m) + t[j].off) < 0)
+				goto out;
+		}
+	if (missing) {
+		ft_error("%s: missing tensor%s %s", path, missing > 1 ? "s" : "",
+		    list);
+		goto out;
+	}
+	o->step = step;
+	rc = 0;
+out:
+	ft_st_close(&f);
+	return rc;
 }

@@ -7,7 +7,9 @@
  * tensor lives in the slab and whether it gets weight decay.  The optimizer
  * state (m, v: one float each per parameter, and the step count) saves to
  * and loads from safetensors with one tensor per parameter tensor:
- * "exp_avg.NAME" and "exp_avg_sq.NAME", and metadata "step" (decimal). */
+ * "exp_avg.NAME" and "exp_avg_sq.NAME", and metadata "step" (decimal; read
+ * back) with "beta1", "beta2", "eps", "weight_decay" (%.17g; written for
+ * the record, not read: the options of the resumed run apply). */
 #ifndef FT_OPTIM_H
 #define FT_OPTIM_H
 

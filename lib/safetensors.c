@@ -1,4 +1,4 @@
-/* safetensors — see safetensors.h and hf-reference §7.
+/* safetensors — see safetensors.h and docs/hf-reference.md §7.
  *
  * Reading: the 8-byte little-endian header length N (at most 100,000,000),
  * N bytes of UTF-8 JSON starting with '{' (trailing JSON whitespace is
@@ -14,6 +14,7 @@
  * order dtype, shape, data_offsets, strings escaped as serde_json does,
  * and pad the header with spaces to a multiple of 8. */
 #include "safetensors.h"
+#include "utf8.h"
 #include "err.h"
 
 #include <cJSON.h>
@@ -68,39 +69,10 @@ get64(const unsigned char *p)
 static int
 valid_header_text(const unsigned char *s, size_t n)
 {
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i];
-		size_t k;
-		uint32_t cp, min;
-
-		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
 			return 0;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			k = 1; cp = c & 0x1f; min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			k = 2; cp = c & 0x0f; min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			k = 3; cp = c & 0x07; min = 0x10000;
-		} else {
-			return 0;
-		}
-		if (n - i <= k)
-			return 0;
-		for (size_t j = 1; j <= k; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + j] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += k + 1;
-	}
-	return 1;
+	return ft_utf8_check((const char *)s, n) == n;
 }
 
 /* Does the JSON text escape a NUL character (\u0000)?  cJSON would cut

@@ -1,5 +1,5 @@
 /* safetensors — mmap reader with full validation, and writer, following
- * hf-reference §7.  Errors name the file and, where there is one, the
+ * docs/hf-reference.md §7.  Errors name the file and, where there is one, the
  * tensor. */
 #ifndef FT_SAFETENSORS_H
 #define FT_SAFETENSORS_H

@@ -951,25 +951,3 @@ ft_ckpt_rotate(const char *run_dir, long keep, int64_t best)
 		ft_fsync_dir(run_dir);
 	return rc;
 }
-
-int
-ft_copy_file(const char *src, const char *dst)
-{
-	char *buf;
-	size_t len;
-	ft_atomic a;
-
-	if (ft_read_file(src, &buf, &len) != 0)
-		return -1;
-	if (ft_atomic_open(&a, dst) != 0) {
-		free(buf);
-		return -1;
-	}
-	if (ft_write(a.fp, buf, len, dst) != 0) {
-		ft_atomic_abort(&a);
-		free(buf);
-		return -1;
-	}
-	free(buf);
-	return ft_atomic_commit(&a);
-}

@@ -1,5 +1,5 @@
-/* trainer — the bookkeeping of transformers' Trainer (hf-reference §11,
- * §12), without the model: samples and padded batches, the step/epoch
+/* trainer — the bookkeeping of transformers' Trainer
+ * (docs/hf-reference.md §11, §12), without the model: samples and padded batches, the step/epoch
  * arithmetic, the per-epoch data order, the log history and
  * trainer_state.json, and checkpoint folders (written under a temporary
  * name, renamed into place, rotated).  The training loop that drives the
@@ -225,7 +225,5 @@ int ft_ckpt_remove(const char *run_dir, int64_t step);
  * 2 while the best is not the newest.  0/-1. */
 int ft_ckpt_rotate(const char *run_dir, long keep, int64_t best);
 
-/* Copy a file atomically (src to dst).  0 or -1. */
-int ft_copy_file(const char *src, const char *dst);
 
 #endif

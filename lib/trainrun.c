@@ -1,4 +1,5 @@
-/* trainrun — the Trainer's loop (hf-reference §12) over the decoder (lib/model).
+/* trainrun — the Trainer's loop (docs/hf-reference.md §12) over the decoder
+ * (lib/model).
  *
  * Per optimizer step k = 1..max_steps: the step's micro-batches (ga of
  * them, the last group of an epoch may be shorter) are forward/backward'ed
@@ -271,6 +272,8 @@ typedef struct run {
 	ft_plan plan;
 	ft_trainer_state st;
 	const char *tok_dir;       /* tokenizer files to copy, or NULL */
+	ft_tokfiles tokf;          /* what the outputs get of it (src NULL:
+	                            * none, --no-tokenizer) */
 	const char *gen_src;       /* generation_config.json to copy, or NULL */
 	int32_t pad_id, mask_id;
 	uint64_t dropout_seed;
@@ -560,17 +563,8 @@ static int
 model_tokenizer(const char *dir, ft_tok_info *info)
 {
 	struct ft_bpe *b;
-	char *v, *j;
-	int have;
 
-	if (dir == NULL)
-		return 0;
-	v = ft_path_join(dir, "vocab.json");
-	j = ft_path_join(dir, "tokenizer.json");
-	have = ft_exists(v) || ft_exists(j);
-	free(v);
-	free(j);
-	if (!have)
+	if (dir == NULL || !ft_has_tokenizer(dir))
 		return 0;
 	b = ft_bpe_load_dir(dir);
 	if (b == NULL)
@@ -1108,8 +1102,8 @@ write_model_dir(const run *r, const char *dir)
 		rc = write_generation_config(r, p);
 		free(p);
 	}
-	if (rc == 0 && r->tok_dir != NULL)
-		rc = ft_copy_tokenizer_files(r->tok_dir, dir);
+	if (rc == 0 && r->tokf.src != NULL)
+		rc = ft_tokfiles_save(&r->tokf, dir);
 	return rc;
 }
 
@@ -1746,6 +1740,7 @@ run_release(run *r)
 		fclose(r->metrics);
 	free(r->metrics_path);
 	ft_model_release(&r->m);
+	ft_tokfiles_release(&r->tokf);
 	ft_adamw_release(&r->opt);
 	ft_samples_free(&r->strain);
 	for (size_t k = 0; k < r->nev; k++) {
@@ -2065,6 +2060,14 @@ ft_train_run(const ft_train_opts *o)
 		if (have != 0)
 			goto out;
 	}
+	/* the tokenizer the outputs carry, with the configs
+	 * tokenizer.save_pretrained writes */
+	if (!o->no_tokenizer && r.tok_dir != NULL &&
+	    ft_has_tokenizer(r.tok_dir) &&
+	    ft_tokfiles_prepare(&r.tokf, r.tok_dir,
+	    ft_model_type(&r.m.cfg), r.m.cfg.n_positions,
+	    r.m.cfg.bos_token_id) != 0)
+		goto out;
 	{
 		char *what = ft_asprintf("'%s'", o->train_path);
 		int e = setup_evals(&r, &r.train.info, what);

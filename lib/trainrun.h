@@ -1,5 +1,5 @@
 /* trainrun — ft-train's training loop: transformers' Trainer over the
- * decoder of lib/model (hf-reference §11-§13), with a run directory,
+ * decoder of lib/model (docs/hf-reference.md §11-§13), with a run directory,
  * checkpoints and bit-identical resume.
  *
  * Run directory RUN_DIR:
@@ -33,6 +33,7 @@ typedef struct ft_train_opts {
 	const char *init;          /* config.json path or preset, or NULL */
 	const char *tokenizer_dir; /* tokenizer files to copy (default:
 	                            * model_dir) */
+	int no_tokenizer;          /* --no-tokenizer: the outputs get none */
 	const char *train_path, *val_path; /* token files (val may be NULL) */
 	const char *run_dir;
 
@@ -99,7 +100,7 @@ typedef struct ft_train_opts {
 	size_t n_given;
 } ft_train_opts;
 
-/* The notebook's settings (hf-reference §0, §12); threads = 1. */
+/* The notebook's settings (docs/hf-reference.md §0, §12); threads = 1. */
 void ft_train_opts_default(ft_train_opts *o);
 
 /* Presets for --init NAME: 0 and the config (vocab_size 0 = take it from

@@ -121,22 +121,10 @@ ft_ustr_set_utf8(struct ft_ustr *u, const char *str, size_t n)
 
 	reserve(u, n + 1);
 	while (i < n) {
-		uint32_t c = s[i];
-		if (c < 0x80) {
-			i += 1;
-		} else if (c < 0xe0) {
-			c = (c & 0x1f) << 6 | (s[i + 1] & 0x3f);
-			i += 2;
-		} else if (c < 0xf0) {
-			c = (c & 0x0f) << 12 | (s[i + 1] & 0x3f) << 6 |
-			    (s[i + 2] & 0x3f);
-			i += 3;
-		} else {
-			c = (c & 0x07) << 18 | (s[i + 1] & 0x3f) << 12 |
-			    (s[i + 2] & 0x3f) << 6 | (s[i + 3] & 0x3f);
-			i += 4;
-		}
-		u->cp[o++] = c;
+		size_t l;
+
+		u->cp[o++] = ft_utf8_get(s, i, n, &l);
+		i += l;
 	}
 	u->n = o;
 }
@@ -149,24 +137,8 @@ ft_ustr_utf8(const struct ft_ustr *u, char **buf, size_t *cap)
 
 	ft_grow((void **)buf, cap, 4 * u->n + 1, 1);
 	d = (unsigned char *)*buf;
-	for (size_t i = 0; i < u->n; i++) {
-		uint32_t c = u->cp[i];
-		if (c < 0x80) {
-			d[o++] = (unsigned char)c;
-		} else if (c < 0x800) {
-			d[o++] = (unsigned char)(0xc0 | c >> 6);
-			d[o++] = (unsigned char)(0x80 | (c & 0x3f));
-		} else if (c < 0x10000) {
-			d[o++] = (unsigned char)(0xe0 | c >> 12);
-			d[o++] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
-			d[o++] = (unsigned char)(0x80 | (c & 0x3f));
-		} else {
-			d[o++] = (unsigned char)(0xf0 | c >> 18);
-			d[o++] = (unsigned char)(0x80 | ((c >> 12) & 0x3f));
-			d[o++] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
-			d[o++] = (unsigned char)(0x80 | (c & 0x3f));
-		}
-	}
+	for (size_t i = 0; i < u->n; i++)
+		o += ft_utf8_put((char *)d + o, u->cp[i]);
 	return o;
 }
 
@@ -175,16 +147,6 @@ ft_ustr_release(struct ft_ustr *u)
 {
 	free(u->cp);
 	memset(u, 0, sizeof *u);
-}
-
-size_t
-ft_utf8_count(const char *s, size_t n)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < n; i++)
-		k += ((unsigned char)s[i] & 0xc0) != 0x80;
-	return k;
 }
 
 /* Python's handle_capital_sigma: final form when a cased letter precedes

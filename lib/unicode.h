@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "utf8.h"   /* ft_utf8_count */
+
 struct ft_ustr {
 	uint32_t *cp;
 	size_t n, cap;
@@ -40,8 +42,6 @@ void ft_ustr_nfc(struct ft_ustr *u);
 
 int ft_uni_isspace(uint32_t c);
 unsigned ft_uni_ccc(uint32_t c);
-/* Number of code points in valid UTF-8 s[0..n). */
-size_t ft_utf8_count(const char *s, size_t n);
 /* The Unicode version of the tables, e.g. "14.0.0". */
 const char *ft_unicode_version(void);
 

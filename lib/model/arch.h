@@ -72,9 +72,6 @@ void ft_cfg_set_int(cJSON *o, const char *k, long long v);
 void ft_cfg_set_bool(cJSON *o, const char *k, int v);
 void ft_cfg_set_str(cJSON *o, const char *k, const char *v);
 void ft_cfg_set(cJSON *o, const char *k, cJSON *item);
-/* Write v as json.dumps(v, indent=2, sort_keys=True) does (no newline;
- * cJSON raw items are written as they are). */
-void ft_cfg_put_json(FILE *f, const cJSON *v);
 /* Add o[k] = item only when o has no such key (item freed otherwise). */
 void ft_cfg_default(cJSON *o, const char *k, cJSON *item);
 

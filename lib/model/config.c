@@ -1,6 +1,6 @@
 /* config — config.json for every architecture: which file handles a
  * model_type, typed key readers that name the key on refusal, and the
- * writer that keeps the source config's keys (hf-reference §13: sorted
+ * writer that keeps the source config's keys (docs/hf-reference.md §13: sorted
  * keys, 2-space indent, as transformers' to_json_string). */
 #include <math.h>
 #include <stdio.h>
@@ -203,6 +203,12 @@ ft_model_preset(const char *name, ft_model_config *c)
 }
 
 const char *
+ft_model_type(const ft_model_config *c)
+{
+	return c->arch != NULL ? c->arch->model_type : ft_arch_gpt2.model_type;
+}
+
+const char *
 ft_model_preset_names(void)
 {
 	return "gpt2-micro, gpt2-tiny, gpt2-mini, distilgpt2, gpt2, "
@@ -210,84 +216,6 @@ ft_model_preset_names(void)
 }
 
 /* ---- save ---- */
-
-static int
-key_cmp(const void *a, const void *b)
-{
-	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-
-	return strcmp(x->string, y->string);
-}
-
-static void
-put_indent(FILE *f, int depth)
-{
-	for (int i = 0; i < depth; i++)
-		fputs("  ", f);
-}
-
-static void
-put_string(FILE *f, const char *s)
-{
-	size_t n = strlen(s);
-	char *buf = ft_malloc(6 * n + 3);
-
-	fwrite(buf, 1, ft_json_escape(buf, s, n), f);
-	free(buf);
-}
-
-/* json.dumps(indent=2, sort_keys=True) of one value. */
-static void
-put_value(FILE *f, const cJSON *v, int depth)
-{
-	char num[40];
-
-	if (cJSON_IsRaw(v)) {
-		fputs(v->valuestring, f);
-	} else if (cJSON_IsNull(v)) {
-		fputs("null", f);
-	} else if (cJSON_IsTrue(v)) {
-		fputs("true", f);
-	} else if (cJSON_IsFalse(v)) {
-		fputs("false", f);
-	} else if (cJSON_IsNumber(v)) {
-		double x = v->valuedouble;
-		if (x == floor(x) && fabs(x) < 9007199254740992.0)
-			snprintf(num, sizeof num, "%.0f", x);
-		else
-			ft_pyfloat(num, sizeof num, x);
-		fputs(num, f);
-	} else if (cJSON_IsString(v)) {
-		put_string(f, v->valuestring);
-	} else if (cJSON_IsArray(v) || cJSON_IsObject(v)) {
-		int n = cJSON_GetArraySize(v), obj = cJSON_IsObject(v), i = 0;
-		const cJSON **it;
-		const cJSON *c;
-
-		if (n == 0) {
-			fputs(obj ? "{}" : "[]", f);
-			return;
-		}
-		it = ft_malloc((size_t)n * sizeof(*it));
-		cJSON_ArrayForEach(c, v)
-			it[i++] = c;
-		if (obj)
-			qsort(it, (size_t)n, sizeof(*it), key_cmp);
-		fputs(obj ? "{\n" : "[\n", f);
-		for (i = 0; i < n; i++) {
-			put_indent(f, depth + 1);
-			if (obj) {
-				put_string(f, it[i]->string);
-				fputs(": ", f);
-			}
-			put_value(f, it[i], depth + 1);
-			fputs(i + 1 < n ? ",\n" : "\n", f);
-		}
-		put_indent(f, depth);
-		fputc(obj ? '}' : ']', f);
-		free(it);
-	}
-}
 
 int
 ft_model_config_save(const ft_model *m, const char *path)
@@ -303,14 +231,8 @@ ft_model_config_save(const ft_model *m, const char *path)
 		cJSON_Delete(o);
 		return -1;
 	}
-	put_value(a.fp, o, 0);
+	ft_json_put_pretty(a.fp, o);
 	fputc('\n', a.fp);
 	cJSON_Delete(o);
 	return ft_atomic_commit(&a);
-}
-
-void
-ft_cfg_put_json(FILE *f, const cJSON *v)
-{
-	put_value(f, v, 0);
 }

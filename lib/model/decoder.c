@@ -389,7 +389,7 @@ ft_model_set_dropout_seed(ft_model *m, uint64_t seed)
 	m->dropout_counter = 0;
 }
 
-/* ---- rotary tables (hf-reference §16) ---- */
+/* ---- rotary tables (docs/hf-reference.md §16) ---- */
 
 /* inv_freq in fp32 as transformers computes it, with rope_scaling. */
 static float

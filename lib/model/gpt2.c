@@ -1,5 +1,5 @@
 /* gpt2 — GPT2LMHeadModel as one architecture of the decoder
- * (hf-reference §8, §10, §13): config.json keys, tensor names
+ * (docs/hf-reference.md §8, §10, §13): config.json keys, tensor names
  * ("transformer."-prefixed in files), init, presets.  The choices:
  * LayerNorm with bias, learned positions, gelu_new MLP, Conv1D [in, out]
  * weights with biases everywhere, tied head unless lm_head is stored. */

@@ -1,6 +1,6 @@
 /* llama — the Llama family as architectures of the decoder
- * (hf-reference §16): LlamaForCausalLM (SmolLM/SmolLM2, TinyLlama, Llama
- * 2/3.x), MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM.  The
+ * (docs/hf-reference.md §16): LlamaForCausalLM (SmolLM/SmolLM2,
+ * TinyLlama, Llama 2/3.x), MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM.  The
  * choices: RMSNorm, rotary positions (rope_theta, rope_scaling linear or
  * llama3), grouped-query attention with an explicit head_dim, SwiGLU MLP,
  * nn.Linear [out, in] weights, biases per model_type (Llama
@@ -381,7 +381,7 @@ static const struct preset {
 } presets[] = {
 	{ "llama-micro", &ft_arch_llama, 1, 32, 4, 2, 8, 64, 128, 0, 1e4, 1e-5 },
 	{ "llama-tiny", &ft_arch_llama, 2, 128, 4, 2, 32, 352, 256, 0, 1e4, 1e-5 },
-	/* SmolLM2-135M's shape (hf-reference §16), vocabulary from the
+	/* SmolLM2-135M's shape (docs/hf-reference.md §16), vocabulary from the
 	 * tokenizer */
 	{ "smollm2-135m", &ft_arch_llama, 30, 576, 9, 3, 64, 1536, 8192, 0,
 	  1e5, 1e-5 },

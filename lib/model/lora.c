@@ -715,7 +715,7 @@ ft_lora_save(const ft_model *m, const char *dir)
 		return -1;
 	}
 	o = config_json(lo);
-	ft_cfg_put_json(a.fp, o);
+	ft_json_put_pretty(a.fp, o);
 	fputc('\n', a.fp);
 	cJSON_Delete(o);
 	free(p);

@@ -1,5 +1,5 @@
 /* lora — LoRA adapters on the decoder's linear layers, in PEFT's format
- * (hf-reference §18).
+ * (docs/hf-reference.md §18).
  *
  * For a targeted linear layer with weight W:
  *	y = x·W (+b) + (dropout(x)·Aᵀ)·Bᵀ · s

@@ -1,7 +1,7 @@
 /* mixed — reduced precision inside the decoder, private to lib/model:
  * bf16 mixed-precision training (model.h: ft_model_set_bf16) and 16-/8-bit
  * weights for decoding (ft_model_quantize).  Training: autocast semantics
- * (hf-reference §19): the matrix products (linear layers, the head,
+ * (docs/hf-reference.md §19): the matrix products (linear layers, the head,
  * attention's two products and their backward) take bf16 inputs and
  * accumulate in fp32 through lib/bf16 (oneDNN); everything else stays in
  * fp32.  The weights are fp32 masters; params16 is their bf16 copy at the

@@ -1,6 +1,6 @@
 /* model — one decoder-only transformer for every supported architecture
- * (hf-reference §8, §10, §11, §16): config, one parameter slab with named
- * views, one gradient slab, forward with masked cross-entropy, backward,
+ * (docs/hf-reference.md §8, §10, §11, §16): config, one parameter slab
+ * with named views, one gradient slab, forward with masked cross-entropy, backward,
  * and KV-cache decoding.  The block is written once (decoder.c) and is
  * parametrised by what the families differ in (ft_model_config's
  * choices); each architecture (gpt2.c, llama.c) maps config.json to those
@@ -102,6 +102,9 @@ typedef struct ft_model_config {
 int ft_model_preset(const char *name, ft_model_config *c);
 /* Their names, comma-separated (for --help). */
 const char *ft_model_preset_names(void);
+
+/* config.json's "model_type" of c's architecture ("gpt2", "llama" ...). */
+const char *ft_model_type(const ft_model_config *c);
 
 /* Read config.json: model_type picks the architecture (absent: gpt2);
  * missing keys take that config class's defaults; values this engine
@@ -226,7 +229,7 @@ void ft_model_set_dropout(ft_model *m, double p);
 /* Seed the dropout generator and reset its counter. */
 void ft_model_set_dropout_seed(ft_model *m, uint64_t seed);
 
-/* Mixed precision (ft-train --bf16; hf-reference §19): on, the matrix
+/* Mixed precision (ft-train --bf16; docs/hf-reference.md §19): on, the matrix
  * products of forward and backward (linear layers, the head, attention's
  * two products) take bf16 inputs and accumulate in fp32 (lib/bf16,
  * oneDNN), as torch.autocast("cpu", dtype=torch.bfloat16); norms,

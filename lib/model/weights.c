@@ -1,7 +1,7 @@
 /* weights — loading and saving the decoder's weights as safetensors
- * (hf-reference §7, §8, §13, §16) under the architecture's HF names, and
- * the optimizer state.  Kept apart from decoder.c so the math links
- * without the safetensors module. */
+ * (docs/hf-reference.md §7, §8, §13, §16) under the architecture's HF
+ * names (the optimizer state's file is lib/optim's).  Kept apart from
+ * decoder.c so the math links without the safetensors module. */
 #include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include "err.h"
 #include "io.h"
 #include "model/arch.h"
+#include "modeldir.h"
 #include "quant.h"
 #include "safetensors.h"
 
@@ -87,46 +88,26 @@ files_open(struct files *fs, const char *path, const struct ft_arch *a)
 {
 	memset(fs, 0, sizeof(*fs));
 	if (ends_with(path, ".json")) {
-		char *buf = NULL, *dir, *slash;
-		size_t len;
-		cJSON *o, *wm, *it;
+		char *dir, *slash, **shards;
+		size_t ns;
 		int rc = 0;
 
-		if (ft_read_file(path, &buf, &len) < 0)
+		if (ft_model_index_shards(path, path, &shards, &ns) != 0)
 			return -1;
-		o = cJSON_ParseWithLength(buf, len);
-		free(buf);
-		wm = o != NULL ? cJSON_GetObjectItemCaseSensitive(o, "weight_map") :
-		    NULL;
-		if (!cJSON_IsObject(wm)) {
-			cJSON_Delete(o);
-			return ft_error("%s: no \"weight_map\" object", path);
-		}
 		dir = ft_strdup(path);
 		slash = strrchr(dir, '/');
 		if (slash != NULL)
 			slash[1] = '\0';
 		else
 			dir[0] = '\0';
-		cJSON_ArrayForEach(it, wm) {
-			char *p;
-			int seen = 0;
-			if (!cJSON_IsString(it) || strchr(it->valuestring, '/') != NULL) {
-				rc = ft_error("%s: \"%s\": bad shard name", path, it->string);
-				break;
-			}
-			p = ft_asprintf("%s%s", dir, it->valuestring);
-			for (size_t i = 0; i < fs->n; i++)
-				if (strcmp(fs->f[i].path, p) == 0)
-					seen = 1;
-			if (!seen && open_one(fs, p) < 0)
-				rc = -1;
+		for (size_t k = 0; rc == 0 && k < ns; k++) {
+			char *p = ft_asprintf("%s%s", dir, shards[k]);
+
+			rc = open_one(fs, p);
 			free(p);
-			if (rc < 0)
-				break;
 		}
 		free(dir);
-		cJSON_Delete(o);
+		ft_names_free(shards, ns);
 		if (rc < 0) {
 			files_close(fs);
 			return -1;
@@ -217,17 +198,6 @@ untie(ft_model *m)
 	return 0;
 }
 
-static void
-name_list(char *buf, size_t cap, size_t *k, const char *name, int *count)
-{
-	if (*count < 8 && *k < cap)
-		*k += (size_t)snprintf(buf + *k, cap - *k, "%s'%s'",
-		    *count ? ", " : "", name);
-	else if (*count == 8 && *k < cap)
-		*k += (size_t)snprintf(buf + *k, cap - *k, ", ...");
-	(*count)++;
-}
-
 /* The token embedding's entry in the table. */
 static const ft_param_tensor *
 emb_tensor(const ft_model *m)
@@ -255,7 +225,7 @@ ft_model_load_weights(ft_model *m, const char *path)
 		for (size_t j = 0; !known && j < m->n_tensors; j++)
 			known = strcmp(m->tensors[j].name, fs.s[i].name) == 0;
 		if (!known)
-			name_list(list, sizeof(list), &k, fs.s[i].t->name, &unexpected);
+			ft_name_list(list, sizeof(list), &k, fs.s[i].t->name, &unexpected);
 	}
 	if (unexpected) {
 		ft_error("%s: unexpected tensor%s %s", path,
@@ -268,7 +238,7 @@ ft_model_load_weights(ft_model *m, const char *path)
 		if (find_src(&fs, nm) == NULL &&
 		    !(strcmp(nm, "lm_head.weight") == 0 && lm == NULL &&
 		    m->cfg.tie_word_embeddings))
-			name_list(list, sizeof(list), &k, nm, &missing);
+			ft_name_list(list, sizeof(list), &k, nm, &missing);
 	}
 	if (missing) {
 		ft_error("%s: missing tensor%s %s", path, missing > 1 ? "s" : "",
@@ -323,17 +293,9 @@ ft_model_load(ft_model *m, const char *dir)
 		return -1;
 	}
 	m->src_config = src;
-	w = ft_path_join(dir, "model.safetensors");
-	if (!ft_exists(w)) {
-		free(w);
-		w = ft_path_join(dir, "model.safetensors.index.json");
-		if (!ft_exists(w)) {
-			ft_error("%s: no model.safetensors or "
-			    "model.safetensors.index.json", dir);
-			free(w);
-			ft_model_release(m);
-			return -1;
-		}
+	if ((w = ft_model_weights_path(dir)) == NULL) {
+		ft_model_release(m);
+		return -1;
 	}
 	rc = ft_model_load_weights(m, w);
 	free(w);
@@ -399,113 +361,5 @@ ft_model_save_dir(const ft_model *m, const char *dir)
 	p = ft_path_join(dir, "model.safetensors");
 	rc = ft_model_save(m, p);
 	free(p);
-	return rc;
-}
-
-/* ---- optimizer state ---- */
-
-int
-ft_adamw_save(const ft_adamw *o, const char *path, const ft_param_tensor *t,
-    size_t nt)
-{
-	ft_st_entry *e = ft_calloc(2 * nt, sizeof(*e));
-	char **names = ft_calloc(2 * nt, sizeof(*names));
-	char step[32], b1[32], b2[32], eps[32], wd[32];
-	const char *mk[5] = { "beta1", "beta2", "eps", "step", "weight_decay" };
-	const char *mv[5] = { b1, b2, eps, step, wd };
-	int rc;
-
-	snprintf(step, sizeof(step), "%lld", (long long)o->step);
-	snprintf(b1, sizeof(b1), "%.17g", o->beta1);
-	snprintf(b2, sizeof(b2), "%.17g", o->beta2);
-	snprintf(eps, sizeof(eps), "%.17g", o->eps);
-	snprintf(wd, sizeof(wd), "%.17g", o->weight_decay);
-	for (size_t i = 0; i < nt; i++)
-		for (int k = 0; k < 2; k++) {
-			ft_st_entry *x = &e[2 * i + (size_t)k];
-			names[2 * i + (size_t)k] = ft_asprintf("%s.%s",
-			    k ? "exp_avg_sq" : "exp_avg", t[i].name);
-			x->name = names[2 * i + (size_t)k];
-			x->dtype = FT_F32;
-			x->ndim = t[i].ndim;
-			x->shape = t[i].shape;
-			x->data = (k ? o->v : o->m) + t[i].off;
-		}
-	rc = ft_st_write(path, e, 2 * nt, mk, mv, 5);
-	for (size_t i = 0; i < 2 * nt; i++)
-		free(names[i]);
-	free(names);
-	free(e);
-	return rc;
-}
-
-int
-ft_adamw_load(ft_adamw *o, const char *path, const ft_param_tensor *t,
-    size_t nt)
-{
-	ft_st_file f;
-	const char *s;
-	char *end, list[1024];
-	size_t k = 0;
-	int rc = -1, missing = 0, unexpected = 0;
-	long long step;
-
-	if (ft_st_open(&f, path) < 0)
-		return -1;
-	for (size_t i = 0; i < f.n; i++) {
-		const char *nm = f.tensors[i].name;
-		int known = 0;
-		for (size_t j = 0; !known && j < nt; j++) {
-			const char *b = strchr(nm, '.');
-			known = b != NULL && strcmp(b + 1, t[j].name) == 0 &&
-			    (strncmp(nm, "exp_avg.", 8) == 0 ||
-			    strncmp(nm, "exp_avg_sq.", 11) == 0);
-		}
-		if (!known)
-			name_list(list, sizeof(list), &k, nm, &unexpected);
-	}
-	if (unexpected) {
-		ft_error("%s: unexpected tensor%s %s", path,
-		    unexpected > 1 ? "s" : "", list);
-		goto out;
-	}
-	s = ft_st_meta(&f, "step");
-	if (s == NULL || (step = strtoll(s, &end, 10)) < 0 || *end != '\0') {
-		ft_error("%s: missing or bad \"step\" metadata", path);
-		goto out;
-	}
-	for (size_t j = 0; j < nt; j++)
-		for (int q = 0; q < 2; q++) {
-			char *nm = ft_asprintf("%s.%s", q ? "exp_avg_sq" : "exp_avg",
-			    t[j].name);
-			const ft_st_tensor *x = ft_st_find(&f, nm);
-			int ok;
-			if (x == NULL) {
-				name_list(list, sizeof(list), &k, nm, &missing);
-				free(nm);
-				continue;
-			}
-			ok = x->dtype == FT_F32 && x->ndim == t[j].ndim &&
-			    x->shape[0] == t[j].shape[0] &&
-			    (t[j].ndim == 1 || x->shape[1] == t[j].shape[1]);
-			if (!ok) {
-				ft_error("%s: tensor '%s': expected F32 of the "
-				    "parameter's shape", path, nm);
-				free(nm);
-				goto out;
-			}
-			free(nm);
-			if (ft_st_read_f32(&f, x, (q ? o->v : o->m) + t[j].off) < 0)
-				goto out;
-		}
-	if (missing) {
-		ft_error("%s: missing tensor%s %s", path, missing > 1 ? "s" : "",
-		    list);
-		goto out;
-	}
-	o->step = step;
-	rc = 0;
-out:
-	ft_st_close(&f);
 	return rc;
 }

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 # --autocast-bf16 (anywhere on the command line): the forward and the loss
 # under torch.autocast("cpu", dtype=torch.bfloat16), as
-# TrainingArguments(bf16=True) does on a CPU (hf-reference section 19).
+# TrainingArguments(bf16=True) does on a CPU (docs/hf-reference.md §19).
 AUTOCAST_BF16 = "--autocast-bf16" in sys.argv
 if AUTOCAST_BF16:
     sys.argv.remove("--autocast-bf16")

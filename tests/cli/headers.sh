@@ -1,7 +1,7 @@
 #!/bin/sh
 # Headers say true things: every function a lib/*.h comment names as
-# "ft_name()" is defined in lib/*.c, and every "hf-reference §N" a source
-# cites is a section of the committed docs/hf-reference.md.
+# "ft_name()" is defined in lib/*.c, and every "docs/hf-reference.md §N" a
+# source cites is a section of the committed docs/hf-reference.md.
 . "${FT_TOP:-.}/tests/cli/lib.sh"
 t_tmp
 cd "$TOP" || exit 1
@@ -13,6 +13,10 @@ for f in lib/*.h; do
 		grep -Eq "^$n\\(" lib/*.c || t_fail "$f names $fn, which lib/*.c does not define"
 	done
 done
+# a citation names the file: "docs/hf-reference.md §N"
+bare=$(grep -rnE '(^|[^/[:alnum:]_])hf-reference(\.md)?[[:space:]*#]*(§|section)' \
+	lib cmd tests/unit tests/cli tests/ref tests/bench | grep -v '^tests/cli/headers.sh:')
+[ -z "$bare" ] || t_fail "a citation without its path (write docs/hf-reference.md §N): $bare"
 # the section numbers cited, "§N" and "§N-§M" alike
 grep -rhoE 'hf-reference(\.md)?[[:space:]*#]*§[0-9]+(-§[0-9]+)?(, §[0-9]+)*' \
 	lib cmd tests/unit tests/cli tests/ref | grep -oE '§[0-9]+' | sort -u >"$T/cited"

@@ -237,7 +237,7 @@ tool=$FT_BUILD/tests/test_tokfile
 L="--train $T/l.tok --lr 1e-2 --warmup-steps 1 --max-steps 4 --save-steps 2
 --batch-size 4 --max-length 8 -j 1 -q"
 # shellcheck disable=SC2086
-ft-train -m "$FIX/lora/llama" $L --lora-r 2 --lora-targets all-linear \
+ft-train -m "$FIX/lora/llama" --no-tokenizer $L --lora-r 2 --lora-targets all-linear \
 	--rslora --lora-dropout 0.1 -o "$T/ll" || t_fail "ft-train llama --lora-r"
 python3 - "$T/ll" <<'PY' || t_fail "llama adapter layout"
 import json, struct, sys
@@ -284,7 +284,7 @@ if command -v mpirun >/dev/null; then
 	export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 	head -n 8 "$FIX/train/e2e/train.txt" | "$tool" write "$T/l8.tok" 50 49 ||
 		t_fail "tok"
-	D="-m $FIX/lora/gpt2 --train $T/l8.tok --lora-r 4 --lora-targets c_attn,c_proj
+	D="-m $FIX/lora/gpt2 --no-tokenizer --train $T/l8.tok --lora-r 4 --lora-targets c_attn,c_proj
 --epochs 3 --warmup-steps 2 --lr 0.01 --max-length 12 --save-steps 0 -j 1 -q"
 	# shellcheck disable=SC2086
 	ft-train $D --batch-size 4 -o "$T/mp1" || t_fail "ft-train LoRA batch 4"

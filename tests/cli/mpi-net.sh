@@ -43,7 +43,7 @@ tool=$FT_BUILD/tests/test_tokfile
 [ -x "$tool" ] || t_fail "no $tool (run through make check)"
 "$tool" write "$T/train.tok" 50 49 <"$E/train.txt" || t_fail "tok"
 "$tool" write "$T/val.tok" 50 49 <"$E/val.txt" || t_fail "tok"
-A="-m $E --train $T/train.tok --val $T/val.tok --max-length 12 --dropout 0
+A="-m $E --no-tokenizer --train $T/train.tok --val $T/val.tok --max-length 12 --dropout 0
 --logging-steps 1 -j 1 -q --save-steps 0"
 D=$(cat "$E/d1.args")
 # shellcheck disable=SC2086

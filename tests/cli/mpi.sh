@@ -30,7 +30,7 @@ tool=$FT_BUILD/tests/test_tokfile
 "$tool" write "$T/val.tok" 50 49 <"$E/val.txt" || t_fail "tok"
 # 8 documents: two global batches of 4, no padded round
 head -n 8 "$E/train.txt" | "$tool" write "$T/train8.tok" 50 49 || t_fail "tok"
-A="-m $E --val $T/val.tok --max-length 12 --dropout 0 --logging-steps 1 -j 1 -q"
+A="-m $E --no-tokenizer --val $T/val.tok --max-length 12 --dropout 0 --logging-steps 1 -j 1 -q"
 nolog() { grep -v '"eval_loss"\|"train_loss"' "$1"; }
 
 # ---- the PyTorch reference of 2 processes x batch 2 ----

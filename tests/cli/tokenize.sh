@@ -59,6 +59,58 @@ else
 	t_skip_part "shakespeare and sonnets ids: ../shared not present"
 fi
 
+# ---- your own data: what ft-split reads (lib/records) gives the ids the
+# same texts give as JSONL (whose ids are checked against the references) --
+python3 - "$T" <<'PY'
+import csv, json, sys
+d = sys.argv[1]
+texts = ["Hello, world", "two\nlines \"quoted\"", "", "caf\u00e9 \u00fcber",
+         "a,b;c", "x" * 70000 + " end"]
+with open(d + "/own.jsonl", "w", encoding="utf-8") as f:
+    for t in texts:
+        f.write(json.dumps({"id": 1, "text": t}, ensure_ascii=False) + "\n")
+with open(d + "/own.json", "w", encoding="utf-8") as f:
+    json.dump([{"text": t, "n": [1, 2]} for t in texts], f, indent=2,
+              ensure_ascii=False)
+with open(d + "/own.csv", "w", encoding="utf-8", newline="") as f:
+    w = csv.writer(f, lineterminator="\r\n")
+    w.writerow(["id", "body"])
+    for i, t in enumerate(texts):
+        w.writerow([i, t])
+paras = ["first block\nstill first", "second", "third\nblock"]
+with open(d + "/own.txt", "w", encoding="utf-8") as f:
+    f.write("\n\n".join(paras) + "\n")
+with open(d + "/paras.jsonl", "w", encoding="utf-8") as f:
+    for i, t in enumerate(paras):
+        f.write(json.dumps({"text": t + ("\n" if i == 2 else "")}) + "\n")
+PY
+tok "$T/own.jsonl" >"$T/own.want" || t_fail "own.jsonl"
+tok "$T/own.json" >"$T/own.array" || t_fail "JSON array"
+t_cmp "$T/own.want" "$T/own.array"
+tok --json <"$T/own.json" >"$T/own.array2" || t_fail "JSON array on stdin"
+t_cmp "$T/own.want" "$T/own.array2"
+tok --csv --field body "$T/own.csv" >"$T/own.csvtok" || t_fail "--csv"
+t_cmp "$T/own.want" "$T/own.csvtok"
+tok --csv --field body -j 3 <"$T/own.csv" >"$T/own.csvtok3" || t_fail "--csv -j 3"
+t_cmp "$T/own.want" "$T/own.csvtok3"
+tok --paragraphs "$T/own.txt" >"$T/own.paras" || t_fail "--paragraphs"
+tok "$T/paras.jsonl" >"$T/paras.want"
+t_cmp "$T/paras.want" "$T/own.paras"
+# plain text, as before: one document, or one a line
+printf 'one\ntwo\n' | tok --lines >"$T/own.lines"
+printf '{"text":"one"}\n{"text":"two"}\n' | tok >"$T/own.lines.want"
+t_cmp "$T/own.lines.want" "$T/own.lines"
+# a missing field names the record's keys and suggests --field
+t_expect_fail 1 "own.csv:2: field 'text' is missing \(the record has 'id', 'body'; --field NAME" \
+	tok --csv "$T/own.csv"
+t_expect_fail 1 "own.json:.*field 'body' is missing .*'text', 'n'.*--field" \
+	tok --field body "$T/own.json"
+t_expect_fail 1 "own.jsonl:1: field 'body' is missing .*'id', 'text'.*--field" \
+	tok --field body "$T/own.jsonl"
+printf 'a,b\n1\n' >"$T/bad.csv"
+t_expect_fail 1 "bad.csv:2: 1 fields, the header has 2" tok --csv --field a "$T/bad.csv"
+t_expect_fail 2 "decode" tok --decode --csv "$T/own.tok"
+
 # ---- round trips ----
 tok --decode --skip-special "$T/random.tok" >"$T/random.back"
 t_cmp "$T/random.txt" "$T/random.back"

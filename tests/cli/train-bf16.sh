@@ -19,7 +19,7 @@ M=$E
 run() { # name, extra options
 	n=$1; shift
 	# shellcheck disable=SC2046
-	ft-train -m "$M" --train "$T/tr.tok" $(cat "$X/bf16.args") \
+	ft-train -m "$M" --no-tokenizer --train "$T/tr.tok" $(cat "$X/bf16.args") \
 		--max-length 12 --dropout 0 --logging-steps 1 --save-steps 0 \
 		-j 1 -q -o "$T/$n" "$@" 2>"$T/$n.err"
 }

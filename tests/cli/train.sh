@@ -17,7 +17,7 @@ tool=$FT_BUILD/tests/test_tokfile
 "$tool" write "$T/e2e-val.tok" 50 49 <"$E/val.txt" || t_fail "e2e tok"
 for r in r1 r2 r3; do
 	# shellcheck disable=SC2046
-	ft-train -m "$E" --train "$T/e2e-train.tok" --val "$T/e2e-val.tok" \
+	ft-train -m "$E" --no-tokenizer --train "$T/e2e-train.tok" --val "$T/e2e-val.tok" \
 		$(cat "$E/$r.args") --max-length 12 --dropout 0 \
 		--logging-steps 1 --save-steps 0 -j 1 -q -o "$T/$r" ||
 		t_fail "ft-train e2e $r"
@@ -187,7 +187,7 @@ t_expect_fail 1 "max-length 200 is above the model's n_positions 128" \
 printf '{"n_layer": 1, "n_embd": 32, "n_head": 2, "n_positions": 64, "vocab_size": 1000}\n' \
 	>"$T/small.json"
 t_expect_fail 1 "train.tok': token [0-9]+ \(document [0-9]+\): id [0-9]+ is not below the model's vocabulary size 1000" \
-	ft-train --init "$T/small.json" --train "$T/train.tok" -o "$T/small"
+	ft-train --init "$T/small.json" --no-tokenizer --train "$T/train.tok" -o "$T/small"
 # a byte-level tokenizer of 257 tokens: token files from it do not fit
 mkdir "$T/btok"
 python3 -c '
@@ -207,7 +207,7 @@ head -n 5 "$SON" | ft-tokenize -m "$T/btok" >"$T/b.tok" ||
 t_expect_fail 1 "b.tok' was made with another tokenizer" \
 	ft-train -m "$T/run" --train "$T/b.tok" -o "$T/other" --max-steps 1
 t_expect_fail 1 "val.tok' was made with another tokenizer" \
-	ft-train --init gpt2-micro --train "$T/b.tok" --val "$T/val.tok" \
+	ft-train --init gpt2-micro --no-tokenizer --train "$T/b.tok" --val "$T/val.tok" \
 	-o "$T/other2" --max-steps 1
 
 # usage errors

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference losses for ft-train --bf16 (hf-reference section 19).
+"""Reference losses for ft-train --bf16 (docs/hf-reference.md §19).
 
 Run with Debian's /usr/bin/python3 (torch 1.13):
     /usr/bin/python3 tests/ref/bf16_ref.py

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Reference fixtures for the GPT-2 engine (lib/gpt2.c, lib/optim.c).
 
-Writes the Hugging Face GPT2LMHeadModel math (hf-reference §10-§12) directly
+Writes the Hugging Face GPT2LMHeadModel math (docs/hf-reference.md §10-§12) directly
 in torch (no transformers needed): Conv1D weights [in, out], pre-LN blocks,
 gelu_new, causal mask with finfo.min via torch.where, additive padding mask
 (1 - mask) * finfo.min, tied (or untied) lm_head, shifted cross-entropy
@@ -44,7 +44,7 @@ ST_DTYPE = {torch.float32: "F32", torch.int32: "I32"}
 
 
 def write_safetensors(path, tensors, meta=None, dtype=None):
-    """Minimal safetensors writer (hf-reference §7 layout): F32 and I32
+    """Minimal safetensors writer (docs/hf-reference.md §7 layout): F32 and I32
     tensors; dtype "BF16" or "F16" stores the F32 ones rounded to it
     (nearest even).  Replaces path atomically."""
     header = {}

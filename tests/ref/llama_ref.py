@@ -2,7 +2,7 @@
 """Reference fixtures for the Llama-family decoder (issue 11).
 
 The Hugging Face math of LlamaForCausalLM, MistralForCausalLM,
-Qwen2ForCausalLM and Qwen3ForCausalLM (hf-reference §16; transformers'
+Qwen2ForCausalLM and Qwen3ForCausalLM (docs/hf-reference.md §16; transformers'
 modeling_llama / modeling_mistral / modeling_qwen2 / modeling_qwen3 and
 modeling_rope_utils) written directly in torch (no transformers needed):
 
@@ -201,7 +201,7 @@ def param_shapes(a):
     return out
 
 
-# Real shapes for the benchmarks (hf-reference §16), random weights.
+# Real shapes for the benchmarks (docs/hf-reference.md §16), random weights.
 PRESETS = {
     "smollm2-135m": make_config("llama", C=576, L=30, H=9, KV=3, F_=1536,
                                 V=49152, theta=100000.0, eps=1e-5,
@@ -448,7 +448,7 @@ def forward_loop(a, P, ids, mask):
 
 
 def rope_inv_freq_by_hand(a):
-    """The rope formulas of hf-reference §16 in Python floats (float64)."""
+    """The rope formulas of docs/hf-reference.md §16 in Python floats (float64)."""
     inv = [1.0 / a.theta ** (2 * i / a.hd) for i in range(a.hd // 2)]
     rs = a.rope_scaling
     if not rs:

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference fixtures for LoRA adapters (issue 14; hf-reference §18).
+"""Reference fixtures for LoRA adapters (issue 14; docs/hf-reference.md §18).
 
 PEFT's LoRA math written in torch (no peft needed) on the models of
 tests/ref/gpt2_ref.py (GPT-2, Conv1D [in, out], fan_in_fan_out) and

@@ -131,7 +131,7 @@ E2E_RUNS = [
     dict(name="r3", bs=5, ga=1, epochs=1, max_steps=-1, sched="constant",
          W=1, lr=2e-2, clip=0.0, mask_eos=False, shuffle=False,
          eval_steps=1, ebs=3),
-    # data parallel (hf-reference §20): 2 processes x batch 2, the shards
+    # data parallel (docs/hf-reference.md §20): 2 processes x batch 2, the shards
     # of accelerate's BatchSamplerShard (even_batches: the last round is
     # filled from the start), the loss over the targets of both processes
     dict(name="d1", bs=2, ga=1, epochs=2, max_steps=-1, sched="linear", W=2,

@@ -1,8 +1,10 @@
-/* Unit tests for lib/modeldir: the cache root and -m resolution. */
+/* Unit tests for lib/modeldir: the cache root, -m resolution, token ids,
+ * the shard index, the tokenizer file check; and lib/io's file copy. */
 #include "check.h"
 #include "err.h"
 #include "io.h"
 #include "modeldir.h"
+#include "hubcache.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -122,11 +124,97 @@ test_resolve(void)
 	free(cache);
 }
 
+static void
+put(const char *dir, const char *name, const char *text)
+{
+	char *p = ft_path_join(dir, name);
+	FILE *fp = fopen(p, "w");
+
+	CHECK(fp != NULL);
+	if (fp != NULL) {
+		fputs(text, fp);
+		fclose(fp);
+	}
+	free(p);
+}
+
+static void
+test_files(void)
+{
+	char dir[] = "/tmp/ft-test-modeldir.XXXXXX", **names, *p, *q, *buf;
+	ft_token_ids t;
+	size_t n, len;
+
+	CHECK(mkdtemp(dir) != NULL);
+	/* token ids: config.json, then generation_config.json over it */
+	CHECK(ft_model_token_ids(dir, &t) == 0);
+	CHECK(t.bos == -1 && t.pad == -1 && t.neos == 0);
+	put(dir, "config.json", "{\"bos_token_id\": 1, \"eos_token_id\": [2, 7], "
+	    "\"pad_token_id\": null}");
+	CHECK(ft_model_token_ids(dir, &t) == 0);
+	CHECK(t.bos == 1 && t.pad == -1 && t.neos == 2 && t.eos[0] == 2 &&
+	    t.eos[1] == 7);
+	put(dir, "generation_config.json", "{\"eos_token_id\": 9, "
+	    "\"pad_token_id\": 3}");
+	CHECK(ft_model_token_ids(dir, &t) == 0);
+	CHECK(t.bos == 1 && t.pad == 3 && t.neos == 1 && t.eos[0] == 9);
+	put(dir, "generation_config.json", "{\"eos_token_id\": \"x\"}");
+	CHECK(ft_model_token_ids(dir, &t) == -1);
+	put(dir, "generation_config.json", "{");
+	CHECK(ft_model_token_ids(dir, &t) == -1);
+
+	/* the shard index: sorted(set(values)), unsafe names refused */
+	put(dir, "i.json", "{\"weight_map\": {\"a\": \"m-2.safetensors\", "
+	    "\"b\": \"m-1.safetensors\", \"c\": \"m-2.safetensors\"}}");
+	p = ft_path_join(dir, "i.json");
+	CHECK(ft_model_index_shards(p, "i.json", &names, &n) == 0);
+	CHECK(n == 2 && strcmp(names[0], "m-1.safetensors") == 0 &&
+	    strcmp(names[1], "m-2.safetensors") == 0);
+	ft_names_free(names, n);
+	put(dir, "i.json", "{\"weight_map\": {\"a\": \"../x.safetensors\"}}");
+	CHECK(ft_model_index_shards(p, "i.json", &names, &n) == -1);
+	put(dir, "i.json", "{\"weight_map\": {}}");
+	CHECK(ft_model_index_shards(p, "i.json", &names, &n) == -1);
+	put(dir, "i.json", "{\"metadata\": {}}");
+	CHECK(ft_model_index_shards(p, "i.json", &names, &n) == -1);
+	free(p);
+	p = ft_model_weights_path(dir);
+	CHECK(p == NULL);
+	put(dir, "model.safetensors.index.json", "{}");
+	CHECK(eq_free(ft_model_weights_path(dir),
+	    (q = ft_path_join(dir, "model.safetensors.index.json"))));
+	free(q);
+
+	/* the tokenizer check: tokenizer.json, or vocab.json and merges.txt */
+	CHECK(!ft_has_tokenizer(dir) && ft_need_tokenizer(dir) == -1);
+	put(dir, "vocab.json", "{}");
+	CHECK(!ft_has_tokenizer(dir));
+	put(dir, "merges.txt", "#version: 0.2\n");
+	CHECK(ft_has_tokenizer(dir) && ft_need_tokenizer(dir) == 0);
+
+	/* ft_copy_file: the bytes, atomically replacing */
+	p = ft_path_join(dir, "config.json");
+	q = ft_path_join(dir, "copy.json");
+	put(dir, "copy.json", "old old old old old old old old");
+	CHECK(ft_copy_file(p, q) == 0);
+	CHECK(ft_read_file(q, &buf, &len) == 0);
+	CHECK(len == strlen("{\"bos_token_id\": 1, \"eos_token_id\": [2, 7], "
+	    "\"pad_token_id\": null}"));
+	free(buf);
+	free(q);
+	q = ft_path_join(dir, "absent");
+	CHECK(ft_copy_file(q, p) == -1);
+	free(q);
+	free(p);
+	ft_remove_tree(dir);
+}
+
 int
 main(void)
 {
 	ft_setprog("test_modeldir");
 	test_cache_dir();
 	test_resolve();
+	test_files();
 	return check_done();
 }
