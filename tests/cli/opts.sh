@@ -126,7 +126,7 @@ tool=$FT_BUILD/tests/test_tokfile
 [ -x "$tool" ] || t_fail "no $tool (run through make check)"
 "$tool" write "$T/tr.tok" 50 49 <"$E/train.txt" || t_fail "tok"
 "$tool" write "$T/va.tok" 50 49 <"$E/val.txt" || t_fail "tok"
-C="-m $E --train $T/tr.tok --val $T/va.tok --max-length 12 --dropout 0
+C="-m $E --no-tokenizer --train $T/tr.tok --val $T/va.tok --max-length 12 --dropout 0
 --logging-steps 1 --eval-steps 2 --save-steps 2 --warmup-steps 1 -j 1 -q"
 # shellcheck disable=SC2086
 ft-train $C --batch-size 2 --eval-batch-size 3 --grad-accum 2 --epochs 1 \
