@@ -688,12 +688,27 @@ get_u64(const cJSON *o, const char *key, uint64_t *v, const char *name)
 	return 0;
 }
 
+/* The first number under j that is not finite (5e705 parses as inf, and
+ * would print back as null), or NULL. */
+static const cJSON *
+nonfinite(const cJSON *j)
+{
+	const cJSON *bad;
+
+	if (cJSON_IsNumber(j))
+		return isfinite(j->valuedouble) ? NULL : j;
+	for (j = j->child; j != NULL; j = j->next)
+		if ((bad = nonfinite(j)) != NULL)
+			return bad;
+	return NULL;
+}
+
 int
 ft_run_state_parse(ft_run_state *s, void **args, const char *text,
     size_t n, int64_t max_steps, const char *name)
 {
 	cJSON *root;
-	const cJSON *it;
+	const cJSON *it, *bad;
 	int rc = -1;
 
 	memset(s, 0, sizeof *s);
@@ -727,6 +742,11 @@ ft_run_state_parse(ft_run_state *s, void **args, const char *text,
 	it = cJSON_GetObjectItemCaseSensitive(root, "args");
 	if (!cJSON_IsObject(it)) {
 		ft_error("%s: missing object 'args'", name);
+		goto out;
+	}
+	if ((bad = nonfinite(it)) != NULL) {
+		ft_error("%s: args: '%s' is not a finite number", name,
+		    bad->string != NULL ? bad->string : "(array element)");
 		goto out;
 	}
 	*args = cJSON_DetachItemViaPointer(root, (cJSON *)it);
