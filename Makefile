@@ -29,6 +29,8 @@ MPI_PKG = mpi-c
 # oneDNN (bf16 matmuls) has no .pc: its header is the test; lib/bf16.c
 # loads libdnnl.so.2 at run time (SAN=1 builds link it).
 NEEDS += /usr/include/oneapi/dnnl/dnnl.h:libdnnl-dev
+# examples/forgetting records each run's peak RSS with GNU time
+NEEDS += /usr/bin/time:time
 
 ifeq ($(SAN),1)
 B = build/san

@@ -183,13 +183,27 @@ main(int argc, char **argv)
 		}
 		qsort(t, (size_t)steps, sizeof(double), cmpd);
 		getrusage(RUSAGE_SELF, &ru);
-		printf("ms_per_step %.1f min %.1f rss_mb %.0f model_mb %.0f "
-		    "core %s params %zu layers %d attn %d\n", t[steps / 2], t[0],
-		    ru.ru_maxrss / 1024.0,
-		    (ft_model_memory(&m) + 2.0 * NP * 4 +
-		    (m.lora != NULL ? 2.0 * NP * 4 : 0)) / 1048576.0,
-		    ft_blas_corename(), m.n_params, m.cfg.n_layer,
-		    m.cfg.n_head * m.cfg.head_dim);
+		{
+			/* the parts of the memory bound: the base weights, their
+			 * gradients (none with lora), the trained parameters'
+			 * two AdamW moments, the adapters with their gradients,
+			 * and the rest of what the model holds (activations and
+			 * backward scratch; with --bf16 also the bf16 copy) */
+			double MB = 1048576.0, w = m.n_params * 4.0;
+			double g = m.grads != NULL ? w : 0;
+			double ad = m.lora != NULL ? 2.0 * NP * 4 : 0;
+			double acts = (double)ft_model_memory(&m) - w - g;
+
+			printf("ms_per_step %.1f min %.1f rss_mb %.0f model_mb %.0f "
+			    "weights_mb %.0f grads_mb %.0f adam_mb %.0f "
+			    "adapters_mb %.0f acts_mb %.0f "
+			    "core %s params %zu layers %d attn %d\n", t[steps / 2],
+			    t[0], ru.ru_maxrss / 1024.0,
+			    (w + g + 2.0 * NP * 4 + ad + acts) / MB, w / MB, g / MB,
+			    2.0 * NP * 4 / MB, ad / MB, acts / MB,
+			    ft_blas_corename(), m.n_params, m.cfg.n_layer,
+			    m.cfg.n_head * m.cfg.head_dim);
+		}
 		ft_model_release(&m);
 		ft_adamw_release(&opt);
 		free(ids);

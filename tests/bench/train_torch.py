@@ -9,9 +9,10 @@ usage: train_torch.py [--model NAME] B T DROPOUT THREADS STEPS MODE(train|trainp
 math of tests/ref/llama_ref.py, eager attention, random N(0, 0.02) init,
 tied), the Trainer's two AdamW groups (>= 2-D decays); DROPOUT must be 0
 (these configs have attention_dropout 0 and no other dropout).
-Prints "ms_per_step MEDIAN min MIN blas BLAS"."""
+Prints "ms_per_step MEDIAN min MIN blas BLAS rss_mb PEAK_RSS_MB"."""
 import math
 import os
+import resource
 import sys
 import time
 
@@ -176,9 +177,10 @@ def main():
             times.append((time.perf_counter() - t0) * 1000)
     times.sort()
     del names
-    print("ms_per_step %.1f min %.1f blas %s" % (
+    print("ms_per_step %.1f min %.1f blas %s rss_mb %.0f" % (
         times[len(times) // 2], times[0],
-        "openblas" if "openblas" in open("/proc/self/maps").read() else "?"))
+        "openblas" if "openblas" in open("/proc/self/maps").read() else "?",
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
 
 
 if __name__ == "__main__":
