@@ -1,8 +1,9 @@
 #!/bin/sh
 # Every ```sh block of README.md runs, in order, in a scratch folder, against
 # a loopback imitation of the Hub (tests/hub/server.py) that serves
-# kkawamu1/shakespeares_sonnets (the 154 sonnets) and distilgpt2 (the real
-# GPT-2 tokenizer with a tiny random model, so training takes seconds).
+# kkawamu1/shakespeares_sonnets (the 154 sonnets), distilgpt2 (the real
+# GPT-2 tokenizer with a tiny random model, so training takes seconds) and
+# a tiny random HuggingFaceTB/SmolLM2-135M (tests/hub/repos).
 # So the README cannot rot.  ```text blocks (make demo, make check, the
 # diagram) are not run here: CI runs `make check` itself, and the demo's
 # Makefile is checked with `make -n` by tests/cli/demo-plan.sh.
@@ -33,6 +34,8 @@ for f in config.json generation_config.json model.safetensors vocab.json merges.
 	cp "$T/mk-run/$f" "$M/" || t_fail "tiny model: no $f"
 done
 printf '{"model_max_length": 1024}\n' >"$M/tokenizer_config.json"
+# "Another model": the tiny SmolLM2 that tests/cli/llama.sh fetches too
+cp -R "$TOP/tests/hub/repos/models/HuggingFaceTB" "$H/repos/models/" || t_fail "SmolLM2 repo"
 
 t_hub_start "$H"
 export HF_HOME=$T/home
@@ -50,7 +53,8 @@ cd "$T/work" || exit 1
 [ "$(wc -l <sonnets.jsonl)" -eq 154 ] || t_fail "sonnets.jsonl"
 [ "$(wc -l <train.jsonl)" -eq 138 ] && [ "$(wc -l <val.jsonl)" -eq 16 ] || t_fail "split 138/16"
 for f in runs/sonnets/model.safetensors runs/sonnets/config.json runs/sonnets/metrics.jsonl \
-    runs/lora/adapter_model.safetensors models/sonnets-lora/model.safetensors; do
+    runs/lora/adapter_model.safetensors models/sonnets-lora/model.safetensors \
+    runs/smollm2/model.safetensors runs/smollm2-lora/adapter_model.safetensors; do
 	[ -s "$f" ] || t_fail "no $f"
 done
 [ -s "$T/out" ] || t_fail "ft-sample printed nothing"
