@@ -13,17 +13,9 @@
 #include <string.h>
 
 #include "err.h"
+#include "hangul.h"
 #include "normalize_tables.h"
 
-#define S_BASE 0xAC00u
-#define L_BASE 0x1100u
-#define V_BASE 0x1161u
-#define T_BASE 0x11A7u
-#define L_COUNT 19u
-#define V_COUNT 21u
-#define T_COUNT 28u
-#define N_COUNT (V_COUNT * T_COUNT)
-#define S_COUNT (L_COUNT * N_COUNT)
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -9,19 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hangul.h"
 #include "unicode_tables.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-#define S_BASE 0xAC00u
-#define L_BASE 0x1100u
-#define V_BASE 0x1161u
-#define T_BASE 0x11A7u
-#define L_COUNT 19u
-#define V_COUNT 21u
-#define T_COUNT 28u
-#define N_COUNT (V_COUNT * T_COUNT)
-#define S_COUNT (L_COUNT * N_COUNT)
 
 const char *
 ft_unicode_version(void)
