@@ -10,9 +10,18 @@
  * re-executes /proc/self/exe with the same arguments.  The re-executed
  * process sees the variable set and goes on.  Opt out with
  * FT_BLAS_NO_REEXEC=1 (or by setting OPENBLAS_CORETYPE yourself).
- * If the exec fails, the process carries on with the generic kernels. */
+ * If the exec fails, the process carries on with the generic kernels.
+ *
+ * It also sets OPENBLAS_THREAD_TIMEOUT (unless set) to
+ * FT_BLAS_THREAD_TIMEOUT and restarts OpenBLAS's threads: by default an
+ * idle OpenBLAS thread spins, calling sched_yield, for 2^28 cycles
+ * (about 0.1 s) after every sgemm, on the core that ft's own thread pool
+ * wants for the elementwise kernels between the sgemms.  2^16 cycles
+ * (about 20 us) keeps them warm between back-to-back products only. */
 #ifndef FT_BLAS_H
 #define FT_BLAS_H
+
+#define FT_BLAS_THREAD_TIMEOUT "16"
 
 /* Call first in main(), before threads exist or files are opened. */
 void ft_blas_init(int argc, char **argv);

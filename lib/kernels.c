@@ -11,7 +11,9 @@
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "err.h"
 #include "kernels.h"
@@ -22,48 +24,99 @@
 #define FT_X86 1
 #endif
 
-/* ---- thread pool ---- */
+/* ---- thread pool ----
+ *
+ * A call publishes its task by bumping `gen`; the workers and the caller
+ * wait for each other by spinning on the atomics for a while (a decode
+ * step runs ~30 calls of tens of microseconds each, and waking a sleeping
+ * thread costs about as much as the call), then sleep on the condition
+ * variables.  Who sleeps says so first (sleepers, caller_asleep) and the
+ * other side checks after its store, both sequentially consistent, so a
+ * wake-up is never lost.  The spin lasts at most SPIN_NS, so a waiting
+ * worker soon gives its core back to OpenBLAS's threads or to another
+ * process on a busy machine. */
 
 #define MAX_THREADS 256
+#define SPIN_NS 50000.0
+
+static double
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* spin until (*p == v) == eq, for at most SPIN_NS: 1 if it came */
+static int
+spin_until(atomic_ulong *p, unsigned long v, int eq)
+{
+	double t0 = 0;
+
+	for (int i = 0;; i++) {
+		if ((atomic_load_explicit(p, memory_order_acquire) == v) == eq)
+			return 1;
+#ifdef FT_X86
+		_mm_pause();
+#endif
+		if ((i & 63) == 63) {
+			double t = mono_ns();
+
+			if (t0 == 0)
+				t0 = t;
+			else if (t - t0 > SPIN_NS)
+				return 0;
+		}
+	}
+}
 
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t work, done;
 	pthread_mutex_t call;
 	int nworkers;
-	unsigned long gen;
-	int pending;
+	atomic_ulong gen;
+	atomic_ulong pending;
+	atomic_int sleepers;
+	atomic_int caller_asleep;
 	ft_task_fn fn;
 	void *ctx;
 	int nt;
 	unsigned long start_gen[MAX_THREADS];
 } pool = {
-	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-	PTHREAD_COND_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, NULL,
-	NULL, 0, { 0 }
+	.mu = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER,
+	.done = PTHREAD_COND_INITIALIZER, .call = PTHREAD_MUTEX_INITIALIZER,
 };
 
 static void *
 worker(void *arg)
 {
 	int tid = (int)(size_t)arg;
-	unsigned long seen = 0;
+	unsigned long seen;
 
 	pthread_mutex_lock(&pool.mu);
 	seen = pool.start_gen[tid];
+	pthread_mutex_unlock(&pool.mu);
 	for (;;) {
-		while (pool.gen == seen)
-			pthread_cond_wait(&pool.work, &pool.mu);
-		seen = pool.gen;
-		if (tid < pool.nt) {
-			ft_task_fn fn = pool.fn;
-			void *ctx = pool.ctx;
-			int nt = pool.nt;
-			pthread_mutex_unlock(&pool.mu);
-			fn(ctx, tid, nt);
+		if (!spin_until(&pool.gen, seen, 0)) {
 			pthread_mutex_lock(&pool.mu);
-			if (--pool.pending == 0)
-				pthread_cond_signal(&pool.done);
+			atomic_fetch_add(&pool.sleepers, 1);
+			while (atomic_load(&pool.gen) == seen)
+				pthread_cond_wait(&pool.work, &pool.mu);
+			atomic_fetch_sub(&pool.sleepers, 1);
+			pthread_mutex_unlock(&pool.mu);
+		}
+		seen = atomic_load_explicit(&pool.gen, memory_order_acquire);
+		if (tid < pool.nt)
+			pool.fn(pool.ctx, tid, pool.nt);
+		/* every worker answers every call, so none is still reading
+		 * the task when the caller writes the next one */
+		if (atomic_fetch_sub(&pool.pending, 1) == 1 &&
+		    atomic_load(&pool.caller_asleep)) {
+			pthread_mutex_lock(&pool.mu);
+			pthread_cond_signal(&pool.done);
+			pthread_mutex_unlock(&pool.mu);
 		}
 	}
 	return NULL;
@@ -86,7 +139,7 @@ ft_parallel(int nt, ft_task_fn fn, void *ctx)
 
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-		pool.start_gen[pool.nworkers + 1] = pool.gen;
+		pool.start_gen[pool.nworkers + 1] = atomic_load(&pool.gen);
 		if (pthread_create(&th, &at, worker,
 		    (void *)(size_t)(pool.nworkers + 1)) != 0) {
 			pthread_attr_destroy(&at);
@@ -95,20 +148,28 @@ ft_parallel(int nt, ft_task_fn fn, void *ctx)
 		pthread_attr_destroy(&at);
 		pool.nworkers++;
 	}
+	pthread_mutex_unlock(&pool.mu);
 	if (nt > pool.nworkers + 1)
 		nt = pool.nworkers + 1;
 	pool.fn = fn;
 	pool.ctx = ctx;
 	pool.nt = nt;
-	pool.pending = nt - 1;
-	pool.gen++;
-	pthread_cond_broadcast(&pool.work);
-	pthread_mutex_unlock(&pool.mu);
+	atomic_store(&pool.pending, pool.nworkers);
+	atomic_fetch_add(&pool.gen, 1);
+	if (atomic_load(&pool.sleepers) > 0) {
+		pthread_mutex_lock(&pool.mu);
+		pthread_cond_broadcast(&pool.work);
+		pthread_mutex_unlock(&pool.mu);
+	}
 	fn(ctx, 0, nt);
-	pthread_mutex_lock(&pool.mu);
-	while (pool.pending > 0)
-		pthread_cond_wait(&pool.done, &pool.mu);
-	pthread_mutex_unlock(&pool.mu);
+	if (!spin_until(&pool.pending, 0, 1)) {
+		pthread_mutex_lock(&pool.mu);
+		atomic_store(&pool.caller_asleep, 1);
+		while (atomic_load(&pool.pending) > 0)
+			pthread_cond_wait(&pool.done, &pool.mu);
+		atomic_store(&pool.caller_asleep, 0);
+		pthread_mutex_unlock(&pool.mu);
+	}
 	pthread_mutex_unlock(&pool.call);
 }
 
@@ -171,13 +232,17 @@ ft_drop_keep(uint64_t key, uint32_t i, double p)
 
 static void drop_mul(float *dst, const float *src, size_t n, uint64_t key,
     uint32_t base, uint32_t thr, float scale);
+static void drop_acc(float *dst, const float *src, size_t n, uint64_t key,
+    uint32_t base, uint32_t thr, float scale);
 
 struct drop_ctx {
-	float *x;
+	float *dst;
+	const float *src;
 	size_t n;
 	uint64_t key;
 	uint32_t thr;
 	float scale;
+	int acc;
 };
 
 static void
@@ -187,19 +252,30 @@ drop_task(void *vc, int tid, int nt)
 	size_t lo, hi;
 
 	ft_split(c->n, tid, nt, &lo, &hi);
-	drop_mul(c->x + lo, c->x + lo, hi - lo, c->key, (uint32_t)lo, c->thr,
-	    c->scale);
+	(c->acc ? drop_acc : drop_mul)(c->dst + lo, c->src + lo, hi - lo,
+	    c->key, (uint32_t)lo, c->thr, c->scale);
 }
 
 void
 ft_dropout(float *x, size_t n, double p, uint64_t key, int threads)
 {
-	struct drop_ctx c = { x, n, key, drop_threshold(p),
-	    (float)(1.0 / (1.0 - p)) };
+	if (p > 0)
+		ft_dropout_to(x, x, n, p, key, 0, threads);
+}
 
-	if (p <= 0)
+void
+ft_dropout_to(float *dst, const float *src, size_t n, double p,
+    uint64_t key, int acc, int threads)
+{
+	struct drop_ctx c = { dst, src, n, key, drop_threshold(p > 0 ? p : 0),
+	    (float)(1.0 / (1.0 - (p > 0 ? p : 0))), acc };
+
+	if (p <= 0 && !acc) {
+		if (dst != src)
+			memcpy(dst, src, n * sizeof(float));
 		return;
-	ft_parallel(threads, drop_task, &c);
+	}
+	ft_parallel(ft_threads_for(n, threads), drop_task, &c);
 }
 
 #define SMALL_WORK 32768
@@ -506,7 +582,7 @@ static int have_avx2(void) { return 0; }
 #ifdef FT_X86
 AVX2 static size_t
 drop_mul_avx2(float *dst, const float *src, size_t n, uint64_t key,
-    uint32_t base, uint32_t thr, float scale)
+    uint32_t base, uint32_t thr, float scale, int acc)
 {
 	const __m256i k0 = _mm256_set1_epi32((int)(uint32_t)key);
 	const __m256i k1 = _mm256_set1_epi32((int)(uint32_t)(key >> 32));
@@ -534,8 +610,11 @@ drop_mul_avx2(float *dst, const float *src, size_t n, uint64_t key,
 		MIX(h);
 		/* unsigned h < thr  <=>  signed (h^flip) < (thr^flip) */
 		drop = _mm256_cmpgt_epi32(tf, _mm256_xor_si256(h, flip));
-		_mm256_storeu_ps(dst + i, _mm256_andnot_ps(_mm256_castsi256_ps(drop),
-		    _mm256_mul_ps(_mm256_loadu_ps(src + i), vs)));
+		__m256 v = _mm256_andnot_ps(_mm256_castsi256_ps(drop),
+		    _mm256_mul_ps(_mm256_loadu_ps(src + i), vs));
+		if (acc)
+			v = _mm256_add_ps(_mm256_loadu_ps(dst + i), v);
+		_mm256_storeu_ps(dst + i, v);
 		idx = _mm256_add_epi32(idx, eight);
 	}
 #undef MIX
@@ -543,19 +622,37 @@ drop_mul_avx2(float *dst, const float *src, size_t n, uint64_t key,
 }
 #endif
 
-static void
-drop_mul(float *dst, const float *src, size_t n, uint64_t key, uint32_t base,
-    uint32_t thr, float scale)
+/* dst = dropout(src), or dst += dropout(src) with acc (adding the
+ * zeros too, so a sum equals a dropout followed by an add) */
+static inline void
+drop_run(float *dst, const float *src, size_t n, uint64_t key, uint32_t base,
+    uint32_t thr, float scale, int acc)
 {
 	size_t i = 0;
 
 #ifdef FT_X86
 	if (have_avx2())
-		i = drop_mul_avx2(dst, src, n, key, base, thr, scale);
+		i = drop_mul_avx2(dst, src, n, key, base, thr, scale, acc);
 #endif
-	for (; i < n; i++)
-		dst[i] = drop_hash(key, base + (uint32_t)i) >= thr ?
+	for (; i < n; i++) {
+		float v = drop_hash(key, base + (uint32_t)i) >= thr ?
 		    src[i] * scale : 0.0f;
+		dst[i] = acc ? dst[i] + v : v;
+	}
+}
+
+static void
+drop_mul(float *dst, const float *src, size_t n, uint64_t key, uint32_t base,
+    uint32_t thr, float scale)
+{
+	drop_run(dst, src, n, key, base, thr, scale, 0);
+}
+
+static void
+drop_acc(float *dst, const float *src, size_t n, uint64_t key, uint32_t base,
+    uint32_t thr, float scale)
+{
+	drop_run(dst, src, n, key, base, thr, scale, 1);
 }
 
 

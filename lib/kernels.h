@@ -79,6 +79,11 @@ void ft_gelu_backward(float *dinp, const float *inp, const float *dout,
 /* In-place dropout x[i] *= keep(key, i) ? 1/(1-p) : 0 (also its own
  * backward on the gradient). p <= 0: no-op. */
 void ft_dropout(float *x, size_t n, double p, uint64_t key, int threads);
+/* The same mask from src into dst: dst[i] = dropout(src[i]), or with acc
+ * dst[i] += dropout(src[i]) (dropped elements add 0).  p <= 0: a copy, or
+ * a sum. */
+void ft_dropout_to(float *dst, const float *src, size_t n, double p,
+    uint64_t key, int acc, int threads);
 
 /* Causal self-attention with grouped-query heads.
  *   qkv [N, S] rows of S = (NH + 2 NKV) hs floats: NH query heads, then

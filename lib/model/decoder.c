@@ -36,11 +36,12 @@
 /* Optional phase timing: FT_PROFILE=1 (or FT_GPT2_PROFILE=1) prints a
  * table on stderr at ft_model_release. */
 enum { P_EMB, P_LN, P_MM, P_ATT, P_GELU, P_DROP, P_HEAD, P_CE, P_CEB,
-	P_HEADB, P_MMB, P_ATTB, P_LNB, P_EMBB, P_ADD, P_ROPE, P_N };
+	P_HEADB, P_MMB, P_ATTB, P_LNB, P_EMBB, P_ADD, P_ROPE, P_LORA, P_LORAB,
+	P_N };
 static const char *prof_name[P_N] = { "embed", "norm", "matmul",
 	"attention", "activation", "dropout", "lm_head", "xent", "xent bwd",
 	"lm_head bwd", "matmul bwd", "attention bwd", "norm bwd",
-	"embed bwd", "residual", "rotary" };
+	"embed bwd", "residual", "rotary", "lora", "lora bwd" };
 static double prof_t[P_N];
 static int prof_on = -1;
 
@@ -806,7 +807,7 @@ layer_forward(const ft_model *m, const struct ft_layer *w, struct blk *s)
 	PROF(P_LN, norm_fwd(m, s->ln1, s->m1, s->r1, s->x, w->n1_w, w->n1_b, N));
 	PROF(P_MM, mm_fwd(m, s->qkv, s->ln1, w->qkv_w, w->qkv_b, N, C,
 	    (int)d.S));
-	PROF(P_MM, LORA_FWD(FT_LORA_QKV, s->qkv, d.S, s->ln1));
+	PROF(P_LORA, LORA_FWD(FT_LORA_QKV, s->qkv, d.S, s->ln1));
 	if (cf->qk_norm)
 		PROF(P_LN, qk_norm_fwd(m, w, s->qkv, s->qkraw, s->qkrs, s->qkt,
 		    (size_t)N));
@@ -824,13 +825,13 @@ layer_forward(const ft_model *m, const struct ft_layer *w, struct blk *s)
 		    s->mask, s->B, s->T, (int)d.H, (int)d.KV, (int)d.hd, s->pa,
 		    s->katt, th));
 	PROF(P_MM, mm_fwd(m, s->tmp, s->atty, w->o_w, w->o_b, N, (int)d.A, C));
-	PROF(P_MM, LORA_FWD(FT_LORA_O, s->tmp, C, s->atty));
+	PROF(P_LORA, LORA_FWD(FT_LORA_O, s->tmp, C, s->atty));
 	PROF(P_DROP, ft_dropout(s->tmp, NC, s->pr, s->kres1, th));
 	PROF(P_ADD, add3(s->xm, s->x, s->tmp, NC));
 	PROF(P_LN, norm_fwd(m, s->ln2, s->m2, s->r2, s->xm, w->n2_w, w->n2_b, N));
 	PROF(P_MM, mm_fwd(m, s->fch, s->ln2, w->up_w, w->up_b, N, C,
 	    (int)d.F2));
-	PROF(P_MM, LORA_FWD(FT_LORA_UP, s->fch, d.F2, s->ln2));
+	PROF(P_LORA, LORA_FWD(FT_LORA_UP, s->fch, d.F2, s->ln2));
 	if (cf->mlp == FT_MLP_SWIGLU)
 		PROF(P_GELU, ft_swiglu_forward(s->fcg, s->fch, (size_t)N,
 		    (int)d.F, th));
@@ -838,7 +839,7 @@ layer_forward(const ft_model *m, const struct ft_layer *w, struct blk *s)
 		PROF(P_GELU, ft_gelu_forward(s->fcg, s->fch, (size_t)N * d.F, th));
 	PROF(P_MM, mm_fwd(m, s->tmp, s->fcg, w->down_w, w->down_b, N,
 	    (int)d.F, C));
-	PROF(P_MM, LORA_FWD(FT_LORA_DOWN, s->tmp, C, s->fcg));
+	PROF(P_LORA, LORA_FWD(FT_LORA_DOWN, s->tmp, C, s->fcg));
 	PROF(P_DROP, ft_dropout(s->tmp, NC, s->pr, s->kres2, th));
 	PROF(P_ADD, add3(s->out, s->xm, s->tmp, NC));
 }
@@ -1089,7 +1090,7 @@ layer_backward(ft_model *m, int l)
 	PROF(P_DROP, ft_dropout(a->tmp, NC, s.pr, s.kres2, th));
 	PROF(P_MMB, mm_bwd(m, dfcg, g->down_w, g->down_b, a->tmp, s.fcg,
 	    w->down_w, N, (int)d.F, C));
-	PROF(P_MMB, LORA_BWD(FT_LORA_DOWN, dfcg, a->tmp, C, s.fcg));
+	PROF(P_LORAB, LORA_BWD(FT_LORA_DOWN, dfcg, a->tmp, C, s.fcg));
 	if (cf->mlp == FT_MLP_SWIGLU)
 		PROF(P_GELU, ft_swiglu_backward(a->bufF, s.fch, dfcg, (size_t)N,
 		    (int)d.F, th));
@@ -1098,14 +1099,14 @@ layer_backward(ft_model *m, int l)
 		    (size_t)N * d.F, th));
 	PROF(P_MMB, mm_bwd(m, a->bufC, g->up_w, g->up_b, a->bufF, s.ln2,
 	    w->up_w, N, C, (int)d.F2));
-	PROF(P_MMB, LORA_BWD(FT_LORA_UP, a->bufC, a->bufF, d.F2, s.ln2));
+	PROF(P_LORAB, LORA_BWD(FT_LORA_UP, a->bufC, a->bufF, d.F2, s.ln2));
 	PROF(P_LNB, norm_bwd(m, a->dx, g->n2_w, g->n2_b, a->bufC, s.xm, w->n2_w,
 	    s.m2, s.r2, N));
 	memcpy(a->tmp, a->dx, NC * sizeof(float));
 	PROF(P_DROP, ft_dropout(a->tmp, NC, s.pr, s.kres1, th));
 	PROF(P_MMB, mm_bwd(m, a->bufC, g->o_w, g->o_b, a->tmp, s.atty, w->o_w,
 	    N, (int)d.A, C));
-	PROF(P_MMB, LORA_BWD(FT_LORA_O, a->bufC, a->tmp, C, s.atty));
+	PROF(P_LORAB, LORA_BWD(FT_LORA_O, a->bufC, a->tmp, C, s.atty));
 	if (ft_mx_on(m))
 		PROF(P_ATTB, ft_mx_att_bwd(m, a->bufF, a->dP, a->Pd, a->bufC,
 		    s.qkv, s.P, s.mask, s.B, s.T, (int)d.H, (int)d.KV, (int)d.hd,
@@ -1122,12 +1123,12 @@ layer_backward(ft_model *m, int l)
 		    (size_t)N));
 	if (m->frozen && l == 0) {
 		/* nothing below needs a gradient: only the adapters' */
-		PROF(P_MMB, LORA_BWD(FT_LORA_QKV, NULL, a->bufF, d.S, s.ln1));
+		PROF(P_LORAB, LORA_BWD(FT_LORA_QKV, NULL, a->bufF, d.S, s.ln1));
 		return;
 	}
 	PROF(P_MMB, mm_bwd(m, a->bufC, g->qkv_w, g->qkv_b, a->bufF, s.ln1,
 	    w->qkv_w, N, C, (int)d.S));
-	PROF(P_MMB, LORA_BWD(FT_LORA_QKV, a->bufC, a->bufF, d.S, s.ln1));
+	PROF(P_LORAB, LORA_BWD(FT_LORA_QKV, a->bufC, a->bufF, d.S, s.ln1));
 	PROF(P_LNB, norm_bwd(m, a->dx, g->n1_w, g->n1_b, a->bufC, s.x, w->n1_w,
 	    s.m1, s.r1, N));
 }

@@ -868,9 +868,8 @@ ft_lora_forward(ft_model *m, int layer, int site, float *out, int ld,
 		reserve(lo, (size_t)N, save);
 		u = save ? lo->u + i * lo->cap_N * r : lo->t1;
 		if (drop && lo->dropout > 0) {
-			memcpy(lo->xd, inp, (size_t)N * x->in * sizeof(float));
-			ft_dropout(lo->xd, (size_t)N * x->in, lo->dropout,
-			    mod_key(m, i, counter), m->threads);
+			ft_dropout_to(lo->xd, inp, (size_t)N * x->in, lo->dropout,
+			    mod_key(m, i, counter), 0, m->threads);
 			xin = lo->xd;
 		}
 		if (ft_mx_on(m)) {
@@ -926,46 +925,42 @@ ft_lora_backward(ft_model *m, int layer, int site, float *dinp,
 
 		if (x->layer != layer || x->site != site)
 			continue;
-		/* gs[N,out] = s · dy (the backward of "* scaling") */
-		for (int n = 0; n < N; n++) {
-			const float *dy = dout + (size_t)n * ld + x->col;
-			float *g = gs + (size_t)n * x->out;
-			for (int o = 0; o < x->out; o++)
-				g[o] = dy[o] * s;
-		}
 		if (ft_mx_on(m)) {
-			/* bf16 products as the forward's: dB += gsᵀ·u, du = gs·B;
+			/* bf16 products as the forward's: gs = s · dy (the
+			 * backward of "* scaling"); dB += gsᵀ·u, du = gs·B;
 			 * dA += duᵀ·x, dx += du·A */
 			const float *A = lo->params + x->a;
 
+			for (int n = 0; n < N; n++) {
+				const float *dy = dout + (size_t)n * ld + x->col;
+				float *g = gs + (size_t)n * x->out;
+				for (int o = 0; o < x->out; o++)
+					g[o] = dy[o] * s;
+			}
 			ft_mx_ext_bwd(m, du, 0, lo->grads + x->b, gs, u,
 			    lo->params + x->b, N, r, x->out);
 			if (dr) {
-				memcpy(gs, inp, (size_t)N * x->in * sizeof(float));
-				ft_dropout(gs, (size_t)N * x->in, lo->dropout,
-				    mod_key(m, i, counter), m->threads);
+				ft_dropout_to(gs, inp, (size_t)N * x->in, lo->dropout,
+				    mod_key(m, i, counter), 0, m->threads);
 				xin = gs;
 			}
 			ft_mx_ext_bwd(m, dinp == NULL ? NULL : dr ? lo->t2 : dinp, !dr,
 			    lo->grads + x->a, du, xin, A, N, x->in, r);
-			if (dinp == NULL || !dr)
-				continue;
-			ft_dropout(lo->t2, (size_t)N * x->in, lo->dropout,
-			    mod_key(m, i, counter), m->threads);
-			for (size_t k = 0; k < (size_t)N * x->in; k++)
-				dinp[k] += lo->t2[k];
+			if (dinp != NULL && dr)
+				ft_dropout_to(dinp, lo->t2, (size_t)N * x->in,
+				    lo->dropout, mod_key(m, i, counter), 1, m->threads);
 			continue;
 		}
-		/* dB[out,r] += gsᵀ · u;  du[N,r] = gs · B */
+		/* dB[out,r] += s · dyᵀ · u;  du[N,r] = s · dy · B (the scaling's
+		 * backward in the products' alpha) */
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, x->out, r, N,
-		    1.0f, gs, x->out, u, r, 1.0f, lo->grads + x->b, r);
+		    s, dout + x->col, ld, u, r, 1.0f, lo->grads + x->b, r);
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, r,
-		    x->out, 1.0f, gs, x->out, lo->params + x->b, r, 0.0f, du, r);
+		    x->out, s, dout + x->col, ld, lo->params + x->b, r, 0.0f, du, r);
 		/* the input of A: x, or dropout(x) recomputed from its key */
 		if (dr) {
-			memcpy(gs, inp, (size_t)N * x->in * sizeof(float));
-			ft_dropout(gs, (size_t)N * x->in, lo->dropout,
-			    mod_key(m, i, counter), m->threads);
+			ft_dropout_to(gs, inp, (size_t)N * x->in, lo->dropout,
+			    mod_key(m, i, counter), 0, m->threads);
 			xin = gs;
 		}
 		/* dA[r,in] += duᵀ · x */
@@ -973,7 +968,7 @@ ft_lora_backward(ft_model *m, int layer, int site, float *dinp,
 		    1.0f, du, r, xin, x->in, 1.0f, lo->grads + x->a, x->in);
 		if (dinp == NULL)
 			continue;
-		/* dx[N,in] = du · A (through the dropout mask), added */
+		/* dx[N,in] += du · A, through the dropout mask */
 		if (!dr) {
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N,
 			    x->in, r, 1.0f, du, r, lo->params + x->a, x->in, 1.0f,
@@ -982,9 +977,7 @@ ft_lora_backward(ft_model *m, int layer, int site, float *dinp,
 		}
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, x->in,
 		    r, 1.0f, du, r, lo->params + x->a, x->in, 0.0f, gs, x->in);
-		ft_dropout(gs, (size_t)N * x->in, lo->dropout,
-		    mod_key(m, i, counter), m->threads);
-		for (size_t k = 0; k < (size_t)N * x->in; k++)
-			dinp[k] += gs[k];
+		ft_dropout_to(dinp, gs, (size_t)N * x->in, lo->dropout,
+		    mod_key(m, i, counter), 1, m->threads);
 	}
 }

@@ -139,9 +139,10 @@ main(int argc, char **argv)
 			return 1;
 		if (strcmp(mode, "lora") == 0) {
 			const char *rs = getenv("FT_BENCH_LORA_R");
+			const char *ds = getenv("FT_BENCH_LORA_DROPOUT");
 			ft_lora_opts lo = { .r = rs != NULL ? atoi(rs) : 16,
-				.alpha = 32, .dropout = 0.05, .targets = "all-linear",
-				.base = shape };
+				.alpha = 32, .dropout = ds != NULL ? atof(ds) : 0.05,
+				.targets = "all-linear", .base = shape };
 			if (ft_lora_new(&m, &lo, 1) < 0)
 				return 1;
 		}

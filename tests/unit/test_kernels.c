@@ -555,6 +555,30 @@ test_exp_and_dropout(void)
 	CHECK(worst < 1);
 	printf("dropout kept %.4f\n", (double)kept / n);
 	CHECK(fabs((double)kept / n - 0.9) < 0.005);
+	/* ft_dropout_to: the same mask into another buffer, or added to it
+	 * (an odd length, so the scalar tail runs too) */
+	{
+		size_t m = n - 3;
+		float *src = rnd(m, 7), *a = malloc(m * 4), *b = rnd(m, 8);
+		float *want = malloc(m * 4), *sum = malloc(m * 4);
+		uint64_t k = ft_drop_key(4, 5, 6);
+
+		memcpy(want, src, m * 4);
+		ft_dropout(want, m, 0.3, k, 1);
+		ft_dropout_to(a, src, m, 0.3, k, 0, 2);
+		CHECK(memcmp(a, want, m * 4) == 0);
+		for (size_t i = 0; i < m; i++)
+			sum[i] = b[i] + want[i];
+		ft_dropout_to(b, src, m, 0.3, k, 1, 2);
+		CHECK(memcmp(b, sum, m * 4) == 0);
+		ft_dropout_to(a, src, m, 0, k, 0, 2);
+		CHECK(memcmp(a, src, m * 4) == 0);
+		free(src);
+		free(a);
+		free(b);
+		free(want);
+		free(sum);
+	}
 	free(x);
 	free(y);
 }
