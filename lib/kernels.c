@@ -37,7 +37,7 @@
  * process on a busy machine. */
 
 #define MAX_THREADS 256
-#define SPIN_NS 50000.0
+#define SPIN_NS 20000.0
 
 static double
 mono_ns(void)
@@ -846,6 +846,12 @@ ft_matmul_small_ok(int N)
 #endif
 }
 
+int
+ft_matmul_rows_small_ok(int k)
+{
+	return k == 1 ? ft_matmul_small_ok(2) : ft_matmul_small_ok(k);
+}
+
 void
 ft_matmul_forward_small(float *out, const float *inp, const float *w,
     const float *bias, int N, int IC, int OC, int threads)
@@ -1454,7 +1460,7 @@ ft_linear_forward(float *out, const float *inp, const float *w,
 {
 	float beta;
 
-	if (ft_matmul_small_ok(N)) {
+	if (ft_matmul_rows_small_ok(N)) {
 		ft_matmul_rows_small(out, inp, w, N, OC, IC,
 		    openblas_get_num_threads());
 		if (bias != NULL)

@@ -49,9 +49,16 @@ void ft_matmul_forward_small(float *out, const float *inp, const float *w,
 /* Nonzero when ft_matmul_forward_small has its fast kernel for N rows. */
 int ft_matmul_small_ok(int N);
 /* out[k,V] = a[k,C] · m[V,C]ᵀ for a few rows k, each row of m read once
- * (V split over threads). */
+ * (V split over threads, on ft's pool). */
 void ft_matmul_rows_small(float *out, const float *a, const float *m, int k,
     int V, int C, int threads);
+/* Nonzero when ft_matmul_rows_small has its fast kernel for k rows: 1 <=
+ * k <= FT_MATMUL_SMALL_MAX.  One row too: it beats sgemv there (measured:
+ * SmolLM2-135M's decode 80 -> 110 tokens/s, distilgpt2's tied head), and
+ * keeps a decode step off OpenBLAS's threads.  (For w[IC,OC], one row
+ * stays with sgemv, which streams that layout faster than
+ * ft_matmul_forward_small.) */
+int ft_matmul_rows_small_ok(int k);
 /* dinp[N,IC] (+= if acc, else =) dout·wᵀ; dw[IC,OC] += inpᵀ·dout;
  * dbias[OC] += Σ_n dout (dbias, dinp, dw may be NULL). */
 void ft_matmul_backward(float *dinp, float *dw, float *dbias,
@@ -118,8 +125,8 @@ void ft_attention_softmax_backward(float *dP, float *Pd, const float *P,
     int B, int T, int NH, int hs, double p, uint64_t key, int threads);
 
 /* nn.Linear layout: out[N,OC] = inp[N,IC] · w[OC,IC]ᵀ + bias[OC] (bias
- * may be NULL).  One row: sgemv; a few rows: ft_matmul_rows_small; else
- * sgemm.  Neither packs w for decode-sized N. */
+ * may be NULL).  One to a few rows: ft_matmul_rows_small; else sgemm
+ * (sgemv without AVX2).  Neither packs w for decode-sized N. */
 void ft_linear_forward(float *out, const float *inp, const float *w,
     const float *bias, int N, int IC, int OC);
 /* dinp[N,IC] (+= if acc, else =) dout·w; dw[OC,IC] += doutᵀ·inp;

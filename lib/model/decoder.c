@@ -1414,17 +1414,17 @@ kv_run(ft_model *m, ft_kv *kv, const int *row, const int *pos,
 			kv->logits = alloc_floats((size_t)k * V);
 			kv->cap_logits = (size_t)k;
 		}
-		/* logits[k,V] = a[k,C] · headᵀ (one row: sgemv; a few rows:
-		 * each head row read once; neither packs the head) */
+		/* logits[k,V] = a[k,C] · headᵀ (one or a few rows: each head
+		 * row read once; neither packs the head) */
 		double t0_ = prof_now();
 		if (ft_mq_head(m) != NULL)
 			ft_mq_linear(m, ft_mq_head(m), kv->logits, kv->a, NULL, k);
+		else if (ft_matmul_rows_small_ok(k))
+			ft_matmul_rows_small(kv->logits, kv->a, head_w(m), k,
+			    (int)V, C, th);
 		else if (k == 1)
 			cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)V, C, 1.0f,
 			    head_w(m), C, kv->a, 1, 0.0f, kv->logits, 1);
-		else if (ft_matmul_small_ok(k))
-			ft_matmul_rows_small(kv->logits, kv->a, head_w(m), k,
-			    (int)V, C, th);
 		else
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k,
 			    (int)V, C, 1.0f, kv->a, C, head_w(m), C, 0.0f,
