@@ -489,6 +489,13 @@ ft_records_open(const char *path, enum ft_rec_format fmt)
 	}
 	if (fmt == FT_REC_JSON) {
 		int c = getc(r->fp);
+
+		/* a directory fails here; later reads would see only the
+		 * sticky error, with errno long since 0 */
+		if (c == EOF && ferror(r->fp)) {
+			ft_error("cannot read '%s':", r->name);
+			goto fail;
+		}
 		int seekable = fstat(fileno(r->fp), &st) == 0 &&
 		    S_ISREG(st.st_mode) && !stdin_;
 

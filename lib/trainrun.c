@@ -449,22 +449,53 @@ check_inputs(const ft_train_opts *o)
 /* Make (if need be) and lock the run directory, then check what it holds
  * against --resume / --overwrite-output-dir and clear it for a new run.
  * Returns the checkpoint to resume from (*ckpt, malloc'd, or NULL) and 0,
- * or -1 after one message; the lock stays held until the process ends. */
+ * or -1 after one message; the lock stays held until the process ends.
+ * *made: RUN_NEW_LOCK if the lock file is this run's, plus RUN_NEW_DIR
+ * times the folders this run made, the run directory and its missing
+ * parents (undo_run_dir removes them when the run fails early). */
 static char *find_resume_checkpoint(const ft_train_opts *o);
 
+enum { RUN_NEW_LOCK = 1, RUN_NEW_DIR = 2 };
+
+/* The '/' before p's last component (trailing '/'s cut), or NULL when p
+ * has a single component. */
+static char *
+last_component(char *p)
+{
+	size_t n = strlen(p);
+	char *sl;
+
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+	sl = strrchr(p, '/');
+	return sl == NULL || sl == p ? NULL : sl;
+}
+
 static int
-setup_run_dir(const ft_train_opts *o, char **ckpt)
+setup_run_dir(const ft_train_opts *o, char **ckpt, int *made)
 {
 	dir_survey s;
 	char *lock, *what;
 	int fd, created = 0, rc = -1;
 
 	*ckpt = NULL;
+	*made = 0;
 	if (check_inputs(o) != 0)
 		return -1;
 	if (o->resume && o->resume_from == NULL && !ft_exists(o->run_dir))
 		return ft_error("no checkpoint to resume from: '%s' does not "
 		    "exist", o->run_dir);
+	{
+		char *p = ft_strdup(o->run_dir), *sl;
+
+		while (*p != '\0' && !ft_exists(p)) {
+			*made += RUN_NEW_DIR;
+			if ((sl = last_component(p)) == NULL)
+				break;
+			*sl = '\0';
+		}
+		free(p);
+	}
 	if (ft_mkdir_p(o->run_dir, 0777) != 0)
 		return -1;
 	lock = ft_path_join(o->run_dir, LOCK_NAME);
@@ -473,6 +504,8 @@ setup_run_dir(const ft_train_opts *o, char **ckpt)
 	free(what);
 	if (fd < 0)
 		goto out;
+	if (created)
+		*made |= RUN_NEW_LOCK;
 	survey_dir(o->run_dir, created, &s);
 	if (o->resume) {
 		if (o->resume_from == NULL && s.n_ckpt == 0) {
@@ -518,6 +551,33 @@ refuse:
 out:
 	free(lock);
 	return rc;
+}
+
+/* A run that fails before writing anything leaves no trace: the lock
+ * file it created, and the folders it made (a folder that holds anything
+ * else stays as it is). */
+static void
+undo_run_dir(const char *dir, int made)
+{
+	dir_survey s;
+	char *p, *sl;
+
+	if (!(made & RUN_NEW_LOCK))
+		return;
+	survey_dir(dir, 1, &s);
+	if (s.any)
+		return;
+	p = ft_path_join(dir, LOCK_NAME);
+	unlink(p);
+	free(p);
+	p = ft_strdup(dir);
+	for (int n = made / RUN_NEW_DIR; n > 0 &&
+	    (rmdir(p) == 0 || errno == EINVAL); n--) { /* EINVAL: "." */
+		if ((sl = last_component(p)) == NULL)
+			break;
+		*sl = '\0';
+	}
+	free(p);
 }
 
 /* Check a token file against the model: every id below the model's
@@ -1984,7 +2044,7 @@ ft_train_run(const ft_train_opts *o)
 {
 	run r;
 	char *ckpt = NULL;
-	int rc = 1;
+	int rc = 1, made = 0;
 	ft_train_opts eff;
 	cJSON *hold = NULL;
 	const char **evals = NULL;
@@ -2012,7 +2072,7 @@ ft_train_run(const ft_train_opts *o)
 	/* the run directory (under mpirun rank 0 prepares and locks it; the
 	 * others read the checkpoint to resume from there too) */
 	if (ft_dist_rank() == 0) {
-		if (setup_run_dir(o, &ckpt) != 0)
+		if (setup_run_dir(o, &ckpt, &made) != 0)
 			goto out;
 	} else if (o->resume) {
 		ckpt = find_resume_checkpoint(o);
@@ -2257,6 +2317,8 @@ ft_train_run(const ft_train_opts *o)
 		goto out;
 	rc = 0;
 out:
+	if (rc != 0 && made)
+		undo_run_dir(r.o->run_dir, made);
 	free((char *)r.gen_src);
 	free(ckpt);
 	run_release(&r);

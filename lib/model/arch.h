@@ -46,6 +46,10 @@ struct ft_arch {
 int ft_model_config_load_keep(ft_model_config *c, const char *path,
     cJSON **o);
 
+/* The decoder's limits on c (sizes, eps, dropout, rope_theta), refusals
+ * naming where (config.json's path) and the key.  0 or -1. */
+int ft_model_config_check(const ft_model_config *c, const char *where);
+
 extern const struct ft_arch ft_arch_gpt2, ft_arch_llama, ft_arch_mistral,
     ft_arch_qwen2, ft_arch_qwen3;
 

@@ -172,6 +172,8 @@ config_read(ft_model_config *c, const char *path, cJSON **keep)
 	c->arch = a;
 	c->bos_token_id = c->eos_token_id = -1;
 	rc = a->config_read(c, o, path);
+	if (rc == 0)
+		rc = ft_model_config_check(c, path);
 	if (rc == 0 && keep != NULL)
 		*keep = o;
 	else

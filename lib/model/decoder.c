@@ -139,44 +139,61 @@ struct ft_model_acts {
 
 /* ---- config checks ---- */
 
-static int
-check_config(const ft_model_config *c, const char *where)
+/* where: config.json's path (the keys are named as it spells them) or
+ * "config" for a preset. */
+int
+ft_model_config_check(const ft_model_config *c, const char *where)
 {
+	int g = c->pos == FT_POS_LEARNED; /* GPT-2's names, else Llama's */
+
 	if (c->n_layer < 1 || c->n_layer > 1000)
-		return ft_error("%s: n_layer %d out of range", where, c->n_layer);
+		return ft_error("%s: \"%s\": %d is out of range (1 to 1000)",
+		    where, g ? "n_layer" : "num_hidden_layers", c->n_layer);
 	if (c->n_embd < 1 || c->n_embd > 65536)
-		return ft_error("%s: hidden size %d out of range", where,
-		    c->n_embd);
+		return ft_error("%s: \"%s\": %d is out of range (1 to 65536)",
+		    where, g ? "n_embd" : "hidden_size", c->n_embd);
 	if (c->n_head < 1 || c->n_head > 4096)
-		return ft_error("%s: %d attention heads out of range", where,
-		    c->n_head);
+		return ft_error("%s: \"%s\": %d is out of range (1 to 4096)",
+		    where, g ? "n_head" : "num_attention_heads", c->n_head);
 	if (c->n_kv_head < 1 || c->n_head % c->n_kv_head != 0)
-		return ft_error("%s: num_key_value_heads %d does not divide "
+		return ft_error("%s: \"num_key_value_heads\": %d does not divide "
 		    "num_attention_heads %d", where, c->n_kv_head, c->n_head);
 	if (c->head_dim < 1 || c->head_dim > 4096 ||
 	    (c->pos == FT_POS_ROPE && c->head_dim % 2 != 0))
-		return ft_error("%s: head_dim %d invalid%s", where, c->head_dim,
+		return ft_error("%s: \"head_dim\": %d is invalid%s", where,
+		    c->head_dim,
 		    c->pos == FT_POS_ROPE ? " (rotary needs an even size)" : "");
 	if (c->pos == FT_POS_LEARNED && c->head_dim * c->n_head != c->n_embd)
 		return ft_error("%s: n_embd %d is not a multiple of n_head %d",
 		    where, c->n_embd, c->n_head);
 	if (c->n_positions < 1 || c->n_positions > 1 << 20)
-		return ft_error("%s: %d positions out of range", where,
-		    c->n_positions);
+		return ft_error("%s: \"%s\": %d is out of range (1 to %d)",
+		    where, g ? "n_positions" : "max_position_embeddings",
+		    c->n_positions, 1 << 20);
 	if (c->vocab_size < 1 || c->vocab_size > 1 << 24)
-		return ft_error("%s: vocab_size %d out of range", where,
-		    c->vocab_size);
+		return ft_error("%s: \"vocab_size\": %d is out of range (1 to "
+		    "%d)", where, c->vocab_size, 1 << 24);
 	if (c->n_inner < 1 || c->n_inner > 1 << 20)
-		return ft_error("%s: intermediate size %d out of range", where,
-		    c->n_inner);
+		return ft_error("%s: \"%s\": %d is out of range (1 to %d)",
+		    where, g ? "n_inner" : "intermediate_size", c->n_inner,
+		    1 << 20);
 	if (!(c->norm_eps > 0))
-		return ft_error("%s: the norm epsilon must be > 0", where);
-	if (!(c->embd_pdrop >= 0 && c->embd_pdrop < 1 && c->attn_pdrop >= 0 &&
-	    c->attn_pdrop < 1 && c->resid_pdrop >= 0 && c->resid_pdrop < 1))
-		return ft_error("%s: dropout probabilities must be in [0, 1)",
-		    where);
+		return ft_error("%s: \"%s\": %g is not > 0", where,
+		    g ? "layer_norm_epsilon" : "rms_norm_eps", c->norm_eps);
+	{
+		const struct { const char *k; double p; } d[] = {
+			{ "embd_pdrop", c->embd_pdrop },
+			{ g ? "attn_pdrop" : "attention_dropout", c->attn_pdrop },
+			{ "resid_pdrop", c->resid_pdrop },
+		};
+		for (size_t i = 0; i < sizeof d / sizeof *d; i++)
+			if (!(d[i].p >= 0 && d[i].p < 1))
+				return ft_error("%s: \"%s\": %g is not in [0, 1)",
+				    where, d[i].k, d[i].p);
+	}
 	if (c->pos == FT_POS_ROPE && !(c->rope_theta > 0))
-		return ft_error("%s: rope_theta must be > 0", where);
+		return ft_error("%s: \"rope_theta\": %g is not > 0", where,
+		    c->rope_theta);
 	return 0;
 }
 
@@ -275,7 +292,7 @@ ft_model_new(ft_model *m, const ft_model_config *cfg, int untied)
 		m->cfg.n_kv_head = m->cfg.n_head;
 		m->cfg.head_dim = m->cfg.n_embd / m->cfg.n_head;
 	}
-	if (check_config(&m->cfg, "config") < 0) {
+	if (ft_model_config_check(&m->cfg, "config") < 0) {
 		memset(m, 0, sizeof(*m));
 		return -1;
 	}

@@ -1,0 +1,50 @@
+#!/bin/sh
+# Bad inputs from the bad-input sweep that once got a message naming
+# nothing or left something behind: a directory given as a JSON input (the
+# message said "Success"), config.json values out of the decoder's range
+# (named "config", not the file and key), and an ft-train run refused
+# after it had made its run directory (an empty folder and a lock file
+# stayed).
+. "$FT_TOP/tests/cli/lib.sh"
+t_tmp
+M=$FIX/sample/tiny
+
+# ---- a directory as the input: the reason, never "Success" ----
+mkdir "$T/dir"
+t_expect_fail 1 "cannot read '$T/dir': Is a directory" \
+	ft-tokenize -m "$M" "$T/dir"
+t_expect_fail 1 "cannot read '<stdin>': Is a directory" \
+	sh -c 'exec ft-split --train "$1/t" --val "$1/v" <"$1/dir"' sh "$T"
+[ ! -e "$T/t" ] && [ ! -e "$T/v" ] || t_fail "ft-split left outputs"
+t_expect_fail 1 "cannot read '$T/dir': Is a directory" ft-clean "$T/dir"
+
+# ---- config.json out of range: the file and the key ----
+cfg() { # sed-expression regex
+	rm -rf "$T/m"; cp -r "$M" "$T/m"
+	sed "$1" "$M/config.json" >"$T/m/config.json"
+	! cmp -s "$M/config.json" "$T/m/config.json" || t_fail "'$1' changed nothing"
+	t_expect_fail 1 "$T/m/config.json: $2" ft-sample -m "$T/m" hi
+}
+cfg 's/"n_layer": 2/"n_layer": -2/' '"n_layer": -2 is out of range'
+cfg 's/"n_positions": 48/"n_positions": 0/' '"n_positions": 0 is out of range'
+cfg 's/"vocab_size": 317/"vocab_size": 0/' '"vocab_size": 0 is out of range'
+cfg 's/"layer_norm_epsilon": 1e-05/"layer_norm_epsilon": -1/' \
+	'"layer_norm_epsilon": -1 is not > 0'
+cfg 's/"n_head": 4,/"n_head": 4, "attn_pdrop": 1,/' '"attn_pdrop": 1 is not in'
+cp -r "$FIX/llama/llama3" "$T/l"
+sed 's/"rms_norm_eps": [^,]*/"rms_norm_eps": 0/' "$FIX/llama/llama3/config.json" \
+	>"$T/l/config.json"
+t_expect_fail 1 "$T/l/config.json: \"rms_norm_eps\": 0 is not > 0" \
+	ft-sample -m "$T/l" hi
+
+# ---- ft-train refused after making its run directory: no trace ----
+printf '{"text":"hello world, and some more words"}\n' >"$T/in.jsonl"
+ft-tokenize -m "$M" "$T/in.jsonl" >"$T/in.tok" || t_fail "ft-tokenize"
+t_expect_fail 1 "above the model's n_positions" ft-train -m "$M" \
+	--train "$T/in.tok" --max-length 4096 --max-steps 1 -q -o "$T/new/a/b"
+[ ! -e "$T/new" ] || t_fail "a refused run left $(find "$T/new")"
+mkdir "$T/old"
+t_expect_fail 1 "above the model's n_positions" ft-train -m "$M" \
+	--train "$T/in.tok" --max-length 4096 --max-steps 1 -q -o "$T/old/run"
+[ -d "$T/old" ] && [ ! -e "$T/old/run" ] || t_fail "'old' not as it was"
+exit 0
