@@ -276,8 +276,13 @@ sample_one(struct ctx *c, const char *prompt, size_t n, const char *where,
  * generation_config.json and the tokenizer files (the adapter's, else the
  * base's). */
 static int
-merge(ft_model *m, const char *base, const char *dir, const char *out)
+merge(ft_model *m, const char *base, const char *dir, const char *adapter,
+    const char *out)
 {
+	const struct { const char *what, *path; } in[] = {
+		{ "the base model", base },
+		{ "the adapter", adapter != NULL ? adapter : dir },
+	};
 	char *g, *p;
 	const char *tsrc;
 	ft_tokfiles tf;
@@ -287,6 +292,19 @@ merge(ft_model *m, const char *base, const char *dir, const char *out)
 		ft_error("--merge-to: '%s' is a model without an adapter (give an "
 		    "adapter directory or --adapter)", dir);
 		return FT_EXIT_USAGE;
+	}
+	/* as ft-train's -o: never write over or into an input */
+	for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+		if (ft_path_within(in[i].path, out)) {
+			ft_error("--merge-to: '%s' holds %s '%s'; choose another "
+			    "folder", out, in[i].what, in[i].path);
+			return FT_EXIT_FAIL;
+		}
+		if (ft_path_within(out, in[i].path)) {
+			ft_error("--merge-to: '%s' is inside %s '%s'; choose "
+			    "another folder", out, in[i].what, in[i].path);
+			return FT_EXIT_FAIL;
+		}
 	}
 	ft_lora_merge(m);
 	if (ft_model_save_dir(m, out) != 0)
@@ -412,7 +430,7 @@ main(int argc, char **argv)
 	if (ft_lora_load_model(c.m, dir, adapter, &base) != 0)
 		goto out;
 	if (merge_to != NULL) {
-		status = merge(c.m, base, dir, merge_to);
+		status = merge(c.m, base, dir, adapter, merge_to);
 		goto out;
 	}
 	/* the tokenizer: the adapter's directory may hold one */

@@ -4,7 +4,8 @@
 # message said "Success"), config.json values out of the decoder's range
 # (named "config", not the file and key), and an ft-train run refused
 # after it had made its run directory (an empty folder and a lock file
-# stayed).
+# stayed); ft-sample --merge-to into the base model or the adapter (it
+# wrote over them).
 . "$FT_TOP/tests/cli/lib.sh"
 t_tmp
 M=$FIX/sample/tiny
@@ -47,4 +48,22 @@ mkdir "$T/old"
 t_expect_fail 1 "above the model's n_positions" ft-train -m "$M" \
 	--train "$T/in.tok" --max-length 4096 --max-steps 1 -q -o "$T/old/run"
 [ -d "$T/old" ] && [ ! -e "$T/old/run" ] || t_fail "'old' not as it was"
+
+# ---- ft-sample --merge-to: never over or into an input ----
+cp -r "$M" "$T/base"
+ft-train -m "$T/base" --train "$T/in.tok" --max-length 8 --max-steps 1 \
+	--lora-r 2 -j 1 -q -o "$T/ad" || t_fail "ft-train --lora-r"
+sums() { (cd "$1" && find . -type f | sort | xargs sha256sum); }
+sums "$T/base" >"$T/base.sum"
+sums "$T/ad" >"$T/ad.sum"
+t_expect_fail 1 "'$T/base' holds the base model" \
+	ft-sample -m "$T/base" --adapter "$T/ad" --merge-to "$T/base"
+t_expect_fail 1 "'$T/ad' holds the adapter" ft-sample -m "$T/ad" --merge-to "$T/ad"
+t_expect_fail 1 "'$T/ad/m' is inside the adapter" \
+	ft-sample -m "$T/ad" --merge-to "$T/ad/m"
+t_expect_fail 1 "'$T' holds the base model" ft-sample -m "$T/ad" --merge-to "$T"
+sums "$T/base" | cmp -s - "$T/base.sum" || t_fail "the base model changed"
+sums "$T/ad" | cmp -s - "$T/ad.sum" || t_fail "the adapter changed"
+ft-sample -m "$T/ad" --merge-to "$T/merged" || t_fail "--merge-to a new folder"
+[ -f "$T/merged/model.safetensors" ] || t_fail "no merged model"
 exit 0
