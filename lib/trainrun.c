@@ -368,10 +368,34 @@ survey_dir(const char *path, int lock_is_new, dir_survey *s)
 	}
 }
 
+/* A checkpoint-STEP folder in dir that ft-train did not write (no
+ * ft_state.json) is refused by name (flag: what the user asked for):
+ * --overwrite-output-dir would remove it, a resumed run write over it
+ * or rotate it away.  0, or -1 with one message. */
+static int
+refuse_foreign_ckpt(const char *dir, const char *flag)
+{
+	int64_t *steps;
+	size_t n;
+	int rc = 0;
+
+	if (ft_ckpt_list(dir, &steps, &n) != 0)
+		return -1;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (!ckpt_is_ours(dir, steps[i])) {
+			char *c = ft_ckpt_path(dir, steps[i]);
+
+			rc = ft_error("'%s' was not written by ft-train (no "
+			    "ft_state.json); move it away before %s", c, flag);
+			free(c);
+		}
+	free(steps);
+	return rc;
+}
+
 /* Remove what an earlier run left in run_dir (--overwrite-output-dir):
- * only names ft-train writes; anything else stays.  A checkpoint-STEP
- * folder that ft-train did not write (no ft_state.json) is refused by
- * name before anything is removed: rotation would delete it later. */
+ * only names ft-train writes; anything else stays, and a checkpoint it
+ * did not write is refused before anything is removed. */
 static int
 clear_run_dir(const char *dir)
 {
@@ -384,19 +408,9 @@ clear_run_dir(const char *dir)
 	size_t n;
 	int rc = 0;
 
-	if (ft_ckpt_list(dir, &steps, &n) != 0)
+	if (refuse_foreign_ckpt(dir, "--overwrite-output-dir") != 0 ||
+	    ft_ckpt_list(dir, &steps, &n) != 0)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (!ckpt_is_ours(dir, steps[i])) {
-			char *c = ft_ckpt_path(dir, steps[i]);
-
-			ft_error("'%s' was not written by ft-train (no "
-			    "ft_state.json); move it away before "
-			    "--overwrite-output-dir", c);
-			free(c);
-			free(steps);
-			return -1;
-		}
 	ft_ckpt_clean_tmp(dir);
 	for (size_t i = 0; i < n; i++)
 		rc |= ft_ckpt_remove(dir, steps[i]);
@@ -519,7 +533,8 @@ setup_run_dir(const ft_train_opts *o, char **ckpt, int *made)
 				    o->run_dir);
 			goto refuse;
 		}
-		if ((*ckpt = find_resume_checkpoint(o)) == NULL)
+		if (refuse_foreign_ckpt(o->run_dir, "--resume") != 0 ||
+		    (*ckpt = find_resume_checkpoint(o)) == NULL)
 			goto refuse;
 	} else if (s.any) {
 		if (!s.ours) {

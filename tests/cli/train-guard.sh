@@ -69,7 +69,13 @@ mkdir "$T/m/checkpoint-1"
 t_expect_fail 1 "'$T/m/checkpoint-1' was not written by ft-train" \
 	ft-train $C --max-steps 2 -o "$T/m" --overwrite-output-dir
 [ -d "$T/m/checkpoint-3" ] || t_fail "checkpoint-3 removed"
-rmdir "$T/m/checkpoint-1"
+# nor does --resume write over it or rotate it away
+echo mine >"$T/m/checkpoint-1/notes.txt"
+t_expect_fail 1 "'$T/m/checkpoint-1' was not written by ft-train.*--resume" \
+	ft-train $C --max-steps 4 --save-steps 1 --save-total-limit 1 \
+	-o "$T/m" --resume
+[ -f "$T/m/checkpoint-1/notes.txt" ] || t_fail "--resume removed checkpoint-1"
+rm -r "$T/m/checkpoint-1"
 
 # ---- the lock: a second run into the same folder fails at once ----
 ft-train $C --max-steps 100000 --save-steps 0 --logging-steps 1 \
