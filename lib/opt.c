@@ -334,6 +334,16 @@ ft_parse_long(const char *opt, const char *s, long min, long max)
 	return v;
 }
 
+/* A range bound as %g writes it, unless that rounds it (0.999999999 is
+ * not "1": the message would name a value the range excludes). */
+static void
+bound(char *b, size_t cap, double x)
+{
+	snprintf(b, cap, "%g", x);
+	if (strtod(b, NULL) != x)
+		snprintf(b, cap, "%.15g", x);
+}
+
 double
 ft_parse_double(const char *opt, const char *s, double min, double max)
 {
@@ -346,8 +356,8 @@ ft_parse_double(const char *opt, const char *s, double min, double max)
 	if (*s == '\0' || *end != '\0' || errno == ERANGE || isnan(v))
 		ft_usage_error("%s: '%s' is not a number", opt, s);
 	if (v < min || v > max) {
-		snprintf(lo, sizeof lo, "%g", min);
-		snprintf(hi, sizeof hi, "%g", max);
+		bound(lo, sizeof lo, min);
+		bound(hi, sizeof hi, max);
 		out_of_range(opt, s, lo, max >= 1e300 ? NULL : hi);
 	}
 	return v;

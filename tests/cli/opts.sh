@@ -105,6 +105,9 @@ t_expect_fail 2 "^ft-sample: --max-new-tokens: 'ten' is not a number$" \
 t_expect_fail 2 "^ft-sample: --temperature: '-1' must be between 0 and " \
 	ft-sample --temperature -1
 t_expect_fail 2 "^ft-split: --seed: '-1' is not a number$" ft-split -s -1 --train a --val b
+# a bound that %g would round names the value itself, not one it excludes
+t_expect_fail 2 "^ft-train: --adam-beta1: '1' must be between 0 and 0.999999999$" \
+	ft-train --adam-beta1 1
 t_expect_fail 2 "^ft-tokenize: --threads: '0' must be between 1 and 256$" ft-tokenize -j 0
 t_expect_fail 2 "^ft-clean: --min-chars: 'x' is not a number$" ft-clean --min-chars x
 
