@@ -446,6 +446,11 @@ main(int argc, char **argv)
 		goto out;
 	c.bos = c.m->cfg.bos_token_id >= 0 ? c.m->cfg.bos_token_id
 	    : ft_bpe_eos_id(c.tok);
+	if (c.m->cfg.bos_token_id >= c.m->cfg.vocab_size) {
+		ft_error("%s/config.json: \"bos_token_id\": %d is not below "
+		    "vocab_size %d", base, c.bos, c.m->cfg.vocab_size);
+		goto out;
+	}
 	if (c.bos < 0 || c.bos >= c.m->cfg.vocab_size) {
 		ft_error("%s: no bos_token_id in config.json", dir);
 		goto out;

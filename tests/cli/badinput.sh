@@ -2,7 +2,8 @@
 # Bad inputs from the bad-input sweep that once got a message naming
 # nothing or left something behind: a directory given as a JSON input (the
 # message said "Success"), config.json values out of the decoder's range
-# (named "config", not the file and key), and an ft-train run refused
+# (named "config", not the file and key; a bos_token_id past the
+# vocabulary was "no bos_token_id"), and an ft-train run refused
 # after it had made its run directory (an empty folder and a lock file
 # stayed); ft-sample --merge-to into the base model or the adapter (it
 # wrote over them).
@@ -32,6 +33,9 @@ cfg 's/"vocab_size": 317/"vocab_size": 0/' '"vocab_size": 0 is out of range'
 cfg 's/"layer_norm_epsilon": 1e-05/"layer_norm_epsilon": -1/' \
 	'"layer_norm_epsilon": -1 is not > 0'
 cfg 's/"n_head": 4,/"n_head": 4, "attn_pdrop": 1,/' '"attn_pdrop": 1 is not in'
+# a bos_token_id past the vocabulary is named as such, not as missing
+cfg 's/"bos_token_id": 316/"bos_token_id": 5000/' \
+	'"bos_token_id": 5000 is not below vocab_size 317'
 cp -r "$FIX/llama/llama3" "$T/l"
 sed 's/"rms_norm_eps": [^,]*/"rms_norm_eps": 0/' "$FIX/llama/llama3/config.json" \
 	>"$T/l/config.json"
