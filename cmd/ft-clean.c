@@ -279,7 +279,7 @@ main(int argc, char **argv)
 			check_utf8_arg("--append", optarg);
 			o.append = optarg;
 			break;
-		case 'o': output = optarg; break;
+		case 'o': output = ft_parse_path("-o", optarg); break;
 		}
 	}
 	verbose = op.verbose > 0;

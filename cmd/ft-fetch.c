@@ -420,7 +420,7 @@ main(int argc, char **argv)
 	while ((c = ft_getopt(&op, argc, argv)) != -1) {
 		switch (c) {
 		case 'r': rev = optarg; break;
-		case 'o': out = optarg; break;
+		case 'o': out = ft_parse_path("-o", optarg); break;
 		case 'f': force = 1; break;
 		case OPT_REPO_TYPE: type = optarg; break;
 		case OPT_CONFIG: config = optarg; break;

@@ -350,8 +350,12 @@ main(int argc, char **argv)
 	while ((ch = ft_getopt(&op, argc, argv)) != -1) {
 		switch (ch) {
 		case 'm': marg = optarg; break;
-		case O_ADAPTER: adapter = optarg; break;
-		case O_MERGE_TO: merge_to = optarg; break;
+		case O_ADAPTER:
+			adapter = ft_parse_path("--adapter", optarg);
+			break;
+		case O_MERGE_TO:
+			merge_to = ft_parse_path("--merge-to", optarg);
+			break;
 		case O_MAXLEN:
 			go.max_length = (int)ft_parse_long("--max-length", optarg,
 			    1, 1 << 24);

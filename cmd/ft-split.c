@@ -224,8 +224,8 @@ main(int argc, char **argv)
 	ft_io_install_signal_cleanup();
 	while ((c = ft_getopt(&op, argc, argv)) != -1) {
 		switch (c) {
-		case O_TRAIN: train = optarg; break;
-		case O_VAL: val = optarg; break;
+		case O_TRAIN: train = ft_parse_path("--train", optarg); break;
+		case O_VAL: val = ft_parse_path("--val", optarg); break;
 		case 's': seed = ft_parse_u64("--seed", optarg, UINT64_MAX); break;
 		case O_TF:
 			tf = ft_parse_double("--train-fraction", optarg, 0, 1);

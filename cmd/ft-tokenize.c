@@ -588,7 +588,7 @@ main(int argc, char **argv)
 			o.threads = (int)ft_parse_long("--threads", optarg, 1,
 			    256);
 			break;
-		case 'o': o.out = optarg; break;
+		case 'o': o.out = ft_parse_path("-o", optarg); break;
 		case 'f': o.force = 1; break;
 		case 'd': o.decode = 1; break;
 		case O_JSONL: o.jsonl_out = 1; break;

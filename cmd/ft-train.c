@@ -239,11 +239,17 @@ main(int argc, char **argv)
 		mark_given(c);
 		switch (c) {
 		case 'm': model_arg = optarg; break;
-		case O_INIT: o.init = optarg; break;
-		case O_TOKDIR: o.tokenizer_dir = optarg; tokdir_given = 1; break;
+		case O_INIT: o.init = ft_parse_path("--init", optarg); break;
+		case O_TOKDIR:
+			o.tokenizer_dir = ft_parse_path("--tokenizer-dir",
+			    optarg);
+			tokdir_given = 1;
+			break;
 		case O_NO_TOKENIZER: no_tokenizer = 1; break;
-		case O_TRAIN: o.train_path = optarg; break;
-		case O_VAL: o.val_path = optarg; break;
+		case O_TRAIN:
+			o.train_path = ft_parse_path("--train", optarg);
+			break;
+		case O_VAL: o.val_path = ft_parse_path("--val", optarg); break;
 		case O_EVAL:
 			if (strchr(optarg, '=') == NULL || *optarg == '=')
 				ft_usage_error("--eval '%s': want NAME=FILE", optarg);
@@ -252,11 +258,12 @@ main(int argc, char **argv)
 			o.evals = evals;
 			break;
 		case O_EVAL_ONLY: o.eval_only = 1; break;
-		case 'o': o.run_dir = optarg; break;
+		case 'o': o.run_dir = ft_parse_path("-o", optarg); break;
 		case 'f': o.overwrite = 1; break;
 		case O_RESUME:
 			o.resume = 1;
-			o.resume_from = optarg;
+			o.resume_from = optarg == NULL ? NULL :
+			    ft_parse_path("--resume", optarg);
 			break;
 		case O_EPOCHS:
 			o.epochs = ft_parse_double("--epochs", optarg, 1e-9, 1e9);
@@ -365,7 +372,9 @@ main(int argc, char **argv)
 			lora_given = 1;
 			o.rslora = 1;
 			break;
-		case O_ADAPTER: o.adapter_dir = optarg; break;
+		case O_ADAPTER:
+			o.adapter_dir = ft_parse_path("--adapter", optarg);
+			break;
 		case O_LOAD_BEST: o.load_best = 1; break;
 		case O_BEST_METRIC: o.best_metric = optarg; break;
 		case O_GREATER: o.greater_is_better = 1; break;

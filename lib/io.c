@@ -209,6 +209,7 @@ dir_of(const char *path)
 int
 ft_atomic_open(ft_atomic *a, const char *path)
 {
+	struct stat st;
 	int fd, slot;
 	const char *base;
 	char *dir;
@@ -216,6 +217,20 @@ ft_atomic_open(ft_atomic *a, const char *path)
 	memset(a, 0, sizeof *a);
 	if (path == NULL || strcmp(path, "-") == 0) {
 		a->fp = stdout;
+		return 0;
+	}
+	/* refused up front: rename(2) would name the temporary file */
+	if (*path == '\0' || path[strlen(path) - 1] == '/' ||
+	    (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+		errno = *path == '\0' ? ENOENT : EISDIR;
+		return ft_error("cannot write '%s':", path);
+	}
+	/* a device or FIFO (/dev/null, /dev/stdout, a pipe) is written as
+	 * it is: renaming over it would replace it with a regular file */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if ((a->fp = fopen(path, "wb")) == NULL)
+			return ft_error("cannot open '%s':", path);
+		a->path = ft_strdup(path);
 		return 0;
 	}
 	dir = dir_of(path);
@@ -293,6 +308,10 @@ ft_atomic_commit(ft_atomic *a)
 	if (fclose(a->fp) != 0 && rc == 0)
 		rc = ft_error("cannot write '%s':", a->path);
 	a->fp = NULL;
+	if (a->tmp == NULL) { /* written in place */
+		atomic_free(a);
+		return rc;
+	}
 	if (rc == 0 && rename(a->tmp, a->path) != 0)
 		rc = ft_error("cannot rename '%s' to '%s':", a->tmp, a->path);
 	if (rc != 0) {
@@ -311,7 +330,8 @@ ft_atomic_abort(ft_atomic *a)
 {
 	if (a->fp != NULL && a->fp != stdout) {
 		fclose(a->fp);
-		unlink(a->tmp);
+		if (a->tmp != NULL)
+			unlink(a->tmp);
 	}
 	if (a->fp == stdout) {
 		memset(a, 0, sizeof *a);

@@ -37,7 +37,8 @@ typedef struct ft_map {
 int ft_map_file(ft_map *m, const char *path);
 void ft_unmap(ft_map *m);
 
-/* Atomic output.  ft_atomic_open("-") writes straight to stdout. */
+/* Atomic output.  ft_atomic_open("-") writes straight to stdout, and a
+ * path that is not a regular file (/dev/null, a FIFO) straight to it. */
 typedef struct ft_atomic {
 	FILE *fp;
 	char *path;    /* final name (NULL for stdout) */

@@ -363,6 +363,14 @@ ft_parse_double(const char *opt, const char *s, double min, double max)
 	return v;
 }
 
+const char *
+ft_parse_path(const char *opt, const char *s)
+{
+	if (*s == '\0')
+		ft_usage_error("%s: empty file name", spelled(opt, s));
+	return s;
+}
+
 uint64_t
 ft_parse_u64(const char *opt, const char *s, uint64_t max)
 {

@@ -60,6 +60,9 @@ int ft_getopt(ft_opts *p, int argc, char **argv);
  * a number"), exit 2. */
 long ft_parse_long(const char *opt, const char *s, long min, long max);
 double ft_parse_double(const char *opt, const char *s, double min, double max);
+/* A file or folder name: s, or a usage error if it is empty ("" would
+ * be joined into paths under '/'). */
+const char *ft_parse_path(const char *opt, const char *s);
 /* Digits only (no sign, no spaces), up to max. */
 uint64_t ft_parse_u64(const char *opt, const char *s, uint64_t max);
 

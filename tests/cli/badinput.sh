@@ -6,7 +6,8 @@
 # vocabulary was "no bos_token_id"), and an ft-train run refused
 # after it had made its run directory (an empty folder and a lock file
 # stayed); ft-sample --merge-to into the base model or the adapter (it
-# wrote over them).
+# wrote over them); -o '' (ft-train wrote under '/'), -o a folder, -o a
+# FIFO or device (renamed over: /dev/null became a regular file).
 . "$FT_TOP/tests/cli/lib.sh"
 t_tmp
 M=$FIX/sample/tiny
@@ -19,6 +20,39 @@ t_expect_fail 1 "cannot read '<stdin>': Is a directory" \
 	sh -c 'exec ft-split --train "$1/t" --val "$1/v" <"$1/dir"' sh "$T"
 [ ! -e "$T/t" ] && [ ! -e "$T/v" ] || t_fail "ft-split left outputs"
 t_expect_fail 1 "cannot read '$T/dir': Is a directory" ft-clean "$T/dir"
+
+# ---- -o: an empty name (ft-train wrote its run under '/'), a folder
+# (the message named the temporary file), a FIFO (renamed over, it became
+# a regular file: so would /dev/null) ----
+printf '{"text":"a b"}\n' >"$T/one.jsonl"
+t_expect_fail 2 "^ft-train: -o: empty file name$" \
+	ft-train -m "$M" --train "$T/one.jsonl" -o ''
+t_expect_fail 2 "^ft-train: --resume: empty file name$" \
+	ft-train -m "$M" --train "$T/one.jsonl" -o "$T/r" --resume=
+t_expect_fail 2 "^ft-sample: --merge-to: empty file name$" \
+	ft-sample -m "$M" --merge-to ''
+t_expect_fail 2 "^ft-clean: -o: empty file name$" ft-clean -o '' "$T/one.jsonl"
+t_expect_fail 2 "^ft-split: --val: empty file name$" \
+	ft-split --train "$T/t" --val '' "$T/one.jsonl"
+t_expect_fail 2 "^ft-tokenize: -o: empty file name$" \
+	ft-tokenize -m "$M" -o '' "$T/one.jsonl"
+t_expect_fail 1 "cannot write '$T/dir': Is a directory" \
+	ft-clean -o "$T/dir" "$T/one.jsonl"
+t_expect_fail 1 "cannot write '$T/dir/': Is a directory" \
+	ft-tokenize -m "$M" -o "$T/dir/" "$T/one.jsonl"
+t_expect_fail 1 "cannot write '$T/dir': Is a directory" \
+	ft-split --train "$T/t" --val "$T/dir" "$T/one.jsonl"
+[ -z "$(ls -A "$T/dir")" ] || t_fail "temporary files left in $T/dir"
+mkfifo "$T/fifo" || t_fail "mkfifo"
+cat "$T/fifo" >"$T/fifo.out" &
+reader=$!
+ft-clean -o "$T/fifo" "$T/one.jsonl" || t_fail "ft-clean -o FIFO"
+if [ ! -p "$T/fifo" ]; then
+	kill $reader 2>/dev/null
+	t_fail "ft-clean -o replaced the FIFO with a regular file"
+fi
+wait $reader
+t_cmp "$T/one.jsonl" "$T/fifo.out"
 
 # ---- config.json out of range: the file and the key ----
 cfg() { # sed-expression regex
