@@ -378,11 +378,11 @@ test_ckpt(void)
 	tmp = ft_ckpt_begin(dir, 10);
 	CHECK(tmp != NULL);
 	p = ft_path_join(tmp, "f");
-	{	/* an empty file (not a copy of /dev/null: ft_copy_file takes
-		 * regular files only) */
-		FILE *fp = fopen(p, "wb");
-
-		CHECK(fp != NULL && fclose(fp) == 0);
+	{
+		/* an empty regular file (ft_map_file maps nothing else:
+		 * /dev/null passed only where it had become one) */
+		FILE *f = fopen(p, "wb");
+		CHECK(f != NULL && fclose(f) == 0);
 	}
 	free(p);
 	CHECK(ft_ckpt_commit(dir, tmp, 10) == 0);
