@@ -56,7 +56,7 @@ static const char usage_text[] =
 "                         <|endoftext|> for GPT-2) after each document\n"
 "      --max-length N     keep the first N ids of each document\n"
 "      --replace-invalid  replace invalid UTF-8 with U+FFFD (--text, --lines)\n"
-"  -j, --threads N        encode with N threads (same output for any N)\n"
+"  -j, --threads N        encode with N threads (1; same output for any N)\n"
 "  -o, --output FILE      write to FILE (atomically) instead of stdout\n"
 "  -f, --force            write a token file to a terminal\n"
 "  -d, --decode           token file to text\n"

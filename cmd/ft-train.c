@@ -57,7 +57,8 @@ usage(void)
 	    "      --grad-accum N         gradient accumulation steps (1)\n"
 	    "      --lr X                 peak learning rate (5e-5)\n"
 	    "      --warmup-steps N       linear warmup steps (100)\n"
-	    "      --schedule NAME        linear, cosine or constant (linear)\n"
+	    "      --schedule NAME        linear, cosine, constant_with_warmup or\n"
+	    "                             constant (no warmup) (linear)\n"
 	    "      --weight-decay X       AdamW weight decay (0.01)\n"
 	    "      --adam-beta1 X         (0.9)\n"
 	    "      --adam-beta2 X         (0.999)\n"
@@ -73,9 +74,10 @@ usage(void)
 	    "      --no-shuffle           keep file order\n"
 	    "      --eval-steps N         evaluate every N steps; 0 = never "
 	    "(100)\n"
-	    "      --save-steps N         checkpoint every N steps (100)\n"
+	    "      --save-steps N         checkpoint every N steps; 0 = at the end "
+	    "(100)\n"
 	    "      --save-total-limit N   checkpoints kept; 0 = all (2)\n"
-	    "      --logging-steps N      log every N steps (10)\n"
+	    "      --logging-steps N      log every N steps; 0 = never (10)\n"
 	    "      --load-best-model-at-end  end with the best checkpoint's "
 	    "weights\n"
 	    "      --metric-for-best-model NAME  eval_loss or eval_NAME_loss "
@@ -294,7 +296,8 @@ main(int argc, char **argv)
 			o.schedule = ft_lr_kind_parse(optarg);
 			if (o.schedule < 0)
 				ft_usage_error("invalid value '%s' for --schedule "
-				    "(linear, cosine, constant)", optarg);
+				    "(linear, cosine, constant_with_warmup, "
+				    "constant)", optarg);
 			break;
 		case O_WD:
 			o.weight_decay = ft_parse_double("--weight-decay", optarg,

@@ -198,6 +198,8 @@ ft_lr_lambda(enum ft_lr_kind kind, int64_t s, int64_t W, int64_t S)
 {
 	double p;
 
+	if (kind == FT_LR_CONSTANT)
+		return 1.0;
 	if (s < W)
 		return (double)s / (double)(W > 1 ? W : 1);
 	switch (kind) {
@@ -208,7 +210,7 @@ ft_lr_lambda(enum ft_lr_kind kind, int64_t s, int64_t W, int64_t S)
 		p = (double)(s - W) / (double)(S - W > 1 ? S - W : 1);
 		p = 0.5 * (1.0 + cos(M_PI * 0.5 * 2.0 * p));
 		return p > 0 ? p : 0.0;
-	case FT_LR_CONSTANT:
+	case FT_LR_CONSTANT_WARMUP:
 	default:
 		return 1.0;
 	}
@@ -221,8 +223,9 @@ ft_lr_kind_parse(const char *name)
 		return FT_LR_LINEAR;
 	if (strcmp(name, "cosine") == 0)
 		return FT_LR_COSINE;
-	if (strcmp(name, "constant") == 0 ||
-	    strcmp(name, "constant_with_warmup") == 0)
+	if (strcmp(name, "constant_with_warmup") == 0)
+		return FT_LR_CONSTANT_WARMUP;
+	if (strcmp(name, "constant") == 0)
 		return FT_LR_CONSTANT;
 	return -1;
 }

@@ -70,12 +70,16 @@ double ft_clip_grad_norm(float *g, size_t n, double max_norm, int threads);
  *   linear:   s < W ? s/max(1,W) : max(0, (S-s)/max(1,S-W))
  *   cosine:   s < W ? s/max(1,W) : max(0, 0.5*(1+cos(pi*p))),
  *             p = (s-W)/max(1,S-W)   (num_cycles 0.5)
- *   constant: s < W ? s/max(1,W) : 1  (constant_with_warmup)
- * Multiply by the base learning rate. */
-enum ft_lr_kind { FT_LR_LINEAR, FT_LR_COSINE, FT_LR_CONSTANT };
+ *   constant_with_warmup: s < W ? s/max(1,W) : 1
+ *   constant: 1 (get_constant_schedule: transformers' get_scheduler
+ *             ignores the warmup for "constant")
+ * Multiply by the base learning rate.  The values are stored in
+ * checkpoints (ft_state.json "schedule"): keep them. */
+enum ft_lr_kind { FT_LR_LINEAR, FT_LR_COSINE, FT_LR_CONSTANT_WARMUP,
+	FT_LR_CONSTANT };
 double ft_lr_lambda(enum ft_lr_kind kind, int64_t s, int64_t W, int64_t S);
-/* "linear", "cosine", "constant" (also "constant_with_warmup") -> kind;
- * -1 if unknown. */
+/* "linear", "cosine", "constant_with_warmup", "constant" -> kind (the
+ * names of TrainingArguments' lr_scheduler_type); -1 if unknown. */
 int ft_lr_kind_parse(const char *name);
 
 #endif

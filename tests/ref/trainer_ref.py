@@ -128,8 +128,8 @@ E2E_RUNS = [
     dict(name="r2", bs=3, ga=2, epochs=1, max_steps=5, sched="cosine", W=1,
          lr=5e-3, clip=0.5, mask_eos=True, shuffle=True, eval_steps=2,
          ebs=2),
-    dict(name="r3", bs=5, ga=1, epochs=1, max_steps=-1, sched="constant",
-         W=1, lr=2e-2, clip=0.0, mask_eos=False, shuffle=False,
+    dict(name="r3", bs=5, ga=1, epochs=1, max_steps=-1,
+         sched="constant_with_warmup", W=1, lr=2e-2, clip=0.0, mask_eos=False, shuffle=False,
          eval_steps=1, ebs=3),
     # data parallel (docs/hf-reference.md §20): 2 processes x batch 2, the shards
     # of accelerate's BatchSamplerShard (even_batches: the last round is
@@ -175,6 +175,10 @@ def shard_batches(order, bs, N, r):
 
 
 def sched_lambda(kind, s, W, S):
+    # transformers' get_scheduler: "constant" is get_constant_schedule,
+    # which takes no warmup; the others warm up linearly over W steps
+    if kind == "constant":
+        return 1.0
     if s < W:
         return float(s) / float(max(1, W))
     if kind == "linear":

@@ -29,11 +29,21 @@ test_schedules(void)
 	CHECK_NEAR(ft_lr_lambda(FT_LR_COSINE, 6, 2, 10), 0.5, 1e-12);
 	CHECK(fabs(ft_lr_lambda(FT_LR_COSINE, 10, 2, 10)) < 1e-15);
 	/* constant with warmup */
-	CHECK(ft_lr_lambda(FT_LR_CONSTANT, 1, 4, 10) == 0.25);
+	CHECK(ft_lr_lambda(FT_LR_CONSTANT_WARMUP, 1, 4, 10) == 0.25);
+	CHECK(ft_lr_lambda(FT_LR_CONSTANT_WARMUP, 9, 4, 10) == 1.0);
+	/* constant: transformers' get_scheduler("constant") is
+	 * get_constant_schedule, which takes no warmup, so even step 1
+	 * (s = 0) of a run with warmup steps uses the full rate */
+	CHECK(ft_lr_lambda(FT_LR_CONSTANT, 0, 4, 10) == 1.0);
+	CHECK(ft_lr_lambda(FT_LR_CONSTANT, 1, 4, 10) == 1.0);
 	CHECK(ft_lr_lambda(FT_LR_CONSTANT, 9, 4, 10) == 1.0);
 	CHECK_EQ_INT(ft_lr_kind_parse("linear"), FT_LR_LINEAR);
 	CHECK_EQ_INT(ft_lr_kind_parse("cosine"), FT_LR_COSINE);
-	CHECK_EQ_INT(ft_lr_kind_parse("constant_with_warmup"), FT_LR_CONSTANT);
+	CHECK_EQ_INT(ft_lr_kind_parse("constant_with_warmup"),
+	    FT_LR_CONSTANT_WARMUP);
+	CHECK_EQ_INT(ft_lr_kind_parse("constant"), FT_LR_CONSTANT);
+	/* stored in checkpoints: the values must not move */
+	CHECK_EQ_INT(FT_LR_CONSTANT_WARMUP, 2);
 	CHECK_EQ_INT(ft_lr_kind_parse("polynomial"), -1);
 }
 
