@@ -452,6 +452,20 @@ main(int argc, char **argv)
 		ft_usage_error("--config, --split, --list and --viewer are for 'ft-fetch dataset'");
 	if (rev != NULL && strcmp(cmd, "dataset") == 0)
 		ft_usage_error("--revision is for 'ft-fetch model' and 'ft-fetch file'");
+	/* what can be refused without asking the server is a usage error */
+	if (!ft_hub_repo_valid(argv[optind]))
+		ft_usage_error("'%s' is not a valid repository id", argv[optind]);
+	if (strcmp(cmd, "file") == 0 && !ft_hub_path_safe(argv[optind + 1]))
+		ft_usage_error("%s: refusing an unsafe file name '%s'", argv[optind],
+		    argv[optind + 1]);
+	if (config != NULL && *config == '\0')
+		ft_usage_error("--config: empty name");
+	if (split != NULL && *split == '\0')
+		ft_usage_error("--split: empty name");
+	if (viewer != NULL && strncmp(viewer, "http://", 7) != 0 &&
+	    strncmp(viewer, "https://", 8) != 0)
+		ft_usage_error("invalid value '%s' for --viewer: want an http:// or "
+		    "https:// URL", viewer);
 	if (out != NULL) {
 		size_t n;
 		outdir = ft_strdup(out);

@@ -99,9 +99,14 @@ t_expect_fail 1 'invalid revision' ft-fetch model -r ../x org/tiny
 # Errors name repo and file.
 t_expect_fail 1 'org/nope: config.json: repository not found' ft-fetch model org/nope
 t_expect_fail 1 'org/tiny: nope.txt: file not found' ft-fetch file org/tiny nope.txt
-t_expect_fail 1 "'bad--id' is not a valid repository id" ft-fetch model bad--id
-t_expect_fail 1 'unsafe file name' ft-fetch file org/tiny ../../x
-t_expect_fail 1 'unsafe file name' ft-fetch file org/tiny "$(printf 'a\tb')"
+t_expect_fail 2 "'bad--id' is not a valid repository id" ft-fetch model bad--id
+t_expect_fail 2 "'' is not a valid repository id" ft-fetch dataset ''
+t_expect_fail 2 'unsafe file name' ft-fetch file org/tiny ../../x
+t_expect_fail 2 'unsafe file name' ft-fetch file org/tiny "$(printf 'a\tb')"
+# refused before any request (the viewer address here answers nothing)
+t_expect_fail 2 '--split: empty name' ft-fetch dataset --viewer http://127.0.0.1:1 --split '' org/sonnets
+t_expect_fail 2 '--config: empty name' ft-fetch dataset --viewer http://127.0.0.1:1 --config '' org/sonnets
+t_expect_fail 2 "invalid value 'not a url' for --viewer" ft-fetch dataset --viewer 'not a url' org/sonnets
 t_expect_fail 1 'org/ptonly: .*pytorch_model.bin.*safetensors' ft-fetch model org/ptonly
 t_expect_fail 1 'org/notok: .*no tokenizer' ft-fetch model org/notok
 t_expect_fail 1 'org/evil: model.safetensors.index.json: refusing the unsafe shard' ft-fetch model org/evil
