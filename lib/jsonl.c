@@ -83,8 +83,8 @@ key_hash(const char *k)
 	return h ^ (h >> 29);
 }
 
-static void
-dedupe_keys(cJSON *o)
+void
+ft_json_dedupe(cJSON *o)
 {
 	cJSON *it, *next, **slot;
 	size_t n = 0, cap = 16, mask, i;
@@ -92,7 +92,7 @@ dedupe_keys(cJSON *o)
 	if (!cJSON_IsObject(o) && !cJSON_IsArray(o))
 		return;
 	for (it = o->child; it != NULL; it = it->next) {
-		dedupe_keys(it);
+		ft_json_dedupe(it);
 		n++;
 	}
 	if (!cJSON_IsObject(o) || n < 2)
@@ -196,7 +196,7 @@ parse_json(const char *s, size_t n, int cut, const char *where)
 			    where, at + 1);
 			return NULL;
 		}
-		dedupe_keys(o);
+		ft_json_dedupe(o);
 		return o;
 	}
 	end = cJSON_GetErrorPtr();

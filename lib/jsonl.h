@@ -56,6 +56,10 @@ cJSON *ft_json_parse(const char *s, size_t n, const char *name);
 /* Any JSON value s[0..n) (duplicate keys: the last), or NULL after
  * "NAME: invalid JSON at byte N (CAUSE)". */
 cJSON *ft_json_parse_value(const char *s, size_t n, const char *name);
+/* Keep only the last of duplicate keys in every object of the tree o (as
+ * Python's json.loads; cJSON's lookups would find the first), for a tree
+ * parsed by cJSON directly. */
+void ft_json_dedupe(cJSON *o);
 
 /* repr(float(x)) as Python prints it, for JSON numbers: the shortest
  * digits that read back to x, "1.0" for integral values, "5e-07" style

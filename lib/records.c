@@ -126,7 +126,9 @@ out_string(ft_records *r, const char *s, size_t n)
 	r->out[r->outlen] = '\0';
 }
 
-/* Parse r->out as the record (it is valid JSON by construction). */
+/* Parse r->out as the record (it is valid JSON by construction; an
+ * element of a JSON array may repeat a key: the last counts, as in JSON
+ * Lines and Python's json). */
 static int
 finish(ft_records *r, cJSON **obj)
 {
@@ -134,6 +136,7 @@ finish(ft_records *r, cJSON **obj)
 	if (r->obj == NULL)
 		return ft_error("%s:%ld: cannot represent the record as JSON",
 		    r->name, r->lineno);
+	ft_json_dedupe(r->obj);
 	*obj = r->obj;
 	return 1;
 }
