@@ -291,11 +291,6 @@ cmd_dataset(struct ft_hub *h, const char *repo, const char *config,
 	int rc = 1, warned = 0;
 	struct ft_progress prog;
 
-	if (!ft_hub_repo_valid(repo)) {
-		ft_error("'%s' is not a valid repository id", repo);
-		free(q);
-		return 1;
-	}
 	url = ft_asprintf("%s/splits?dataset=%s", h->viewer, q);
 	what = ft_asprintf("%s: /splits", repo);
 	doc = ft_hub_get_json(h, url, what);

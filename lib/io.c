@@ -210,7 +210,7 @@ int
 ft_atomic_open(ft_atomic *a, const char *path)
 {
 	struct stat st;
-	int fd, slot;
+	int fd, slot, exists;
 	const char *base;
 	char *dir;
 
@@ -219,15 +219,16 @@ ft_atomic_open(ft_atomic *a, const char *path)
 		a->fp = stdout;
 		return 0;
 	}
+	exists = *path != '\0' && stat(path, &st) == 0;
 	/* refused up front: rename(2) would name the temporary file */
 	if (*path == '\0' || path[strlen(path) - 1] == '/' ||
-	    (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+	    (exists && S_ISDIR(st.st_mode))) {
 		errno = *path == '\0' ? ENOENT : EISDIR;
 		return ft_error("cannot write '%s':", path);
 	}
 	/* a device or FIFO (/dev/null, /dev/stdout, a pipe) is written as
 	 * it is: renaming over it would replace it with a regular file */
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+	if (exists && !S_ISREG(st.st_mode)) {
 		if ((a->fp = fopen(path, "wb")) == NULL)
 			return ft_error("cannot open '%s':", path);
 		a->path = ft_strdup(path);

@@ -216,18 +216,25 @@ ft_lr_lambda(enum ft_lr_kind kind, int64_t s, int64_t W, int64_t S)
 	}
 }
 
+/* indexed by enum ft_lr_kind */
+static const char *const lr_names[] = { "linear", "cosine",
+	"constant_with_warmup", "constant" };
+
 int
 ft_lr_kind_parse(const char *name)
 {
-	if (strcmp(name, "linear") == 0)
-		return FT_LR_LINEAR;
-	if (strcmp(name, "cosine") == 0)
-		return FT_LR_COSINE;
-	if (strcmp(name, "constant_with_warmup") == 0)
-		return FT_LR_CONSTANT_WARMUP;
-	if (strcmp(name, "constant") == 0)
-		return FT_LR_CONSTANT;
+	for (size_t i = 0; i < sizeof lr_names / sizeof *lr_names; i++)
+		if (strcmp(name, lr_names[i]) == 0)
+			return (int)i;
 	return -1;
+}
+
+const char *
+ft_lr_kind_name(int kind)
+{
+	if (kind < 0 || (size_t)kind >= sizeof lr_names / sizeof *lr_names)
+		return NULL;
+	return lr_names[kind];
 }
 
 /* ---- the state file ---- */

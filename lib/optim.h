@@ -81,5 +81,7 @@ double ft_lr_lambda(enum ft_lr_kind kind, int64_t s, int64_t W, int64_t S);
 /* "linear", "cosine", "constant_with_warmup", "constant" -> kind (the
  * names of TrainingArguments' lr_scheduler_type); -1 if unknown. */
 int ft_lr_kind_parse(const char *name);
+/* The name of kind, or NULL when it is none. */
+const char *ft_lr_kind_name(int kind);
 
 #endif

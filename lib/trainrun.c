@@ -806,9 +806,6 @@ opt_given(const ft_train_opts *o, const char *flag)
 static void
 opt_text(char *buf, size_t n, const struct opt_key *k, const cJSON *v)
 {
-	static const char *const sched[] = { "linear", "cosine",
-	    "constant_with_warmup", "constant" };
-
 	if (v == NULL || cJSON_IsNull(v)) {
 		snprintf(buf, n, "none");
 	} else if (cJSON_IsBool(v)) {
@@ -830,8 +827,8 @@ opt_text(char *buf, size_t n, const struct opt_key *k, const cJSON *v)
 		if (v->child == NULL)
 			snprintf(buf, n, "none");
 	} else if (strcmp(k->key, "schedule") == 0 && v->valuedouble >= 0 &&
-	    v->valuedouble < (double)(sizeof sched / sizeof *sched)) {
-		snprintf(buf, n, "%s", sched[(int)v->valuedouble]);
+	    v->valuedouble < 64 && ft_lr_kind_name((int)v->valuedouble)) {
+		snprintf(buf, n, "%s", ft_lr_kind_name((int)v->valuedouble));
 	} else if (v->valuedouble < 0) {
 		snprintf(buf, n, "%s", strcmp(k->key, "dropout") == 0 ?
 		    "from config.json" : "none");
